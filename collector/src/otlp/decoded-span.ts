@@ -53,7 +53,8 @@ export interface DecodedSpan {
   status: { code: StatusCode; message: string }
   /** Attributes of the resource that produced the span (shared between spans of one resource). */
   resource: Attributes
-  scope: { name: string; version: string }
+  /** The instrumentation scope (library) that produced the span; its attributes are shared like `resource`. */
+  scope: { name: string; version: string; attributes: Attributes }
 }
 
 /** The outcome of decoding one export request. */
