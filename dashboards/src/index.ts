@@ -1,1 +1,1 @@
-export const dashboardsVersion = "0.1.0"
+export const dashboardsVersion = '0.1.0'

@@ -1,0 +1,107 @@
+#!/usr/bin/env node
+import { parseArgs } from 'node:util'
+import { ConfigError, loadConfig } from './config.js'
+import { startCollectorServer } from './server.js'
+import { migrateConfigured, openStore } from './store/open-store.js'
+
+const USAGE = `daa — Daily Active Agents
+
+Usage:
+  daa collector [options]   start the collector (OTLP/HTTP, API, dashboard)
+  daa migrate [options]     create or upgrade the ClickHouse schema, then exit
+
+Options (each also read from the environment variable shown):
+  --host HOST               listen address (DAA_HOST, default 127.0.0.1)
+  --port PORT               HTTP port (DAA_PORT, default 4318)
+  --grpc-port PORT          OTLP/gRPC port, -1 to disable (DAA_GRPC_PORT, default 4317)
+  --data-dir DIR            embedded database and spool (DAA_DATA_DIR, default ./.daa)
+  --retention-days N        days of data kept, 0 = forever (DAA_RETENTION_DAYS, default 400)
+  --clickhouse-url URL      use a ClickHouse server instead of the embedded engine (CLICKHOUSE_URL)
+  --clickhouse-user USER    (CLICKHOUSE_USER, default "default")
+  --clickhouse-password PW  (CLICKHOUSE_PASSWORD)
+  --clickhouse-database DB  (CLICKHOUSE_DATABASE, default "daa")
+  --clickhouse-cluster NAME create Distributed tables over this cluster (CLICKHOUSE_CLUSTER)
+  -h, --help                show this help
+`
+
+const OPTIONS = {
+  host: { type: 'string' },
+  port: { type: 'string' },
+  'grpc-port': { type: 'string' },
+  'data-dir': { type: 'string' },
+  'retention-days': { type: 'string' },
+  'clickhouse-url': { type: 'string' },
+  'clickhouse-user': { type: 'string' },
+  'clickhouse-password': { type: 'string' },
+  'clickhouse-database': { type: 'string' },
+  'clickhouse-cluster': { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+} as const
+
+function camelCase(flag: string): string {
+  return flag.replace(/-([a-z])/g, (_, letter: string) => letter.toUpperCase())
+}
+
+async function main(argv: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true })
+  const [command] = positionals
+  if (values.help || !command) {
+    process.stdout.write(USAGE)
+    return command || values.help ? 0 : 2
+  }
+  const args = Object.fromEntries(
+    Object.entries(values)
+      .filter(([flag]) => flag !== 'help')
+      .map(([flag, value]) => [camelCase(flag), value]),
+  )
+  const config = loadConfig(args)
+
+  switch (command) {
+    case 'collector': {
+      const running = await startCollectorServer(config)
+      process.stdout.write(`daa collector listening on ${running.url} (ClickHouse: ${running.store.kind})\n`)
+      const stop = (signal: string) => {
+        process.stdout.write(`${signal}: flushing and shutting down\n`)
+        running.close().then(
+          () => process.exit(0),
+          (error: unknown) => {
+            process.stderr.write(`shutdown failed: ${String(error)}\n`)
+            process.exit(1)
+          },
+        )
+      }
+      process.once('SIGTERM', () => stop('SIGTERM'))
+      process.once('SIGINT', () => stop('SIGINT'))
+      return -1
+    }
+    case 'migrate': {
+      const store = await openStore(config)
+      try {
+        const report = await migrateConfigured(store, config)
+        process.stdout.write(
+          report.applied.length
+            ? `applied migrations ${report.applied.join(', ')}\n`
+            : 'schema is up to date\n',
+        )
+      } finally {
+        await store.close()
+      }
+      return 0
+    }
+    default:
+      process.stderr.write(`unknown command "${command}"\n\n${USAGE}`)
+      return 2
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    if (code >= 0) process.exit(code)
+  },
+  (error: unknown) => {
+    process.stderr.write(
+      `${error instanceof ConfigError ? error.message : `daa: ${(error as Error)?.message ?? error}`}\n`,
+    )
+    process.exit(1)
+  },
+)

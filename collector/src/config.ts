@@ -1,0 +1,110 @@
+import { z } from 'zod'
+
+/**
+ * Collector configuration. Each value comes from a command-line argument, else an environment
+ * variable, else the documented default, and is validated once at start-up.
+ */
+const booleanFromText = z.union([
+  z.boolean(),
+  z.enum(['true', 'false', '1', '0']).transform((v) => v === 'true' || v === '1'),
+])
+
+export const configSchema = z.object({
+  /** HTTP listen address. Env DAA_HOST. Default 127.0.0.1 (set 0.0.0.0 to accept remote senders). */
+  host: z.string().min(1).default('127.0.0.1'),
+  /** OTLP/HTTP, API and dashboard port. Env DAA_PORT. Default 4318, the OTLP/HTTP port. */
+  port: z.coerce.number().int().min(0).max(65535).default(4318),
+  /** OTLP/gRPC port; 0 picks a free port, -1 disables gRPC. Env DAA_GRPC_PORT. Default 4317. */
+  grpcPort: z.coerce.number().int().min(-1).max(65535).default(4317),
+  /** Directory for the embedded database and the spool. Env DAA_DATA_DIR. Default ./.daa */
+  dataDir: z.string().min(1).default('./.daa'),
+  /** Days of data kept; 0 keeps everything. Env DAA_RETENTION_DAYS. Default 400. */
+  retentionDays: z.coerce.number().int().min(0).max(36500).default(400),
+  /** ClickHouse server URL; when absent the embedded engine is used. Env CLICKHOUSE_URL. */
+  clickhouseUrl: z.url({ protocol: /^https?$/, error: 'must be an http:// or https:// URL' }).optional(),
+  /** Env CLICKHOUSE_USER. Default "default". */
+  clickhouseUser: z.string().default('default'),
+  /** Env CLICKHOUSE_PASSWORD. Default empty. */
+  clickhousePassword: z.string().default(''),
+  /** Env CLICKHOUSE_DATABASE. Default "daa". */
+  clickhouseDatabase: z
+    .string()
+    .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be a plain identifier (letters, digits, underscore)')
+    .default('daa'),
+  /** Cluster name from remote_servers: creates local + Distributed tables. Env CLICKHOUSE_CLUSTER. */
+  clickhouseCluster: z.string().min(1).optional(),
+  /** The cluster has Keeper: use ON CLUSTER and Replicated engines. Env CLICKHOUSE_CLUSTER_REPLICATED. Default true. */
+  clickhouseClusterReplicated: booleanFromText.default(true),
+  /**
+   * HTTP URLs of every node, comma-separated, for a cluster without Keeper: migrations then run
+   * node by node. Env CLICKHOUSE_CLUSTER_NODES.
+   */
+  clickhouseClusterNodes: z
+    .string()
+    .transform((text) =>
+      text
+        .split(',')
+        .map((url) => url.trim())
+        .filter(Boolean),
+    )
+    .pipe(z.array(z.url({ protocol: /^https?$/ })))
+    .optional(),
+})
+
+export type CollectorConfig = z.infer<typeof configSchema>
+
+const ENVIRONMENT: Record<keyof CollectorConfig, string> = {
+  host: 'DAA_HOST',
+  port: 'DAA_PORT',
+  grpcPort: 'DAA_GRPC_PORT',
+  dataDir: 'DAA_DATA_DIR',
+  retentionDays: 'DAA_RETENTION_DAYS',
+  clickhouseUrl: 'CLICKHOUSE_URL',
+  clickhouseUser: 'CLICKHOUSE_USER',
+  clickhousePassword: 'CLICKHOUSE_PASSWORD',
+  clickhouseDatabase: 'CLICKHOUSE_DATABASE',
+  clickhouseCluster: 'CLICKHOUSE_CLUSTER',
+  clickhouseClusterReplicated: 'CLICKHOUSE_CLUSTER_REPLICATED',
+  clickhouseClusterNodes: 'CLICKHOUSE_CLUSTER_NODES',
+}
+
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError'
+}
+
+/** Merges arguments over environment variables over defaults, and fails with every problem named. */
+export function loadConfig(
+  args: Partial<Record<keyof CollectorConfig, unknown>> = {},
+  env: Record<string, string | undefined> = process.env,
+): CollectorConfig {
+  const merged: Record<string, unknown> = {}
+  for (const [key, variable] of Object.entries(ENVIRONMENT)) {
+    const value = args[key as keyof CollectorConfig] ?? env[variable]
+    if (value !== undefined && value !== '') merged[key] = value
+  }
+  const parsed = configSchema.safeParse(merged)
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((issue) => {
+      const key = String(issue.path[0]) as keyof CollectorConfig
+      return `  ${key} (${ENVIRONMENT[key] ?? key}): ${issue.message}`
+    })
+    throw new ConfigError(`Invalid configuration:\n${problems.join('\n')}`)
+  }
+  const config = parsed.data
+  if (config.clickhouseCluster && !config.clickhouseUrl) {
+    throw new ConfigError(
+      'Invalid configuration:\n  clickhouseCluster (CLICKHOUSE_CLUSTER): needs CLICKHOUSE_URL',
+    )
+  }
+  if (
+    config.clickhouseCluster &&
+    !config.clickhouseClusterReplicated &&
+    !config.clickhouseClusterNodes?.length
+  ) {
+    throw new ConfigError(
+      'Invalid configuration:\n  clickhouseClusterNodes (CLICKHOUSE_CLUSTER_NODES): a cluster without Keeper ' +
+        '(CLICKHOUSE_CLUSTER_REPLICATED=false) needs the HTTP URL of every node, to migrate them one by one',
+    )
+  }
+  return config
+}

@@ -1,0 +1,15 @@
+export { type Collector, type CollectorOptions, createCollector } from './app.js'
+export { type CollectorConfig, ConfigError, loadConfig } from './config.js'
+export { type RunningCollector, startCollectorServer } from './server.js'
+export { createEmbeddedStore, type EmbeddedStoreOptions } from './store/embedded-store.js'
+export { MIGRATIONS, type MigrationReport, migrate, migrateEachNode } from './store/migrations.js'
+export { migrateConfigured, openStore } from './store/open-store.js'
+export type { ClusterLayout, SchemaOptions } from './store/schema.js'
+export { createServerStore, type ServerStoreOptions } from './store/server-store.js'
+export {
+  ClickHouseError,
+  type QueryParams,
+  type QueryParamValue,
+  type Store,
+  StoreUnavailableError,
+} from './store/store.js'

@@ -1,0 +1,154 @@
+import {
+  API_KEYS,
+  type ClusterLayout,
+  OUTCOMES,
+  RUNS,
+  type SchemaOptions,
+  SPANS,
+  type TableDefinition,
+} from './schema.js'
+import { quoteIdentifier, type Store } from './store.js'
+
+/**
+ * A numbered schema change. Statements must be idempotent (IF NOT EXISTS and friends): two
+ * collectors may start at once, and `daa migrate` may run against a database that is current.
+ */
+export interface Migration {
+  version: number
+  name: string
+  statements(context: MigrationContext): string[]
+}
+
+export interface MigrationContext extends SchemaOptions {
+  database: string
+}
+
+export interface MigrationReport {
+  /** Versions applied by this call, in order; empty when the schema was already current. */
+  applied: number[]
+  /** Tables whose retention TTL was changed to match `retentionDays`. */
+  retentionChanged: string[]
+}
+
+export const MIGRATIONS_TABLE = 'daa_migrations'
+
+export const MIGRATIONS: readonly Migration[] = [
+  {
+    version: 1,
+    name: 'spans, runs, outcomes and api_keys',
+    statements: (context) =>
+      [SPANS, RUNS, OUTCOMES, API_KEYS].flatMap((table) => createTable(table, context)),
+  },
+]
+
+const TTL_TABLES = [SPANS, RUNS, OUTCOMES]
+
+function onCluster(cluster: ClusterLayout | undefined): string {
+  return cluster?.replicated ? ` ON CLUSTER ${quoteIdentifier(cluster.name)}` : ''
+}
+
+function engineFor(table: TableDefinition, context: MigrationContext, localName: string): string {
+  if (!context.cluster?.replicated) return table.engine
+  // Explicit Keeper paths with the {shard}/{replica} macros every replicated cluster defines.
+  const open = table.engine.indexOf('(')
+  const family = table.engine.slice(0, open)
+  const args = table.engine.slice(open + 1, -1)
+  const path = `'/clickhouse/tables/{shard}/${context.database}/${localName}', '{replica}'`
+  return `Replicated${family}(${path}${args ? `, ${args}` : ''})`
+}
+
+function ttlClause(column: string, retentionDays: number): string {
+  return `toDateTime(${column}) + INTERVAL ${retentionDays} DAY`
+}
+
+/** DDL for one table: the table itself on a single node; local tables plus a Distributed table on a cluster. */
+export function createTable(table: TableDefinition, context: MigrationContext): string[] {
+  const distributed = context.cluster !== undefined && table.shardingKey !== undefined
+  const localName = distributed ? `${table.name}_local` : table.name
+  const body = [table.columns.trim(), ...(table.indexes ?? [])].join(',\n    ')
+  const clauses = [
+    `ENGINE = ${engineFor(table, context, localName)}`,
+    table.partitionBy ? `PARTITION BY ${table.partitionBy}` : '',
+    `ORDER BY ${table.orderBy}`,
+    table.ttlColumn && context.retentionDays > 0
+      ? `TTL ${ttlClause(table.ttlColumn, context.retentionDays)}`
+      : '',
+    // Whole-day partitions expire together, so TTL can drop parts instead of rewriting them.
+    table.ttlColumn ? 'SETTINGS ttl_only_drop_parts = 1' : '',
+  ].filter(Boolean)
+  const statements = [
+    `CREATE TABLE IF NOT EXISTS ${quoteIdentifier(localName)}${onCluster(context.cluster)} (\n    ${body}\n) ${clauses.join('\n')}`,
+  ]
+  if (distributed && context.cluster) {
+    statements.push(
+      `CREATE TABLE IF NOT EXISTS ${quoteIdentifier(table.name)}${onCluster(context.cluster)} AS ${quoteIdentifier(localName)} ` +
+        `ENGINE = Distributed(${quoteIdentifier(context.cluster.name)}, ${quoteIdentifier(context.database)}, ${quoteIdentifier(localName)}, ${table.shardingKey})`,
+    )
+  }
+  return statements
+}
+
+/** The name of the table that holds rows: the local table on a cluster, else the table itself. */
+function storageTableName(table: TableDefinition, context: MigrationContext): string {
+  return context.cluster && table.shardingKey ? `${table.name}_local` : table.name
+}
+
+async function appliedVersions(store: Store): Promise<Set<number>> {
+  await store.command(
+    `CREATE TABLE IF NOT EXISTS ${MIGRATIONS_TABLE} (version UInt32, name String, applied_at DateTime64(3) DEFAULT now64(3)) ` +
+      'ENGINE = ReplacingMergeTree(applied_at) ORDER BY version',
+  )
+  const rows = await store.query<{ version: number }>(`SELECT DISTINCT version FROM ${MIGRATIONS_TABLE}`)
+  return new Set(rows.map((row) => row.version))
+}
+
+/** Brings retention TTLs in line with `retentionDays` when it changed since the tables were made. */
+async function applyRetention(store: Store, context: MigrationContext): Promise<string[]> {
+  const changed: string[] = []
+  for (const table of TTL_TABLES) {
+    const name = storageTableName(table, context)
+    const [row] = await store.query<{ engine_full: string }>(
+      'SELECT engine_full FROM system.tables WHERE database = currentDatabase() AND name = {name:String}',
+      { name },
+    )
+    if (!row || !table.ttlColumn) continue
+    const current = /TTL .*? \+ toIntervalDay\((\d+)\)/.exec(row.engine_full)?.[1]
+    const wanted = context.retentionDays > 0 ? String(context.retentionDays) : undefined
+    if (current === wanted) continue
+    const alter = `ALTER TABLE ${quoteIdentifier(name)}${onCluster(context.cluster)}`
+    await store.command(
+      wanted
+        ? `${alter} MODIFY TTL ${ttlClause(table.ttlColumn, context.retentionDays)}`
+        : `${alter} REMOVE TTL`,
+    )
+    changed.push(name)
+  }
+  return changed
+}
+
+/** Runs the migrations this database has not seen yet, then aligns retention. */
+export async function migrate(store: Store, options: SchemaOptions): Promise<MigrationReport> {
+  const context: MigrationContext = { ...options, database: store.database }
+  const done = await appliedVersions(store)
+  const applied: number[] = []
+  for (const migration of MIGRATIONS) {
+    if (done.has(migration.version)) continue
+    for (const statement of migration.statements(context)) await store.command(statement)
+    await store.insert(MIGRATIONS_TABLE, [{ version: migration.version, name: migration.name }])
+    applied.push(migration.version)
+  }
+  return { applied, retentionChanged: await applyRetention(store, context) }
+}
+
+/**
+ * Migrates a cluster without Keeper: the same DDL runs on every node, since ON CLUSTER needs
+ * Keeper to coordinate. Each store must point at a different node of `options.cluster`.
+ */
+export async function migrateEachNode(
+  stores: readonly Store[],
+  options: SchemaOptions,
+): Promise<MigrationReport[]> {
+  const reports: MigrationReport[] = []
+  for (const store of stores) reports.push(await migrate(store, options))
+  return reports
+}

@@ -1,0 +1,65 @@
+import { join } from 'node:path'
+import type { CollectorConfig } from '../config.js'
+import { createEmbeddedStore } from './embedded-store.js'
+import { type MigrationReport, migrate, migrateEachNode } from './migrations.js'
+import type { SchemaOptions } from './schema.js'
+import { createServerStore } from './server-store.js'
+import type { Store } from './store.js'
+
+type StoreConfig = Pick<
+  CollectorConfig,
+  | 'dataDir'
+  | 'retentionDays'
+  | 'clickhouseUrl'
+  | 'clickhouseUser'
+  | 'clickhousePassword'
+  | 'clickhouseDatabase'
+  | 'clickhouseCluster'
+  | 'clickhouseClusterReplicated'
+  | 'clickhouseClusterNodes'
+>
+
+/** Opens the store the configuration names: a ClickHouse server when CLICKHOUSE_URL is set, else embedded. */
+export async function openStore(config: StoreConfig): Promise<Store> {
+  if (config.clickhouseUrl) {
+    return createServerStore({
+      url: config.clickhouseUrl,
+      username: config.clickhouseUser,
+      password: config.clickhousePassword,
+      database: config.clickhouseDatabase,
+    })
+  }
+  return createEmbeddedStore({ path: join(config.dataDir, 'data'), database: config.clickhouseDatabase })
+}
+
+export function schemaOptions(config: StoreConfig): SchemaOptions {
+  return {
+    retentionDays: config.retentionDays,
+    cluster: config.clickhouseCluster
+      ? { name: config.clickhouseCluster, replicated: config.clickhouseClusterReplicated }
+      : undefined,
+  }
+}
+
+/**
+ * Migrates the configured database. A cluster without Keeper is migrated node by node through
+ * CLICKHOUSE_CLUSTER_NODES; otherwise the open store's connection does it (ON CLUSTER where replicated).
+ */
+export async function migrateConfigured(store: Store, config: StoreConfig): Promise<MigrationReport> {
+  const options = schemaOptions(config)
+  if (!options.cluster || options.cluster.replicated || !config.clickhouseClusterNodes?.length) {
+    return migrate(store, options)
+  }
+  const nodes = await Promise.all(
+    config.clickhouseClusterNodes.map((url) => openStore({ ...config, clickhouseUrl: url })),
+  )
+  try {
+    const reports = await migrateEachNode(nodes, options)
+    return {
+      applied: [...new Set(reports.flatMap((report) => report.applied))],
+      retentionChanged: [...new Set(reports.flatMap((report) => report.retentionChanged))],
+    }
+  } finally {
+    await Promise.all(nodes.map((node) => node.close()))
+  }
+}
