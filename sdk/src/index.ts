@@ -1,1 +1,16 @@
-export {}
+// The public surface of @daa/sdk. Importing it has no side effects: nothing is registered or
+// started until init() is called or a DaaSpanProcessor is added to a provider.
+export type { LlmOptions, TokenUsage } from './llm-call.js'
+export { LlmCall, llm } from './llm-call.js'
+export type { OtlpHttpExporterOptions } from './otlp-http-exporter.js'
+export { OtlpHttpExporter } from './otlp-http-exporter.js'
+export type { Outcome, OutcomeStatus, OutcomeValue, RunRef } from './outcome.js'
+export { outcome } from './outcome.js'
+export type { RunOptions } from './run.js'
+export { currentRun, Run, run } from './run.js'
+export type { DaaSpanProcessorOptions, TelemetryStats } from './span-processor.js'
+export { DaaSpanProcessor } from './span-processor.js'
+export type { InitOptions } from './standalone.js'
+export { flush, init, shutdown, stats } from './standalone.js'
+export type { ToolOptions } from './tool-call.js'
+export { ToolCall, tool } from './tool-call.js'

@@ -1,0 +1,38 @@
+/**
+ * Attribute names of the data contract (shared/DESIGN.md): OpenTelemetry GenAI semantic conventions
+ * first, `daa.*` only for what they lack. Kept in one place so the collector's mapping and the SDK
+ * cannot drift apart silently.
+ */
+
+export const GEN_AI_OPERATION_NAME = 'gen_ai.operation.name'
+export const GEN_AI_AGENT_NAME = 'gen_ai.agent.name'
+export const GEN_AI_AGENT_ID = 'gen_ai.agent.id'
+export const GEN_AI_AGENT_VERSION = 'gen_ai.agent.version'
+export const GEN_AI_CONVERSATION_ID = 'gen_ai.conversation.id'
+export const GEN_AI_REQUEST_MODEL = 'gen_ai.request.model'
+export const GEN_AI_RESPONSE_MODEL = 'gen_ai.response.model'
+export const GEN_AI_PROVIDER_NAME = 'gen_ai.provider.name'
+export const GEN_AI_USAGE_INPUT_TOKENS = 'gen_ai.usage.input_tokens'
+export const GEN_AI_USAGE_OUTPUT_TOKENS = 'gen_ai.usage.output_tokens'
+export const GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS = 'gen_ai.usage.cache_read.input_tokens'
+export const GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS = 'gen_ai.usage.cache_creation.input_tokens'
+export const GEN_AI_USAGE_REASONING_OUTPUT_TOKENS = 'gen_ai.usage.reasoning.output_tokens'
+export const GEN_AI_TOOL_NAME = 'gen_ai.tool.name'
+export const GEN_AI_TOOL_CALL_ID = 'gen_ai.tool.call.id'
+export const USER_ID = 'user.id'
+export const ERROR_TYPE = 'error.type'
+
+export const DAA_RUN_ID = 'daa.run.id'
+export const DAA_OUTCOME = 'daa.outcome'
+export const DAA_OUTCOME_VALUE = 'daa.outcome.value'
+export const DAA_OUTCOME_UNIT = 'daa.outcome.unit'
+export const DAA_OUTCOME_REASON = 'daa.outcome.reason'
+export const DAA_COST_USD = 'daa.cost.usd'
+
+/** `gen_ai.operation.name` values this SDK emits. */
+export const OPERATION_INVOKE_AGENT = 'invoke_agent'
+export const OPERATION_CHAT = 'chat'
+export const OPERATION_EXECUTE_TOOL = 'execute_tool'
+
+/** Name of the span that records an outcome after its run has ended. */
+export const LATE_OUTCOME_SPAN_NAME = 'daa.outcome'

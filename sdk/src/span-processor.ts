@@ -1,0 +1,215 @@
+import type { Context } from '@opentelemetry/api'
+import { ExportResultCode } from '@opentelemetry/core'
+import type { ReadableSpan, Span, SpanExporter, SpanProcessor } from '@opentelemetry/sdk-trace'
+import { DAA_RUN_ID } from './attributes.js'
+import { debugLog, describeError } from './diagnostics.js'
+import {
+  type BatchDelivery,
+  clampInteger,
+  OtlpHttpExporter,
+  type OtlpHttpExporterOptions,
+} from './otlp-http-exporter.js'
+import { activeRunIn } from './run-context.js'
+
+export interface DaaSpanProcessorOptions extends Partial<OtlpHttpExporterOptions> {
+  /** Send spans here instead of OTLP/HTTP (tests, a console exporter, another backend). */
+  exporter?: SpanExporter
+  /** Spans held while waiting to be sent; past this, new spans are dropped and counted. Default 2048. */
+  maxQueueSize?: number
+  /** Spans per request. Default 512. */
+  maxBatchSize?: number
+  /** How long a span may wait for a batch to fill. Default 2 s. */
+  flushIntervalMs?: number
+}
+
+/** Counters that say whether telemetry is getting through, without any logging. */
+export interface TelemetryStats {
+  /** Spans waiting to be sent now. */
+  queued: number
+  /** Spans the collector acknowledged. */
+  exported: number
+  /** Spans never sent: the queue was full, or shutdown's deadline passed first. */
+  dropped: number
+  /** Spans sent but not acknowledged after all retries, or refused (e.g. a bad API key). */
+  failed: number
+  /** Extra attempts made for batches that failed at first. */
+  retries: number
+  /** The most recent export problem, if any. */
+  lastError?: string
+}
+
+const NO_STATS: TelemetryStats = Object.freeze({ queued: 0, exported: 0, dropped: 0, failed: 0, retries: 0 })
+
+/**
+ * The span processor daa needs in any OpenTelemetry setup. It does two things:
+ * - stamps `daa.run.id` on every span started inside a daa run, including spans other libraries
+ *   (Vercel AI SDK, HTTP clients, …) create, so they count toward the run;
+ * - batches finished spans into a bounded queue and exports them in the background, one request at
+ *   a time, counting what it had to drop instead of growing without limit or blocking the agent.
+ *
+ * Add it to your own provider (`new NodeTracerProvider({ spanProcessors: [new DaaSpanProcessor({ endpoint, apiKey })] })`),
+ * or let `init()` build one.
+ */
+export class DaaSpanProcessor implements SpanProcessor {
+  readonly #exporter: SpanExporter
+  readonly #maxQueueSize: number
+  readonly #maxBatchSize: number
+  readonly #flushIntervalMs: number
+  #queue: ReadableSpan[] = []
+  #timer: NodeJS.Timeout | undefined
+  #exporting: Promise<void> | undefined
+  #shutdown = false
+  #deadline: AbortController | undefined
+  #stats = { exported: 0, dropped: 0, failed: 0, retries: 0, lastError: undefined as string | undefined }
+
+  constructor(options: DaaSpanProcessorOptions = {}) {
+    this.#exporter =
+      options.exporter ??
+      new OtlpHttpExporter({
+        ...options,
+        endpoint: options.endpoint ?? process.env.DAA_ENDPOINT ?? 'http://localhost:4318',
+        apiKey: options.apiKey ?? process.env.DAA_API_KEY,
+      })
+    this.#maxQueueSize = clampInteger(options.maxQueueSize, 2048, 1, 1_000_000)
+    this.#maxBatchSize = clampInteger(options.maxBatchSize, 512, 1, this.#maxQueueSize)
+    this.#flushIntervalMs = clampInteger(options.flushIntervalMs, 2000, 1, 60_000)
+  }
+
+  onStart(span: Span, parentContext: Context): void {
+    if (span.attributes[DAA_RUN_ID] !== undefined) return
+    const run = activeRunIn(parentContext)
+    if (run) span.setAttribute(DAA_RUN_ID, run.id)
+  }
+
+  onEnd(span: ReadableSpan): void {
+    if (this.#shutdown) {
+      this.#stats.dropped++
+      return
+    }
+    if (this.#queue.length >= this.#maxQueueSize) {
+      this.#stats.dropped++
+      return
+    }
+    this.#queue.push(span)
+    if (this.#queue.length >= this.#maxBatchSize) this.#scheduleExport(0)
+    else if (this.#timer === undefined) this.#scheduleExport(this.#flushIntervalMs)
+  }
+
+  stats(): TelemetryStats {
+    const { lastError, ...counts } = this.#stats
+    const stats: TelemetryStats = { queued: this.#queue.length, ...counts }
+    if (lastError !== undefined) stats.lastError = lastError
+    return stats
+  }
+
+  /** Sends everything queued now; resolves when done or after `timeoutMs`, never rejects. */
+  async forceFlush(timeoutMs = 10_000): Promise<void> {
+    await this.#drainWithin(timeoutMs)
+  }
+
+  /**
+   * Stops accepting spans and sends what is queued, giving up at `timeoutMs`: whatever is still
+   * unsent then is counted as dropped. Never rejects.
+   */
+  async shutdown(timeoutMs = 5000): Promise<void> {
+    if (this.#shutdown) return
+    this.#shutdown = true
+    await this.#drainWithin(timeoutMs)
+    this.#stats.dropped += this.#queue.length
+    this.#queue = []
+    try {
+      await this.#exporter.shutdown()
+    } catch (error) {
+      debugLog('exporter shutdown failed', error)
+    }
+  }
+
+  #scheduleExport(delayMs: number): void {
+    if (this.#timer !== undefined) {
+      if (delayMs > 0) return
+      clearTimeout(this.#timer)
+    }
+    // Exporting (serialising included) happens on a later tick, never inside the agent's span.end().
+    this.#timer = setTimeout(() => {
+      this.#timer = undefined
+      void this.#drain()
+    }, delayMs)
+    // Telemetry must not keep a finished agent process alive; shutdown() is the way to wait for it.
+    this.#timer.unref()
+  }
+
+  /** Exports batches until the queue is empty. Only one drain runs at a time. */
+  #drain(): Promise<void> {
+    this.#exporting ??= (async () => {
+      try {
+        while (this.#queue.length > 0 && !this.#deadline?.signal.aborted) {
+          const batch = this.#queue.splice(0, this.#maxBatchSize)
+          this.#count(batch.length, await this.#exportBatch(batch))
+        }
+      } catch (error) {
+        debugLog('span export loop failed', error)
+      } finally {
+        this.#exporting = undefined
+      }
+    })()
+    return this.#exporting
+  }
+
+  async #drainWithin(timeoutMs: number): Promise<void> {
+    if (this.#timer !== undefined) {
+      clearTimeout(this.#timer)
+      this.#timer = undefined
+    }
+    const deadline = new AbortController()
+    this.#deadline = deadline
+    // This timer is deliberately not unref'd: the caller asked to wait, up to the deadline.
+    const timer = setTimeout(() => deadline.abort(), clampInteger(timeoutMs, 5000, 0, 600_000))
+    try {
+      await Promise.race([
+        (async () => {
+          await this.#exporting
+          await this.#drain()
+        })(),
+        new Promise<void>((resolve) =>
+          deadline.signal.addEventListener('abort', () => resolve(), { once: true }),
+        ),
+      ])
+    } catch (error) {
+      debugLog('flush failed', error)
+    } finally {
+      clearTimeout(timer)
+      if (this.#deadline === deadline) this.#deadline = undefined
+    }
+  }
+
+  #exportBatch(batch: ReadableSpan[]): Promise<BatchDelivery> {
+    const abort = this.#deadline?.signal
+    if (this.#exporter instanceof OtlpHttpExporter) return this.#exporter.deliver(batch, abort)
+    return new Promise<BatchDelivery>((resolve) => {
+      try {
+        this.#exporter.export(batch, (result) =>
+          resolve(
+            result.code === ExportResultCode.SUCCESS
+              ? { delivered: true, retries: 0 }
+              : { delivered: false, retries: 0, error: describeError(result.error ?? 'export failed') },
+          ),
+        )
+      } catch (error) {
+        resolve({ delivered: false, retries: 0, error: describeError(error) })
+      }
+    })
+  }
+
+  #count(spans: number, delivery: BatchDelivery): void {
+    this.#stats.retries += delivery.retries
+    if (delivery.delivered) {
+      this.#stats.exported += spans
+      return
+    }
+    this.#stats.failed += spans
+    this.#stats.lastError = delivery.error
+    debugLog(`dropped a batch of ${spans} spans: ${delivery.error}`)
+  }
+}
+
+export { NO_STATS }
