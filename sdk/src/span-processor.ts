@@ -140,19 +140,23 @@ export class DaaSpanProcessor implements SpanProcessor {
 
   /** Exports batches until the queue is empty. Only one drain runs at a time. */
   #drain(): Promise<void> {
-    this.#exporting ??= (async () => {
-      try {
-        while (this.#queue.length > 0 && !this.#deadline?.signal.aborted) {
-          const batch = this.#queue.splice(0, this.#maxBatchSize)
-          this.#count(batch.length, await this.#exportBatch(batch))
-        }
-      } catch (error) {
-        debugLog('span export loop failed', error)
-      } finally {
-        this.#exporting = undefined
+    if (this.#exporting) return this.#exporting
+    const exporting = this.#exportQueued().finally(() => {
+      if (this.#exporting === exporting) this.#exporting = undefined
+    })
+    this.#exporting = exporting
+    return exporting
+  }
+
+  async #exportQueued(): Promise<void> {
+    try {
+      while (this.#queue.length > 0 && !this.#deadline?.signal.aborted) {
+        const batch = this.#queue.splice(0, this.#maxBatchSize)
+        this.#count(batch.length, await this.#exportBatch(batch))
       }
-    })()
-    return this.#exporting
+    } catch (error) {
+      debugLog('span export loop failed', error)
+    }
   }
 
   async #drainWithin(timeoutMs: number): Promise<void> {
