@@ -105,7 +105,14 @@ describe('run', () => {
       { 'daa.outcome': 'failed', 'daa.outcome.reason': 'no answer found' },
     ],
     ['abandoned', (r: Run) => r.abandon(), { 'daa.outcome': 'abandoned' }],
-    ['the last call wins', (r: Run) => (r.fail('first try'), r.deliver()), { 'daa.outcome': 'delivered' }],
+    [
+      'the last call wins',
+      (r: Run) => {
+        r.fail('first try')
+        r.deliver()
+      },
+      { 'daa.outcome': 'delivered' },
+    ],
   ] as const)('records %s outcomes', async (_label, record, expected) => {
     run({ agent: 'a' }, record)
     const runSpan = spanNamed(await capture.finishedSpans(), 'invoke_agent a')

@@ -38,6 +38,8 @@ export interface TelemetryStats {
   lastError?: string
 }
 
+const SETTLE_AFTER_ABORT_MS = 100
+
 const NO_STATS: TelemetryStats = Object.freeze({ queued: 0, exported: 0, dropped: 0, failed: 0, retries: 0 })
 
 /**
@@ -59,7 +61,8 @@ export class DaaSpanProcessor implements SpanProcessor {
   #timer: NodeJS.Timeout | undefined
   #exporting: Promise<void> | undefined
   #shutdown = false
-  #deadline: AbortController | undefined
+  /** Set once shutdown's deadline has passed: nothing more is sent. */
+  #stopped = false
   #stats = { exported: 0, dropped: 0, failed: 0, retries: 0, lastError: undefined as string | undefined }
 
   constructor(options: DaaSpanProcessorOptions = {}) {
@@ -114,14 +117,21 @@ export class DaaSpanProcessor implements SpanProcessor {
   async shutdown(timeoutMs = 5000): Promise<void> {
     if (this.#shutdown) return
     this.#shutdown = true
-    await this.#drainWithin(timeoutMs)
-    this.#stats.dropped += this.#queue.length
-    this.#queue = []
+    await this.#drainWithin(timeoutMs, () => {
+      // Set before the abort below settles the export in flight, so the drain loop stops there.
+      this.#stopped = true
+    })
+    this.#stopped = true
     try {
+      // Aborts any export still retrying, including one a background drain started.
       await this.#exporter.shutdown()
     } catch (error) {
       debugLog('exporter shutdown failed', error)
     }
+    // An aborted export settles at once; wait briefly so its spans are counted, not lost from stats.
+    if (this.#exporting) await Promise.race([this.#exporting, delay(SETTLE_AFTER_ABORT_MS)])
+    this.#stats.dropped += this.#queue.length
+    this.#queue = []
   }
 
   #scheduleExport(delayMs: number): void {
@@ -150,7 +160,7 @@ export class DaaSpanProcessor implements SpanProcessor {
 
   async #exportQueued(): Promise<void> {
     try {
-      while (this.#queue.length > 0 && !this.#deadline?.signal.aborted) {
+      while (this.#queue.length > 0 && !this.#stopped) {
         const batch = this.#queue.splice(0, this.#maxBatchSize)
         this.#count(batch.length, await this.#exportBatch(batch))
       }
@@ -159,36 +169,34 @@ export class DaaSpanProcessor implements SpanProcessor {
     }
   }
 
-  async #drainWithin(timeoutMs: number): Promise<void> {
+  /** Drains the queue, waiting at most `timeoutMs`; `onDeadline` runs if the time runs out first. */
+  async #drainWithin(timeoutMs: number, onDeadline?: () => void): Promise<void> {
     if (this.#timer !== undefined) {
       clearTimeout(this.#timer)
       this.#timer = undefined
     }
-    const deadline = new AbortController()
-    this.#deadline = deadline
+    let deadlineTimer: NodeJS.Timeout | undefined
     // This timer is deliberately not unref'd: the caller asked to wait, up to the deadline.
-    const timer = setTimeout(() => deadline.abort(), clampInteger(timeoutMs, 5000, 0, 600_000))
+    const deadline = new Promise<void>((resolve) => {
+      deadlineTimer = setTimeout(
+        () => {
+          onDeadline?.()
+          resolve()
+        },
+        clampInteger(timeoutMs, 5000, 0, 600_000),
+      )
+    })
     try {
-      await Promise.race([
-        (async () => {
-          await this.#exporting
-          await this.#drain()
-        })(),
-        new Promise<void>((resolve) =>
-          deadline.signal.addEventListener('abort', () => resolve(), { once: true }),
-        ),
-      ])
+      await Promise.race([this.#drain(), deadline])
     } catch (error) {
       debugLog('flush failed', error)
     } finally {
-      clearTimeout(timer)
-      if (this.#deadline === deadline) this.#deadline = undefined
+      clearTimeout(deadlineTimer)
     }
   }
 
   #exportBatch(batch: ReadableSpan[]): Promise<BatchDelivery> {
-    const abort = this.#deadline?.signal
-    if (this.#exporter instanceof OtlpHttpExporter) return this.#exporter.deliver(batch, abort)
+    if (this.#exporter instanceof OtlpHttpExporter) return this.#exporter.deliver(batch)
     return new Promise<BatchDelivery>((resolve) => {
       try {
         this.#exporter.export(batch, (result) =>
@@ -217,3 +225,7 @@ export class DaaSpanProcessor implements SpanProcessor {
 }
 
 export { NO_STATS }
+
+function delay(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms).unref())
+}
