@@ -1,47 +1,143 @@
+import { join } from 'node:path'
 import { Hono } from 'hono'
+import { ApiKeyResolver } from './auth/api-keys.js'
+import { errorResponse } from './http/error-response.js'
+import type { CollectorEnv } from './http/collector-env.js'
+import { registerOtlpHttpRoute } from './http/otlp-http-route.js'
+import { acceptExport, authenticate } from './ingest/export-handler.js'
+import { createIngestMetrics, type IngestMetrics } from './ingest/ingest-metrics.js'
+import { IngestPipeline, type IngestPipelineOptions } from './ingest/ingest-pipeline.js'
+import { resolvePendingRuns } from './ingest/run-resolver.js'
+import { Spool } from './ingest/spool.js'
+import { DEFAULT_PRICES, type PriceTable } from './mapping/prices.js'
+import { ExportRejectedError } from './otlp/errors.js'
+import type { ExportHandler } from './otlp/grpc-server.js'
 import { MIGRATIONS, MIGRATIONS_TABLE } from './store/migrations.js'
 import type { Store } from './store/store.js'
 
-/** What the collector app needs; every field is documented with its default. */
-export interface CollectorOptions {
-  /** Where spans go and metrics come from. Required; the collector never closes it. */
+/** What the collector needs; every optional field is documented with its default. */
+export interface CollectorOptions extends IngestPipelineOptions {
+  /** Where spans go and metrics come from. Required; the collector does not close it. */
   store: Store
+  /** Directory of the spool that holds acknowledged batches while ClickHouse is away. Default `./.daa/spool`. */
+  spoolDir?: string
+  /** Model prices for spans that carry no `daa.cost.usd`. Default: an empty table (cost 0). */
+  prices?: PriceTable
+  /** Largest OTLP request accepted, after decompression. Default 64 MiB. */
+  maxBodyBytes?: number
+  /** How often late-arriving spans are attributed to their runs. Default 5000 ms; 0 disables the loop. */
+  maintenanceIntervalMs?: number
+  /** Receives unexpected errors (5xx). Default: written to stderr. */
+  onError?: (error: unknown) => void
 }
 
 export interface Collector {
   /** The Hono app: serve it with any adapter, or call `app.request()` in tests. */
-  readonly app: Hono
-  /** Stops accepting work and flushes everything acknowledged. Idempotent. */
+  readonly app: Hono<CollectorEnv>
+  readonly metrics: IngestMetrics
+  /**
+   * The transport-neutral export: authenticate, map, and resolve once durable. OTLP/gRPC calls it;
+   * throws ExportRejectedError to refuse the whole request.
+   */
+  handleExport: ExportHandler
+  /** Writes everything buffered now; resolves when it is durable. */
+  flush(): Promise<void>
+  /** Attributes late spans to their runs now, instead of waiting for the maintenance loop. */
+  maintain(): Promise<void>
+  /** Stops accepting spans and makes everything acknowledged durable. Idempotent. */
   shutdown(): Promise<void>
 }
 
 const LATEST_MIGRATION = Math.max(...MIGRATIONS.map((migration) => migration.version))
 
+function writeToStderr(error: unknown): void {
+  process.stderr.write(`daa collector: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`)
+}
+
 /** Builds a collector. A factory, not a singleton: tests run several side by side. */
-export function createCollector(options: CollectorOptions): Collector {
+export async function createCollector(options: CollectorOptions): Promise<Collector> {
   const { store } = options
-  const app = new Hono()
+  const onError = options.onError ?? writeToStderr
+  const metrics = createIngestMetrics()
+  const spool = await Spool.open(options.spoolDir ?? join('.daa', 'spool'))
+  const pipeline = new IngestPipeline(store, spool, metrics, options)
+  const keys = new ApiKeyResolver(store)
+  const app = new Hono<CollectorEnv>()
+
+  app.onError((error, c) => {
+    const response = errorResponse(error, c, onError)
+    const transport = c.get('transport')
+    if (transport) metrics.requests.inc({ transport, status: String(response.status) })
+    return response
+  })
+  app.notFound((c) => c.json({ error: { code: 'not_found', message: `No route for ${c.req.method} ${c.req.path}` } }, 404))
+
+  const ingest = { keys, pipeline, metrics, prices: options.prices ?? DEFAULT_PRICES }
+  registerOtlpHttpRoute(app, { ...ingest, maxBodyBytes: options.maxBodyBytes ?? 64 * 1024 * 1024 })
+
+  const handleExport: ExportHandler = async (request, metadata) => {
+    try {
+      const projectId = await authenticate(keys, metadata.authorization)
+      // gRPC has already decoded the message; its size is estimated from the span count.
+      const outcome = await acceptExport(ingest, projectId, request, request.spans.length * 1024)
+      metrics.requests.inc({ transport: 'grpc', status: 'OK' })
+      return outcome
+    } catch (error) {
+      metrics.requests.inc({ transport: 'grpc', status: error instanceof ExportRejectedError ? error.kind : 'error' })
+      throw error
+    }
+  }
 
   app.get('/healthz', (c) => c.json({ status: 'ok' }))
 
   app.get('/readyz', async (c) => {
-    const reachable = await store.ping()
-    if (!reachable) return c.json({ status: 'unavailable', clickhouse: 'unreachable' }, 503)
-    try {
-      const [row] = await store.query<{ version: number }>(
-        `SELECT max(version) AS version FROM ${MIGRATIONS_TABLE}`,
-      )
-      if ((row?.version ?? 0) < LATEST_MIGRATION) {
-        return c.json({ status: 'unavailable', clickhouse: 'ok', migrations: 'pending' }, 503)
-      }
-    } catch {
+    if (!(await store.ping())) return c.json({ status: 'unavailable', clickhouse: 'unreachable' }, 503)
+    const [row] = await store
+      .query<{ version: number }>(`SELECT max(version) AS version FROM ${MIGRATIONS_TABLE}`)
+      .catch(() => [])
+    if ((row?.version ?? 0) < LATEST_MIGRATION) {
       return c.json({ status: 'unavailable', clickhouse: 'ok', migrations: 'pending' }, 503)
     }
     return c.json({ status: 'ready', clickhouse: 'ok', migrations: 'done', backend: store.kind })
   })
 
+  app.get('/metrics', async (c) =>
+    c.body(await metrics.registry.metrics(), 200, { 'content-type': metrics.registry.contentType }),
+  )
+
+  const maintain = async () => {
+    await resolvePendingRuns(store)
+  }
+  let maintenance: Promise<void> | undefined
+  const interval = options.maintenanceIntervalMs ?? 5000
+  const maintenanceTimer =
+    interval > 0
+      ? setInterval(() => {
+          maintenance ??= maintain()
+            .catch((error: unknown) => {
+              if (!(error instanceof Error && error.name === 'StoreUnavailableError')) onError(error)
+            })
+            .finally(() => {
+              maintenance = undefined
+            })
+        }, interval)
+      : undefined
+  maintenanceTimer?.unref()
+
+  let shuttingDown: Promise<void> | undefined
   return {
     app,
-    async shutdown() {},
+    metrics,
+    handleExport,
+    flush: () => pipeline.flushAll(),
+    maintain,
+    shutdown() {
+      shuttingDown ??= (async () => {
+        if (maintenanceTimer) clearInterval(maintenanceTimer)
+        await pipeline.shutdown()
+        await maintenance
+      })()
+      return shuttingDown
+    },
   }
 }

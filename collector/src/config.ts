@@ -20,6 +20,16 @@ export const configSchema = z.object({
   dataDir: z.string().min(1).default('./.daa'),
   /** Days of data kept; 0 keeps everything. Env DAA_RETENTION_DAYS. Default 400. */
   retentionDays: z.coerce.number().int().min(0).max(36500).default(400),
+  /** Largest OTLP request accepted, in MiB after decompression. Env DAA_MAX_BODY_MB. Default 64. */
+  maxBodyMb: z.coerce.number().positive().max(1024).default(64),
+  /** Longest a span waits in memory before its batch is written, ms. Env DAA_FLUSH_INTERVAL_MS. Default 1000. */
+  flushIntervalMs: z.coerce.number().int().min(1).max(60_000).default(1000),
+  /** A batch is written once it holds this many spans. Env DAA_MAX_BATCH_SPANS. Default 20000. */
+  maxBatchSpans: z.coerce.number().int().min(1).max(1_000_000).default(20_000),
+  /** Requests get 429 while this many MiB wait to be written. Env DAA_MAX_BUFFER_MB. Default 128. */
+  maxBufferMb: z.coerce.number().positive().max(16_384).default(128),
+  /** JSON file of model prices (USD per million tokens). Env DAA_PRICES_FILE. Default: none, cost 0 unless sent. */
+  pricesFile: z.string().min(1).optional(),
   /** ClickHouse server URL; when absent the embedded engine is used. Env CLICKHOUSE_URL. */
   clickhouseUrl: z.url({ protocol: /^https?$/, error: 'must be an http:// or https:// URL' }).optional(),
   /** Env CLICKHOUSE_USER. Default "default". */
@@ -59,6 +69,11 @@ const ENVIRONMENT: Record<keyof CollectorConfig, string> = {
   grpcPort: 'DAA_GRPC_PORT',
   dataDir: 'DAA_DATA_DIR',
   retentionDays: 'DAA_RETENTION_DAYS',
+  maxBodyMb: 'DAA_MAX_BODY_MB',
+  flushIntervalMs: 'DAA_FLUSH_INTERVAL_MS',
+  maxBatchSpans: 'DAA_MAX_BATCH_SPANS',
+  maxBufferMb: 'DAA_MAX_BUFFER_MB',
+  pricesFile: 'DAA_PRICES_FILE',
   clickhouseUrl: 'CLICKHOUSE_URL',
   clickhouseUser: 'CLICKHOUSE_USER',
   clickhousePassword: 'CLICKHOUSE_PASSWORD',

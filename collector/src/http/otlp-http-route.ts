@@ -1,0 +1,51 @@
+import type { Hono } from 'hono'
+import {
+  acceptExport,
+  authenticate,
+  type ExportHandlerDependencies,
+} from '../ingest/export-handler.js'
+import { decodeJsonRequest } from '../otlp/decode-json.js'
+import { decodeProtobufRequest } from '../otlp/decode-protobuf.js'
+import { encodeExportResponse, type OtlpEncoding } from '../otlp/export-response.js'
+import type { CollectorEnv } from './collector-env.js'
+import { HttpError } from './http-error.js'
+import { readBoundedBody } from './read-body.js'
+
+const MEDIA_TYPES: Record<string, OtlpEncoding> = {
+  'application/x-protobuf': 'protobuf',
+  'application/protobuf': 'protobuf',
+  'application/json': 'json',
+}
+
+export const CONTENT_TYPES: Record<OtlpEncoding, string> = {
+  protobuf: 'application/x-protobuf',
+  json: 'application/json',
+}
+
+export interface OtlpHttpRouteOptions extends ExportHandlerDependencies {
+  /** Largest body accepted, after decompression. */
+  maxBodyBytes: number
+}
+
+/** `POST /v1/traces`, per the OTLP/HTTP specification (protobuf or JSON, optionally gzip). */
+export function registerOtlpHttpRoute(app: Hono<CollectorEnv>, options: OtlpHttpRouteOptions): void {
+  app.post('/v1/traces', async (c) => {
+    const mediaType = (c.req.header('content-type') ?? '').split(';')[0]!.trim().toLowerCase()
+    const encoding = MEDIA_TYPES[mediaType]
+    if (!encoding) {
+      throw new HttpError(
+        415,
+        `Unsupported Content-Type "${mediaType}": send application/x-protobuf or application/json.`,
+      )
+    }
+    c.set('otlpEncoding', encoding)
+    c.set('transport', 'http')
+    const projectId = await authenticate(options.keys, c.req.header('authorization'))
+    const body = await readBoundedBody(c.req.raw, c.req.header('content-encoding'), options.maxBodyBytes)
+    const request = encoding === 'json' ? decodeJsonRequest(new TextDecoder().decode(body)) : decodeProtobufRequest(body)
+    const outcome = await acceptExport(options, projectId, request, body.byteLength)
+    options.metrics.requests.inc({ transport: 'http', status: '200' })
+    const payload = encodeExportResponse(outcome, encoding)
+    return c.body(payload as Uint8Array<ArrayBuffer> | string, 200, { 'content-type': CONTENT_TYPES[encoding] })
+  })
+}

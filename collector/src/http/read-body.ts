@@ -1,0 +1,53 @@
+import { promisify } from 'node:util'
+import { gunzip } from 'node:zlib'
+import { ExportRejectedError } from '../otlp/errors.js'
+
+const gunzipAsync = promisify(gunzip)
+
+/**
+ * Reads a request body with a hard cap on bytes, before and after decompression. The compressed
+ * stream is cut off as soon as it passes the cap, and gunzip stops as soon as its output does, so
+ * neither a huge upload nor a gzip bomb is ever held in memory whole.
+ */
+export async function readBoundedBody(
+  request: Request,
+  contentEncoding: string | undefined,
+  maxBytes: number,
+): Promise<Uint8Array> {
+  const declared = Number(request.headers.get('content-length') ?? Number.NaN)
+  if (declared > maxBytes) throw tooLarge(maxBytes)
+  const encoding = (contentEncoding ?? 'identity').trim().toLowerCase()
+  if (encoding !== 'identity' && encoding !== 'gzip' && encoding !== '') {
+    throw new ExportRejectedError('invalid', `Unsupported Content-Encoding "${encoding}": send gzip or none.`)
+  }
+  const raw = await readCapped(request, maxBytes)
+  if (encoding !== 'gzip') return raw
+  try {
+    return await gunzipAsync(raw, { maxOutputLength: maxBytes })
+  } catch (error) {
+    if ((error as { code?: string }).code === 'ERR_BUFFER_TOO_LARGE') throw tooLarge(maxBytes)
+    throw new ExportRejectedError('invalid', 'The body is not valid gzip.', { cause: error })
+  }
+}
+
+async function readCapped(request: Request, maxBytes: number): Promise<Uint8Array> {
+  if (!request.body) return new Uint8Array(0)
+  const chunks: Uint8Array[] = []
+  let total = 0
+  const reader = request.body.getReader()
+  for (;;) {
+    const { done, value } = await reader.read()
+    if (done) break
+    total += value.byteLength
+    if (total > maxBytes) {
+      await reader.cancel()
+      throw tooLarge(maxBytes)
+    }
+    chunks.push(value)
+  }
+  return chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, total)
+}
+
+function tooLarge(maxBytes: number): ExportRejectedError {
+  return new ExportRejectedError('too_large', `The request exceeds the ${maxBytes}-byte limit (after decompression).`)
+}

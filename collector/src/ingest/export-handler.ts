@@ -1,0 +1,52 @@
+import { ApiKeyResolver } from '../auth/api-keys.js'
+import { mapSpans } from '../mapping/map-spans.js'
+import type { PriceTable } from '../mapping/prices.js'
+import type { DecodedRequest } from '../otlp/decoded-span.js'
+import { ExportRejectedError } from '../otlp/errors.js'
+import { type ExportOutcome, exportOutcomeOf } from '../otlp/export-response.js'
+import type { IngestMetrics } from './ingest-metrics.js'
+import type { IngestPipeline } from './ingest-pipeline.js'
+
+export interface ExportHandlerDependencies {
+  keys: ApiKeyResolver
+  pipeline: IngestPipeline
+  prices: PriceTable
+  metrics: IngestMetrics
+}
+
+/** The project that owns the request's key; refuses the request when there is none. */
+export async function authenticate(keys: ApiKeyResolver, authorization: string | undefined): Promise<string> {
+  const key = ApiKeyResolver.keyFromHeader(authorization)
+  if (!key) {
+    throw new ExportRejectedError('unauthenticated', 'Missing API key: send the header "Authorization: Bearer <key>".')
+  }
+  let projectId: string | undefined
+  try {
+    projectId = await keys.projectFor(key)
+  } catch (error) {
+    throw new ExportRejectedError('unavailable', 'ClickHouse is unreachable, so the API key cannot be checked.', {
+      retryAfterSeconds: 5,
+      cause: error,
+    })
+  }
+  if (!projectId) throw new ExportRejectedError('unauthenticated', 'Unknown or revoked API key.')
+  return projectId
+}
+
+/**
+ * The transport-independent core of an export: map the decoded spans of an authenticated
+ * project and hand them to the pipeline; resolves once they are durable.
+ */
+export async function acceptExport(
+  dependencies: ExportHandlerDependencies,
+  projectId: string,
+  request: DecodedRequest,
+  bytes: number,
+): Promise<ExportOutcome> {
+  const { metrics } = dependencies
+  metrics.spansReceived.inc(request.spans.length + request.rejectedSpans)
+  if (request.rejectedSpans > 0) metrics.spansRejected.inc(request.rejectedSpans)
+  const rows = mapSpans(projectId, request.spans, dependencies.prices)
+  await dependencies.pipeline.accept(rows, bytes)
+  return exportOutcomeOf(request)
+}

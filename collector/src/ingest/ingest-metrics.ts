@@ -1,0 +1,65 @@
+import { Counter, Gauge, Histogram, Registry } from 'prom-client'
+
+/** The collector's own Prometheus metrics. One registry per collector: no global state. */
+export function createIngestMetrics() {
+  const registry = new Registry()
+  const metrics = {
+    registry,
+    requests: new Counter({
+      name: 'daa_export_requests_total',
+      help: 'OTLP export requests, by transport and response status',
+      labelNames: ['transport', 'status'] as const,
+      registers: [registry],
+    }),
+    spansReceived: new Counter({
+      name: 'daa_spans_received_total',
+      help: 'Spans decoded from export requests (accepted and rejected)',
+      registers: [registry],
+    }),
+    spansAccepted: new Counter({
+      name: 'daa_spans_accepted_total',
+      help: 'Spans acknowledged to senders (committed in ClickHouse or spooled)',
+      registers: [registry],
+    }),
+    spansRejected: new Counter({
+      name: 'daa_spans_rejected_total',
+      help: 'Invalid spans refused through partial_success',
+      registers: [registry],
+    }),
+    batches: new Counter({
+      name: 'daa_batches_total',
+      help: 'Batches written, by destination (clickhouse, spool, replay)',
+      labelNames: ['destination'] as const,
+      registers: [registry],
+    }),
+    insertFailures: new Counter({
+      name: 'daa_insert_failures_total',
+      help: 'Batch inserts into ClickHouse that failed (the batch was spooled)',
+      registers: [registry],
+    }),
+    insertSeconds: new Histogram({
+      name: 'daa_insert_duration_seconds',
+      help: 'Time to insert one batch into ClickHouse',
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      registers: [registry],
+    }),
+    bufferedBytes: new Gauge({
+      name: 'daa_buffered_bytes',
+      help: 'Request bytes buffered or being inserted, not yet durable',
+      registers: [registry],
+    }),
+    spoolBatches: new Gauge({
+      name: 'daa_spool_batches',
+      help: 'Batches waiting in the local spool for ClickHouse',
+      registers: [registry],
+    }),
+    spoolBytes: new Gauge({
+      name: 'daa_spool_bytes',
+      help: 'Bytes waiting in the local spool for ClickHouse',
+      registers: [registry],
+    }),
+  }
+  return metrics
+}
+
+export type IngestMetrics = ReturnType<typeof createIngestMetrics>
