@@ -1,10 +1,14 @@
 /**
- * google.rpc.Status: the body of every OTLP/HTTP error response (and, with RetryInfo details, the
- * gRPC throttling hint). Field numbers are those published in googleapis.
+ * google.rpc.Status: the error body of OTLP/HTTP (in the request's encoding) and, with a RetryInfo detail,
+ * the `grpc-status-details-bin` trailer by which an OTLP/gRPC server tells a throttled sender how long to
+ * wait (the OTLP specification's throttling section; the Go exporters, and so the OpenTelemetry Collector,
+ * honour it; senders that ignore it fall back to exponential backoff).
  */
 import protobuf from 'protobufjs/light.js'
+import type { OtlpEncoding } from './export-response.js'
 
-export const rpcStatusRoot = protobuf.Root.fromJSON({
+// The googleapis and protobuf well-known messages involved, with their published field numbers.
+const root = protobuf.Root.fromJSON({
   nested: {
     google: {
       nested: {
@@ -30,23 +34,59 @@ export const rpcStatusRoot = protobuf.Root.fromJSON({
     },
   },
 })
-
-export const rpcStatusType = rpcStatusRoot.lookupType('google.rpc.Status')
+const statusType = root.lookupType('google.rpc.Status')
+const retryInfoType = root.lookupType('google.rpc.RetryInfo')
+const retryInfoTypeUrl = 'type.googleapis.com/google.rpc.RetryInfo'
 
 export interface RpcStatus {
-  /** A gRPC status code, e.g. 3 INVALID_ARGUMENT, 14 UNAVAILABLE. */
+  /** A gRPC status code (3 INVALID_ARGUMENT, 14 UNAVAILABLE, ...). */
   code: number
   message: string
+  /** Adds a google.rpc.RetryInfo detail with this delay. */
+  retryAfterSeconds?: number
 }
 
-/** Encodes a Status in the encoding of the request it answers (OTLP/HTTP error bodies). */
-export function encodeRpcStatus(status: RpcStatus, encoding: 'protobuf' | 'json'): Uint8Array | string {
-  if (encoding === 'json') return JSON.stringify({ code: status.code, message: status.message })
-  return rpcStatusType.encode({ code: status.code, message: status.message }).finish()
+function splitSeconds(seconds: number): { seconds: number; nanos: number } {
+  const wholeSeconds = Math.max(0, Math.floor(seconds))
+  return { seconds: wholeSeconds, nanos: Math.max(0, Math.round((seconds - wholeSeconds) * 1e9)) }
 }
 
-/** Decodes a protobuf Status body (used by tests and clients that read error responses). */
+/** Encodes a google.rpc.Status; JSON follows the proto3 JSON mapping (Any with "@type", Duration as "1.5s"). */
+export function encodeRpcStatus(status: RpcStatus, encoding: 'protobuf'): Uint8Array
+export function encodeRpcStatus(status: RpcStatus, encoding: 'json'): string
+export function encodeRpcStatus(status: RpcStatus, encoding: OtlpEncoding): Uint8Array | string
+export function encodeRpcStatus(status: RpcStatus, encoding: OtlpEncoding): Uint8Array | string {
+  const { code, message, retryAfterSeconds } = status
+  const delay = retryAfterSeconds === undefined ? undefined : splitSeconds(retryAfterSeconds)
+  if (encoding === 'json') {
+    const details =
+      delay === undefined
+        ? []
+        : [{ '@type': retryInfoTypeUrl, retryDelay: `${delay.seconds + delay.nanos / 1e9}s` }]
+    return JSON.stringify({ code, message, details })
+  }
+  const details =
+    delay === undefined
+      ? []
+      : [{ typeUrl: retryInfoTypeUrl, value: retryInfoType.encode({ retryDelay: delay }).finish() }]
+  return statusType.encode({ code, message, details }).finish()
+}
+
+/** Reads a binary google.rpc.Status back (for tests and diagnostics), with its RetryInfo delay if any. */
 export function decodeRpcStatus(bytes: Uint8Array): RpcStatus {
-  const decoded = rpcStatusType.toObject(rpcStatusType.decode(bytes), { defaults: true }) as RpcStatus
-  return { code: decoded.code, message: decoded.message }
+  const status = statusType.toObject(statusType.decode(bytes), { longs: Number, defaults: true }) as {
+    code: number
+    message: string
+    details: Array<{ typeUrl: string; value: Uint8Array }>
+  }
+  const decoded: RpcStatus = { code: status.code, message: status.message }
+  const retryInfo = status.details.find(({ typeUrl }) => typeUrl === retryInfoTypeUrl)
+  if (retryInfo !== undefined) {
+    const { retryDelay } = retryInfoType.toObject(retryInfoType.decode(retryInfo.value), {
+      longs: Number,
+      defaults: true,
+    }) as { retryDelay?: { seconds: number; nanos: number } }
+    decoded.retryAfterSeconds = (retryDelay?.seconds ?? 0) + (retryDelay?.nanos ?? 0) / 1e9
+  }
+  return decoded
 }
