@@ -59,7 +59,6 @@ describe('encodeRpcStatus (the OTLP/HTTP error body)', () => {
     expect(JSON.parse(encodeRpcStatus({ code: 3, message: 'bad body' }, 'json'))).toEqual({
       code: 3,
       message: 'bad body',
-      details: [],
     })
   })
 

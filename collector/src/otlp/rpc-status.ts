@@ -59,11 +59,10 @@ export function encodeRpcStatus(status: RpcStatus, encoding: OtlpEncoding): Uint
   const { code, message, retryAfterSeconds } = status
   const delay = retryAfterSeconds === undefined ? undefined : splitSeconds(retryAfterSeconds)
   if (encoding === 'json') {
-    const details =
-      delay === undefined
-        ? []
-        : [{ '@type': retryInfoTypeUrl, retryDelay: `${delay.seconds + delay.nanos / 1e9}s` }]
-    return JSON.stringify({ code, message, details })
+    // proto3 JSON leaves out an empty repeated field.
+    if (delay === undefined) return JSON.stringify({ code, message })
+    const retryInfo = { '@type': retryInfoTypeUrl, retryDelay: `${delay.seconds + delay.nanos / 1e9}s` }
+    return JSON.stringify({ code, message, details: [retryInfo] })
   }
   const details =
     delay === undefined
