@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 import { parseArgs } from 'node:util'
+import { createApiKey } from './auth/api-keys.js'
 import { ConfigError, loadConfig } from './config.js'
 import { startCollectorServer } from './server.js'
 import { migrateConfigured, openStore } from './store/open-store.js'
@@ -9,6 +10,8 @@ const USAGE = `daa — Daily Active Agents
 Usage:
   daa collector [options]   start the collector (OTLP/HTTP, API, dashboard)
   daa migrate [options]     create or upgrade the ClickHouse schema, then exit
+  daa keys create --project NAME [--name LABEL]
+                            create an API key for a project (printed once)
 
 Options (each also read from the environment variable shown):
   --host HOST               listen address (DAA_HOST, default 127.0.0.1)
@@ -35,8 +38,13 @@ const OPTIONS = {
   'clickhouse-password': { type: 'string' },
   'clickhouse-database': { type: 'string' },
   'clickhouse-cluster': { type: 'string' },
+  project: { type: 'string' },
+  name: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const
+
+/** Flags that belong to a command rather than to the configuration. */
+const COMMAND_FLAGS = new Set(['help', 'project', 'name'])
 
 function camelCase(flag: string): string {
   return flag.replace(/-([a-z])/g, (_, letter: string) => letter.toUpperCase())
@@ -51,7 +59,7 @@ async function main(argv: string[]): Promise<number> {
   }
   const args = Object.fromEntries(
     Object.entries(values)
-      .filter(([flag]) => flag !== 'help')
+      .filter(([flag]) => !COMMAND_FLAGS.has(flag))
       .map(([flag, value]) => [camelCase(flag), value]),
   )
   const config = loadConfig(args)
@@ -82,6 +90,24 @@ async function main(argv: string[]): Promise<number> {
           report.applied.length
             ? `applied migrations ${report.applied.join(', ')}\n`
             : 'schema is up to date\n',
+        )
+      } finally {
+        await store.close()
+      }
+      return 0
+    }
+    case 'keys': {
+      if (positionals[1] !== 'create' || !values.project) {
+        process.stderr.write('usage: daa keys create --project NAME [--name LABEL]\n')
+        return 2
+      }
+      const store = await openStore(config)
+      try {
+        await migrateConfigured(store, config)
+        const created = await createApiKey(store, values.project, values.name)
+        process.stdout.write(`${created.key}\n`)
+        process.stderr.write(
+          `API key for project "${created.projectId}" created. Store it now: it cannot be shown again.\n`,
         )
       } finally {
         await store.close()

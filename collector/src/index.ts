@@ -1,4 +1,5 @@
 export { type Collector, type CollectorOptions, createCollector } from './app.js'
+export { ApiKeyResolver, type CreatedApiKey, createApiKey, hashApiKey } from './auth/api-keys.js'
 export { type CollectorConfig, ConfigError, loadConfig } from './config.js'
 export { type RunningCollector, startCollectorServer } from './server.js'
 export { createEmbeddedStore, type EmbeddedStoreOptions } from './store/embedded-store.js'

@@ -45,7 +45,12 @@ function classify(error: unknown): Classified {
   if (error instanceof OtlpDecodeError) return { status: 400, code: 'invalid', message: error.message }
   if (error instanceof HttpError) return { status: error.status, code: error.code, message: error.message }
   if (error instanceof StoreUnavailableError) {
-    return { status: 503, code: 'unavailable', message: 'ClickHouse is unreachable; retry later.', retryAfterSeconds: 5 }
+    return {
+      status: 503,
+      code: 'unavailable',
+      message: 'ClickHouse is unreachable; retry later.',
+      retryAfterSeconds: 5,
+    }
   }
   if (error instanceof ClickHouseError) {
     return { status: 500, code: 'clickhouse_error', message: `ClickHouse error ${error.type || error.code}` }
@@ -57,11 +62,16 @@ function classify(error: unknown): Classified {
  * Every error becomes a response here, and only here. OTLP routes answer with a google.rpc.Status
  * in the sender's encoding (as the specification asks); other routes answer `{ error: { code, message } }`.
  */
-export function errorResponse(error: unknown, c: Context<CollectorEnv>, onUnexpected: (error: unknown) => void) {
+export function errorResponse(
+  error: unknown,
+  c: Context<CollectorEnv>,
+  onUnexpected: (error: unknown) => void,
+) {
   const classified = classify(error)
   if (classified.status >= 500 && classified.code !== 'unavailable') onUnexpected(error)
   const headers: Record<string, string> = {}
-  if (classified.retryAfterSeconds !== undefined) headers['retry-after'] = String(classified.retryAfterSeconds)
+  if (classified.retryAfterSeconds !== undefined)
+    headers['retry-after'] = String(classified.retryAfterSeconds)
   const encoding = c.get('otlpEncoding')
   if (encoding) {
     const rpcCode = RPC_CODE_OF_STATUS[classified.status] ?? 13

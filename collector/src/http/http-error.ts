@@ -1,4 +1,4 @@
-import { type ContentfulStatusCode } from 'hono/utils/http-status'
+import type { ContentfulStatusCode } from 'hono/utils/http-status'
 
 /** A refusal that is only about HTTP itself (e.g. 415, 404); turned into a response in one place. */
 export class HttpError extends Error {

@@ -1,9 +1,5 @@
 import type { Hono } from 'hono'
-import {
-  acceptExport,
-  authenticate,
-  type ExportHandlerDependencies,
-} from '../ingest/export-handler.js'
+import { acceptExport, authenticate, type ExportHandlerDependencies } from '../ingest/export-handler.js'
 import { decodeJsonRequest } from '../otlp/decode-json.js'
 import { decodeProtobufRequest } from '../otlp/decode-protobuf.js'
 import { encodeExportResponse, type OtlpEncoding } from '../otlp/export-response.js'
@@ -36,16 +32,20 @@ export function registerOtlpHttpRoute(app: Hono<CollectorEnv>, options: OtlpHttp
       throw new HttpError(
         415,
         `Unsupported Content-Type "${mediaType}": send application/x-protobuf or application/json.`,
+        'unsupported_media_type',
       )
     }
     c.set('otlpEncoding', encoding)
     c.set('transport', 'http')
     const projectId = await authenticate(options.keys, c.req.header('authorization'))
     const body = await readBoundedBody(c.req.raw, c.req.header('content-encoding'), options.maxBodyBytes)
-    const request = encoding === 'json' ? decodeJsonRequest(new TextDecoder().decode(body)) : decodeProtobufRequest(body)
+    const request =
+      encoding === 'json' ? decodeJsonRequest(new TextDecoder().decode(body)) : decodeProtobufRequest(body)
     const outcome = await acceptExport(options, projectId, request, body.byteLength)
     options.metrics.requests.inc({ transport: 'http', status: '200' })
     const payload = encodeExportResponse(outcome, encoding)
-    return c.body(payload as Uint8Array<ArrayBuffer> | string, 200, { 'content-type': CONTENT_TYPES[encoding] })
+    return c.body(payload as Uint8Array<ArrayBuffer> | string, 200, {
+      'content-type': CONTENT_TYPES[encoding],
+    })
   })
 }

@@ -1,6 +1,7 @@
 import { promisify } from 'node:util'
 import { gunzip } from 'node:zlib'
 import { ExportRejectedError } from '../otlp/errors.js'
+import { HttpError } from './http-error.js'
 
 const gunzipAsync = promisify(gunzip)
 
@@ -18,7 +19,11 @@ export async function readBoundedBody(
   if (declared > maxBytes) throw tooLarge(maxBytes)
   const encoding = (contentEncoding ?? 'identity').trim().toLowerCase()
   if (encoding !== 'identity' && encoding !== 'gzip' && encoding !== '') {
-    throw new ExportRejectedError('invalid', `Unsupported Content-Encoding "${encoding}": send gzip or none.`)
+    throw new HttpError(
+      415,
+      `Unsupported Content-Encoding "${encoding}": send gzip or none.`,
+      'unsupported_media_type',
+    )
   }
   const raw = await readCapped(request, maxBytes)
   if (encoding !== 'gzip') return raw
@@ -49,5 +54,8 @@ async function readCapped(request: Request, maxBytes: number): Promise<Uint8Arra
 }
 
 function tooLarge(maxBytes: number): ExportRejectedError {
-  return new ExportRejectedError('too_large', `The request exceeds the ${maxBytes}-byte limit (after decompression).`)
+  return new ExportRejectedError(
+    'too_large',
+    `The request exceeds the ${maxBytes}-byte limit (after decompression).`,
+  )
 }

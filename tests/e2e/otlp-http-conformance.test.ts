@@ -1,0 +1,155 @@
+/**
+ * Conformance table: every status the OTLP/HTTP endpoint can answer, each triggered for real
+ * against a running collector and ClickHouse server.
+ */
+import { gzipSync } from 'node:zlib'
+import { JsonTraceSerializer, ProtobufTraceSerializer } from '@opentelemetry/otlp-transformer'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { decodeRpcStatus } from '../../collector/src/otlp/rpc-status.js'
+import { recordAgentRun } from '../support/agent-spans.js'
+import { type RunningClickHouse, startClickHouseServer } from '../support/clickhouse-server.js'
+import { type CollectorUnderTest, startTestCollector } from '../support/collector-harness.js'
+
+let clickhouse: RunningClickHouse
+let target: CollectorUnderTest
+
+beforeAll(async () => {
+  clickhouse = await startClickHouseServer()
+  target = await startTestCollector(clickhouse.url, { maxBodyMb: 1 })
+})
+afterAll(async () => {
+  await target?.close()
+  await clickhouse?.stop()
+})
+
+const protobufBody = () => ProtobufTraceSerializer.serializeRequest(recordAgentRun({ outcome: 'delivered' }))!
+const jsonText = () => new TextDecoder().decode(JsonTraceSerializer.serializeRequest(recordAgentRun())!)
+
+function post(body: string | Uint8Array, headers: Record<string, string>): Promise<Response> {
+  return fetch(`${target.collector.url}/v1/traces`, { method: 'POST', body, headers })
+}
+const auth = () => ({ authorization: `Bearer ${target.apiKey}` })
+const PROTOBUF = { 'content-type': 'application/x-protobuf' }
+const JSON_TYPE = { 'content-type': 'application/json' }
+
+/** A JSON request whose second span has a trace id of the wrong length, beside a valid one. */
+function jsonWithOneBadSpan(): string {
+  const request = JSON.parse(jsonText())
+  const spans = request.resourceSpans[0].scopeSpans[0].spans
+  spans[1].traceId = 'abc'
+  return JSON.stringify(request)
+}
+
+interface Case {
+  name: string
+  send: () => Promise<Response>
+  status: number
+  message?: RegExp
+  retryAfter?: boolean
+}
+
+const cases: Case[] = [
+  { name: 'protobuf export', send: () => post(protobufBody(), { ...PROTOBUF, ...auth() }), status: 200 },
+  { name: 'JSON export', send: () => post(jsonText(), { ...JSON_TYPE, ...auth() }), status: 200 },
+  {
+    name: 'gzip protobuf export',
+    send: () => post(gzipSync(protobufBody()), { ...PROTOBUF, ...auth(), 'content-encoding': 'gzip' }),
+    status: 200,
+  },
+  {
+    name: 'malformed protobuf',
+    send: () => post(new Uint8Array([0x0a, 0xff, 0xff, 0xff, 0x0f, 1, 2]), { ...PROTOBUF, ...auth() }),
+    status: 400,
+  },
+  {
+    name: 'malformed JSON',
+    send: () => post('{"resourceSpans": [', { ...JSON_TYPE, ...auth() }),
+    status: 400,
+  },
+  {
+    name: 'JSON of the wrong shape',
+    send: () => post('{"resourceSpans": 7}', { ...JSON_TYPE, ...auth() }),
+    status: 400,
+  },
+  {
+    name: 'body that is not gzip although it says so',
+    send: () => post(protobufBody(), { ...PROTOBUF, ...auth(), 'content-encoding': 'gzip' }),
+    status: 400,
+    message: /gzip/,
+  },
+  {
+    name: 'missing API key',
+    send: () => post(protobufBody(), PROTOBUF),
+    status: 401,
+    message: /Authorization/,
+  },
+  {
+    name: 'unknown API key',
+    send: () => post(protobufBody(), { ...PROTOBUF, authorization: 'Bearer daa_not-a-real-key' }),
+    status: 401,
+    message: /Unknown/,
+  },
+  {
+    name: 'body over the 1 MiB limit',
+    send: () => post(new Uint8Array(1024 * 1024 + 1), { ...PROTOBUF, ...auth() }),
+    status: 413,
+  },
+  {
+    name: 'gzip bomb (small compressed, over the limit once inflated)',
+    send: () =>
+      post(gzipSync(new Uint8Array(64 * 1024 * 1024)), {
+        ...PROTOBUF,
+        ...auth(),
+        'content-encoding': 'gzip',
+      }),
+    status: 413,
+  },
+  {
+    name: 'unknown content type',
+    send: () => post('hello', { 'content-type': 'text/plain', ...auth() }),
+    status: 415,
+    message: /Content-Type/,
+  },
+  {
+    name: 'unknown content encoding',
+    send: () => post(protobufBody(), { ...PROTOBUF, ...auth(), 'content-encoding': 'br' }),
+    status: 415,
+    message: /Content-Encoding/,
+  },
+]
+
+describe('OTLP/HTTP status conformance', () => {
+  it.each(cases)('$name → $status', async ({ send, status, message, retryAfter }) => {
+    const response = await send()
+    expect(response.status).toBe(status)
+    const type = response.headers.get('content-type') ?? ''
+    const bytes = new Uint8Array(await response.arrayBuffer())
+    if (status !== 200) {
+      // Error bodies are a google.rpc.Status in the request's encoding.
+      // Without a known content type the answer is the API's JSON error shape instead.
+      const statusBody = type.includes('json')
+        ? (JSON.parse(new TextDecoder().decode(bytes)) as { message?: string; error?: { message: string } })
+        : decodeRpcStatus(bytes)
+      const text = statusBody.message ?? ('error' in statusBody ? statusBody.error?.message : undefined) ?? ''
+      expect(text.length).toBeGreaterThan(0)
+      if (message) expect(text).toMatch(message)
+    }
+    if (retryAfter) expect(Number(response.headers.get('retry-after'))).toBeGreaterThan(0)
+  })
+
+  it('answers partial_success for invalid spans and stores the valid ones beside them', async () => {
+    const response = await post(jsonWithOneBadSpan(), { ...JSON_TYPE, ...auth() })
+    expect(response.status).toBe(200)
+    expect(response.headers.get('content-type')).toContain('application/json')
+    const body = (await response.json()) as {
+      partialSuccess?: { rejectedSpans: number; errorMessage: string }
+    }
+    expect(body.partialSuccess?.rejectedSpans).toBe(1)
+    expect(body.partialSuccess?.errorMessage).toMatch(/trace/i)
+  })
+
+  it('answers a protobuf request in protobuf', async () => {
+    const response = await post(protobufBody(), { ...PROTOBUF, ...auth() })
+    expect(response.headers.get('content-type')).toBe('application/x-protobuf')
+  })
+})

@@ -1,0 +1,60 @@
+/**
+ * Starts a real collector (HTTP + gRPC listeners on loopback) over a fresh database in a real
+ * ClickHouse server, with an API key for one project. Each call gets its own database and spool.
+ */
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import {
+  type CollectorConfig,
+  createApiKey,
+  loadConfig,
+  type RunningCollector,
+  startCollectorServer,
+} from '@daa/collector'
+import { freshDatabaseName } from '../contract/store-contract.js'
+
+export interface CollectorUnderTest {
+  collector: RunningCollector
+  /** An API key of `projectId`. */
+  apiKey: string
+  projectId: string
+  dataDir: string
+  config: CollectorConfig
+  close(): Promise<void>
+}
+
+export async function startTestCollector(
+  clickhouseUrl: string,
+  overrides: Partial<Record<keyof CollectorConfig, unknown>> = {},
+): Promise<CollectorUnderTest> {
+  const dataDir = mkdtempSync(join(tmpdir(), 'daa-collector-'))
+  const config = loadConfig(
+    {
+      host: '127.0.0.1',
+      port: 0,
+      grpcPort: 0,
+      dataDir,
+      clickhouseUrl,
+      clickhouseDatabase: freshDatabaseName(),
+      flushIntervalMs: 50,
+      ...overrides,
+    },
+    {},
+  )
+  const collector = await startCollectorServer(config)
+  const projectId = 'acme'
+  const { key } = await createApiKey(collector.store, projectId, 'tests')
+  return {
+    collector,
+    apiKey: key,
+    projectId,
+    dataDir,
+    config,
+    async close() {
+      await collector.store.command(`DROP DATABASE IF EXISTS ${config.clickhouseDatabase}`).catch(() => {})
+      await collector.close()
+      rmSync(dataDir, { recursive: true, force: true })
+    },
+  }
+}
