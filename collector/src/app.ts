@@ -1,8 +1,8 @@
 import { join } from 'node:path'
 import { Hono } from 'hono'
 import { ApiKeyResolver } from './auth/api-keys.js'
-import { errorResponse } from './http/error-response.js'
 import type { CollectorEnv } from './http/collector-env.js'
+import { errorResponse } from './http/error-response.js'
 import { registerOtlpHttpRoute } from './http/otlp-http-route.js'
 import { acceptExport, authenticate } from './ingest/export-handler.js'
 import { createIngestMetrics, type IngestMetrics } from './ingest/ingest-metrics.js'
@@ -51,7 +51,9 @@ export interface Collector {
 const LATEST_MIGRATION = Math.max(...MIGRATIONS.map((migration) => migration.version))
 
 function writeToStderr(error: unknown): void {
-  process.stderr.write(`daa collector: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`)
+  process.stderr.write(
+    `daa collector: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
+  )
 }
 
 /** Builds a collector. A factory, not a singleton: tests run several side by side. */
@@ -61,6 +63,8 @@ export async function createCollector(options: CollectorOptions): Promise<Collec
   const metrics = createIngestMetrics()
   const spool = await Spool.open(options.spoolDir ?? join('.daa', 'spool'))
   const pipeline = new IngestPipeline(store, spool, metrics, options)
+  // Batches acknowledged before a restart go to ClickHouse first.
+  void pipeline.replaySpool()
   const keys = new ApiKeyResolver(store)
   const app = new Hono<CollectorEnv>()
 
@@ -70,7 +74,9 @@ export async function createCollector(options: CollectorOptions): Promise<Collec
     if (transport) metrics.requests.inc({ transport, status: String(response.status) })
     return response
   })
-  app.notFound((c) => c.json({ error: { code: 'not_found', message: `No route for ${c.req.method} ${c.req.path}` } }, 404))
+  app.notFound((c) =>
+    c.json({ error: { code: 'not_found', message: `No route for ${c.req.method} ${c.req.path}` } }, 404),
+  )
 
   const ingest = { keys, pipeline, metrics, prices: options.prices ?? DEFAULT_PRICES }
   registerOtlpHttpRoute(app, { ...ingest, maxBodyBytes: options.maxBodyBytes ?? 64 * 1024 * 1024 })
@@ -83,7 +89,10 @@ export async function createCollector(options: CollectorOptions): Promise<Collec
       metrics.requests.inc({ transport: 'grpc', status: 'OK' })
       return outcome
     } catch (error) {
-      metrics.requests.inc({ transport: 'grpc', status: error instanceof ExportRejectedError ? error.kind : 'error' })
+      metrics.requests.inc({
+        transport: 'grpc',
+        status: error instanceof ExportRejectedError ? error.kind : 'error',
+      })
       throw error
     }
   }

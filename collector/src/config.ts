@@ -28,6 +28,8 @@ export const configSchema = z.object({
   maxBatchSpans: z.coerce.number().int().min(1).max(1_000_000).default(20_000),
   /** Requests get 429 while this many MiB wait to be written. Env DAA_MAX_BUFFER_MB. Default 128. */
   maxBufferMb: z.coerce.number().positive().max(16_384).default(128),
+  /** How often spooled batches are offered to ClickHouse while it is away, ms. Env DAA_REPLAY_INTERVAL_MS. Default 2000. */
+  replayIntervalMs: z.coerce.number().int().min(10).max(600_000).default(2000),
   /** JSON file of model prices (USD per million tokens). Env DAA_PRICES_FILE. Default: none, cost 0 unless sent. */
   pricesFile: z.string().min(1).optional(),
   /** ClickHouse server URL; when absent the embedded engine is used. Env CLICKHOUSE_URL. */
@@ -73,6 +75,7 @@ const ENVIRONMENT: Record<keyof CollectorConfig, string> = {
   flushIntervalMs: 'DAA_FLUSH_INTERVAL_MS',
   maxBatchSpans: 'DAA_MAX_BATCH_SPANS',
   maxBufferMb: 'DAA_MAX_BUFFER_MB',
+  replayIntervalMs: 'DAA_REPLAY_INTERVAL_MS',
   pricesFile: 'DAA_PRICES_FILE',
   clickhouseUrl: 'CLICKHOUSE_URL',
   clickhouseUser: 'CLICKHOUSE_USER',

@@ -27,7 +27,9 @@ async function loadPrices(file: string | undefined): Promise<PriceTable> {
   try {
     return parsePriceTable(JSON.parse(await readFile(file, 'utf8')))
   } catch (error) {
-    throw new ConfigError(`Invalid configuration:\n  pricesFile (DAA_PRICES_FILE): ${(error as Error).message}`)
+    throw new ConfigError(
+      `Invalid configuration:\n  pricesFile (DAA_PRICES_FILE): ${(error as Error).message}`,
+    )
   }
 }
 
@@ -48,6 +50,7 @@ export async function startCollectorServer(config: CollectorConfig): Promise<Run
     maxBodyBytes: Math.floor(config.maxBodyMb * 1024 * 1024),
     flushIntervalMs: config.flushIntervalMs,
     maxBatchSpans: config.maxBatchSpans,
+    replayIntervalMs: config.replayIntervalMs,
     maxBufferedBytes: Math.floor(config.maxBufferMb * 1024 * 1024),
   })
   const server = serve({ fetch: collector.app.fetch, port: config.port, hostname: config.host })

@@ -1,0 +1,128 @@
+/**
+ * Durability and backpressure, for real: ClickHouse servers are stopped and started under a
+ * running collector, and a collector is restarted over its spool.
+ */
+
+import { createServerStore, migrate } from '@daa/collector'
+import { ProtobufTraceSerializer } from '@opentelemetry/otlp-transformer'
+import { afterEach, describe, expect, it } from 'vitest'
+import { recordAgentRun } from '../support/agent-spans.js'
+import { pickFreePorts, type RunningClickHouse, startClickHouseServer } from '../support/clickhouse-server.js'
+import { type CollectorUnderTest, startTestCollector } from '../support/collector-harness.js'
+
+const cleanups: Array<() => Promise<unknown>> = []
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup().catch(() => {})
+})
+
+async function clickhouseOn(port: number): Promise<RunningClickHouse> {
+  const server = await startClickHouseServer({ httpPort: port })
+  cleanups.push(() => server.stop())
+  return server
+}
+
+function sendRun(target: CollectorUnderTest, agent: string, apiKey = target.apiKey): Promise<Response> {
+  const body = ProtobufTraceSerializer.serializeRequest(
+    recordAgentRun({ agent, outcome: 'delivered', value: 3 }),
+  )!
+  return fetch(`${target.collector.url}/v1/traces`, {
+    method: 'POST',
+    body,
+    headers: { 'content-type': 'application/x-protobuf', authorization: `Bearer ${apiKey}` },
+  })
+}
+
+async function metricValue(target: CollectorUnderTest, name: string): Promise<number> {
+  const text = await (await fetch(`${target.collector.url}/metrics`)).text()
+  const line = text.split('\n').find((candidate) => candidate.startsWith(`${name} `))
+  return Number(line?.split(' ')[1] ?? Number.NaN)
+}
+
+async function eventually<T>(check: () => Promise<T>, timeoutMs = 20_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs
+  for (;;) {
+    try {
+      return await check()
+    } catch (error) {
+      if (Date.now() > deadline) throw error
+      await new Promise((resolve) => setTimeout(resolve, 100))
+    }
+  }
+}
+
+async function runsOf(url: string, database: string, agent: string): Promise<number> {
+  const store = await createServerStore({ url, database })
+  try {
+    const [row] = await store.query<{ n: number }>(
+      'SELECT count() AS n FROM runs FINAL WHERE agent_id = {agent:String}',
+      {
+        agent,
+      },
+    )
+    return row?.n ?? 0
+  } finally {
+    await store.close()
+  }
+}
+
+describe('collector durability', () => {
+  it('acknowledges while ClickHouse is down, spools, and replays once it is back', async () => {
+    const [port] = await pickFreePorts(1)
+    const first = await clickhouseOn(port!)
+    const target = await startTestCollector(first.url, { replayIntervalMs: 100 })
+    cleanups.push(() => target.close())
+    expect((await sendRun(target, 'before-outage')).status).toBe(200)
+
+    await first.stop()
+    const during = await sendRun(target, 'during-outage')
+    expect(during.status).toBe(200)
+    expect(await metricValue(target, 'daa_spool_batches')).toBe(1)
+    // A key never seen before cannot be checked while ClickHouse is away: retry later, not "unauthorised".
+    const unknownKey = await sendRun(target, 'x', 'daa_never-seen-before')
+    expect(unknownKey.status).toBe(503)
+    expect(Number(unknownKey.headers.get('retry-after'))).toBeGreaterThan(0)
+
+    // ClickHouse comes back (empty: a new server on the same port) and is migrated.
+    const second = await clickhouseOn(port!)
+    const store = await createServerStore({ url: second.url, database: target.config.clickhouseDatabase })
+    await migrate(store, { retentionDays: 400 })
+    await store.close()
+    await eventually(async () =>
+      expect(await runsOf(second.url, target.config.clickhouseDatabase, 'during-outage')).toBe(1),
+    )
+    await eventually(async () => expect(await metricValue(target, 'daa_spool_batches')).toBe(0))
+  })
+
+  it('replays the spool of a previous process after a restart', async () => {
+    const [port] = await pickFreePorts(1)
+    const first = await clickhouseOn(port!)
+    const target = await startTestCollector(first.url)
+    expect((await sendRun(target, 'warm-up')).status).toBe(200)
+    await first.stop()
+    expect((await sendRun(target, 'spooled-before-restart')).status).toBe(200)
+    const database = target.config.clickhouseDatabase
+    // The process stops with the batch still in its spool (ClickHouse is away).
+    await target.collector.close()
+
+    const second = await clickhouseOn(port!)
+    const restarted = await startTestCollector(second.url, {
+      dataDir: target.dataDir,
+      clickhouseDatabase: database,
+    })
+    cleanups.push(() => restarted.close())
+    await eventually(async () => expect(await runsOf(second.url, database, 'spooled-before-restart')).toBe(1))
+  })
+
+  it('answers 429 with Retry-After instead of buffering without bound', async () => {
+    const clickhouse = await clickhouseOn((await pickFreePorts(1))[0]!)
+    const target = await startTestCollector(clickhouse.url, { maxBufferMb: 0.001, flushIntervalMs: 1500 })
+    cleanups.push(() => target.close())
+    const first = sendRun(target, 'first-in')
+    await new Promise((resolve) => setTimeout(resolve, 200))
+    const second = await sendRun(target, 'pushed-back')
+    expect(second.status).toBe(429)
+    expect(Number(second.headers.get('retry-after'))).toBeGreaterThan(0)
+    expect((await first).status).toBe(200)
+    expect(await runsOf(clickhouse.url, target.config.clickhouseDatabase, 'first-in')).toBe(1)
+  })
+})
