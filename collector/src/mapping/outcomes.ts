@@ -1,0 +1,48 @@
+/** Outcome rows: from a run span's own `daa.outcome`, or from a late `daa.outcome` span. */
+import type { DecodedSpan } from '../otlp/decoded-span.js'
+import type { OutcomeRow, OutcomeStatus } from '../store/rows.js'
+import { readNumber, readSpanId, readText } from './attribute-readers.js'
+import { LATE_OUTCOME_SPAN_NAME, OPERATION_INVOKE_AGENT } from './span-semantics.js'
+
+const OUTCOME_STATUSES: ReadonlySet<string> = new Set<OutcomeStatus>([
+  'delivered',
+  'partial',
+  'failed',
+  'abandoned',
+])
+
+function isOutcomeStatus(value: string | undefined): value is OutcomeStatus {
+  return value !== undefined && OUTCOME_STATUSES.has(value)
+}
+
+/**
+ * The outcome a span records, if any:
+ * - a run span (`invoke_agent`) with `daa.outcome` records its own run's outcome;
+ * - a span named `daa.outcome` with a valid `daa.run.id` records a late outcome for that run.
+ * An unknown `daa.outcome` value (the contract allows exactly delivered, partial, failed, abandoned,
+ * case-sensitive) or a late outcome without a usable run id records nothing: the span is still
+ * stored, so the sender's data is not lost, only not counted as an outcome.
+ */
+export function outcomeOf(projectId: string, span: DecodedSpan, operation: string): OutcomeRow | undefined {
+  const attributes = span.attributes
+  const statusValue = attributes['daa.outcome']
+  if (statusValue === undefined) return undefined
+  const status = readText(statusValue)
+  if (!isOutcomeStatus(status)) return undefined
+
+  let runId: string | undefined
+  if (operation === OPERATION_INVOKE_AGENT) runId = span.spanId
+  else if (span.name === LATE_OUTCOME_SPAN_NAME) runId = readSpanId(attributes['daa.run.id'])
+  if (runId === undefined) return undefined
+
+  return {
+    project_id: projectId,
+    run_id: runId,
+    status,
+    value: readNumber(attributes['daa.outcome.value']) ?? 0,
+    unit: readText(attributes['daa.outcome.unit']) ?? '',
+    reason: readText(attributes['daa.outcome.reason']) ?? '',
+    recorded_at: span.endTimeUnixNano.toString(),
+    source_span_id: span.spanId,
+  }
+}
