@@ -5,7 +5,8 @@
  * - keys are lowerCamelCase; the original snake_case names are accepted too (the specification says
  *   senders must not use them, but the proto3 JSON mapping and the reference collector accept both);
  *   when both spellings are present the lowerCamelCase one wins;
- * - traceId, spanId and parentSpanId are hex, case-insensitive (stored lowercase), not base64;
+ * - traceId, spanId and parentSpanId are hex, case-insensitive (stored lowercase), not base64 (a span with
+ *   a non-hex id is rejected);
  *   bytesValue attributes are base64, kept as the text received;
  * - enums (kind, status.code) are integers; enum name strings are refused as the specification requires;
  * - 64-bit integers are decimal strings or numbers; a JSON number above 2^53 has already lost precision in
@@ -22,7 +23,7 @@ import { z } from 'zod'
 import { int64ToAttributeValue, setAttribute } from './attribute-values.js'
 import type { Attributes, AttributeValue, DecodedRequest, DecodedSpan } from './decoded-span.js'
 import { OtlpDecodeError } from './errors.js'
-import { isAllZeroHex } from './hex.js'
+import { isAllZeroHex, isHexDigits } from './hex.js'
 import { RejectionTally, type SpanCandidate, validateSpan } from './span-validation.js'
 
 function snakeCaseOf(camelCase: string): string {
@@ -93,8 +94,10 @@ const doubleSchema = z.union([
   }),
 ])
 
-/** Hex ids: lowercased here, checked for length and digits by validateSpan (a bad id rejects one span). */
-const hexIdSchema = withDefault(z.string(), '').transform((hex) => hex.toLowerCase())
+/** Hex ids, case-insensitive, stored lowercase; validateSpan checks their length (a bad id rejects one span). */
+const hexIdSchema = withDefault(z.string().refine(isHexDigits, 'must be hex digits'), '').transform((hex) =>
+  hex.toLowerCase(),
+)
 
 const integerEnumSchema = withDefault(z.number().int('must be an integer (OTLP/JSON enums are numbers)'), 0)
 

@@ -42,28 +42,21 @@ function signedToAttributeValue(value: WireLong | number): number | string {
 
 function decodeAnyValue(anyValue: WireAnyValue | null): AttributeValue {
   if (anyValue === null) return null
-  switch (anyValue.value) {
-    case 'stringValue':
-      return anyValue.stringValue
-    case 'boolValue':
-      return anyValue.boolValue
-    case 'intValue':
-      return signedToAttributeValue(anyValue.intValue)
-    case 'doubleValue':
-      return anyValue.doubleValue
-    case 'arrayValue':
-      return anyValue.arrayValue === null ? [] : anyValue.arrayValue.values.map(decodeAnyValue)
-    case 'kvlistValue':
-      return anyValue.kvlistValue === null ? {} : decodeAttributes(anyValue.kvlistValue.values)
-    case 'bytesValue': {
-      // AttributeValue has no binary type: bytes become base64, as OTLP/JSON writes them.
-      const bytes = anyValue.bytesValue
-      return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('base64')
-    }
-    default:
-      // No member of the oneof set: the specification's "empty value".
-      return null
+  // The member present on the wire is the own property (protobufjs keeps defaults on the prototype).
+  // Most frequent first.
+  if (Object.hasOwn(anyValue, 'stringValue')) return anyValue.stringValue
+  if (Object.hasOwn(anyValue, 'intValue')) return signedToAttributeValue(anyValue.intValue)
+  if (Object.hasOwn(anyValue, 'doubleValue')) return anyValue.doubleValue
+  if (Object.hasOwn(anyValue, 'boolValue')) return anyValue.boolValue
+  if (anyValue.arrayValue) return anyValue.arrayValue.values.map(decodeAnyValue)
+  if (anyValue.kvlistValue) return decodeAttributes(anyValue.kvlistValue.values)
+  if (Object.hasOwn(anyValue, 'bytesValue')) {
+    // AttributeValue has no binary type: bytes become base64, as OTLP/JSON writes them.
+    const bytes = anyValue.bytesValue
+    return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('base64')
   }
+  // No member set: the specification's "empty value".
+  return null
 }
 
 function decodeAttributes(keyValues: WireKeyValue[]): Attributes {

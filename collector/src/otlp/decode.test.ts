@@ -103,6 +103,10 @@ describe('decoding OTLP/protobuf', () => {
                       { key: 'negative', value: { intValue: '-5' } },
                       { key: 'double', value: { doubleValue: -0.25 } },
                       { key: 'bytes', value: { bytesValue: Buffer.from([0, 1, 2, 255]) } },
+                      { key: 'zero.int', value: { intValue: 0 } },
+                      { key: 'zero.double', value: { doubleValue: 0 } },
+                      { key: 'empty.string', value: { stringValue: '' } },
+                      { key: 'false', value: { boolValue: false } },
                       { key: 'empty', value: {} },
                       { key: 'absent' },
                       {
@@ -150,6 +154,10 @@ describe('decoding OTLP/protobuf', () => {
       negative: -5,
       double: -0.25,
       bytes: 'AAEC/w==',
+      'zero.int': 0,
+      'zero.double': 0,
+      'empty.string': '',
+      false: false,
       empty: null,
       absent: null,
       nested,
@@ -391,8 +399,16 @@ describe('per-span validation (both encodings)', () => {
     expectPartialRejection(decodeProtobufRequest(body))
   })
 
-  it('rejects non-hex ids in OTLP/JSON', () => {
-    const decoded = decodeJsonRequest(jsonRequestWithSpans(jsonSpan({ spanId: 'zzzzzzzzzzzzzzzz' })))
-    expect(decoded.rejectedSpans).toBe(1)
+  it('rejects a span whose id is not hex digits in OTLP/JSON', () => {
+    const decoded = decodeJsonRequest(
+      jsonRequestWithSpans(
+        jsonSpan({ name: 'not hex', spanId: 'b7ad6b716920333g' }),
+        jsonSpan({ name: 'ok' }),
+      ),
+    )
+    expect(decoded.spans.map((span) => span.name)).toEqual(['ok'])
+    expect(decoded.rejectionMessages).toEqual([
+      '1 span rejected: spanId: must be hex digits (first: span "not hex")',
+    ])
   })
 })
