@@ -36,3 +36,24 @@ export const OPERATION_EXECUTE_TOOL = 'execute_tool'
 
 /** Name of the span that records an outcome after its run has ended. */
 export const LATE_OUTCOME_SPAN_NAME = 'daa.outcome'
+
+const spanNamesByOperation = new Map<string, Map<string, string>>()
+const MAX_CACHED_SPAN_NAMES = 256
+
+/**
+ * `{operation} {target}`, the GenAI span name. Cached because the same few names repeat on every
+ * run: a reused string costs nothing to build, and nothing to hash again when exported.
+ */
+export function genAiSpanName(operation: string, target: string): string {
+  let names = spanNamesByOperation.get(operation)
+  if (names === undefined) {
+    names = new Map()
+    spanNamesByOperation.set(operation, names)
+  }
+  let name = names.get(target)
+  if (name === undefined) {
+    name = `${operation} ${target}`
+    if (names.size < MAX_CACHED_SPAN_NAMES) names.set(target, name)
+  }
+  return name
+}

@@ -18,6 +18,7 @@ import {
   GEN_AI_USAGE_INPUT_TOKENS,
   GEN_AI_USAGE_OUTPUT_TOKENS,
   GEN_AI_USAGE_REASONING_OUTPUT_TOKENS,
+  genAiSpanName,
   OPERATION_CHAT,
 } from './attributes.js'
 import { debugLog } from './diagnostics.js'
@@ -126,7 +127,11 @@ export function llm<T>(options: LlmOptions, work: (call: LlmCall) => T): T {
     const activeRun = activeRunIn(parent)
     if (activeRun) attributes[DAA_RUN_ID] = activeRun.id
     if (options?.attributes) Object.assign(attributes, options.attributes)
-    const span = daaTracer().startSpan(`${operation} ${model}`, { kind: SpanKind.CLIENT, attributes }, parent)
+    const span = daaTracer().startSpan(
+      genAiSpanName(operation, model),
+      { kind: SpanKind.CLIENT, attributes },
+      parent,
+    )
     call = new LlmCall(span, model)
     callContext = trace.setSpan(parent, span)
   } catch (error) {

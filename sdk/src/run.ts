@@ -13,6 +13,7 @@ import {
   GEN_AI_AGENT_VERSION,
   GEN_AI_CONVERSATION_ID,
   GEN_AI_OPERATION_NAME,
+  genAiSpanName,
   OPERATION_INVOKE_AGENT,
   USER_ID,
 } from './attributes.js'
@@ -143,7 +144,7 @@ export function run<T>(options: RunOptions, work: (run: Run) => T): T {
     if (conversation) attributes[GEN_AI_CONVERSATION_ID] = conversation
     if (options?.attributes) Object.assign(attributes, options.attributes)
     const span = daaTracer().startSpan(
-      `${OPERATION_INVOKE_AGENT} ${agent}`,
+      genAiSpanName(OPERATION_INVOKE_AGENT, agent),
       { kind: SpanKind.INTERNAL, attributes },
       parent,
     )

@@ -10,7 +10,7 @@ export interface SpanOwner {
 
 /**
  * Runs `work` with `ctx` active and finishes `owner` when the work is really done: on return for
- * sync work, on settle for promises, on exhaustion, `return()` or error for async iterators (a
+ * sync work, on settle for promises (returned as they are, not wrapped), on exhaustion, `return()` or error for async iterators (a
  * stream's span must cover the stream, not just its creation). The work's own result and
  * exceptions pass through unchanged.
  */
@@ -23,16 +23,13 @@ export function executeInSpan<A, T>(owner: SpanOwner, ctx: Context, work: (arg: 
     throw error
   }
   if (isPromiseLike(result)) {
-    return result.then(
-      (value) => {
-        owner.finish(undefined, false)
-        return value
-      },
-      (error: unknown) => {
-        owner.finish(error, true)
-        throw error
-      },
-    ) as T
+    // The caller gets the very promise `work` returned (same identity, same rejection); the span
+    // ends from a handler registered first, so it is closed before the caller's `await` resumes.
+    result.then(
+      () => owner.finish(undefined, false),
+      (error: unknown) => owner.finish(error, true),
+    )
+    return result
   }
   if (isAsyncIterator(result)) return iterateInSpan(result, owner, ctx) as T
   owner.finish(undefined, false)

@@ -59,6 +59,7 @@ export class DaaSpanProcessor implements SpanProcessor {
   readonly #flushIntervalMs: number
   #queue: ReadableSpan[] = []
   #timer: NodeJS.Timeout | undefined
+  #exportQueuedSoon = false
   #exporting: Promise<void> | undefined
   #shutdown = false
   /** Set once shutdown's deadline has passed: nothing more is sent. */
@@ -94,8 +95,20 @@ export class DaaSpanProcessor implements SpanProcessor {
       return
     }
     this.#queue.push(span)
-    if (this.#queue.length >= this.#maxBatchSize) this.#scheduleExport(0)
-    else if (this.#timer === undefined) this.#scheduleExport(this.#flushIntervalMs)
+    if (this.#queue.length >= this.#maxBatchSize) {
+      // A full batch goes out right after the current job, not inside the agent's span.end(), and
+      // not after a timer either: a busy agent may not yield to timers for a while, and spans held
+      // that long survive into the old generation, which makes every GC slower.
+      if (!this.#exportQueuedSoon) {
+        this.#exportQueuedSoon = true
+        queueMicrotask(this.#exportFullBatches)
+      }
+    } else if (this.#timer === undefined) this.#scheduleExport(this.#flushIntervalMs)
+  }
+
+  readonly #exportFullBatches = (): void => {
+    this.#exportQueuedSoon = false
+    void this.#drain()
   }
 
   stats(): TelemetryStats {
@@ -135,11 +148,6 @@ export class DaaSpanProcessor implements SpanProcessor {
   }
 
   #scheduleExport(delayMs: number): void {
-    if (this.#timer !== undefined) {
-      if (delayMs > 0) return
-      clearTimeout(this.#timer)
-    }
-    // Exporting (serialising included) happens on a later tick, never inside the agent's span.end().
     this.#timer = setTimeout(() => {
       this.#timer = undefined
       void this.#drain()

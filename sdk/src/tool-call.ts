@@ -13,6 +13,7 @@ import {
   GEN_AI_OPERATION_NAME,
   GEN_AI_TOOL_CALL_ID,
   GEN_AI_TOOL_NAME,
+  genAiSpanName,
   OPERATION_EXECUTE_TOOL,
 } from './attributes.js'
 import { debugLog } from './diagnostics.js'
@@ -78,7 +79,7 @@ export function tool<T>(nameOrOptions: string | ToolOptions, work: (call: ToolCa
     if (activeRun) attributes[DAA_RUN_ID] = activeRun.id
     if (options?.attributes) Object.assign(attributes, options.attributes)
     const span = daaTracer().startSpan(
-      `${OPERATION_EXECUTE_TOOL} ${name}`,
+      genAiSpanName(OPERATION_EXECUTE_TOOL, name),
       { kind: SpanKind.INTERNAL, attributes },
       parent,
     )

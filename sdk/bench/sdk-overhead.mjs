@@ -1,0 +1,240 @@
+// What does instrumenting an agent run with @daa/sdk cost?
+//
+// One run = 1 agent span, 3 LLM calls (with token usage), 5 tool calls, 1 outcome. The same work is
+// timed four ways, in the same process, in interleaved rounds (so drift and noise hit every variant
+// alike), and the median round is reported:
+//   none        the work with no instrumentation at all
+//   otel        the same spans and attributes written by hand with the OpenTelemetry API, through the
+//               standard BatchSpanProcessor
+//   otel+daaSP  the same hand-written spans through DaaSpanProcessor (isolates the API from the pipeline)
+//   daa         @daa/sdk: run(), llm(), tool(), run.deliver()
+// Every exporter writes to a null sink. Heap allocated per run is measured in GC-free windows.
+//
+// Run: npm run build -w @daa/sdk && node sdk/bench/sdk-overhead.mjs   (re-runs itself with the V8
+// flags it needs). Targets: daa ≤ 1.25× the bare-OpenTelemetry cost, and < 25 µs added per run.
+
+import { spawnSync } from 'node:child_process'
+import { PerformanceObserver } from 'node:perf_hooks'
+import { fileURLToPath } from 'node:url'
+
+const V8_FLAGS = ['--expose-gc', '--max-semi-space-size=64']
+if (typeof globalThis.gc !== 'function') {
+  const child = spawnSync(
+    process.execPath,
+    [...V8_FLAGS, fileURLToPath(import.meta.url), ...process.argv.slice(2)],
+    {
+      stdio: 'inherit',
+    },
+  )
+  process.exit(child.status ?? 1)
+}
+
+const { context, SpanKind, trace } = await import('@opentelemetry/api')
+const { AsyncLocalStorageContextManager } = await import('@opentelemetry/context-async-hooks')
+const { BatchSpanProcessor, TracerProvider } = await import('@opentelemetry/sdk-trace')
+const daa = await import('../dist/index.js')
+
+const RUNS_PER_TIMING_BATCH = 2000
+const RUNS_PER_HEAP_BATCH = 500
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 15)
+const LLM_CALLS = 3
+const TOOL_CALLS = 5
+
+/** A span exporter that accepts everything and keeps nothing. */
+const nullExporter = {
+  export: (_spans, done) => done({ code: 0 }),
+  shutdown: async () => {},
+  forceFlush: async () => {},
+}
+// Queues large enough that no variant drops spans inside a batch (dropping is cheaper than keeping).
+const QUEUE = { maxQueueSize: 100_000, maxBatchSize: 512 }
+
+context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable())
+daa.init({ serviceName: 'bench', exporter: nullExporter, registerGlobal: false, ...QUEUE })
+
+const bareTracer = new TracerProvider({
+  spanProcessors: [
+    new BatchSpanProcessor({ exporter: nullExporter, maxQueueSize: 100_000, maxExportBatchSize: 512 }),
+  ],
+}).getTracer('bench')
+const bareThroughDaaProcessorTracer = new TracerProvider({
+  spanProcessors: [new daa.DaaSpanProcessor({ exporter: nullExporter, ...QUEUE })],
+}).getTracer('bench')
+
+// The agent's own work: trivially cheap, so the numbers are the instrumentation's.
+const callModel = async () => 'answer'
+const callTool = async () => 'result'
+
+async function uninstrumentedRun() {
+  for (let i = 0; i < LLM_CALLS; i++) await callModel()
+  for (let i = 0; i < TOOL_CALLS; i++) await callTool()
+}
+
+async function daaRun() {
+  await daa.run({ agent: 'support-bot', user: 'u-42', conversation: 'c-1' }, async (run) => {
+    for (let i = 0; i < LLM_CALLS; i++) {
+      await daa.llm({ model: 'gpt-5-mini', provider: 'openai' }, async (call) => {
+        const answer = await callModel()
+        call.usage({ input: 1200, output: 300 })
+        return answer
+      })
+    }
+    for (let i = 0; i < TOOL_CALLS; i++) await daa.tool('search_kb', callTool)
+    run.deliver({ value: 12.5, unit: 'USD' })
+  })
+}
+
+/** The same spans and attributes, written by hand as a careful OpenTelemetry user would. */
+function bareOtelRunWith(tracer) {
+  return () =>
+    tracer.startActiveSpan(
+      'invoke_agent support-bot',
+      {
+        kind: SpanKind.INTERNAL,
+        attributes: {
+          'gen_ai.operation.name': 'invoke_agent',
+          'gen_ai.agent.name': 'support-bot',
+          'user.id': 'u-42',
+          'gen_ai.conversation.id': 'c-1',
+        },
+      },
+      async (runSpan) => {
+        const runId = runSpan.spanContext().spanId
+        runSpan.setAttribute('daa.run.id', runId)
+        for (let i = 0; i < LLM_CALLS; i++) {
+          await tracer.startActiveSpan(
+            'chat gpt-5-mini',
+            {
+              kind: SpanKind.CLIENT,
+              attributes: {
+                'gen_ai.operation.name': 'chat',
+                'gen_ai.request.model': 'gpt-5-mini',
+                'gen_ai.provider.name': 'openai',
+                'daa.run.id': runId,
+              },
+            },
+            async (span) => {
+              const answer = await callModel()
+              span.setAttribute('gen_ai.usage.input_tokens', 1200)
+              span.setAttribute('gen_ai.usage.output_tokens', 300)
+              span.setAttribute('gen_ai.response.model', 'gpt-5-mini')
+              span.end()
+              return answer
+            },
+          )
+        }
+        for (let i = 0; i < TOOL_CALLS; i++) {
+          await tracer.startActiveSpan(
+            'execute_tool search_kb',
+            {
+              kind: SpanKind.INTERNAL,
+              attributes: {
+                'gen_ai.operation.name': 'execute_tool',
+                'gen_ai.tool.name': 'search_kb',
+                'daa.run.id': runId,
+              },
+            },
+            async (span) => {
+              const result = await callTool()
+              span.end()
+              return result
+            },
+          )
+        }
+        runSpan.setAttributes({
+          'daa.outcome': 'delivered',
+          'daa.outcome.value': 12.5,
+          'daa.outcome.unit': 'USD',
+        })
+        runSpan.end()
+      },
+    )
+}
+
+const variants = [
+  { name: 'none', run: uninstrumentedRun },
+  { name: 'otel', run: bareOtelRunWith(bareTracer) },
+  { name: 'otel+daaSP', run: bareOtelRunWith(bareThroughDaaProcessorTracer) },
+  { name: 'daa', run: daaRun },
+]
+
+let gcCount = 0
+new PerformanceObserver((list) => {
+  gcCount += list.getEntries().length
+}).observe({ entryTypes: ['gc'] })
+
+const settle = () => new Promise((resolve) => setTimeout(resolve, 5))
+
+async function timeBatch(variant) {
+  const started = process.hrtime.bigint()
+  for (let i = 0; i < RUNS_PER_TIMING_BATCH; i++) await variant.run()
+  return Number(process.hrtime.bigint() - started) / 1000 / RUNS_PER_TIMING_BATCH
+}
+
+/** Bytes allocated per run, from a window with no GC in it (else undefined: the sample is discarded). */
+async function heapBatch(variant) {
+  globalThis.gc()
+  await settle()
+  const gcBefore = gcCount
+  const before = process.memoryUsage().heapUsed
+  for (let i = 0; i < RUNS_PER_HEAP_BATCH; i++) await variant.run()
+  const after = process.memoryUsage().heapUsed
+  await settle() // lets the GC observer report anything that ran inside the window
+  return gcCount === gcBefore ? (after - before) / RUNS_PER_HEAP_BATCH : undefined
+}
+
+const median = (values) => {
+  const sorted = values.filter((value) => value !== undefined).sort((a, b) => a - b)
+  return sorted.length === 0 ? Number.NaN : sorted[Math.floor(sorted.length / 2)]
+}
+
+// Warm up every path (JIT) before measuring.
+for (const variant of variants) await timeBatch(variant)
+await settle()
+
+const samples = new Map(variants.map((variant) => [variant.name, { micros: [], bytes: [] }]))
+for (let round = 0; round < ROUNDS; round++) {
+  // Rotate the order so no variant always runs first (or right after a GC-heavy one).
+  const order = variants.map((_, index) => variants[(index + round) % variants.length])
+  for (const variant of order) {
+    samples.get(variant.name).micros.push(await timeBatch(variant))
+    await settle()
+    samples.get(variant.name).bytes.push(await heapBatch(variant))
+  }
+}
+await daa.shutdown()
+
+const result = Object.fromEntries(
+  variants.map((variant) => {
+    const { micros, bytes } = samples.get(variant.name)
+    return [variant.name, { micros: median(micros), bytes: median(bytes) }]
+  }),
+)
+const none = result.none.micros
+const rows = variants.map((variant) => {
+  const { micros, bytes } = result[variant.name]
+  return {
+    variant: variant.name,
+    'µs/run': micros.toFixed(2),
+    'added µs/run': (micros - none).toFixed(2),
+    'heap KiB/run': Number.isNaN(bytes) ? 'n/a' : (bytes / 1024).toFixed(1),
+  }
+})
+console.log(
+  `@daa/sdk overhead: 1 run, ${LLM_CALLS} LLM calls, ${TOOL_CALLS} tool calls; median of ${ROUNDS} interleaved rounds`,
+)
+console.table(rows)
+
+const daaAdded = result.daa.micros - none
+const otelAdded = result.otel.micros - none
+const totalRatio = result.daa.micros / result.otel.micros
+const addedRatio = daaAdded / otelAdded
+console.log(`daa / bare OTel, whole run:            ${totalRatio.toFixed(2)}×  (target ≤ 1.25×)`)
+console.log(`daa / bare OTel, instrumentation only: ${addedRatio.toFixed(2)}×`)
+console.log(
+  `daa / bare OTel through DaaSpanProcessor, whole run: ${(result.daa.micros / result['otel+daaSP'].micros).toFixed(2)}×`,
+)
+console.log(`added by daa per run:                  ${daaAdded.toFixed(2)} µs  (target < 25 µs)`)
+const pass = totalRatio <= 1.25 && daaAdded < 25
+console.log(pass ? 'targets met' : 'targets NOT met')
+process.exitCode = pass ? 0 : 1
