@@ -67,7 +67,13 @@ async function main(argv: string[]): Promise<number> {
   switch (command) {
     case 'collector': {
       const running = await startCollectorServer(config)
-      process.stdout.write(`daa collector listening on ${running.url} (ClickHouse: ${running.store.kind})\n`)
+      const grpc = running.grpcPort === undefined ? 'off' : `127.0.0.1:${running.grpcPort}`
+      process.stdout.write(
+        `daa collector listening on ${running.url} (OTLP/HTTP ${running.url}/v1/traces, OTLP/gRPC ${grpc}, ClickHouse: ${running.store.kind})\n`,
+      )
+      if (running.localApiKey) {
+        process.stdout.write(`API key for project "default": ${running.localApiKey}\n`)
+      }
       const stop = (signal: string) => {
         process.stdout.write(`${signal}: flushing and shutting down\n`)
         running.close().then(

@@ -1,8 +1,9 @@
-import { readFile } from 'node:fs/promises'
+import { readFile, writeFile } from 'node:fs/promises'
 import type { AddressInfo } from 'node:net'
 import { join } from 'node:path'
 import { serve } from '@hono/node-server'
 import { createCollector } from './app.js'
+import { createApiKey } from './auth/api-keys.js'
 import { type CollectorConfig, ConfigError } from './config.js'
 import { DEFAULT_PRICES, type PriceTable, parsePriceTable } from './mapping/prices.js'
 import { startOtlpGrpcServer } from './otlp/grpc-server.js'
@@ -13,6 +14,11 @@ export interface RunningCollector {
   /** Base URL of the HTTP listener, e.g. http://127.0.0.1:4318 */
   url: string
   port: number
+  /**
+   * On the embedded engine, the key of the `default` project that a first start creates (kept in
+   * `<dataDir>/default-api-key`), so a local setup can send spans without another step.
+   */
+  localApiKey: string | undefined
   /** The OTLP/gRPC port, or undefined when gRPC is disabled. */
   grpcPort: number | undefined
   store: Store
@@ -33,12 +39,31 @@ async function loadPrices(file: string | undefined): Promise<PriceTable> {
   }
 }
 
+/**
+ * A local, embedded setup gets a key for project `default` on first start. The plain key is kept
+ * beside the data (mode 0600): the embedded engine is locked by the running collector, so
+ * `daa keys create` could not run alongside it.
+ */
+async function ensureLocalApiKey(store: Store, dataDir: string): Promise<string | undefined> {
+  if (store.kind !== 'embedded') return undefined
+  const file = join(dataDir, 'default-api-key')
+  const saved = await readFile(file, 'utf8').catch(() => undefined)
+  if (saved?.trim()) return saved.trim()
+  const [existing] = await store.query<{ n: number }>('SELECT count() AS n FROM api_keys')
+  if ((existing?.n ?? 0) > 0) return undefined
+  const { key } = await createApiKey(store, 'default', 'local')
+  await writeFile(file, `${key}\n`, { mode: 0o600 })
+  return key
+}
+
 /** Opens the configured store, migrates it, and serves OTLP/HTTP, the API and OTLP/gRPC. */
 export async function startCollectorServer(config: CollectorConfig): Promise<RunningCollector> {
   const prices = await loadPrices(config.pricesFile)
   const store = await openStore(config)
+  let localApiKey: string | undefined
   try {
     await migrateConfigured(store, config)
+    localApiKey = await ensureLocalApiKey(store, config.dataDir)
   } catch (error) {
     await store.close()
     throw error
@@ -73,6 +98,7 @@ export async function startCollectorServer(config: CollectorConfig): Promise<Run
     url: `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`,
     port,
     grpcPort: grpc?.port,
+    localApiKey,
     store,
     async settle() {
       await collector.flush()
@@ -80,8 +106,13 @@ export async function startCollectorServer(config: CollectorConfig): Promise<Run
     },
     close() {
       closing ??= (async () => {
-        await Promise.all([new Promise<void>((resolve) => server.close(() => resolve())), grpc?.close()])
+        // Stop taking connections first, but flush before waiting for them: requests in flight
+        // are waiting for exactly that flush to be acknowledged.
+        const httpClosed = new Promise<void>((resolve) => server.close(() => resolve()))
+        const grpcClosed = grpc?.close()
         await collector.shutdown()
+        if ('closeIdleConnections' in server) server.closeIdleConnections()
+        await Promise.all([httpClosed, grpcClosed])
         await store.close()
       })()
       return closing

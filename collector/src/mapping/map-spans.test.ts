@@ -558,8 +558,8 @@ describe('attribute values of the wrong type', () => {
   })
 })
 
-describe('throughput', () => {
-  it('maps a large batch of agent traces well above the ingest target', () => {
+describe('large batches', () => {
+  it('maps a large batch of agent traces, every child to its run', () => {
     const tracing = createTestTracing()
     for (let runIndex = 0; runIndex < 200; runIndex++) {
       const run = tracing.startSpan('invoke_agent bench', {
@@ -588,14 +588,11 @@ describe('throughput', () => {
     }
     const spans = decodeThroughOtlp(tracing.finishedSpans())
     expect(spans).toHaveLength(10_000)
-    mapSpans(PROJECT, spans, prices) // warm-up
-    const started = performance.now()
+    // Speed is measured by `npm run bench:ingest`, never asserted here: this checks the mapping of a large batch.
     const rows = mapSpans(PROJECT, spans, prices)
-    const spansPerSecond = spans.length / ((performance.now() - started) / 1000)
+    expect(rows.spans).toHaveLength(10_000)
     expect(rows.runs).toHaveLength(200)
     expect(rows.outcomes).toHaveLength(200)
-    // The whole collector must ingest 50k spans/s; mapping alone measures about 190k/s here. The bound
-    // is kept loose because this machine's two cores are shared with other test runs.
-    expect(spansPerSecond).toBeGreaterThan(60_000)
+    expect(rows.spans.filter((row) => row.run_id === '')).toHaveLength(0)
   })
 })

@@ -74,7 +74,19 @@ export async function createEmbeddedStore(options: EmbeddedStoreOptions = {}): P
   const database = options.database ?? 'daa'
   mkdirSync(path, { recursive: true })
   const chdb = await loadChdb()
-  let session: ChdbSession | undefined = new chdb.Session(path, { connectionArgs })
+  let session: ChdbSession | undefined
+  try {
+    session = new chdb.Session(path, { connectionArgs })
+  } catch (error) {
+    if (/Cannot lock file|Failed to create connection/.test(String((error as Error)?.message ?? error))) {
+      throw new StoreUnavailableError(
+        `The embedded database in ${path} is in use by another process (a running "daa collector"?). ` +
+          'Stop that process first, or point both at a ClickHouse server with CLICKHOUSE_URL.',
+        { cause: error },
+      )
+    }
+    throw toStoreError(error)
+  }
   // USE persists for the life of a chDB session, so unqualified table names resolve to daa's database.
   try {
     await session.queryAsync(`CREATE DATABASE IF NOT EXISTS ${quoteIdentifier(database)}`)

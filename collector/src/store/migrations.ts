@@ -1,3 +1,4 @@
+import { rollupMigrationStatements } from '../queries/rollup-schema.js'
 import {
   API_KEYS,
   type ClusterLayout,
@@ -38,6 +39,11 @@ export const MIGRATIONS: readonly Migration[] = [
     name: 'spans, runs, outcomes and api_keys',
     statements: (context) =>
       [SPANS, RUNS, OUTCOMES, API_KEYS].flatMap((table) => createTable(table, context)),
+  },
+  {
+    version: 2,
+    name: 'run_facts rollup, run_changes log and its feeding views, rollup_refreshes',
+    statements: (context) => rollupMigrationStatements(context),
   },
 ]
 

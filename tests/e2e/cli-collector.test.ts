@@ -1,0 +1,104 @@
+/**
+ * The `daa` CLI as a user runs it (the built dist/cli.js in a child process): keys, migrate, and a
+ * collector that flushes everything it acknowledged when it receives SIGTERM.
+ */
+import { type ChildProcess, execFile, spawn } from 'node:child_process'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { promisify } from 'node:util'
+import { createServerStore } from '@daa/collector'
+import { ProtobufTraceSerializer } from '@opentelemetry/otlp-transformer'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { freshDatabaseName } from '../contract/store-contract.js'
+import { recordAgentRun } from '../support/agent-spans.js'
+import { type RunningClickHouse, startClickHouseServer } from '../support/clickhouse-server.js'
+
+const CLI = fileURLToPath(new URL('../../collector/dist/cli.js', import.meta.url))
+const run = promisify(execFile)
+
+let clickhouse: RunningClickHouse
+let dataDir: string
+beforeAll(async () => {
+  clickhouse = await startClickHouseServer()
+  dataDir = mkdtempSync(join(tmpdir(), 'daa-cli-'))
+})
+afterAll(async () => {
+  await clickhouse?.stop()
+  rmSync(dataDir, { recursive: true, force: true })
+})
+
+function environment(database: string, extra: Record<string, string> = {}): NodeJS.ProcessEnv {
+  return {
+    ...process.env,
+    CLICKHOUSE_URL: clickhouse.url,
+    CLICKHOUSE_DATABASE: database,
+    DAA_DATA_DIR: dataDir,
+    DAA_PORT: '0',
+    DAA_GRPC_PORT: '-1',
+    ...extra,
+  }
+}
+
+function waitForLine(child: ChildProcess, pattern: RegExp): Promise<RegExpExecArray> {
+  return new Promise((resolve, reject) => {
+    let seen = ''
+    child.stdout!.on('data', (chunk: Buffer) => {
+      seen += chunk.toString()
+      const match = pattern.exec(seen)
+      if (match) resolve(match)
+    })
+    child.once('exit', (code) => reject(new Error(`exited with ${code} before printing ${pattern}: ${seen}`)))
+  })
+}
+
+describe('daa CLI', () => {
+  it('migrates, reports an up-to-date schema the second time', async () => {
+    const database = freshDatabaseName()
+    const first = await run('node', [CLI, 'migrate'], { env: environment(database) })
+    expect(first.stdout).toMatch(/applied migrations 1/)
+    const second = await run('node', [CLI, 'migrate'], { env: environment(database) })
+    expect(second.stdout).toMatch(/up to date/)
+  })
+
+  it('fails fast with a readable message on bad configuration', async () => {
+    const failure = await run('node', [CLI, 'migrate', '--port', 'eighty'], { env: environment('x') }).catch(
+      (error: { code: number; stderr: string }) => error,
+    )
+    expect(failure).toMatchObject({ code: 1 })
+    expect((failure as { stderr: string }).stderr).toMatch(/port \(DAA_PORT\)/)
+  })
+
+  it('flushes every acknowledged span on SIGTERM, then exits 0', async () => {
+    const database = freshDatabaseName()
+    const { stdout: key } = await run('node', [CLI, 'keys', 'create', '--project', 'acme'], {
+      env: environment(database),
+    })
+    expect(key.trim()).toMatch(/^daa_[A-Za-z0-9_-]{20,}$/)
+    // A long flush interval: the request below is still buffered when SIGTERM arrives.
+    const collector = spawn('node', [CLI, 'collector'], {
+      env: environment(database, { DAA_FLUSH_INTERVAL_MS: '30000' }),
+      stdio: ['ignore', 'pipe', 'pipe'],
+    })
+    const exited = new Promise<number | null>((resolve) => collector.once('exit', (code) => resolve(code)))
+    const [, url] = await waitForLine(collector, /listening on (http:\/\/\S+)/)
+    const request = fetch(`${url}/v1/traces`, {
+      method: 'POST',
+      body: ProtobufTraceSerializer.serializeRequest(
+        recordAgentRun({ agent: 'sigterm-bot', outcome: 'delivered' }),
+      )!,
+      headers: { 'content-type': 'application/x-protobuf', authorization: `Bearer ${key.trim()}` },
+    })
+    await new Promise((resolve) => setTimeout(resolve, 300))
+    collector.kill('SIGTERM')
+    expect((await request).status).toBe(200)
+    expect(await exited).toBe(0)
+    const store = await createServerStore({ url: clickhouse.url, database })
+    const [row] = await store.query<{ runs: number; spans: number }>(
+      "SELECT (SELECT count() FROM runs FINAL WHERE agent_id = 'sigterm-bot') AS runs, (SELECT count() FROM spans FINAL) AS spans",
+    )
+    await store.close()
+    expect(row).toEqual({ runs: 1, spans: 4 })
+  })
+})
