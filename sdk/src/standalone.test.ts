@@ -1,0 +1,73 @@
+import { createServer, type IncomingMessage, type Server } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { gunzipSync } from 'node:zlib'
+import { afterAll, describe, expect, it } from 'vitest'
+import { init, llm, run, shutdown, stats, tool } from './index.js'
+
+const servers: Server[] = []
+afterAll(() => {
+  for (const server of servers) server.close()
+})
+
+/** A local stand-in for the collector's OTLP endpoint that records what it is sent. */
+async function listen(status: number) {
+  const requests: { url: string; authorization?: string; body: Buffer }[] = []
+  const server = createServer((req: IncomingMessage, res) => {
+    const chunks: Buffer[] = []
+    req.on('data', (chunk: Buffer) => chunks.push(chunk))
+    req.on('end', () => {
+      requests.push({
+        url: req.url ?? '',
+        authorization: req.headers.authorization,
+        body: Buffer.concat(chunks),
+      })
+      res.writeHead(status).end()
+    })
+  })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  servers.push(server)
+  return { endpoint: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, requests }
+}
+
+describe('standalone init()', () => {
+  it('sends a run as OTLP protobuf with service.name and the API key, and flushes on shutdown', async () => {
+    const collector = await listen(200)
+    init({ endpoint: collector.endpoint, apiKey: 'daa_key_1', serviceName: 'billing-agent' })
+    init({ endpoint: 'http://127.0.0.1:1', serviceName: 'ignored' }) // a second init changes nothing
+    await run({ agent: 'invoice-bot', user: 'u-9' }, async (current) => {
+      await llm({ model: 'gpt-5-mini', provider: 'openai' }, async (call) =>
+        call.usage({ input: 10, output: 2 }),
+      )
+      await tool('create_invoice', async () => 'inv-1')
+      current.deliver({ value: 99, unit: 'USD' })
+    })
+    await shutdown({ timeoutMs: 2000 })
+
+    expect(collector.requests).toHaveLength(1)
+    const [request] = collector.requests
+    expect(request!.url).toBe('/v1/traces')
+    expect(request!.authorization).toBe('Bearer daa_key_1')
+    const payload = gunzipSync(request!.body).toString('latin1')
+    for (const text of [
+      'billing-agent',
+      'invoke_agent invoice-bot',
+      'chat gpt-5-mini',
+      'execute_tool create_invoice',
+      'daa.outcome',
+    ]) {
+      expect(payload).toContain(text)
+    }
+    expect(stats()).toMatchObject({ exported: 3, dropped: 0, failed: 0 })
+  })
+
+  it('can be initialised again after shutdown, and shutdown keeps its deadline when the collector is down', async () => {
+    const collector = await listen(503)
+    init({ endpoint: collector.endpoint, initialBackoffMs: 50 })
+    run({ agent: 'unlucky' }, () => undefined)
+    const started = performance.now()
+    await shutdown({ timeoutMs: 400 })
+    expect(performance.now() - started).toBeLessThan(1500)
+    expect(collector.requests.length).toBeGreaterThanOrEqual(1)
+    expect(stats()).toMatchObject({ exported: 0, failed: 1, lastError: expect.stringContaining('HTTP 503') })
+  })
+})
