@@ -261,3 +261,13 @@ describe('DaaSpanProcessor over HTTP', () => {
     await processor.shutdown()
   })
 })
+
+describe('a misconfigured endpoint', () => {
+  it('fails batches with a reason instead of throwing', async () => {
+    const exporter = new OtlpHttpExporter({ endpoint: 'not a url' })
+    expect(await exporter.deliver(makeSpans(1))).toMatchObject({
+      delivered: false,
+      error: expect.stringContaining('invalid endpoint'),
+    })
+  })
+})

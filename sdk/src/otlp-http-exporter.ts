@@ -1,3 +1,5 @@
+import http from 'node:http'
+import https from 'node:https'
 import { promisify } from 'node:util'
 import { gzip } from 'node:zlib'
 import { type ExportResult, ExportResultCode } from '@opentelemetry/core'
@@ -35,6 +37,8 @@ export interface BatchDelivery {
   error?: string
 }
 
+type PostAnswer = { ok: true } | { ok: false; retryable: boolean; retryAfterMs?: number; error: string }
+
 /** Retrying is pointless for other 4xx answers: the same bytes get the same answer. */
 const RETRYABLE_STATUS = new Set([408, 429, 500, 502, 503, 504])
 
@@ -52,9 +56,18 @@ export class OtlpHttpExporter implements SpanExporter {
   readonly #initialBackoffMs: number
   readonly #maxBackoffMs: number
   readonly #shutdownController = new AbortController()
+  /** Undefined when the endpoint is not a URL: every batch then fails, counted, instead of throwing. */
+  readonly #target: URL | undefined
+  readonly #transport: typeof http | typeof https
+  /** Node's agent unrefs idle kept-alive sockets, so an idle exporter never keeps a process alive. */
+  readonly #agent: http.Agent
 
   constructor(options: OtlpHttpExporterOptions) {
     this.url = tracesUrl(options.endpoint)
+    this.#target = URL.canParse(this.url) ? new URL(this.url) : undefined
+    if (!this.#target) debugLog(`the endpoint ${options.endpoint} is not a URL; spans will not be sent`)
+    this.#transport = this.#target?.protocol === 'https:' ? https : http
+    this.#agent = new this.#transport.Agent({ keepAlive: true, maxSockets: 2 })
     this.#headers = {
       ...options.headers,
       'content-type': 'application/x-protobuf',
@@ -83,6 +96,7 @@ export class OtlpHttpExporter implements SpanExporter {
 
   /** Sends one batch, retrying as the server allows, until delivered, refused, out of tries or aborted. */
   async deliver(spans: ReadableSpan[], abort?: AbortSignal): Promise<BatchDelivery> {
+    if (!this.#target) return { delivered: false, retries: 0, error: `invalid endpoint ${this.url}` }
     let body: Uint8Array
     try {
       const encoded = ProtobufTraceSerializer.serializeRequest(spans)
@@ -113,33 +127,46 @@ export class OtlpHttpExporter implements SpanExporter {
 
   async shutdown(): Promise<void> {
     this.#shutdownController.abort()
+    // Kept-alive connections would otherwise hold a finished process open until they time out.
+    this.#agent.destroy()
   }
 
   async forceFlush(): Promise<void> {}
 
-  async #post(
-    body: Uint8Array,
-    signal: AbortSignal,
-  ): Promise<{ ok: true } | { ok: false; retryable: boolean; retryAfterMs?: number; error: string }> {
-    try {
-      const response = await fetch(this.url, {
-        method: 'POST',
-        headers: this.#headers,
-        body,
-        signal: AbortSignal.any([signal, AbortSignal.timeout(this.#timeoutMs)]),
-      })
-      // Reading the body frees the connection for the next batch.
-      await response.arrayBuffer().catch(() => undefined)
-      if (response.ok) return { ok: true }
-      return {
-        ok: false,
-        retryable: RETRYABLE_STATUS.has(response.status),
-        retryAfterMs: parseRetryAfter(response.headers.get('retry-after')),
-        error: `HTTP ${response.status} from ${this.url}`,
+  /** One attempt. Errors become answers: this never rejects. */
+  #post(body: Uint8Array, signal: AbortSignal): Promise<PostAnswer> {
+    return new Promise<PostAnswer>((resolve) => {
+      const refused = (error: unknown) =>
+        resolve({ ok: false, retryable: !signal.aborted, error: describeError(error) })
+      try {
+        const request = this.#transport.request(this.#target!, {
+          method: 'POST',
+          agent: this.#agent,
+          headers: { ...this.#headers, 'content-length': String(body.byteLength) },
+          signal: AbortSignal.any([signal, AbortSignal.timeout(this.#timeoutMs)]),
+        })
+        request.on('error', refused)
+        request.on('response', (response) => {
+          const status = response.statusCode ?? 0
+          // Reading the body to its end frees the connection for the next batch.
+          response.resume()
+          response.on('error', refused)
+          response.on('end', () => {
+            if (status >= 200 && status < 300) return resolve({ ok: true })
+            const retryAfter = response.headers['retry-after']
+            resolve({
+              ok: false,
+              retryable: RETRYABLE_STATUS.has(status),
+              retryAfterMs: parseRetryAfter(typeof retryAfter === 'string' ? retryAfter : null),
+              error: `HTTP ${status} from ${this.url}`,
+            })
+          })
+        })
+        request.end(body)
+      } catch (error) {
+        refused(error)
       }
-    } catch (error) {
-      return { ok: false, retryable: !signal.aborted, error: describeError(error) }
-    }
+    })
   }
 
   #backoffMs(attempt: number, retryAfterMs: number | undefined): number {

@@ -1,4 +1,4 @@
-import type { Context } from '@opentelemetry/api'
+import { type Context, TraceFlags } from '@opentelemetry/api'
 import { ExportResultCode } from '@opentelemetry/core'
 import type { ReadableSpan, Span, SpanExporter, SpanProcessor } from '@opentelemetry/sdk-trace'
 import { DAA_RUN_ID } from './attributes.js'
@@ -86,6 +86,8 @@ export class DaaSpanProcessor implements SpanProcessor {
   }
 
   onEnd(span: ReadableSpan): void {
+    // Recorded but not sampled (a sampler's RECORD_ONLY): visible to the app, not to be exported.
+    if ((span.spanContext().traceFlags & TraceFlags.SAMPLED) === 0) return
     if (this.#shutdown) {
       this.#stats.dropped++
       return
