@@ -1,0 +1,30 @@
+-- name: outcomes-by-reason
+-- title: Outcomes by status and reason
+-- description: How the runs of the range ended: counts per outcome status and reason.
+-- definition: Runs started in the range (calendar days in tz), grouped by their latest recorded
+--   outcome status (`unknown` when none) and its `daa.outcome.reason` ('' when none given). Share is
+--   of all runs in the range. Rows come in status order delivered, partial, failed, abandoned,
+--   unknown, then by runs (most first), then by reason.
+-- param: project String — the project, bound from the API key or the command line, never from the request
+-- param: from Date — first calendar day, inclusive
+-- param: to Date — last calendar day, inclusive
+-- param: tz String — IANA time zone whose calendar days are counted
+-- param: agent String — only this agent id; '' for all agents
+-- column: status String — delivered, partial, failed, abandoned or unknown
+-- column: reason String — the outcome's reason; '' when none was given
+-- column: runs UInt64 — runs with this status and reason
+-- column: share_of_runs Float64 — runs / all runs in the range
+-- column: value Float64 — sum of the outcome values of these runs
+SELECT
+    outcome AS status,
+    outcome_reason AS reason,
+    count() AS runs,
+    runs / sum(runs) OVER () AS share_of_runs,
+    sum(outcome_value) AS value
+FROM run_facts FINAL
+WHERE project_id = {project:String}
+  AND start_time >= toDateTime({from:Date}, {tz:String})
+  AND start_time < toDateTime({to:Date} + 1, {tz:String})
+  AND ({agent:String} = '' OR agent_id = {agent:String})
+GROUP BY status, reason
+ORDER BY indexOf(['delivered', 'partial', 'failed', 'abandoned', 'unknown'], status), runs DESC, reason

@@ -1,0 +1,86 @@
+-- name: waa-maa
+-- title: Weekly and monthly active agents, stickiness
+-- description: DAA with its trailing 7-day (WAA) and 30-day (MAA) counterparts and stickiness DAA / MAA.
+-- definition: WAA on day d counts the agents with at least one delivered run on any of the 7
+--   calendar days d-6 … d (in tz); MAA the same over the 30 days d-29 … d. Stickiness = DAA / MAA,
+--   0 when MAA is 0. Runs belong to their start day; the latest recorded outcome counts.
+-- param: project String — the project, bound from the API key or the command line, never from the request
+-- param: from Date — first calendar day, inclusive
+-- param: to Date — last calendar day, inclusive
+-- param: tz String — IANA time zone whose calendar days are counted
+-- param: agent String — only this agent id; '' for all agents
+-- column: day Date — calendar day in tz
+-- column: daa UInt64 — agents with a delivered run that day
+-- column: waa UInt64 — agents with a delivered run in the 7 days ending that day
+-- column: maa UInt64 — agents with a delivered run in the 30 days ending that day
+-- column: stickiness Float64 — daa / maa; 0 when maa is 0
+WITH
+    delivering_days AS (
+        -- One row per agent and day it delivered, reaching back 29 days before `from` for MAA.
+        SELECT agent_id, toDate(start_time, {tz:String}) AS day
+        FROM run_facts FINAL
+        WHERE project_id = {project:String}
+          AND outcome = 'delivered'
+          AND start_time >= toDateTime({from:Date} - 29, {tz:String})
+          AND start_time < toDateTime({to:Date} + 1, {tz:String})
+          AND ({agent:String} = '' OR agent_id = {agent:String})
+        GROUP BY agent_id, day
+    ),
+    with_next_day AS (
+        SELECT
+            day,
+            -- The agent's next delivering day; 1970-01-01 (not after `day`) when there is none.
+            any(day) OVER (PARTITION BY agent_id ORDER BY day ROWS BETWEEN 1 FOLLOWING AND 1 FOLLOWING) AS next_day
+        FROM delivering_days
+    ),
+    windows AS (
+        SELECT
+            day,
+            if(next_day > day, least(day + 7, next_day), day + 7) AS weekly_end,
+            if(next_day > day, least(day + 30, next_day), day + 30) AS monthly_end
+        FROM with_next_day
+    ),
+    changes AS (
+        -- A delivering day keeps its agent in DAA for [day, day+1), in WAA for [day, day+7) and in MAA
+        -- for [day, day+30). Each window is cut at the agent's next delivering day, so one agent's
+        -- windows never overlap, and a running sum of +1 at each start and -1 at each end counts it once.
+        SELECT
+            tupleElement(change, 1) AS change_day,
+            tupleElement(change, 2) AS daa_change,
+            tupleElement(change, 3) AS waa_change,
+            tupleElement(change, 4) AS maa_change
+        FROM windows
+        ARRAY JOIN [
+            (day, 1, 1, 1),
+            (day + 1, -1, 0, 0),
+            (weekly_end, 0, -1, 0),
+            (monthly_end, 0, 0, -1)
+        ] AS change
+    ),
+    calendar AS (
+        SELECT toDate({from:Date} - 29 + number) AS day
+        FROM numbers(toUInt64(dateDiff('day', {from:Date}, {to:Date}) + 30))
+    ),
+    running AS (
+        SELECT
+            calendar.day AS day,
+            sum(daily.daa_delta) OVER w AS daa,
+            sum(daily.waa_delta) OVER w AS waa,
+            sum(daily.maa_delta) OVER w AS maa
+        FROM calendar
+        LEFT JOIN (
+            SELECT change_day, sum(daa_change) AS daa_delta, sum(waa_change) AS waa_delta, sum(maa_change) AS maa_delta
+            FROM changes
+            GROUP BY change_day
+        ) AS daily ON daily.change_day = calendar.day
+        WINDOW w AS (ORDER BY calendar.day ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)
+    )
+SELECT
+    day,
+    toUInt64(daa) AS daa,
+    toUInt64(waa) AS waa,
+    toUInt64(maa) AS maa,
+    if(maa = 0, 0, daa / maa) AS stickiness
+FROM running
+WHERE day >= {from:Date}
+ORDER BY day

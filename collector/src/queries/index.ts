@@ -1,0 +1,35 @@
+/** The saved queries, their rollup, the metrics API and the CLI commands. */
+export {
+  describeSavedQueries,
+  type MetricsEnv,
+  type MetricsRoutesOptions,
+  registerMetricsRoutes,
+} from './metrics-routes.js'
+export { listQueriesCommand, type QueryCommandOptions, runQueryCommand } from './query-commands.js'
+export {
+  RECOMMENDED_REFRESH_INTERVAL_MS,
+  REFRESH_OVERLAP_MS,
+  type RefreshOptions,
+  type RefreshReport,
+  type RollupRefresher,
+  refreshRollups,
+  startRollupRefresher,
+} from './refresh.js'
+export { toCsv, toTable } from './result-formats.js'
+export {
+  findSavedQuery,
+  MAX_RANGE_DAYS,
+  type RunOptions,
+  runSavedQuery,
+  type SavedQueryParams,
+  SavedQueryRequestError,
+  type SavedQueryResult,
+} from './run-saved-query.js'
+export {
+  parseSavedQuery,
+  SAVED_QUERIES_DIR,
+  type SavedQuery,
+  SavedQueryDefinitionError,
+  type SavedQueryField,
+  savedQueries,
+} from './saved-queries.js'

@@ -1,0 +1,129 @@
+/**
+ * The per-run facts, computed from the raw tables. This one SELECT is both the raw path of the
+ * saved queries and what `refreshRollups` writes into `run_facts`, so the two cannot disagree.
+ *
+ * Definitions (the glossary's words made exact):
+ * - A run is a row of `runs` (an invoke_agent span), deduplicated with FINAL.
+ * - Spans count toward the run in their `run_id` (their nearest invoke_agent ancestor; a sub-agent's
+ *   spans count toward the sub-agent's run, not its parent's). Spans are read with FINAL, so a
+ *   retried span counts once and a span re-attributed later counts only toward its final run.
+ * - cost_usd = the run span's own cost + the cost of every other span of the run.
+ * - Tokens = the token columns of the run's LLM-call spans (chat, generate_content, text_completion);
+ *   `input_tokens` includes cached tokens and `output_tokens` includes reasoning, as in OpenTelemetry.
+ * - llm_calls / tool_calls = the run's spans with an LLM-call / execute_tool operation; tool_errors =
+ *   tool calls with status ERROR or an error type.
+ * - The outcome is the run's outcome row with the latest recorded_at (ties: the larger source span
+ *   id); `unknown` when the run has none.
+ */
+
+/** Operations that are LLM calls. */
+export const LLM_OPERATIONS = ['chat', 'generate_content', 'text_completion'] as const
+
+const LLM_OPERATION_LIST = LLM_OPERATIONS.map((operation) => `'${operation}'`).join(', ')
+
+/** The columns of `run_facts` that the SELECT fills, in order (refreshed_at takes its default). */
+export const RUN_FACT_COLUMNS = [
+  'project_id',
+  'run_id',
+  'parent_run_id',
+  'agent_id',
+  'user_id',
+  'start_time',
+  'duration_ns',
+  'status_code',
+  'cost_usd',
+  'input_tokens',
+  'output_tokens',
+  'cache_read_tokens',
+  'cache_write_tokens',
+  'reasoning_tokens',
+  'llm_calls',
+  'tool_calls',
+  'tool_errors',
+  'outcome',
+  'outcome_value',
+  'outcome_unit',
+  'outcome_reason',
+  'outcome_recorded_at',
+] as const
+
+/**
+ * The per-run facts SELECT. `runFilter` is a boolean SQL expression over `project_id` and `run_id`
+ * applied to all three tables (constant SQL text chosen by daa, never user input; values travel as
+ * query parameters).
+ */
+export function runFactsSelect(runFilter: string): string {
+  return `
+SELECT
+    r.project_id AS project_id,
+    r.run_id AS run_id,
+    r.parent_run_id AS parent_run_id,
+    r.agent_id AS agent_id,
+    r.user_id AS user_id,
+    -- Second precision is enough: day boundaries in every time zone fall on whole seconds.
+    toDateTime(r.start_time, 'UTC') AS start_time,
+    r.duration_ns AS duration_ns,
+    r.status_code AS status_code,
+    r.cost_usd + s.child_cost_usd AS cost_usd,
+    s.run_input_tokens AS input_tokens,
+    s.run_output_tokens AS output_tokens,
+    s.run_cache_read_tokens AS cache_read_tokens,
+    s.run_cache_write_tokens AS cache_write_tokens,
+    s.run_reasoning_tokens AS reasoning_tokens,
+    s.run_llm_calls AS llm_calls,
+    s.run_tool_calls AS tool_calls,
+    s.run_tool_errors AS tool_errors,
+    -- An unmatched LEFT JOIN row has the default (empty) run_id.
+    if(o.run_id = '', 'unknown', o.latest_status) AS outcome,
+    o.latest_value AS outcome_value,
+    o.latest_unit AS outcome_unit,
+    o.latest_reason AS outcome_reason,
+    o.latest_recorded_at AS outcome_recorded_at
+FROM (
+    SELECT project_id, run_id, parent_run_id, agent_id, user_id, start_time, duration_ns, status_code, cost_usd
+    FROM runs FINAL
+    WHERE ${runFilter}
+) AS r
+LEFT JOIN (
+    SELECT
+        project_id,
+        run_id,
+        -- The run span's own cost is already in runs.cost_usd.
+        sumIf(cost_usd, span_id != run_id) AS child_cost_usd,
+        sumIf(input_tokens, is_llm_call) AS run_input_tokens,
+        sumIf(output_tokens, is_llm_call) AS run_output_tokens,
+        sumIf(cache_read_tokens, is_llm_call) AS run_cache_read_tokens,
+        sumIf(cache_write_tokens, is_llm_call) AS run_cache_write_tokens,
+        sumIf(reasoning_tokens, is_llm_call) AS run_reasoning_tokens,
+        toUInt32(countIf(is_llm_call)) AS run_llm_calls,
+        toUInt32(countIf(is_tool_call)) AS run_tool_calls,
+        toUInt32(countIf(is_tool_call AND (status_code = 'ERROR' OR error_type != ''))) AS run_tool_errors
+    FROM (
+        SELECT
+            project_id, run_id, span_id, cost_usd, input_tokens, output_tokens, cache_read_tokens,
+            cache_write_tokens, reasoning_tokens, status_code, error_type,
+            operation IN (${LLM_OPERATION_LIST}) AS is_llm_call,
+            operation = 'execute_tool' AS is_tool_call
+        FROM spans FINAL
+        WHERE run_id != '' AND (${runFilter})
+    )
+    GROUP BY project_id, run_id
+) AS s ON s.project_id = r.project_id AND s.run_id = r.run_id
+LEFT JOIN (
+    -- Retried outcome rows are identical copies, so argMax needs no FINAL.
+    SELECT
+        project_id,
+        run_id,
+        argMax(status, (recorded_at, source_span_id)) AS latest_status,
+        argMax(value, (recorded_at, source_span_id)) AS latest_value,
+        argMax(unit, (recorded_at, source_span_id)) AS latest_unit,
+        argMax(reason, (recorded_at, source_span_id)) AS latest_reason,
+        max(recorded_at) AS latest_recorded_at
+    FROM outcomes
+    WHERE ${runFilter}
+    GROUP BY project_id, run_id
+) AS o ON o.project_id = r.project_id AND o.run_id = r.run_id`
+}
+
+/** The raw path for the saved queries: the facts of every run of the query's project. */
+export const RAW_RUN_FACTS = `(${runFactsSelect('project_id = {project:String}')}\n)`

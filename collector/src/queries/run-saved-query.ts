@@ -1,0 +1,145 @@
+/**
+ * Validates a request's parameters and runs a saved query for one project. The project is always
+ * the caller's (the API key's, or the CLI's `--project`), never a request parameter.
+ */
+import { z } from 'zod'
+import type { Store } from '../store/store.js'
+import { RAW_RUN_FACTS } from './run-facts.js'
+import { RUN_FACTS_SOURCE, type SavedQuery, savedQueries } from './saved-queries.js'
+
+/** Longest range one request may ask for, in calendar days (from and to inclusive). */
+export const MAX_RANGE_DAYS = 366
+
+/** Why a saved-query request was refused; `status` is the HTTP status it maps to. */
+export class SavedQueryRequestError extends Error {
+  override readonly name = 'SavedQueryRequestError'
+  constructor(
+    readonly code: 'unknown_query' | 'invalid_parameters',
+    message: string,
+  ) {
+    super(message)
+  }
+
+  get status(): 400 | 404 {
+    return this.code === 'unknown_query' ? 404 : 400
+  }
+}
+
+const isoDate = z
+  .string({ error: 'is required, as YYYY-MM-DD' })
+  .regex(/^\d{4}-\d{2}-\d{2}$/, 'must be a date as YYYY-MM-DD')
+  .refine((text) => new Date(`${text}T00:00:00Z`).toISOString().startsWith(text), 'is not a calendar date')
+  .refine((text) => text >= '2000-01-01' && text <= '2100-12-31', 'must be between 2000-01-01 and 2100-12-31')
+
+/** The parameters a request may set; anything else (`project` included) is refused. */
+const RequestParams = z
+  .strictObject(
+    {
+      from: isoDate,
+      to: isoDate,
+      tz: z.string().min(1, 'must not be empty').max(64).default('UTC'),
+      agent: z.string().max(512, 'is longer than 512 characters').default(''),
+    },
+    {
+      error: (issue) =>
+        issue.code === 'unrecognized_keys'
+          ? `unknown parameter${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((key) => `"${key}"`).join(', ')}` +
+            (issue.keys.includes('project') ? ' (the project comes from the API key)' : '')
+          : undefined,
+    },
+  )
+  .refine((params) => params.from <= params.to, { message: 'from must not be after to', path: ['from'] })
+  .refine((params) => rangeDays(params.from, params.to) <= MAX_RANGE_DAYS, {
+    message: `the range from … to must be at most ${MAX_RANGE_DAYS} days`,
+    path: ['to'],
+  })
+
+export type SavedQueryParams = z.output<typeof RequestParams>
+
+function rangeDays(from: string, to: string): number {
+  return (Date.parse(to) - Date.parse(from)) / 86_400_000 + 1
+}
+
+/** Looks a saved query up by name; SavedQueryRequestError (404) when there is none. */
+export function findSavedQuery(name: string): SavedQuery {
+  const query = savedQueries().get(name)
+  if (!query) {
+    throw new SavedQueryRequestError(
+      'unknown_query',
+      `There is no saved query "${name}". Known: ${[...savedQueries().keys()].join(', ')}.`,
+    )
+  }
+  return query
+}
+
+const knownTimeZones = new WeakMap<Store, Promise<ReadonlySet<string>>>()
+
+/** The time zones this ClickHouse knows (its tz database decides what a day is), cached per store. */
+function timeZonesOf(store: Store): Promise<ReadonlySet<string>> {
+  let zones = knownTimeZones.get(store)
+  if (!zones) {
+    zones = store
+      .query<{ time_zone: string }>('SELECT time_zone FROM system.time_zones')
+      .then((rows) => new Set(rows.map((row) => row.time_zone)))
+    zones.catch(() => knownTimeZones.delete(store))
+    knownTimeZones.set(store, zones)
+  }
+  return zones
+}
+
+/** Validates raw request parameters (strings from a URL or a command line). */
+export async function validateParams(store: Store, raw: Record<string, unknown>): Promise<SavedQueryParams> {
+  const parsed = RequestParams.safeParse(raw)
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((issue) =>
+      issue.path.length > 0 ? `${issue.path.join('.')} ${issue.message}` : issue.message,
+    )
+    throw new SavedQueryRequestError('invalid_parameters', `Invalid parameters: ${problems.join('; ')}.`)
+  }
+  if (!(await timeZonesOf(store)).has(parsed.data.tz)) {
+    throw new SavedQueryRequestError(
+      'invalid_parameters',
+      `Invalid parameters: tz "${parsed.data.tz}" is not an IANA time zone ClickHouse knows (e.g. UTC, America/Los_Angeles, Asia/Kolkata).`,
+    )
+  }
+  return parsed.data
+}
+
+export interface SavedQueryResult {
+  query: string
+  /** The validated parameters (the project is not echoed). */
+  params: SavedQueryParams
+  columns: { name: string; type: string }[]
+  rows: Record<string, unknown>[]
+  elapsed_ms: number
+}
+
+export interface RunOptions {
+  /**
+   * `rollup` (default) reads the pre-aggregated run_facts, as the dashboards do; `raw` computes the
+   * same facts from spans, runs and outcomes on the fly (for checks and benchmarks).
+   */
+  source?: 'rollup' | 'raw'
+}
+
+/** Validates `raw` and runs the saved query `name` for `projectId`. */
+export async function runSavedQuery(
+  store: Store,
+  projectId: string,
+  name: string,
+  raw: Record<string, unknown>,
+  options: RunOptions = {},
+): Promise<SavedQueryResult> {
+  const query = findSavedQuery(name)
+  const params = await validateParams(store, raw)
+  const sql = options.source === 'raw' ? query.sql.replaceAll(RUN_FACTS_SOURCE, RAW_RUN_FACTS) : query.sql
+  const started = performance.now()
+  const rows = await store.query<Record<string, unknown>>(sql, { ...params, project: projectId })
+  return {
+    query: query.name,
+    params,
+    columns: query.columns.map(({ name: column, type }) => ({ name: column, type })),
+    rows,
+    elapsed_ms: Math.round((performance.now() - started) * 100) / 100,
+  }
+}

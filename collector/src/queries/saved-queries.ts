@@ -1,0 +1,140 @@
+/**
+ * The saved queries: one `.sql` file per question in collector/queries/, each opening with a header
+ * that says what it answers. The API, the CLI and the dashboards all run these files.
+ *
+ * Header format (leading `--` comment lines, before the first line of SQL):
+ *
+ *     -- name: daa                          must equal the file name without `.sql`
+ *     -- title: Daily Active Agents         one line
+ *     -- description: …                     one sentence: what it answers
+ *     -- definition: …                      the exact definition; may continue on lines `--   …`
+ *     -- param: from Date — first day       repeatable: name, ClickHouse type, description
+ *     -- column: day Date — calendar day    repeatable: output column name, type, description
+ *
+ * Any field may continue on following lines that start with `--` and more spaces.
+ */
+import { readdirSync, readFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+
+export interface SavedQueryField {
+  name: string
+  /** ClickHouse type, e.g. `Date`, `UInt64`, `Nullable(Float64)`. */
+  type: string
+  description: string
+}
+
+export interface SavedQuery {
+  name: string
+  title: string
+  description: string
+  definition: string
+  /** The query parameters the SQL uses, `project` first. */
+  params: SavedQueryField[]
+  /** The output columns, in order. */
+  columns: SavedQueryField[]
+  /** The SQL text, header included (ClickHouse ignores comments). */
+  sql: string
+}
+
+/** Where the .sql files live: the same relative depth from src/queries and dist/queries. */
+export const SAVED_QUERIES_DIR = fileURLToPath(new URL('../../queries/', import.meta.url))
+
+/** Every saved query takes exactly these parameters; `project` is never taken from a request. */
+export const STANDARD_PARAMS = ['project', 'from', 'to', 'tz', 'agent'] as const
+
+/** The one spot where a query reads the rollup; the raw path swaps in the raw computation here. */
+export const RUN_FACTS_SOURCE = 'run_facts FINAL'
+
+const HEADER_LINE = /^--\s?(\w+):\s*(.*)$/
+const CONTINUATION = /^--\s{2,}(.*)$/
+const FIELD = /^(\w+)\s+(.+?)\s+—\s+(.+)$/s
+const PLACEHOLDER = /\{(\w+):([^}]+)\}/g
+
+/** A .sql file whose header is missing, malformed or inconsistent with its SQL. */
+export class SavedQueryDefinitionError extends Error {
+  override readonly name = 'SavedQueryDefinitionError'
+}
+
+function parseField(file: string, kind: string, text: string): SavedQueryField {
+  const match = FIELD.exec(text)
+  if (!match)
+    throw new SavedQueryDefinitionError(`${file}: ${kind} "${text}" is not "name Type — description"`)
+  return { name: match[1]!, type: match[2]!, description: match[3]!.replace(/\s+/g, ' ') }
+}
+
+/** Parses one .sql file's text; throws SavedQueryDefinitionError when its header and SQL disagree. */
+export function parseSavedQuery(file: string, sql: string): SavedQuery {
+  const entries: { key: string; value: string }[] = []
+  for (const line of sql.split('\n')) {
+    if (!line.startsWith('--')) break
+    const continued = CONTINUATION.exec(line)
+    const last = entries.at(-1)
+    if (continued && last) {
+      last.value += ` ${continued[1]!.trim()}`
+      continue
+    }
+    const entry = HEADER_LINE.exec(line)
+    if (!entry) throw new SavedQueryDefinitionError(`${file}: header line "${line}" is not "-- key: value"`)
+    entries.push({ key: entry[1]!, value: entry[2]!.trim() })
+  }
+  const single = (key: string): string => {
+    const values = entries.filter((entry) => entry.key === key)
+    if (values.length !== 1)
+      throw new SavedQueryDefinitionError(`${file}: needs exactly one "-- ${key}:" line`)
+    return values[0]!.value
+  }
+  const many = (key: string) =>
+    entries.filter((entry) => entry.key === key).map((entry) => parseField(file, key, entry.value))
+  const query: SavedQuery = {
+    name: single('name'),
+    title: single('title'),
+    description: single('description'),
+    definition: single('definition'),
+    params: many('param'),
+    columns: many('column'),
+    sql,
+  }
+  checkConsistency(file, query)
+  return query
+}
+
+function checkConsistency(file: string, query: SavedQuery): void {
+  const fail = (why: string) => {
+    throw new SavedQueryDefinitionError(`${file}: ${why}`)
+  }
+  if (`${query.name}.sql` !== file) fail(`its name "${query.name}" must match the file name`)
+  if (query.columns.length === 0) fail('declares no columns')
+  const declared = query.params.map((param) => param.name)
+  if (declared.join() !== STANDARD_PARAMS.join()) {
+    fail(
+      `must declare the parameters ${STANDARD_PARAMS.join(', ')} in that order, not ${declared.join(', ')}`,
+    )
+  }
+  for (const [, name, type] of query.sql.matchAll(PLACEHOLDER)) {
+    const param = query.params.find((candidate) => candidate.name === name)
+    if (!param) fail(`uses {${name}:${type}} without a "-- param: ${name}" line`)
+    else if (param.type !== type) fail(`declares ${name} as ${param.type} but uses it as ${type}`)
+  }
+  for (const param of query.params) {
+    if (!query.sql.includes(`{${param.name}:`)) fail(`declares ${param.name} but never uses it`)
+  }
+  if (!query.sql.includes(RUN_FACTS_SOURCE)) fail(`must read its runs from "${RUN_FACTS_SOURCE}"`)
+}
+
+let cache: ReadonlyMap<string, SavedQuery> | undefined
+
+/** Loads (once) every saved query, by name, sorted by name. */
+export function savedQueries(): ReadonlyMap<string, SavedQuery> {
+  if (cache) return cache
+  const files = readdirSync(SAVED_QUERIES_DIR)
+    .filter((file) => file.endsWith('.sql'))
+    .sort()
+  cache = new Map(
+    files.map((file) => {
+      const query = parseSavedQuery(file, readFileSync(join(SAVED_QUERIES_DIR, file), 'utf8'))
+      return [query.name, query] as const
+    }),
+  )
+  return cache
+}
