@@ -18,16 +18,23 @@ export interface ExportHandlerDependencies {
 export async function authenticate(keys: ApiKeyResolver, authorization: string | undefined): Promise<string> {
   const key = ApiKeyResolver.keyFromHeader(authorization)
   if (!key) {
-    throw new ExportRejectedError('unauthenticated', 'Missing API key: send the header "Authorization: Bearer <key>".')
+    throw new ExportRejectedError(
+      'unauthenticated',
+      'Missing API key: send the header "Authorization: Bearer <key>".',
+    )
   }
   let projectId: string | undefined
   try {
     projectId = await keys.projectFor(key)
   } catch (error) {
-    throw new ExportRejectedError('unavailable', 'ClickHouse is unreachable, so the API key cannot be checked.', {
-      retryAfterSeconds: 5,
-      cause: error,
-    })
+    throw new ExportRejectedError(
+      'unavailable',
+      'ClickHouse is unreachable, so the API key cannot be checked.',
+      {
+        retryAfterSeconds: 5,
+        cause: error,
+      },
+    )
   }
   if (!projectId) throw new ExportRejectedError('unauthenticated', 'Unknown or revoked API key.')
   return projectId

@@ -10,6 +10,13 @@ export interface IngestPipelineOptions {
   flushIntervalMs?: number
   /** A batch is written as soon as it holds this many spans. Default 20000. */
   maxBatchSpans?: number
+  /**
+   * Under load, a batch of at least this many spans is written as soon as fewer than
+   * `maxConcurrentInserts` writes are running, instead of waiting for the interval. Default 2000.
+   */
+  minBatchSpans?: number
+  /** Batch writes running at once. Default 2. */
+  maxConcurrentInserts?: number
   /** New requests get 429 while this many request bytes are buffered or being written. Default 128 MiB. */
   maxBufferedBytes?: number
   /** New requests get 503 once the spool holds this many bytes (ClickHouse has been away for long). Default 1 GiB. */
@@ -39,6 +46,8 @@ function emptyBatch(): PendingBatch {
 export class IngestPipeline {
   private readonly flushIntervalMs: number
   private readonly maxBatchSpans: number
+  private readonly minBatchSpans: number
+  private readonly maxConcurrentInserts: number
   private readonly maxBufferedBytes: number
   private readonly maxSpoolBytes: number
   private current = emptyBatch()
@@ -57,9 +66,14 @@ export class IngestPipeline {
   ) {
     this.flushIntervalMs = Math.max(1, options.flushIntervalMs ?? 1000)
     this.maxBatchSpans = Math.max(1, options.maxBatchSpans ?? 20_000)
+    this.minBatchSpans = Math.min(this.maxBatchSpans, Math.max(1, options.minBatchSpans ?? 2000))
+    this.maxConcurrentInserts = Math.max(1, options.maxConcurrentInserts ?? 2)
     this.maxBufferedBytes = Math.max(1, options.maxBufferedBytes ?? 128 * 1024 * 1024)
     this.maxSpoolBytes = Math.max(1, options.maxSpoolBytes ?? 1024 * 1024 * 1024)
-    this.replayTimer = setInterval(() => void this.replaySpool(), Math.max(10, options.replayIntervalMs ?? 2000))
+    this.replayTimer = setInterval(
+      () => void this.replaySpool(),
+      Math.max(10, options.replayIntervalMs ?? 2000),
+    )
     this.replayTimer.unref()
     this.updateGauges()
   }
@@ -70,7 +84,9 @@ export class IngestPipeline {
    */
   accept(rows: MappedRows, bytes: number): Promise<void> {
     if (this.closed) {
-      return Promise.reject(new ExportRejectedError('unavailable', 'The collector is shutting down.', { retryAfterSeconds: 1 }))
+      return Promise.reject(
+        new ExportRejectedError('unavailable', 'The collector is shutting down.', { retryAfterSeconds: 1 }),
+      )
     }
     if (this.spool.size >= this.maxSpoolBytes) {
       return Promise.reject(
@@ -87,7 +103,8 @@ export class IngestPipeline {
         }),
       )
     }
-    if (rows.spans.length === 0 && rows.runs.length === 0 && rows.outcomes.length === 0) return Promise.resolve()
+    if (rows.spans.length === 0 && rows.runs.length === 0 && rows.outcomes.length === 0)
+      return Promise.resolve()
     const batch = this.current
     for (const span of rows.spans) batch.rows.spans.push(span)
     for (const run of rows.runs) batch.rows.runs.push(run)
@@ -95,7 +112,7 @@ export class IngestPipeline {
     batch.spanCount += rows.spans.length
     batch.bytes += bytes
     const durable = new Promise<void>((resolve, reject) => batch.waiters.push({ resolve, reject }))
-    if (batch.spanCount >= this.maxBatchSpans) this.flush()
+    if (this.shouldFlushNow()) this.flush()
     else this.timer ??= setTimeout(() => this.flush(), this.flushIntervalMs)
     this.updateGauges()
     return durable
@@ -115,6 +132,17 @@ export class IngestPipeline {
     await this.replaying
   }
 
+  /**
+   * Group commit: a full batch goes at once; a reasonably large one goes as soon as a write slot
+   * is free. Busy collectors thus write large batches back to back, and quiet ones about once per
+   * flush interval, as ClickHouse prefers.
+   */
+  private shouldFlushNow(): boolean {
+    const spans = this.current.spanCount
+    if (spans >= this.maxBatchSpans) return true
+    return spans >= this.minBatchSpans && this.writes.size < this.maxConcurrentInserts
+  }
+
   private bufferedBytes(): number {
     return this.current.bytes + this.inFlightBytes
   }
@@ -129,6 +157,7 @@ export class IngestPipeline {
     const write = this.write(batch).finally(() => {
       this.inFlightBytes -= batch.bytes
       this.writes.delete(write)
+      if (this.shouldFlushNow()) this.flush()
       this.updateGauges()
     })
     this.writes.add(write)
@@ -146,10 +175,14 @@ export class IngestPipeline {
         await this.spool.write(batch.rows)
         destination = 'spool'
       } catch (spoolError) {
-        const error = new ExportRejectedError('unavailable', 'ClickHouse is unreachable and the spool cannot be written.', {
-          retryAfterSeconds: 10,
-          cause: spoolError,
-        })
+        const error = new ExportRejectedError(
+          'unavailable',
+          'ClickHouse is unreachable and the spool cannot be written.',
+          {
+            retryAfterSeconds: 10,
+            cause: spoolError,
+          },
+        )
         for (const waiter of batch.waiters) waiter.reject(error)
         return
       }

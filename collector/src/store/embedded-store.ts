@@ -3,6 +3,7 @@ import { resolve } from 'node:path'
 import {
   ClickHouseError,
   clickHouseErrorFromMessage,
+  compactRows,
   type QueryParams,
   quoteIdentifier,
   SESSION_SETTINGS,
@@ -25,7 +26,12 @@ interface ChdbResult {
 interface ChdbSession {
   queryAsync(sql: string, options?: { format?: string }): Promise<ChdbResult>
   queryBindAsync(sql: string, params: object, options?: { format?: string }): Promise<ChdbResult>
-  insert(params: { table: string; values: Buffer; format: 'JSONEachRow' }): Promise<unknown>
+  insert(params: {
+    table: string
+    values: Buffer
+    columns: string[]
+    format: 'JSONCompactEachRow'
+  }): Promise<unknown>
   close(): void
 }
 interface ChdbModule {
@@ -125,13 +131,15 @@ export async function createEmbeddedStore(options: EmbeddedStoreOptions = {}): P
     async insert(table, rows) {
       if (rows.length === 0) return
       const active = open()
+      const { columns, values } = compactRows(rows)
       let payload = ''
-      for (const row of rows) payload += `${JSON.stringify(row)}\n`
+      for (const row of values) payload += `${JSON.stringify(row)}\n`
       try {
         await active.insert({
           table: qualify(database, table),
           values: Buffer.from(payload),
-          format: 'JSONEachRow',
+          columns,
+          format: 'JSONCompactEachRow',
         })
       } catch (error) {
         throw toStoreError(error)

@@ -2,6 +2,7 @@ import { type ClickHouseClient, ClickHouseLogLevel, createClient } from '@clickh
 import {
   ClickHouseError,
   clickHouseErrorFromMessage,
+  compactRows,
   type QueryParams,
   quoteIdentifier,
   SESSION_SETTINGS,
@@ -97,7 +98,13 @@ export async function createServerStore(options: ServerStoreOptions): Promise<St
     async insert(table, rows) {
       if (rows.length === 0) return
       try {
-        await client.insert({ table, values: rows as object[], format: 'JSONEachRow' })
+        const { columns, values } = compactRows(rows)
+        await client.insert({
+          table,
+          values,
+          columns: columns as [string, ...string[]],
+          format: 'JSONCompactEachRow',
+        })
       } catch (error) {
         throw toStoreError(error)
       }

@@ -77,3 +77,17 @@ export const SESSION_SETTINGS = {
 export function quoteIdentifier(name: string): string {
   return `\`${name.replaceAll('\\', '\\\\').replaceAll('`', '\\`')}\``
 }
+
+/**
+ * Rows as JSONCompactEachRow values under one column list: about half the bytes of JSONEachRow
+ * and markedly cheaper for ClickHouse to parse, the dominant cost of ingest. Every row must have
+ * the keys of the first (daa's row types always do).
+ */
+export function compactRows(rows: readonly object[]): { columns: string[]; values: unknown[][] } {
+  const columns = Object.keys(rows[0] ?? {})
+  const values = rows.map((row) => {
+    const record = row as Record<string, unknown>
+    return columns.map((column) => record[column])
+  })
+  return { columns, values }
+}
