@@ -33,17 +33,27 @@ function peakRssMb(pid: number): number {
 }
 
 async function startCollector(clickhouseUrl: string, database: string, dataDir: string) {
-  const child: ChildProcess = spawn('node', [CLI, 'collector'], {
-    env: {
-      ...process.env,
-      CLICKHOUSE_URL: clickhouseUrl,
-      CLICKHOUSE_DATABASE: database,
-      DAA_DATA_DIR: dataDir,
-      DAA_PORT: '0',
-      DAA_GRPC_PORT: '-1',
+  const child: ChildProcess = spawn(
+    'node',
+    [
+      ...(process.env.BENCH_PROFILE_DIR
+        ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE_DIR}`]
+        : []),
+      CLI,
+      'collector',
+    ],
+    {
+      env: {
+        ...process.env,
+        CLICKHOUSE_URL: clickhouseUrl,
+        CLICKHOUSE_DATABASE: database,
+        DAA_DATA_DIR: dataDir,
+        DAA_PORT: '0',
+        DAA_GRPC_PORT: '-1',
+      },
+      stdio: ['ignore', 'pipe', 'inherit'],
     },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  })
+  )
   const url = await new Promise<string>((resolve, reject) => {
     let seen = ''
     child.stdout!.on('data', (chunk: Buffer) => {
@@ -96,6 +106,11 @@ async function throughCollector(clickhouseUrl: string, bodies: Uint8Array[], spa
   )
   const seconds = (performance.now() - started) / 1000
   const rss = peakRssMb(collector.pid)
+  const metrics = await (await fetch(`${collector.url}/metrics`)).text()
+  const metric = (name: string) =>
+    Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(metrics)?.[1] ?? Number.NaN)
+  const inserts = metric('daa_insert_duration_seconds_count')
+  const insertMs = (metric('daa_insert_duration_seconds_sum') / inserts) * 1000
   await collector.stop()
   const [stored] = await setup.query<{ n: number }>('SELECT count() AS n FROM spans FINAL')
   await setup.command(`DROP DATABASE ${database}`)
@@ -103,7 +118,14 @@ async function throughCollector(clickhouseUrl: string, bodies: Uint8Array[], spa
   rmSync(dataDir, { recursive: true, force: true })
   latencies.sort((a, b) => a - b)
   if ((stored?.n ?? 0) < spans) throw new Error(`only ${stored?.n} of ${spans} spans were stored`)
-  return { rate: spans / seconds, p50: percentile(latencies, 50), p99: percentile(latencies, 99), rss }
+  return {
+    rate: spans / seconds,
+    p50: percentile(latencies, 50),
+    p99: percentile(latencies, 99),
+    rss,
+    inserts,
+    insertMs,
+  }
 }
 
 async function directInsert(clickhouseUrl: string, bodies: Uint8Array[]) {
@@ -168,6 +190,7 @@ async function main() {
       `  through one collector process            ${best.rate.toFixed(0).padStart(8)} spans/s   rounds: ${collector.map((c) => c.rate.toFixed(0)).join(', ')}`,
       `  collector / direct                        ${(best.rate / directBest).toFixed(2).padStart(8)}×        (target ≥ 0.50)`,
       `  request latency p50 / p99                 ${best.p50.toFixed(1)} ms / ${best.p99.toFixed(1)} ms`,
+      `  collector batches / mean insert time      ${best.inserts} batches, ${best.insertMs.toFixed(0)} ms each`,
       `  collector peak RSS                        ${peakRss.toFixed(0).padStart(8)} MB        (target < 300 MB)`,
       `  throughput target                         ${best.rate >= 50_000 ? 'met' : 'NOT met'} (≥ 50,000 spans/s)`,
     ]

@@ -1,0 +1,102 @@
+/**
+ * @daa/sdk end to end: instrumented agent code → OTLP → a running collector → a real ClickHouse
+ * server. The run row has the right agent, user, outcome, value, token totals and tool count.
+ */
+import { flush, init, llm, outcome, type RunRef, run, shutdown, stats, tool } from '@daa/sdk'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { type RunningClickHouse, startClickHouseServer } from '../support/clickhouse-server.js'
+import { type CollectorUnderTest, startTestCollector } from '../support/collector-harness.js'
+
+let clickhouse: RunningClickHouse
+let target: CollectorUnderTest
+
+beforeAll(async () => {
+  clickhouse = await startClickHouseServer()
+  target = await startTestCollector(clickhouse.url)
+  init({ endpoint: target.collector.url, apiKey: target.apiKey, serviceName: 'refunds' })
+})
+afterAll(async () => {
+  await shutdown({ timeoutMs: 5000 })
+  await target?.close()
+  await clickhouse?.stop()
+})
+
+/** The agent under test: 3 LLM calls, 5 tool calls (one failing), then an outcome. */
+async function refundAgent(user: string): Promise<RunRef> {
+  return run({ agent: 'refund-bot', user, conversation: 'thread-9', version: '2.1.0' }, async (current) => {
+    for (const input of [1000, 2000, 3000]) {
+      await llm({ model: 'gpt-5', provider: 'openai' }, async (call) => {
+        call.usage({ input, output: input / 10, cacheRead: input / 2 })
+      })
+    }
+    for (const name of ['lookup_order', 'check_policy', 'issue_refund', 'notify', 'log']) {
+      await tool(name, async () => {
+        if (name === 'notify') throw new Error('smtp down')
+      }).catch(() => {})
+    }
+    current.partial({ value: 20, unit: 'USD', reason: 'awaiting approval' })
+    return current.ref
+  })
+}
+
+async function settle(): Promise<void> {
+  await flush(5000)
+  await target.collector.settle()
+}
+
+describe('@daa/sdk → collector → ClickHouse', () => {
+  let ref: RunRef
+
+  it('stores the run with its agent, user, outcome, value, tokens and tools', async () => {
+    ref = await refundAgent('customer-17')
+    await settle()
+    expect(stats().dropped).toBe(0)
+    const store = target.collector.store
+    const [run] = await store.query<Record<string, string>>(
+      `SELECT run_id, agent_id AS agent, agent_version AS version, user_id AS user, conversation_id AS conversation,
+              service_name AS service
+       FROM runs FINAL WHERE user_id = 'customer-17'`,
+    )
+    const runId = run!.run_id!
+    const [result] = await store.query<Record<string, unknown>>(
+      'SELECT argMax(status, recorded_at) AS outcome, argMax(value, recorded_at) AS value, argMax(unit, recorded_at) AS unit FROM outcomes FINAL WHERE run_id = {runId:String}',
+      { runId },
+    )
+    const [usage] = await store.query<Record<string, number>>(
+      `SELECT sumIf(input_tokens, operation = 'chat') AS input_tokens,
+              sumIf(output_tokens, operation = 'chat') AS output_tokens,
+              sumIf(cache_read_tokens, operation = 'chat') AS cached,
+              countIf(operation = 'execute_tool') AS tools,
+              countIf(operation = 'execute_tool' AND error_type != '') AS failed_tools
+       FROM spans FINAL WHERE run_id = {runId:String}`,
+      { runId },
+    )
+    const row = { ...run, run_id: undefined, ...result, ...usage }
+    delete row.run_id
+    expect(row).toEqual({
+      agent: 'refund-bot',
+      version: '2.1.0',
+      user: 'customer-17',
+      conversation: 'thread-9',
+      service: 'refunds',
+      outcome: 'partial',
+      value: 20,
+      unit: 'USD',
+      input_tokens: 6000,
+      output_tokens: 600,
+      cached: 3000,
+      tools: 5,
+      failed_tools: 1,
+    })
+  })
+
+  it('records a late outcome that wins over the one recorded during the run', async () => {
+    outcome(ref, { status: 'delivered', value: 40, unit: 'USD' })
+    await settle()
+    const rows = await target.collector.store.query<{ status: string; value: number }>(
+      `SELECT argMax(status, recorded_at) AS status, argMax(value, recorded_at) AS value
+       FROM outcomes FINAL WHERE run_id IN (SELECT run_id FROM runs FINAL WHERE user_id = 'customer-17')`,
+    )
+    expect(rows).toEqual([{ status: 'delivered', value: 40 }])
+  })
+})
