@@ -22,13 +22,25 @@ export interface CreatedApiKey {
 const PROJECT_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/
 
 /** Creates a key for a project (the project exists once it has a key). */
-export async function createApiKey(store: Store, projectId: string, name = 'default'): Promise<CreatedApiKey> {
+export async function createApiKey(
+  store: Store,
+  projectId: string,
+  name = 'default',
+): Promise<CreatedApiKey> {
   if (!PROJECT_NAME.test(projectId)) {
-    throw new Error('A project name is 1–128 letters, digits, dots, dashes or underscores, starting with a letter or digit.')
+    throw new Error(
+      'A project name is 1–128 letters, digits, dots, dashes or underscores, starting with a letter or digit.',
+    )
   }
   const key = `${KEY_PREFIX}${randomBytes(24).toString('base64url')}`
   await store.insert('api_keys', [
-    { key_hash: hashApiKey(key), project_id: projectId, name, created_at: new Date().toISOString(), revoked: 0 },
+    {
+      key_hash: hashApiKey(key),
+      project_id: projectId,
+      name,
+      created_at: new Date().toISOString(),
+      revoked: 0,
+    },
   ])
   return { key, projectId, name }
 }
