@@ -57,13 +57,13 @@ WITH
     )
 SELECT
     row_number() OVER (ORDER BY delivered_runs DESC, agent_id ASC) AS rank,
-    agent_id,
+    CAST(agent_id AS String) AS agent_id,
     runs,
     delivered_runs,
     if(known_outcome_runs = 0, 0, delivered_runs / known_outcome_runs) AS delivery_rate,
     cost_usd,
     if(delivered_runs = 0, 0, cost_usd / delivered_runs) AS cost_per_delivered_usd,
-    main_unit.1 AS value_unit,
+    CAST(main_unit.1 AS String) AS value_unit,
     main_unit.2 AS value,
     people_served
 FROM by_agent

@@ -16,7 +16,7 @@
 -- column: share_of_runs Float64 — runs / all runs in the range
 -- column: value Float64 — sum of the outcome values of these runs
 SELECT
-    outcome AS status,
+    CAST(outcome AS String) AS status,
     outcome_reason AS reason,
     count() AS runs,
     runs / sum(runs) OVER () AS share_of_runs,

@@ -49,7 +49,7 @@ WITH
     )
 SELECT
     grid.day AS day,
-    grid.unit AS unit,
+    CAST(grid.unit AS String) AS unit,
     value_by_day.delivered_runs AS delivered_runs,
     value_by_day.value AS value,
     spend_by_day.total_tokens AS total_tokens,

@@ -28,7 +28,14 @@ export class SavedQueryRequestError extends Error {
 const isoDate = z
   .string({ error: 'is required, as YYYY-MM-DD' })
   .regex(/^\d{4}-\d{2}-\d{2}$/, 'must be a date as YYYY-MM-DD')
-  .refine((text) => new Date(`${text}T00:00:00Z`).toISOString().startsWith(text), 'is not a calendar date')
+  .refine((text) => {
+    const parsed = Date.parse(`${text}T00:00:00Z`)
+    // Only well-formed text gets here meaningfully; the regex reports the rest.
+    return (
+      !/^\d{4}-\d{2}-\d{2}$/.test(text) ||
+      (!Number.isNaN(parsed) && new Date(parsed).toISOString().startsWith(text))
+    )
+  }, 'is not a calendar date')
   .refine((text) => text >= '2000-01-01' && text <= '2100-12-31', 'must be between 2000-01-01 and 2100-12-31')
 
 /** The parameters a request may set; anything else (`project` included) is refused. */

@@ -1,0 +1,274 @@
+/**
+ * The metrics API (Hono routes) and the CLI commands over the saved queries, on the embedded store
+ * loaded with the golden dataset; plus a check that each .sql header declares exactly the columns
+ * and types ClickHouse returns.
+ */
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { createEmbeddedStore, migrate, type Store } from '@daa/collector'
+import { Hono } from 'hono'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import {
+  listQueriesCommand,
+  type MetricsEnv,
+  refreshRollups,
+  registerMetricsRoutes,
+  runQueryCommand,
+  SavedQueryRequestError,
+  savedQueries,
+} from '../../collector/src/queries/index.js'
+import { EXPECTED } from './expected-metrics.js'
+import { GOLDEN_PROJECT, generateGoldenDataset, OTHER_PROJECT } from './golden-dataset.js'
+import { loadWave, RANGE } from './golden-suite.js'
+
+const dataDir = mkdtempSync(join(tmpdir(), 'daa-metrics-api-'))
+const dataset = generateGoldenDataset()
+let store: Store
+let app: Hono<MetricsEnv>
+
+beforeAll(async () => {
+  store = await createEmbeddedStore({ path: dataDir, database: 'metrics_api' })
+  await migrate(store, { retentionDays: 0 })
+  await loadWave(store, dataset, 1)
+  await loadWave(store, dataset, 2)
+  await refreshRollups(store)
+  app = new Hono<MetricsEnv>()
+  // Stands in for the auth middleware: the API key decides the project; here, a test header does.
+  app.use('/api/*', async (c, next) => {
+    c.set('projectId', c.req.header('x-test-project') ?? GOLDEN_PROJECT)
+    await next()
+  })
+  registerMetricsRoutes(app, { store })
+})
+afterAll(async () => {
+  await store?.close()
+  rmSync(dataDir, { recursive: true, force: true })
+})
+
+const get = (path: string, project = GOLDEN_PROJECT) =>
+  app.request(path, { headers: { 'x-test-project': project } })
+
+describe('GET /api/v1/metrics', () => {
+  it('lists every saved query with its description, parameters and columns', async () => {
+    const response = await get('/api/v1/metrics')
+    expect(response.status).toBe(200)
+    const body = (await response.json()) as {
+      queries: {
+        name: string
+        description: string
+        params: { name: string }[]
+        columns: { name: string }[]
+      }[]
+    }
+    expect(body.queries.map((query) => query.name)).toEqual([...savedQueries().keys()])
+    for (const query of body.queries) {
+      expect(query.description.length).toBeGreaterThan(10)
+      expect(query.params.map((param) => param.name)).toEqual(['from', 'to', 'tz', 'agent'])
+      expect(query.columns.length).toBeGreaterThan(0)
+    }
+  })
+})
+
+describe('GET /api/v1/metrics/:name', () => {
+  it('returns JSON with the query, parameters, typed columns, rows and elapsed time', async () => {
+    const response = await get('/api/v1/metrics/daa?from=2026-03-01&to=2026-03-26&tz=Asia/Kolkata')
+    expect(response.status).toBe(200)
+    const body = (await response.json()) as Record<string, unknown>
+    expect(body.query).toBe('daa')
+    expect(body.params).toEqual({ ...RANGE, tz: 'Asia/Kolkata', agent: '' })
+    expect(body.columns).toEqual([
+      { name: 'day', type: 'Date' },
+      { name: 'daa', type: 'UInt64' },
+      { name: 'working_agents', type: 'UInt64' },
+      { name: 'runs', type: 'UInt64' },
+      { name: 'delivered_runs', type: 'UInt64' },
+    ])
+    expect(body.rows).toEqual(
+      EXPECTED.daa!(dataset.runs, { project: GOLDEN_PROJECT, ...RANGE, tz: 'Asia/Kolkata', agent: '' }),
+    )
+    expect(typeof body.elapsed_ms).toBe('number')
+  })
+
+  it('returns CSV with format=csv', async () => {
+    const response = await get('/api/v1/metrics/delivery-rate?from=2026-03-01&to=2026-03-03&format=csv')
+    expect(response.status).toBe(200)
+    expect(response.headers.get('content-type')).toMatch(/^text\/csv/)
+    const lines = (await response.text()).trimEnd().split('\r\n')
+    expect(lines[0]).toBe(
+      'day,runs,delivered,partial,failed,abandoned,unknown,known_outcome_runs,delivery_rate',
+    )
+    expect(lines).toHaveLength(4)
+    expect(lines[1]).toMatch(/^2026-03-01,\d+,/)
+  })
+
+  it('takes the project from the middleware only: a project parameter is refused, not obeyed', async () => {
+    const sneaky = await get(`/api/v1/metrics/daa?from=2026-03-01&to=2026-03-26&project=${OTHER_PROJECT}`)
+    expect(sneaky.status).toBe(400)
+    expect(await sneaky.json()).toEqual({
+      error: {
+        code: 'invalid_parameters',
+        message: 'Invalid parameters: unknown parameter "project" (the project comes from the API key).',
+      },
+    })
+    // The same request without the parameter answers for the middleware's project, and only it.
+    const mine = (await (await get('/api/v1/metrics/daa?from=2026-03-01&to=2026-03-26')).json()) as {
+      rows: unknown[]
+    }
+    const theirs = (await (
+      await get('/api/v1/metrics/daa?from=2026-03-01&to=2026-03-26', OTHER_PROJECT)
+    ).json()) as { rows: unknown[] }
+    expect(mine.rows).toEqual(
+      EXPECTED.daa!(dataset.runs, { project: GOLDEN_PROJECT, ...RANGE, tz: 'UTC', agent: '' }),
+    )
+    expect(theirs.rows).toEqual(
+      EXPECTED.daa!(dataset.runs, { project: OTHER_PROJECT, ...RANGE, tz: 'UTC', agent: '' }),
+    )
+    expect(mine.rows).not.toEqual(theirs.rows)
+  })
+
+  it.each([
+    [
+      'an unknown query',
+      '/api/v1/metrics/nope?from=2026-03-01&to=2026-03-02',
+      404,
+      'unknown_query',
+      /no saved query "nope"/,
+    ],
+    ['a missing from', '/api/v1/metrics/daa?to=2026-03-02', 400, 'invalid_parameters', /from is required/],
+    [
+      'a malformed date',
+      '/api/v1/metrics/daa?from=03/01/2026&to=2026-03-02',
+      400,
+      'invalid_parameters',
+      /from must be a date as YYYY-MM-DD/,
+    ],
+    [
+      'an impossible date',
+      '/api/v1/metrics/daa?from=2026-02-30&to=2026-03-02',
+      400,
+      'invalid_parameters',
+      /from is not a calendar date/,
+    ],
+    [
+      'from after to',
+      '/api/v1/metrics/daa?from=2026-03-05&to=2026-03-02',
+      400,
+      'invalid_parameters',
+      /from must not be after to/,
+    ],
+    [
+      'a range too long',
+      '/api/v1/metrics/daa?from=2024-01-01&to=2026-03-02',
+      400,
+      'invalid_parameters',
+      /at most 366 days/,
+    ],
+    [
+      'an unknown time zone',
+      '/api/v1/metrics/daa?from=2026-03-01&to=2026-03-02&tz=Mars/Olympus',
+      400,
+      'invalid_parameters',
+      /tz "Mars\/Olympus" is not an IANA time zone/,
+    ],
+    [
+      'an unknown format',
+      '/api/v1/metrics/daa?from=2026-03-01&to=2026-03-02&format=xml',
+      400,
+      'invalid_parameters',
+      /format must be json or csv/,
+    ],
+  ])('refuses %s with a clear %s', async (_case, path, status, code, message) => {
+    const response = await get(path)
+    expect(response.status).toBe(status)
+    const body = (await response.json()) as { error: { code: string; message: string } }
+    expect(body.error.code).toBe(code)
+    expect(body.error.message).toMatch(message)
+  })
+})
+
+describe('CLI commands', () => {
+  const capture = () => {
+    let text = ''
+    const write = (chunk: string) => {
+      text += chunk
+      return true
+    }
+    return { out: { write }, text: () => text }
+  }
+
+  it('daa queries lists every query with its description', () => {
+    const output = capture()
+    listQueriesCommand(output.out)
+    for (const query of savedQueries().values()) expect(output.text()).toContain(query.name)
+    expect(output.text()).toContain(savedQueries().get('daa')!.description)
+  })
+
+  it('daa query prints an aligned table by default', async () => {
+    const output = capture()
+    await runQueryCommand(
+      store,
+      GOLDEN_PROJECT,
+      { name: 'daa', from: '2026-03-01', to: '2026-03-03' },
+      output.out,
+    )
+    const lines = output.text().trimEnd().split('\n')
+    expect(lines[0]).toMatch(/^day\s+daa\s+working_agents\s+runs\s+delivered_runs$/)
+    expect(lines[1]).toMatch(/^─+( +─+){4}$/)
+    expect(lines.slice(2, 5).map((line) => line.slice(0, 10))).toEqual([
+      '2026-03-01',
+      '2026-03-02',
+      '2026-03-03',
+    ])
+    // Columns line up: every line is as wide as the rule.
+    for (const line of lines.slice(2, 5)) expect(line.length).toBe(lines[1]!.length)
+    expect(lines[5]).toMatch(/^\(3 rows, [\d.]+ ms\)$/)
+  })
+
+  it('daa query prints JSON and CSV on request', async () => {
+    const json = capture()
+    await runQueryCommand(
+      store,
+      GOLDEN_PROJECT,
+      { name: 'run-health', from: '2026-03-01', to: '2026-03-02', tz: 'Asia/Kathmandu', format: 'json' },
+      json.out,
+    )
+    expect(JSON.parse(json.text())).toMatchObject({ query: 'run-health', params: { tz: 'Asia/Kathmandu' } })
+    const csv = capture()
+    await runQueryCommand(
+      store,
+      GOLDEN_PROJECT,
+      { name: 'outcomes-by-reason', from: '2026-03-01', to: '2026-03-02', format: 'csv' },
+      csv.out,
+    )
+    expect(csv.text().split('\r\n')[0]).toBe('status,reason,runs,share_of_runs,value')
+  })
+
+  it('daa query reports bad input as a SavedQueryRequestError', async () => {
+    const error = await runQueryCommand(
+      store,
+      GOLDEN_PROJECT,
+      { name: 'daa', from: '2026-03-02', to: '2026-03-01' },
+      capture().out,
+    ).catch((reason: unknown) => reason)
+    expect(error).toBeInstanceOf(SavedQueryRequestError)
+    expect((error as Error).message).toMatch(/from must not be after to/)
+  })
+})
+
+describe('.sql headers', () => {
+  it('declare exactly the columns and types ClickHouse returns', async () => {
+    for (const query of savedQueries().values()) {
+      const described = await store.query<{ name: string; type: string }>(`DESCRIBE TABLE (${query.sql})`, {
+        project: GOLDEN_PROJECT,
+        ...RANGE,
+        tz: 'UTC',
+        agent: '',
+      })
+      expect(
+        described.map(({ name, type }) => ({ name, type })),
+        query.name,
+      ).toEqual(query.columns.map(({ name, type }) => ({ name, type })))
+    }
+  })
+})
