@@ -15,7 +15,7 @@ let collector: Collector
 
 beforeAll(async () => {
   store = await createEmbeddedStore({ path: join(directory, 'data'), database: 'app_test' })
-  collector = await createCollector({ store, spoolDir: join(directory, 'spool'), maintenanceIntervalMs: 0 })
+  collector = await createCollector({ store, walDir: join(directory, 'wal'), maintenanceIntervalMs: 0 })
 })
 afterAll(async () => {
   await collector.shutdown()
@@ -73,6 +73,8 @@ describe('collector app', () => {
     })
     expect(response.status).toBe(200)
     expect(await response.json()).toEqual({})
+    // Acknowledged means logged on disk; ClickHouse gets the batch at the next flush.
+    await collector.flush()
     const [run] = await store.query('SELECT project_id, agent_id FROM runs FINAL')
     expect(run).toEqual({ project_id: 'acme', agent_id: 'helper' })
     const metrics = await (await collector.app.request('/metrics')).text()

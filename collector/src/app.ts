@@ -4,11 +4,11 @@ import { ApiKeyResolver } from './auth/api-keys.js'
 import type { CollectorEnv } from './http/collector-env.js'
 import { errorResponse } from './http/error-response.js'
 import { registerOtlpHttpRoute } from './http/otlp-http-route.js'
-import { acceptExport, authenticate } from './ingest/export-handler.js'
+import { acceptExport, authenticate, materializeRecord } from './ingest/export-handler.js'
 import { createIngestMetrics, type IngestMetrics } from './ingest/ingest-metrics.js'
 import { IngestPipeline, type IngestPipelineOptions } from './ingest/ingest-pipeline.js'
 import { resolvePendingRuns } from './ingest/run-resolver.js'
-import { Spool } from './ingest/spool.js'
+import { WriteAheadLog } from './ingest/write-ahead-log.js'
 import { DEFAULT_PRICES, type PriceTable } from './mapping/prices.js'
 import { ExportRejectedError } from './otlp/errors.js'
 import type { ExportHandler } from './otlp/grpc-server.js'
@@ -19,8 +19,11 @@ import type { Store } from './store/store.js'
 export interface CollectorOptions extends IngestPipelineOptions {
   /** Where spans go and metrics come from. Required; the collector does not close it. */
   store: Store
-  /** Directory of the spool that holds acknowledged batches while ClickHouse is away. Default `./.daa/spool`. */
-  spoolDir?: string
+  /**
+   * Directory of the write-ahead log: exports are acknowledged once logged there, and it holds
+   * them until ClickHouse has them. Keep it on a persistent volume. Default `./.daa/wal`.
+   */
+  walDir?: string
   /** Model prices for spans that carry no `daa.cost.usd`. Default: an empty table (cost 0). */
   prices?: PriceTable
   /** Largest OTLP request accepted, after decompression. Default 64 MiB. */
@@ -61,10 +64,17 @@ export async function createCollector(options: CollectorOptions): Promise<Collec
   const { store } = options
   const onError = options.onError ?? writeToStderr
   const metrics = createIngestMetrics()
-  const spool = await Spool.open(options.spoolDir ?? join('.daa', 'spool'))
-  const pipeline = new IngestPipeline(store, spool, metrics, options)
-  // Batches acknowledged before a restart go to ClickHouse first.
-  void pipeline.replaySpool()
+  const prices = options.prices ?? DEFAULT_PRICES
+  const log = await WriteAheadLog.open(options.walDir ?? join('.daa', 'wal'))
+  const pipeline = new IngestPipeline(
+    store,
+    log,
+    metrics,
+    (record) => materializeRecord(prices, record),
+    options,
+  )
+  // Exports acknowledged before a restart go to ClickHouse first.
+  void pipeline.replay()
   const keys = new ApiKeyResolver(store)
   const app = new Hono<CollectorEnv>()
 
@@ -78,14 +88,14 @@ export async function createCollector(options: CollectorOptions): Promise<Collec
     c.json({ error: { code: 'not_found', message: `No route for ${c.req.method} ${c.req.path}` } }, 404),
   )
 
-  const ingest = { keys, pipeline, metrics, prices: options.prices ?? DEFAULT_PRICES }
+  const ingest = { keys, pipeline, metrics, prices }
   registerOtlpHttpRoute(app, { ...ingest, maxBodyBytes: options.maxBodyBytes ?? 64 * 1024 * 1024 })
 
   const handleExport: ExportHandler = async (request, metadata) => {
     try {
       const projectId = await authenticate(keys, metadata.authorization)
-      // gRPC has already decoded the message; its size is estimated from the span count.
-      const outcome = await acceptExport(ingest, projectId, request, request.spans.length * 1024)
+      const body = metadata.body ?? new Uint8Array(0)
+      const outcome = await acceptExport(ingest, { projectId, encoding: 'protobuf', body }, request)
       metrics.requests.inc({ transport: 'grpc', status: 'OK' })
       return outcome
     } catch (error) {

@@ -71,7 +71,7 @@ export async function startCollectorServer(config: CollectorConfig): Promise<Run
   const collector = await createCollector({
     store,
     prices,
-    spoolDir: join(config.dataDir, 'spool'),
+    walDir: join(config.dataDir, 'wal'),
     maxBodyBytes: Math.floor(config.maxBodyMb * 1024 * 1024),
     flushIntervalMs: config.flushIntervalMs,
     maxBatchSpans: config.maxBatchSpans,

@@ -123,6 +123,7 @@ describe('collector durability', () => {
     expect(second.status).toBe(429)
     expect(Number(second.headers.get('retry-after'))).toBeGreaterThan(0)
     expect((await first).status).toBe(200)
+    await target.collector.settle()
     expect(await runsOf(clickhouse.url, target.config.clickhouseDatabase, 'first-in')).toBe(1)
   })
 })

@@ -41,7 +41,7 @@ export function registerOtlpHttpRoute(app: Hono<CollectorEnv>, options: OtlpHttp
     const body = await readBoundedBody(c.req.raw, c.req.header('content-encoding'), options.maxBodyBytes)
     const request =
       encoding === 'json' ? decodeJsonRequest(new TextDecoder().decode(body)) : decodeProtobufRequest(body)
-    const outcome = await acceptExport(options, projectId, request, body.byteLength)
+    const outcome = await acceptExport(options, { projectId, encoding, body }, request)
     options.metrics.requests.inc({ transport: 'http', status: '200' })
     const payload = encodeExportResponse(outcome, encoding)
     return c.body(payload as Uint8Array<ArrayBuffer> | string, 200, {

@@ -1,11 +1,15 @@
 import { ApiKeyResolver } from '../auth/api-keys.js'
 import { mapSpans } from '../mapping/map-spans.js'
 import type { PriceTable } from '../mapping/prices.js'
+import { decodeJsonRequest } from '../otlp/decode-json.js'
+import { decodeProtobufRequest } from '../otlp/decode-protobuf.js'
 import type { DecodedRequest } from '../otlp/decoded-span.js'
 import { ExportRejectedError } from '../otlp/errors.js'
 import { type ExportOutcome, exportOutcomeOf } from '../otlp/export-response.js'
+import type { MappedRows } from '../store/rows.js'
 import type { IngestMetrics } from './ingest-metrics.js'
 import type { IngestPipeline } from './ingest-pipeline.js'
+import type { WalRecord } from './write-ahead-log.js'
 
 export interface ExportHandlerDependencies {
   keys: ApiKeyResolver
@@ -46,14 +50,22 @@ export async function authenticate(keys: ApiKeyResolver, authorization: string |
  */
 export async function acceptExport(
   dependencies: ExportHandlerDependencies,
-  projectId: string,
+  record: WalRecord,
   request: DecodedRequest,
-  bytes: number,
 ): Promise<ExportOutcome> {
   const { metrics } = dependencies
   metrics.spansReceived.inc(request.spans.length + request.rejectedSpans)
   if (request.rejectedSpans > 0) metrics.spansRejected.inc(request.rejectedSpans)
-  const rows = mapSpans(projectId, request.spans, dependencies.prices)
-  await dependencies.pipeline.accept(rows, bytes)
+  const rows = mapSpans(record.projectId, request.spans, dependencies.prices)
+  await dependencies.pipeline.accept(record, rows)
   return exportOutcomeOf(request)
+}
+
+/** Decodes a logged request body again and maps it, exactly as when it arrived (for replay). */
+export function materializeRecord(prices: PriceTable, record: WalRecord): MappedRows {
+  const request =
+    record.encoding === 'json'
+      ? decodeJsonRequest(new TextDecoder().decode(record.body))
+      : decodeProtobufRequest(record.body)
+  return mapSpans(record.projectId, request.spans, prices)
 }

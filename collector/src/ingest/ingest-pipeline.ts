@@ -2,194 +2,180 @@ import { ExportRejectedError } from '../otlp/errors.js'
 import type { MappedRows } from '../store/rows.js'
 import type { Store } from '../store/store.js'
 import type { IngestMetrics } from './ingest-metrics.js'
-import type { Spool } from './spool.js'
+import type { WalRecord, WriteAheadLog } from './write-ahead-log.js'
 
 /** Batching and durability settings; every field has a default. */
 export interface IngestPipelineOptions {
-  /** Longest a span waits in memory before its batch is written. Default 1000 ms. */
+  /** Longest rows wait in memory before their batch is written to ClickHouse. Default 1000 ms. */
   flushIntervalMs?: number
   /** A batch is written as soon as it holds this many spans. Default 20000. */
   maxBatchSpans?: number
-  /**
-   * Under load, a batch of at least this many spans is written as soon as fewer than
-   * `maxConcurrentInserts` writes are running, instead of waiting for the interval. Default 2000.
-   */
-  minBatchSpans?: number
-  /** Batch writes running at once. Default 2. */
+  /** Batch writes to ClickHouse running at once. Default 2. */
   maxConcurrentInserts?: number
-  /** New requests get 429 while this many request bytes are buffered or being written. Default 128 MiB. */
+  /** New requests get 429 while this many request bytes wait for ClickHouse in memory. Default 128 MiB. */
   maxBufferedBytes?: number
-  /** New requests get 503 once the spool holds this many bytes (ClickHouse has been away for long). Default 1 GiB. */
-  maxSpoolBytes?: number
-  /** How often the spool is offered to ClickHouse while it holds batches. Default 2000 ms. */
+  /** New requests get 503 once the write-ahead log holds this many bytes (ClickHouse away for long). Default 1 GiB. */
+  maxLogBytes?: number
+  /** How often the log is offered to ClickHouse while ClickHouse is behind. Default 2000 ms. */
   replayIntervalMs?: number
 }
 
-interface PendingBatch {
+/** Turns a logged record back into rows (decode and map), for replay. */
+export type Materialize = (record: WalRecord) => MappedRows
+
+interface Batch {
   rows: MappedRows
   spanCount: number
   bytes: number
-  waiters: Array<{ resolve: () => void; reject: (error: unknown) => void }>
 }
 
-const RETRY_AFTER_SECONDS = 2
+function emptyBatch(): Batch {
+  return { rows: { spans: [], runs: [], outcomes: [] }, spanCount: 0, bytes: 0 }
+}
 
-function emptyBatch(): PendingBatch {
-  return { rows: { spans: [], runs: [], outcomes: [] }, spanCount: 0, bytes: 0, waiters: [] }
+function append(target: MappedRows, rows: MappedRows): void {
+  for (const span of rows.spans) target.spans.push(span)
+  for (const run of rows.runs) target.runs.push(run)
+  for (const outcome of rows.outcomes) target.outcomes.push(outcome)
 }
 
 /**
- * Coalesces many small export requests into few large inserts (ClickHouse wants thousands of rows
- * per insert and about one insert per second per table), and acknowledges a request only once its
- * rows are durable: committed in ClickHouse, or fsynced to the spool when ClickHouse is away.
+ * Acknowledges an export once its body is fsynced in the write-ahead log, and feeds ClickHouse
+ * large batches (thousands of rows per insert, about one insert per second per table, as
+ * ClickHouse prefers) behind it. A segment of the log is deleted only once ClickHouse has
+ * committed every row logged in it; what ClickHouse could not take is replayed from the log.
  */
 export class IngestPipeline {
   private readonly flushIntervalMs: number
   private readonly maxBatchSpans: number
-  private readonly minBatchSpans: number
   private readonly maxConcurrentInserts: number
   private readonly maxBufferedBytes: number
-  private readonly maxSpoolBytes: number
+  private readonly maxLogBytes: number
   private current = emptyBatch()
   private timer: NodeJS.Timeout | undefined
   private readonly replayTimer: NodeJS.Timeout
   private inFlightBytes = 0
   private readonly writes = new Set<Promise<void>>()
+  /** Segments being inserted straight from memory; replay leaves them alone. */
+  private readonly inserting = new Set<string>()
+  /** False after a failed insert, until replay has caught up: new batches then wait in the log. */
+  private healthy = true
   private replaying: Promise<void> | undefined
   private closed = false
 
   constructor(
     private readonly store: Store,
-    private readonly spool: Spool,
+    private readonly log: WriteAheadLog,
     private readonly metrics: IngestMetrics,
+    private readonly materialize: Materialize,
     options: IngestPipelineOptions = {},
   ) {
     this.flushIntervalMs = Math.max(1, options.flushIntervalMs ?? 1000)
     this.maxBatchSpans = Math.max(1, options.maxBatchSpans ?? 20_000)
-    this.minBatchSpans = Math.min(this.maxBatchSpans, Math.max(1, options.minBatchSpans ?? 2000))
     this.maxConcurrentInserts = Math.max(1, options.maxConcurrentInserts ?? 2)
     this.maxBufferedBytes = Math.max(1, options.maxBufferedBytes ?? 128 * 1024 * 1024)
-    this.maxSpoolBytes = Math.max(1, options.maxSpoolBytes ?? 1024 * 1024 * 1024)
-    this.replayTimer = setInterval(
-      () => void this.replaySpool(),
-      Math.max(10, options.replayIntervalMs ?? 2000),
-    )
+    this.maxLogBytes = Math.max(1, options.maxLogBytes ?? 1024 * 1024 * 1024)
+    // Segments left by an earlier process hold acknowledged data: ClickHouse gets them first.
+    if (log.pending().length > 0) this.healthy = false
+    this.replayTimer = setInterval(() => void this.replay(), Math.max(10, options.replayIntervalMs ?? 2000))
     this.replayTimer.unref()
     this.updateGauges()
   }
 
   /**
-   * Takes one request's rows. Resolves once they are durable; rejects with ExportRejectedError
-   * (overloaded or unavailable, with a retry hint) when they cannot be taken now.
+   * Takes one request: logs its body and buffers its rows. Resolves once the body is on disk;
+   * rejects with ExportRejectedError (overloaded or unavailable, with a retry hint) when the
+   * request cannot be taken now.
    */
-  accept(rows: MappedRows, bytes: number): Promise<void> {
+  async accept(record: WalRecord, rows: MappedRows): Promise<void> {
     if (this.closed) {
-      return Promise.reject(
-        new ExportRejectedError('unavailable', 'The collector is shutting down.', { retryAfterSeconds: 1 }),
-      )
+      throw new ExportRejectedError('unavailable', 'The collector is shutting down.', {
+        retryAfterSeconds: 1,
+      })
     }
-    if (this.spool.size >= this.maxSpoolBytes) {
-      return Promise.reject(
-        new ExportRejectedError('unavailable', 'ClickHouse is unreachable and the local spool is full.', {
-          retryAfterSeconds: 30,
-        }),
-      )
+    if (this.log.size >= this.maxLogBytes) {
+      throw new ExportRejectedError('unavailable', 'ClickHouse is unreachable and the local log is full.', {
+        retryAfterSeconds: 30,
+      })
     }
+    const bytes = record.body.byteLength
     // Backpressure instead of growing: the sender retries later, and nothing acknowledged is at risk.
-    if (this.bufferedBytes() > 0 && this.bufferedBytes() + bytes > this.maxBufferedBytes) {
-      return Promise.reject(
-        new ExportRejectedError('overloaded', 'The collector is busy writing; retry shortly.', {
-          retryAfterSeconds: RETRY_AFTER_SECONDS,
-        }),
-      )
+    const buffered = this.current.bytes + this.inFlightBytes
+    if (buffered > 0 && buffered + bytes > this.maxBufferedBytes) {
+      throw new ExportRejectedError('overloaded', 'The collector is busy writing; retry shortly.', {
+        retryAfterSeconds: 2,
+      })
     }
-    if (rows.spans.length === 0 && rows.runs.length === 0 && rows.outcomes.length === 0)
-      return Promise.resolve()
-    const batch = this.current
-    for (const span of rows.spans) batch.rows.spans.push(span)
-    for (const run of rows.runs) batch.rows.runs.push(run)
-    for (const outcome of rows.outcomes) batch.rows.outcomes.push(outcome)
-    batch.spanCount += rows.spans.length
-    batch.bytes += bytes
-    const durable = new Promise<void>((resolve, reject) => batch.waiters.push({ resolve, reject }))
-    if (this.shouldFlushNow()) this.flush()
+    if (rows.spans.length === 0 && rows.runs.length === 0 && rows.outcomes.length === 0) return
+    // The log append and the buffering happen in the same tick, so a sealed segment and the batch
+    // cut with it always hold the same requests.
+    const durable = this.log.append(record)
+    append(this.current.rows, rows)
+    this.current.spanCount += rows.spans.length
+    this.current.bytes += bytes
+    if (this.current.spanCount >= this.maxBatchSpans && this.writes.size < this.maxConcurrentInserts)
+      this.flush()
     else this.timer ??= setTimeout(() => this.flush(), this.flushIntervalMs)
     this.updateGauges()
-    return durable
+    try {
+      await durable
+    } catch (error) {
+      throw new ExportRejectedError('unavailable', 'The local write-ahead log cannot be written.', {
+        retryAfterSeconds: 10,
+        cause: error,
+      })
+    }
+    this.metrics.spansAccepted.inc(rows.spans.length)
   }
 
-  /** Writes what is buffered now; resolves when every write started so far has finished. */
+  /** Writes everything buffered and replays what waits in the log; resolves when ClickHouse has it (or refused it). */
   async flushAll(): Promise<void> {
     this.flush()
     await Promise.all([...this.writes])
+    await this.replay()
   }
 
-  /** Stops taking requests, then makes everything acknowledged or buffered durable. */
+  /** Stops taking requests, then offers everything buffered to ClickHouse; what it refuses stays in the log. */
   async shutdown(): Promise<void> {
     this.closed = true
     clearInterval(this.replayTimer)
-    await this.flushAll()
+    this.flush()
+    await Promise.all([...this.writes])
     await this.replaying
-  }
-
-  /**
-   * Group commit: a full batch goes at once; a reasonably large one goes as soon as a write slot
-   * is free. Busy collectors thus write large batches back to back, and quiet ones about once per
-   * flush interval, as ClickHouse prefers.
-   */
-  private shouldFlushNow(): boolean {
-    const spans = this.current.spanCount
-    if (spans >= this.maxBatchSpans) return true
-    return spans >= this.minBatchSpans && this.writes.size < this.maxConcurrentInserts
-  }
-
-  private bufferedBytes(): number {
-    return this.current.bytes + this.inFlightBytes
+    await this.log.close()
   }
 
   private flush(): void {
     if (this.timer) clearTimeout(this.timer)
     this.timer = undefined
     const batch = this.current
-    if (batch.waiters.length === 0) return
+    if (batch.spanCount === 0 && batch.rows.runs.length === 0 && batch.rows.outcomes.length === 0) return
+    const segment = this.log.seal()
     this.current = emptyBatch()
+    if (!segment) return
     this.inFlightBytes += batch.bytes
-    const write = this.write(batch).finally(() => {
+    this.inserting.add(segment)
+    const write = this.write(batch, segment).finally(() => {
       this.inFlightBytes -= batch.bytes
+      this.inserting.delete(segment)
       this.writes.delete(write)
-      if (this.shouldFlushNow()) this.flush()
+      if (this.current.spanCount >= this.maxBatchSpans) this.flush()
       this.updateGauges()
     })
     this.writes.add(write)
   }
 
-  private async write(batch: PendingBatch): Promise<void> {
-    let destination: 'clickhouse' | 'spool'
+  private async write(batch: Batch, segment: string): Promise<void> {
+    await this.log.settled(segment)
+    // While older segments wait for replay, newer ones queue behind them in the log.
+    if (!this.healthy) return
     try {
-      // While older batches wait in the spool, newer ones queue behind them, in order.
-      if (this.spool.depth > 0) throw new Error('spool not empty')
       await this.insert(batch.rows)
-      destination = 'clickhouse'
+      await this.log.remove(segment)
+      this.metrics.batches.inc({ destination: 'clickhouse' })
     } catch {
-      try {
-        await this.spool.write(batch.rows)
-        destination = 'spool'
-      } catch (spoolError) {
-        const error = new ExportRejectedError(
-          'unavailable',
-          'ClickHouse is unreachable and the spool cannot be written.',
-          {
-            retryAfterSeconds: 10,
-            cause: spoolError,
-          },
-        )
-        for (const waiter of batch.waiters) waiter.reject(error)
-        return
-      }
+      this.healthy = false
     }
-    this.metrics.batches.inc({ destination })
-    this.metrics.spansAccepted.inc(batch.spanCount)
-    for (const waiter of batch.waiters) waiter.resolve()
   }
 
   private async insert(rows: MappedRows): Promise<void> {
@@ -207,17 +193,26 @@ export class IngestPipeline {
     }
   }
 
-  /** Offers spooled batches to ClickHouse, oldest first, until one fails. */
-  replaySpool(): Promise<void> {
-    if (this.replaying || this.spool.depth === 0) return this.replaying ?? Promise.resolve()
+  /** Offers logged segments to ClickHouse, oldest first, until one fails; healthy again once all are in. */
+  replay(): Promise<void> {
+    if (this.replaying) return this.replaying
+    const waiting = this.log.pending().filter((segment) => !this.inserting.has(segment))
+    if (waiting.length === 0) {
+      if (this.inserting.size === 0) this.healthy = true
+      return Promise.resolve()
+    }
     this.replaying = (async () => {
       try {
-        for (const name of await this.spool.pending()) {
-          await this.insert(await this.spool.read(name))
-          await this.spool.remove(name)
+        for (const segment of waiting) {
+          await this.log.settled(segment)
+          const rows: MappedRows = { spans: [], runs: [], outcomes: [] }
+          for (const record of await this.log.read(segment)) append(rows, this.materialize(record))
+          await this.insert(rows)
+          await this.log.remove(segment)
           this.metrics.batches.inc({ destination: 'replay' })
           this.updateGauges()
         }
+        this.healthy = true
       } catch {
         // ClickHouse is still away; the next tick tries again.
       } finally {
@@ -229,8 +224,8 @@ export class IngestPipeline {
   }
 
   private updateGauges(): void {
-    this.metrics.bufferedBytes.set(this.bufferedBytes())
-    this.metrics.spoolBatches.set(this.spool.depth)
-    this.metrics.spoolBytes.set(this.spool.size)
+    this.metrics.bufferedBytes.set(this.current.bytes + this.inFlightBytes)
+    this.metrics.spoolBatches.set(this.log.depth)
+    this.metrics.spoolBytes.set(this.log.size)
   }
 }

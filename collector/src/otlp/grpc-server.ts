@@ -26,6 +26,8 @@ import { encodeRpcStatus } from './rpc-status.js'
 export interface ExportRequestMetadata {
   /** The `authorization` metadata value (e.g. `Bearer <key>`), if the sender set one. */
   authorization?: string
+  /** The request message as received (protobuf), for a write-ahead log. */
+  body?: Uint8Array
 }
 
 /**
@@ -134,7 +136,7 @@ export async function startOtlpGrpcServer(options: OtlpGrpcServerOptions): Promi
     call: ServerUnaryCall<Buffer, ExportOutcome>,
     callback: sendUnaryData<ExportOutcome>,
   ) => {
-    const metadata: ExportRequestMetadata = {}
+    const metadata: ExportRequestMetadata = { body: call.request }
     const authorization = firstStringValue(call.metadata, 'authorization')
     if (authorization !== undefined) metadata.authorization = authorization
     Promise.resolve()
