@@ -1,6 +1,6 @@
 import { ExportRejectedError } from '../otlp/errors.js'
-import type { MappedRows } from '../store/rows.js'
-import type { Store } from '../store/store.js'
+import { type MappedRows, OUTCOME_COLUMNS, RUN_COLUMNS, SPAN_COLUMNS } from '../store/rows.js'
+import { appendEncoded, type EncodedRows, encodeRows, type Store } from '../store/store.js'
 import type { IngestMetrics } from './ingest-metrics.js'
 import type { WalRecord, WriteAheadLog } from './write-ahead-log.js'
 
@@ -23,20 +23,30 @@ export interface IngestPipelineOptions {
 /** Turns a logged record back into rows (decode and map), for replay. */
 export type Materialize = (record: WalRecord) => MappedRows
 
-interface Batch {
-  rows: MappedRows
-  spanCount: number
+/** Rows of one or more requests, encoded per table as they arrive. */
+interface EncodedBatch {
+  spans: EncodedRows
+  runs: EncodedRows
+  outcomes: EncodedRows
+}
+
+interface Batch extends EncodedBatch {
   bytes: number
 }
 
 function emptyBatch(): Batch {
-  return { rows: { spans: [], runs: [], outcomes: [] }, spanCount: 0, bytes: 0 }
+  return {
+    spans: { columns: SPAN_COLUMNS, chunks: [], count: 0 },
+    runs: { columns: RUN_COLUMNS, chunks: [], count: 0 },
+    outcomes: { columns: OUTCOME_COLUMNS, chunks: [], count: 0 },
+    bytes: 0,
+  }
 }
 
-function append(target: MappedRows, rows: MappedRows): void {
-  for (const span of rows.spans) target.spans.push(span)
-  for (const run of rows.runs) target.runs.push(run)
-  for (const outcome of rows.outcomes) target.outcomes.push(outcome)
+function appendRows(target: EncodedBatch, rows: MappedRows): void {
+  appendEncoded(target.spans, encodeRows(rows.spans, SPAN_COLUMNS))
+  appendEncoded(target.runs, encodeRows(rows.runs, RUN_COLUMNS))
+  appendEncoded(target.outcomes, encodeRows(rows.outcomes, OUTCOME_COLUMNS))
 }
 
 /**
@@ -110,10 +120,9 @@ export class IngestPipeline {
     // The log append and the buffering happen in the same tick, so a sealed segment and the batch
     // cut with it always hold the same requests.
     const durable = this.log.append(record)
-    append(this.current.rows, rows)
-    this.current.spanCount += rows.spans.length
+    appendRows(this.current, rows)
     this.current.bytes += bytes
-    if (this.current.spanCount >= this.maxBatchSpans && this.writes.size < this.maxConcurrentInserts)
+    if (this.current.spans.count >= this.maxBatchSpans && this.writes.size < this.maxConcurrentInserts)
       this.flush()
     else this.timer ??= setTimeout(() => this.flush(), this.flushIntervalMs)
     this.updateGauges()
@@ -149,7 +158,7 @@ export class IngestPipeline {
     if (this.timer) clearTimeout(this.timer)
     this.timer = undefined
     const batch = this.current
-    if (batch.spanCount === 0 && batch.rows.runs.length === 0 && batch.rows.outcomes.length === 0) return
+    if (batch.spans.count === 0 && batch.runs.count === 0 && batch.outcomes.count === 0) return
     const segment = this.log.seal()
     this.current = emptyBatch()
     if (!segment) return
@@ -159,7 +168,7 @@ export class IngestPipeline {
       this.inFlightBytes -= batch.bytes
       this.inserting.delete(segment)
       this.writes.delete(write)
-      if (this.current.spanCount >= this.maxBatchSpans) this.flush()
+      if (this.current.spans.count >= this.maxBatchSpans) this.flush()
       this.updateGauges()
     })
     this.writes.add(write)
@@ -170,7 +179,7 @@ export class IngestPipeline {
     // While older segments wait for replay, newer ones queue behind them in the log.
     if (!this.healthy) return
     try {
-      await this.insert(batch.rows)
+      await this.insert(batch)
       await this.log.remove(segment)
       this.metrics.batches.inc({ destination: 'clickhouse' })
     } catch {
@@ -178,13 +187,13 @@ export class IngestPipeline {
     }
   }
 
-  private async insert(rows: MappedRows): Promise<void> {
+  private async insert(batch: EncodedBatch): Promise<void> {
     const stopTimer = this.metrics.insertSeconds.startTimer()
     try {
       await Promise.all([
-        this.store.insert('spans', rows.spans),
-        this.store.insert('runs', rows.runs),
-        this.store.insert('outcomes', rows.outcomes),
+        this.store.insertEncoded('spans', batch.spans),
+        this.store.insertEncoded('runs', batch.runs),
+        this.store.insertEncoded('outcomes', batch.outcomes),
       ])
       stopTimer()
     } catch (error) {
@@ -205,9 +214,9 @@ export class IngestPipeline {
       try {
         for (const segment of waiting) {
           await this.log.settled(segment)
-          const rows: MappedRows = { spans: [], runs: [], outcomes: [] }
-          for (const record of await this.log.read(segment)) append(rows, this.materialize(record))
-          await this.insert(rows)
+          const batch = emptyBatch()
+          for (const record of await this.log.read(segment)) appendRows(batch, this.materialize(record))
+          await this.insert(batch)
           await this.log.remove(segment)
           this.metrics.batches.inc({ destination: 'replay' })
           this.updateGauges()

@@ -3,7 +3,7 @@ import { resolve } from 'node:path'
 import {
   ClickHouseError,
   clickHouseErrorFromMessage,
-  compactRows,
+  encodeRows,
   type QueryParams,
   quoteIdentifier,
   SESSION_SETTINGS,
@@ -129,16 +129,16 @@ export async function createEmbeddedStore(options: EmbeddedStoreOptions = {}): P
       return parseJsonEachRow<Row>(await run(sql, params, 'JSONEachRow'))
     },
     async insert(table, rows) {
-      if (rows.length === 0) return
+      await store.insertEncoded(table, encodeRows(rows))
+    },
+    async insertEncoded(table, rows) {
+      if (rows.count === 0) return
       const active = open()
-      const { columns, values } = compactRows(rows)
-      let payload = ''
-      for (const row of values) payload += `${JSON.stringify(row)}\n`
       try {
         await active.insert({
           table: qualify(database, table),
-          values: Buffer.from(payload),
-          columns,
+          values: Buffer.from(rows.chunks.join('')),
+          columns: [...rows.columns],
           format: 'JSONCompactEachRow',
         })
       } catch (error) {

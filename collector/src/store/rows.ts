@@ -103,3 +103,86 @@ export interface MappedRows {
   runs: RunRow[]
   outcomes: OutcomeRow[]
 }
+
+/**
+ * Column lists for encoded inserts, in table order. The checks below fail to compile when a row
+ * type gains a field that a list lacks.
+ */
+export const SPAN_COLUMNS = [
+  'project_id',
+  'timestamp',
+  'trace_id',
+  'span_id',
+  'parent_span_id',
+  'trace_state',
+  'span_name',
+  'span_kind',
+  'service_name',
+  'resource_attributes',
+  'scope_name',
+  'scope_version',
+  'span_attributes',
+  'duration_ns',
+  'status_code',
+  'status_message',
+  'events.timestamp',
+  'events.name',
+  'events.attributes',
+  'links.trace_id',
+  'links.span_id',
+  'links.trace_state',
+  'links.attributes',
+  'operation',
+  'run_id',
+  'agent_id',
+  'user_id',
+  'conversation_id',
+  'request_model',
+  'response_model',
+  'provider',
+  'tool_name',
+  'input_tokens',
+  'output_tokens',
+  'cache_read_tokens',
+  'cache_write_tokens',
+  'reasoning_tokens',
+  'cost_usd',
+  'error_type',
+] as const satisfies readonly (keyof SpanRow)[]
+
+export const RUN_COLUMNS = [
+  'project_id',
+  'run_id',
+  'trace_id',
+  'parent_run_id',
+  'agent_id',
+  'agent_name',
+  'agent_version',
+  'user_id',
+  'conversation_id',
+  'service_name',
+  'start_time',
+  'duration_ns',
+  'status_code',
+  'error_type',
+  'cost_usd',
+] as const satisfies readonly (keyof RunRow)[]
+
+export const OUTCOME_COLUMNS = [
+  'project_id',
+  'run_id',
+  'status',
+  'value',
+  'unit',
+  'reason',
+  'recorded_at',
+  'source_span_id',
+] as const satisfies readonly (keyof OutcomeRow)[]
+
+type Exhaustive<Row, Listed> = Exclude<keyof Row, Listed> extends never ? true : never
+const columnListsAreComplete: [
+  Exhaustive<SpanRow, (typeof SPAN_COLUMNS)[number]>,
+  Exhaustive<RunRow, (typeof RUN_COLUMNS)[number]>,
+  Exhaustive<OutcomeRow, (typeof OUTCOME_COLUMNS)[number]>,
+] = [true, true, true]
+void columnListsAreComplete

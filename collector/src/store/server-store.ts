@@ -1,8 +1,10 @@
+import { Readable } from 'node:stream'
 import { type ClickHouseClient, ClickHouseLogLevel, createClient } from '@clickhouse/client'
 import {
   ClickHouseError,
   clickHouseErrorFromMessage,
-  compactRows,
+  encodeRows,
+  insertStatement,
   type QueryParams,
   quoteIdentifier,
   SESSION_SETTINGS,
@@ -77,7 +79,7 @@ export async function createServerStore(options: ServerStoreOptions): Promise<St
   const client: ClickHouseClient = createClient({ ...common, database })
   let closed = false
 
-  return {
+  const store: Store = {
     kind: 'server',
     database,
     async command(sql, params) {
@@ -96,15 +98,18 @@ export async function createServerStore(options: ServerStoreOptions): Promise<St
       }
     },
     async insert(table, rows) {
-      if (rows.length === 0) return
+      await store.insertEncoded(table, encodeRows(rows))
+    },
+    async insertEncoded(table, rows) {
+      if (rows.count === 0) return
       try {
-        const { columns, values } = compactRows(rows)
-        await client.insert({
-          table,
-          values,
-          columns: columns as [string, ...string[]],
-          format: 'JSONCompactEachRow',
+        const result = await client.exec({
+          query: insertStatement(table, rows.columns),
+          values: Readable.from(rows.chunks, { objectMode: false }),
         })
+        // The answer to an INSERT is empty; reading it to the end frees the connection.
+        result.stream.resume()
+        await new Promise((resolve, reject) => result.stream.once('end', resolve).once('error', reject))
       } catch (error) {
         throw toStoreError(error)
       }
@@ -124,4 +129,5 @@ export async function createServerStore(options: ServerStoreOptions): Promise<St
       await client.close()
     },
   }
+  return store
 }
