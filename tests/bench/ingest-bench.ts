@@ -20,7 +20,7 @@ const REQUESTS = Number(process.env.BENCH_REQUESTS ?? 1500)
 const SPANS_PER_REQUEST = 100
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 64)
 const ROUNDS = 2
-const BATCH_SPANS = 20_000
+const BATCH_SPANS = Number(process.env.BENCH_DIRECT_BATCH ?? 20_000)
 
 function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? Number.NaN
@@ -36,9 +36,11 @@ async function startCollector(clickhouseUrl: string, database: string, dataDir: 
   const child: ChildProcess = spawn(
     'node',
     [
+      // BENCH_PROFILE_DIR: write a CPU profile of the collector; BENCH_NODE_FLAGS: extra flags to compare.
       ...(process.env.BENCH_PROFILE_DIR
         ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE_DIR}`]
         : []),
+      ...(process.env.BENCH_NODE_FLAGS?.split(' ').filter(Boolean) ?? []),
       CLI,
       'collector',
     ],
