@@ -15,7 +15,12 @@ let collector: Collector
 
 beforeAll(async () => {
   store = await createEmbeddedStore({ path: join(directory, 'data'), database: 'app_test' })
-  collector = await createCollector({ store, walDir: join(directory, 'wal'), maintenanceIntervalMs: 0 })
+  collector = await createCollector({
+    store,
+    walDir: join(directory, 'wal'),
+    maintenanceIntervalMs: 0,
+    rollupIntervalMs: 0,
+  })
 })
 afterAll(async () => {
   await collector.shutdown()

@@ -12,8 +12,10 @@ import { WriteAheadLog } from './ingest/write-ahead-log.js'
 import { DEFAULT_PRICES, type PriceTable } from './mapping/prices.js'
 import { ExportRejectedError } from './otlp/errors.js'
 import type { ExportHandler } from './otlp/grpc-server.js'
+import { registerMetricsRoutes } from './queries/metrics-routes.js'
+import { RECOMMENDED_REFRESH_INTERVAL_MS, refreshRollups, startRollupRefresher } from './queries/refresh.js'
 import { MIGRATIONS, MIGRATIONS_TABLE } from './store/migrations.js'
-import type { Store } from './store/store.js'
+import { type Store, StoreUnavailableError } from './store/store.js'
 
 /** What the collector needs; every optional field is documented with its default. */
 export interface CollectorOptions extends IngestPipelineOptions {
@@ -30,6 +32,8 @@ export interface CollectorOptions extends IngestPipelineOptions {
   maxBodyBytes?: number
   /** How often late-arriving spans are attributed to their runs. Default 5000 ms; 0 disables the loop. */
   maintenanceIntervalMs?: number
+  /** How often the metric rollups are brought up to date. Default 60000 ms; 0 disables the loop. */
+  rollupIntervalMs?: number
   /** Receives unexpected errors (5xx). Default: written to stderr. */
   onError?: (error: unknown) => void
 }
@@ -45,7 +49,7 @@ export interface Collector {
   handleExport: ExportHandler
   /** Writes everything buffered now; resolves when it is durable. */
   flush(): Promise<void>
-  /** Attributes late spans to their runs now, instead of waiting for the maintenance loop. */
+  /** Attributes late spans to their runs and refreshes the metric rollups now, instead of waiting for the loops. */
   maintain(): Promise<void>
   /** Stops accepting spans and makes everything acknowledged durable. Idempotent. */
   shutdown(): Promise<void>
@@ -107,6 +111,13 @@ export async function createCollector(options: CollectorOptions): Promise<Collec
     }
   }
 
+  // The metrics API reads only the project of the caller's key; no parameter can name another.
+  app.use('/api/*', async (c, next) => {
+    c.set('projectId', await authenticate(keys, c.req.header('authorization')))
+    await next()
+  })
+  registerMetricsRoutes(app, { store })
+
   app.get('/healthz', (c) => c.json({ status: 'ok' }))
 
   app.get('/readyz', async (c) => {
@@ -124,18 +135,27 @@ export async function createCollector(options: CollectorOptions): Promise<Collec
     c.body(await metrics.registry.metrics(), 200, { 'content-type': metrics.registry.contentType }),
   )
 
+  // ClickHouse being away is reported by /readyz and the log metrics, not as an error per tick.
+  const reportUnlessUnavailable = (error: unknown) => {
+    if (!(error instanceof StoreUnavailableError)) onError(error)
+  }
   const maintain = async () => {
     await resolvePendingRuns(store)
+    await refreshRollups(store)
   }
+  const rollupInterval = options.rollupIntervalMs ?? RECOMMENDED_REFRESH_INTERVAL_MS
+  const rollups =
+    rollupInterval > 0
+      ? startRollupRefresher(store, { intervalMs: rollupInterval, onError: reportUnlessUnavailable })
+      : undefined
   let maintenance: Promise<void> | undefined
   const interval = options.maintenanceIntervalMs ?? 5000
   const maintenanceTimer =
     interval > 0
       ? setInterval(() => {
-          maintenance ??= maintain()
-            .catch((error: unknown) => {
-              if (!(error instanceof Error && error.name === 'StoreUnavailableError')) onError(error)
-            })
+          maintenance ??= resolvePendingRuns(store)
+            .then(() => undefined)
+            .catch(reportUnlessUnavailable)
             .finally(() => {
               maintenance = undefined
             })
@@ -154,7 +174,7 @@ export async function createCollector(options: CollectorOptions): Promise<Collec
       shuttingDown ??= (async () => {
         if (maintenanceTimer) clearInterval(maintenanceTimer)
         await pipeline.shutdown()
-        await maintenance
+        await Promise.all([maintenance, rollups?.stop()])
       })()
       return shuttingDown
     },

@@ -2,6 +2,8 @@
 import { parseArgs } from 'node:util'
 import { createApiKey } from './auth/api-keys.js'
 import { ConfigError, loadConfig } from './config.js'
+import { listQueriesCommand, runQueryCommand } from './queries/query-commands.js'
+import { SavedQueryRequestError } from './queries/run-saved-query.js'
 import { startCollectorServer } from './server.js'
 import { migrateConfigured, openStore } from './store/open-store.js'
 
@@ -12,6 +14,10 @@ Usage:
   daa migrate [options]     create or upgrade the ClickHouse schema, then exit
   daa keys create --project NAME [--name LABEL]
                             create an API key for a project (printed once)
+  daa queries               list the saved metric queries
+  daa query NAME --project ID --from YYYY-MM-DD --to YYYY-MM-DD [--tz ZONE] [--agent ID]
+            [--format table|json|csv]
+                            run a saved query (a table by default)
 
 Options (each also read from the environment variable shown):
   --host HOST               listen address (DAA_HOST, default 127.0.0.1)
@@ -40,11 +46,16 @@ const OPTIONS = {
   'clickhouse-cluster': { type: 'string' },
   project: { type: 'string' },
   name: { type: 'string' },
+  from: { type: 'string' },
+  to: { type: 'string' },
+  tz: { type: 'string' },
+  agent: { type: 'string' },
+  format: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const
 
 /** Flags that belong to a command rather than to the configuration. */
-const COMMAND_FLAGS = new Set(['help', 'project', 'name'])
+const COMMAND_FLAGS = new Set(['help', 'project', 'name', 'from', 'to', 'tz', 'agent', 'format'])
 
 function camelCase(flag: string): string {
   return flag.replace(/-([a-z])/g, (_, letter: string) => letter.toUpperCase())
@@ -120,6 +131,36 @@ async function main(argv: string[]): Promise<number> {
       }
       return 0
     }
+    case 'queries':
+      listQueriesCommand(process.stdout)
+      return 0
+    case 'query': {
+      const name = positionals[1]
+      const format = values.format ?? 'table'
+      if (!name || !values.project || !values.from || !values.to) {
+        process.stderr.write(
+          'usage: daa query NAME --project ID --from YYYY-MM-DD --to YYYY-MM-DD [--tz ZONE] [--agent ID] [--format table|json|csv]\n',
+        )
+        return 2
+      }
+      if (format !== 'table' && format !== 'json' && format !== 'csv') {
+        process.stderr.write(`--format must be table, json or csv, not "${format}"\n`)
+        return 2
+      }
+      const store = await openStore(config)
+      try {
+        await migrateConfigured(store, config)
+        await runQueryCommand(
+          store,
+          values.project,
+          { name, from: values.from, to: values.to, tz: values.tz, agent: values.agent, format },
+          process.stdout,
+        )
+      } finally {
+        await store.close()
+      }
+      return 0
+    }
     default:
       process.stderr.write(`unknown command "${command}"\n\n${USAGE}`)
       return 2
@@ -131,8 +172,10 @@ main(process.argv.slice(2)).then(
     if (code >= 0) process.exit(code)
   },
   (error: unknown) => {
+    // Errors meant for the user print as they are; anything else is prefixed so it reads as daa's.
+    const known = error instanceof ConfigError || error instanceof SavedQueryRequestError
     process.stderr.write(
-      `${error instanceof ConfigError ? error.message : `daa: ${(error as Error)?.message ?? error}`}\n`,
+      `${known ? (error as Error).message : `daa: ${(error as Error)?.message ?? error}`}\n`,
     )
     process.exit(1)
   },

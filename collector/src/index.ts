@@ -1,6 +1,16 @@
 export { type Collector, type CollectorOptions, createCollector } from './app.js'
 export { ApiKeyResolver, type CreatedApiKey, createApiKey, hashApiKey } from './auth/api-keys.js'
 export { type CollectorConfig, ConfigError, loadConfig } from './config.js'
+export {
+  describeSavedQueries,
+  refreshRollups,
+  registerMetricsRoutes,
+  runSavedQuery,
+  type SavedQueryParams,
+  SavedQueryRequestError,
+  type SavedQueryResult,
+  startRollupRefresher,
+} from './queries/index.js'
 export { type RunningCollector, startCollectorServer } from './server.js'
 export { createEmbeddedStore, type EmbeddedStoreOptions } from './store/embedded-store.js'
 export { MIGRATIONS, type MigrationReport, migrate, migrateEachNode } from './store/migrations.js'
