@@ -3,6 +3,7 @@ import { parseArgs } from 'node:util'
 import { createApiKey } from './auth/api-keys.js'
 import { ConfigError, loadConfig } from './config.js'
 import { listQueriesCommand, runQueryCommand } from './queries/query-commands.js'
+import { refreshRollups } from './queries/refresh.js'
 import { SavedQueryRequestError } from './queries/run-saved-query.js'
 import { startCollectorServer } from './server.js'
 import { migrateConfigured, openStore } from './store/open-store.js'
@@ -150,6 +151,8 @@ async function main(argv: string[]): Promise<number> {
       const store = await openStore(config)
       try {
         await migrateConfigured(store, config)
+        // A one-off command: bring the rollups up to date first, so the answer includes everything stored.
+        await refreshRollups(store)
         await runQueryCommand(
           store,
           values.project,

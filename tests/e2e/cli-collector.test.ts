@@ -100,5 +100,29 @@ describe('daa CLI', () => {
     )
     await store.close()
     expect(row).toEqual({ runs: 1, spans: 4 })
+
+    // The same data through the saved queries, as a table and as CSV.
+    const day = new Date().toISOString().slice(0, 10)
+    const args = ['query', 'daa', '--project', 'acme', '--from', day, '--to', day]
+    const table = await run('node', [CLI, ...args], { env: environment(database) })
+    expect(table.stdout.split('\n')[0]).toMatch(/day\s+.*daa/)
+    const csv = await run('node', [CLI, ...args, '--format', 'csv'], { env: environment(database) })
+    const [header, line] = csv.stdout.trim().split('\n')
+    const columns = header!.split(',')
+    const value = (column: string) => Number(line!.split(',')[columns.indexOf(column)])
+    expect({ daa: value('daa'), working: value('working_agents') }).toEqual({ daa: 1, working: 1 })
+  })
+
+  it('lists the saved queries, and explains a bad query request', async () => {
+    const list = await run('node', [CLI, 'queries'], { env: environment('x') })
+    expect(list.stdout).toMatch(/^daa\s+/m)
+    expect(list.stdout).toMatch(/^agent-retention\s+/m)
+    const failure = await run(
+      'node',
+      [CLI, 'query', 'daa', '--project', 'acme', '--from', '2026-02-10', '--to', '2026-02-01'],
+      { env: environment(freshDatabaseName()) },
+    ).catch((error: { code: number; stderr: string }) => error)
+    expect(failure).toMatchObject({ code: 1 })
+    expect((failure as { stderr: string }).stderr).toMatch(/from/)
   })
 })
