@@ -3,7 +3,7 @@
  * collector that flushes everything it acknowledged when it receives SIGTERM.
  */
 import { type ChildProcess, execFile, spawn } from 'node:child_process'
-import { mkdtempSync, rmSync } from 'node:fs'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -111,6 +111,26 @@ describe('daa CLI', () => {
     const columns = header!.split(',')
     const value = (column: string) => Number(line!.split(',')[columns.indexOf(column)])
     expect({ daa: value('daa'), working: value('working_agents') }).toEqual({ daa: 1, working: 1 })
+  })
+
+  it('explains how to get the embedded engine when chdb is not installed', async () => {
+    // A module hook that hides the chdb package, as on a server-only install (npm ci --omit=optional).
+    writeFileSync(
+      join(dataDir, 'hide-chdb-hooks.mjs'),
+      'export async function resolve(specifier, context, next) {\n' +
+        "  if (specifier === 'chdb') throw Object.assign(new Error('Cannot find package chdb'), { code: 'ERR_MODULE_NOT_FOUND' })\n" +
+        '  return next(specifier, context)\n}\n',
+    )
+    writeFileSync(
+      join(dataDir, 'hide-chdb.mjs'),
+      "import { register } from 'node:module'\nregister('./hide-chdb-hooks.mjs', import.meta.url)\n",
+    )
+    const env = { ...environment('x'), CLICKHOUSE_URL: '' }
+    const failure = await run('node', ['--import', join(dataDir, 'hide-chdb.mjs'), CLI, 'migrate'], {
+      env,
+    }).catch((error: { code: number; stderr: string }) => error)
+    expect(failure).toMatchObject({ code: 1 })
+    expect((failure as { stderr: string }).stderr).toMatch(/npm install chdb.*CLICKHOUSE_URL/s)
   })
 
   it('lists the saved queries, and explains a bad query request', async () => {
