@@ -18,6 +18,7 @@ export default defineConfig({
     include: ['{sdk,collector,dashboards}/src/**/*.test.ts', 'tests/**/*.test.ts'],
     // chdb allows one embedded data directory per process: every test file gets its own process.
     pool: 'forks',
+    reporters: ['default', './tests/support/summary-reporter.ts'],
     testTimeout: 60_000,
     hookTimeout: 120_000,
   },
