@@ -16,17 +16,76 @@
 -- column: working_agents UInt64 — agents with at least one run that day
 -- column: runs UInt64 — runs started that day
 -- column: delivered_runs UInt64 — runs started that day whose outcome is delivered
+WITH
+    utc_days AS (
+        -- The UTC days that overlap the calendar days from … to in tz.
+        SELECT toDate(toDateTime({from:Date}, {tz:String}), 'UTC') + number AS utc_day
+        FROM numbers(toUInt64(dateDiff('day',
+            toDate(toDateTime({from:Date}, {tz:String}), 'UTC'),
+            toDate(toDateTime({to:Date} + 1, {tz:String}) - 1, 'UTC')) + 1))
+    ),
+    slices AS (
+        -- Each UTC day with each calendar day in tz it overlaps, and the quarter-hours
+        -- [first_quarter, end_quarter) of the UTC day that belong to that calendar day. Every offset
+        -- in use is a multiple of 15 minutes, so a calendar day (23, 24 or 25 hours) is whole quarters.
+        SELECT
+            utc_day,
+            local_day,
+            toUInt8(greatest(0, intDiv(dateDiff('minute', toDateTime(utc_day, 'UTC'), toDateTime(local_day, {tz:String})), 15))) AS first_quarter,
+            toUInt8(least(96, intDiv(dateDiff('minute', toDateTime(utc_day, 'UTC'), toDateTime(local_day + 1, {tz:String})), 15))) AS end_quarter
+        FROM (
+            SELECT
+                utc_day,
+                toDate(toDateTime(utc_day, 'UTC'), {tz:String}) AS first_local_day,
+                first_local_day + arrayJoin(range(toUInt64(dateDiff('day', first_local_day,
+                    toDate(toDateTime(utc_day, 'UTC') + 86399, {tz:String})) + 1))) AS local_day
+            FROM utc_days
+        )
+        WHERE local_day >= {from:Date} AND local_day <= {to:Date}
+    ),
+    agent_local_days AS (
+        -- Per agent and calendar day in tz: did it start a run, and a delivered one, in that day's
+        -- quarter-hours (bits [first_quarter, end_quarter) of the UTC days' bitmaps)?
+        SELECT
+            a.agent_id AS agent_id,
+            s.local_day AS day,
+            max(bitShiftRight(bitShiftLeft(a.worked, 128 - s.end_quarter), 128 - s.end_quarter + s.first_quarter) != 0) AS has_run,
+            max(bitShiftRight(bitShiftLeft(a.delivered, 128 - s.end_quarter), 128 - s.end_quarter + s.first_quarter) != 0) AS has_delivered
+        FROM agent_days AS a
+        INNER JOIN slices AS s ON s.utc_day = a.day
+        WHERE a.project_id = {project:String}
+          AND a.day >= toDate(toDateTime({from:Date}, {tz:String}), 'UTC')
+          AND a.day <= toDate(toDateTime({to:Date} + 1, {tz:String}) - 1, 'UTC')
+          AND ({agent:String} = '' OR a.agent_id = {agent:String})
+        GROUP BY agent_id, day
+    ),
+    agents_by_day AS (
+        SELECT day, countIf(has_delivered) AS daa, countIf(has_run) AS working_agents
+        FROM agent_local_days
+        GROUP BY day
+    ),
+    runs_by_day AS (
+        -- Midnight of `from` to midnight after `to`, both in tz (23 or 25 hours on DST days), in whole
+        -- quarter-hours; agent_id '' holds the sums over all agents.
+        SELECT toDate(quarter, {tz:String}) AS day, sum(runs) AS runs, sum(delivered_runs) AS delivered_runs
+        FROM quarter_totals
+        WHERE project_id = {project:String}
+          AND agent_id = {agent:String}
+          AND quarter >= toDateTime({from:Date}, {tz:String})
+          AND quarter < toDateTime({to:Date} + 1, {tz:String})
+        GROUP BY day
+    ),
+    calendar AS (
+        SELECT toDate({from:Date} + number) AS day
+        FROM numbers(toUInt64(dateDiff('day', {from:Date}, {to:Date}) + 1))
+    )
 SELECT
-    toDate(start_time, {tz:String}) AS day,
-    uniqExactIf(agent_id, outcome = 'delivered') AS daa,
-    uniqExact(agent_id) AS working_agents,
-    count() AS runs,
-    countIf(outcome = 'delivered') AS delivered_runs
-FROM run_facts FINAL
-WHERE project_id = {project:String}
-  -- Midnight of `from` to midnight after `to`, both in tz (23 or 25 hours on DST days).
-  AND start_time >= toDateTime({from:Date}, {tz:String})
-  AND start_time < toDateTime({to:Date} + 1, {tz:String})
-  AND ({agent:String} = '' OR agent_id = {agent:String})
-GROUP BY day
-ORDER BY day WITH FILL FROM {from:Date} TO {to:Date} + 1
+    calendar.day AS day,
+    agents_by_day.daa AS daa,
+    agents_by_day.working_agents AS working_agents,
+    runs_by_day.runs AS runs,
+    runs_by_day.delivered_runs AS delivered_runs
+FROM calendar
+LEFT JOIN agents_by_day ON agents_by_day.day = calendar.day
+LEFT JOIN runs_by_day ON runs_by_day.day = calendar.day
+ORDER BY day

@@ -7,9 +7,11 @@
  * interval plus the refresh's own duration. The refresh is idempotent: concurrent or repeated
  * refreshes are safe and only repeat work.
  */
-import type { Store } from '../store/store.js'
-import { RUN_CHANGES_KEEP_DAYS } from './rollup-schema.js'
-import { RUN_FACT_COLUMNS, runFactsSelect } from './run-facts.js'
+import { randomUUID } from 'node:crypto'
+import type { TableDefinition } from '../store/schema.js'
+import { quoteIdentifier, type Store } from '../store/store.js'
+import { AGENT_DAYS, QUARTER_TOTALS, RUN_CHANGES_KEEP_DAYS } from './rollup-schema.js'
+import { agentDaysSelect, quarterTotalsSelect, RUN_FACT_COLUMNS, runFactsSelect } from './run-facts.js'
 
 /** How often the collector should refresh the rollup. */
 export const RECOMMENDED_REFRESH_INTERVAL_MS = 60_000
@@ -20,6 +22,9 @@ export const RECOMMENDED_REFRESH_INTERVAL_MS = 60_000
  * after a refresh began is picked up by the next one.
  */
 export const REFRESH_OVERLAP_MS = 5 * 60_000
+
+/** UTC days rebuilt per INSERT … SELECT into a day rollup's staging table, to bound memory. */
+const DAYS_PER_INSERT = 4
 
 /** Runs recomputed per INSERT … SELECT, to bound the join's memory. */
 const RUNS_PER_CHUNK = 1_000_000
@@ -41,6 +46,8 @@ export interface RefreshReport {
   since: Date | null
   /** Runs whose facts were recomputed (a run changed in several tables counts once). */
   runsRefreshed: number
+  /** UTC days whose agent_days and quarter_totals partitions were rebuilt. */
+  daysRebuilt: number
   /** ClickHouse's clock when the refresh began: the next refresh's watermark. */
   startedAt: Date
   elapsedMs: number
@@ -70,12 +77,16 @@ export async function refreshRollups(store: Store, options: RefreshOptions = {})
   const since = options.full ? null : (options.since ?? (await defaultWatermark(store, startedAt)))
 
   let runsRefreshed: number
+  let days: string[]
   if (since === null) {
     const [count] = await store.query<{ runs: number }>(
       'SELECT uniqExact(project_id, run_id) AS runs FROM runs',
     )
     runsRefreshed = count?.runs ?? 0
     await insertInChunks(store, runsRefreshed, 'cityHash64(run_id) % {chunks:UInt64} = {chunk:UInt64}', {})
+    days = (
+      await store.query<{ day: string }>('SELECT DISTINCT toString(toDate(start_time)) AS day FROM run_facts')
+    ).map((row) => row.day)
   } else {
     const params = { since: clickHouseTime(since) }
     const [count] = await store.query<{ runs: number }>(
@@ -84,7 +95,20 @@ export async function refreshRollups(store: Store, options: RefreshOptions = {})
     )
     runsRefreshed = count?.runs ?? 0
     await insertInChunks(store, runsRefreshed, `(project_id, run_id) IN (${CHANGED_RUNS})`, params)
+    days =
+      runsRefreshed === 0
+        ? []
+        : (
+            await store.query<{ day: string }>(
+              `SELECT DISTINCT toString(toDate(start_time)) AS day FROM run_facts
+               WHERE (project_id, run_id) IN (
+                   SELECT project_id, run_id FROM run_changes WHERE changed_at >= {since:DateTime64(3, 'UTC')})`,
+              params,
+            )
+          ).map((row) => row.day)
   }
+  days.sort()
+  for (const table of [AGENT_DAYS, QUARTER_TOTALS]) await rebuildDays(store, table, days)
 
   await store.insert('rollup_refreshes', [
     {
@@ -98,6 +122,7 @@ export async function refreshRollups(store: Store, options: RefreshOptions = {})
     mode: since === null ? 'full' : 'incremental',
     since,
     runsRefreshed,
+    daysRebuilt: days.length,
     startedAt,
     elapsedMs: Date.now() - clock,
   }
@@ -114,6 +139,43 @@ async function insertInChunks(
   const sql = `${INSERT_FACTS}\n${runFactsSelect(filter)}`
   for (let chunk = 0; chunk < chunks; chunk++) {
     await store.command(sql, { ...params, chunks, chunk })
+  }
+}
+
+const DAY_ROLLUP_SELECTS: Record<string, (source: string, where: string) => string> = {
+  [AGENT_DAYS.name]: agentDaysSelect,
+  [QUARTER_TOTALS.name]: quarterTotalsSelect,
+}
+
+/**
+ * Rebuilds the given UTC days (YYYY-MM-DD) of a day rollup from run_facts: each day's partition is
+ * computed whole into a staging table of this refresh's own, then swapped in with REPLACE
+ * PARTITION, which is atomic per partition. The table so holds exactly one row per key; a
+ * concurrent refresh of the same day swaps in the same rows computed a moment later.
+ */
+async function rebuildDays(store: Store, table: TableDefinition, days: readonly string[]): Promise<void> {
+  if (days.length === 0) return
+  const target = quoteIdentifier(table.name)
+  const staging = quoteIdentifier(`${table.name}_staging_${randomUUID().replaceAll('-', '')}`)
+  const select = DAY_ROLLUP_SELECTS[table.name]!
+  await store.command(`CREATE TABLE ${staging} AS ${target}`)
+  try {
+    for (let first = 0; first < days.length; first += DAYS_PER_INSERT) {
+      const batch = days.slice(first, first + DAYS_PER_INSERT)
+      await store.command(
+        `INSERT INTO ${staging}\n${select('run_facts FINAL', 'toDate(start_time) IN {days:Array(Date)}')}`,
+        { days: batch },
+      )
+      for (const day of batch) {
+        // Partition ids of a Date partition key are YYYYMMDD; `day` comes from ClickHouse's toString(Date).
+        if (!/^\d{4}-\d{2}-\d{2}$/.test(day)) throw new Error(`unexpected day "${day}"`)
+        await store.command(
+          `ALTER TABLE ${target} REPLACE PARTITION ID '${day.replaceAll('-', '')}' FROM ${staging}`,
+        )
+      }
+    }
+  } finally {
+    await store.command(`DROP TABLE IF EXISTS ${staging} SYNC`)
   }
 }
 

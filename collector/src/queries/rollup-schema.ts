@@ -16,6 +16,22 @@
  *   `run_facts`, a ReplacingMergeTree keyed by the run: the new row replaces the old one. The refresh
  *   is idempotent, so overlapping or concurrent refreshes only repeat work.
  * - `rollup_refreshes` records each refresh, so the next one knows where to start.
+ *
+ * Two small rollups sit on top of `run_facts` for the dashboard's hot queries. Both are keyed by UTC
+ * day partitions, and a refresh rebuilds every UTC day it touched as a whole partition in a staging
+ * table and swaps it in (`ALTER TABLE … REPLACE PARTITION … FROM`), so they hold exactly one row per
+ * key and queries read them without FINAL:
+ *
+ * - `agent_days`: one row per project, agent and UTC day, with two 96-bit bitmaps (UInt128) of the
+ *   quarter-hours of that day in which the agent started a run (`worked`) and a run that ended up
+ *   delivered (`delivered`). Every IANA offset in use is a multiple of 15 minutes, so a calendar day
+ *   in any time zone (23, 24 or 25 hours long) is a range of quarter-hours over at most two UTC days:
+ *   DAA, working agents, WAA/MAA, lifecycle and retention are exact for every time zone from it.
+ *   About agents × days rows (600k at 20k agents over 30 days) instead of one row per run.
+ * - `quarter_totals`: per project, quarter-hour (UTC) and agent, the sums of the run counters (runs
+ *   by outcome, error runs, cost, tokens, LLM and tool calls), plus one row per quarter-hour with
+ *   agent_id '' that holds the sums over all agents: the per-day sums of any time zone add up whole
+ *   quarter-hours, and a dashboard without an agent filter reads 96 rows per day.
  */
 import { createTable, type MigrationContext } from '../store/migrations.js'
 import type { TableDefinition } from '../store/schema.js'
@@ -55,6 +71,66 @@ export const RUN_FACTS: TableDefinition = {
   ttlColumn: 'start_time',
   shardingKey: 'cityHash64(project_id, run_id)',
 }
+
+/**
+ * Per project, agent and UTC day: bitmaps of the day's 96 quarter-hours (bit q = minutes
+ * [15q, 15q + 15) after UTC midnight) in which the agent started a run, and one whose outcome is
+ * delivered. One row per key (partitions are rebuilt whole; never read with FINAL).
+ */
+export const AGENT_DAYS: TableDefinition = {
+  name: 'agent_days',
+  columns: `
+    project_id LowCardinality(String),
+    day Date,
+    agent_id String CODEC(ZSTD(1)),
+    worked UInt128 CODEC(ZSTD(1)),
+    delivered UInt128 CODEC(ZSTD(1))`,
+  engine: 'MergeTree()',
+  orderBy: '(project_id, day, agent_id)',
+  partitionBy: 'day',
+  ttlColumn: 'day',
+  shardingKey: 'cityHash64(project_id, agent_id)',
+}
+
+/**
+ * Per project, UTC quarter-hour and agent (agent_id '' = all agents together): sums over the runs
+ * started in that quarter-hour. One row per key (partitions are rebuilt whole; never read with FINAL).
+ */
+export const QUARTER_TOTALS: TableDefinition = {
+  name: 'quarter_totals',
+  columns: `
+    project_id LowCardinality(String),
+    agent_id String CODEC(ZSTD(1)),
+    quarter DateTime('UTC') CODEC(Delta(4), ZSTD(1)),
+    runs UInt64 CODEC(T64, ZSTD(1)),
+    delivered_runs UInt64 CODEC(T64, ZSTD(1)),
+    partial_runs UInt64 CODEC(T64, ZSTD(1)),
+    failed_runs UInt64 CODEC(T64, ZSTD(1)),
+    abandoned_runs UInt64 CODEC(T64, ZSTD(1)),
+    unknown_runs UInt64 CODEC(T64, ZSTD(1)),
+    error_runs UInt64 CODEC(T64, ZSTD(1)),
+    cost_usd Float64 CODEC(ZSTD(1)),
+    input_tokens UInt64 CODEC(T64, ZSTD(1)),
+    output_tokens UInt64 CODEC(T64, ZSTD(1)),
+    llm_calls UInt64 CODEC(T64, ZSTD(1)),
+    tool_calls UInt64 CODEC(T64, ZSTD(1)),
+    tool_errors UInt64 CODEC(T64, ZSTD(1))`,
+  engine: 'MergeTree()',
+  // The all-agents rows ('') come first in each project's range.
+  orderBy: '(project_id, agent_id, quarter)',
+  partitionBy: 'toDate(quarter)',
+  ttlColumn: 'quarter',
+  shardingKey: 'cityHash64(project_id, agent_id)',
+}
+
+/** The tables rebuilt a UTC day at a time by `refreshRollups`, each partitioned by that day. */
+export const DAY_ROLLUPS = [AGENT_DAYS, QUARTER_TOTALS] as const
+
+/**
+ * Every table the rollup migration creates that holds per-day data and should follow the raw
+ * tables' retention (each has `ttlColumn` set): run_facts, agent_days, quarter_totals.
+ */
+export const ROLLUP_TABLES: readonly TableDefinition[] = [RUN_FACTS, AGENT_DAYS, QUARTER_TOTALS]
 
 /** How long the change log keeps entries. A refresh that finds its watermark older rebuilds everything. */
 export const RUN_CHANGES_KEEP_DAYS = 7
@@ -105,6 +181,8 @@ export function rollupMigrationStatements(context: MigrationContext): string[] {
   const changesTable = quoteIdentifier(local(RUN_CHANGES))
   return [
     ...createTable(RUN_FACTS, context),
+    ...createTable(AGENT_DAYS, context),
+    ...createTable(QUARTER_TOTALS, context),
     ...createTable(RUN_CHANGES, context),
     `ALTER TABLE ${changesTable}${onCluster} MODIFY TTL toDateTime(changed_at) + INTERVAL ${RUN_CHANGES_KEEP_DAYS} DAY`,
     ...createTable(ROLLUP_REFRESHES, context),

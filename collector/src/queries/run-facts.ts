@@ -127,3 +127,68 @@ LEFT JOIN (
 
 /** The raw path for the saved queries: the facts of every run of the query's project. */
 export const RAW_RUN_FACTS = `(${runFactsSelect('project_id = {project:String}')}\n)`
+
+/** The quarter-hour (0 … 95) of its UTC day in which a DateTime('UTC') `start_time` falls. */
+const QUARTER_OF_DAY = 'toUInt8(intDiv(toHour(start_time) * 60 + toMinute(start_time), 15))'
+
+/**
+ * The rows of `agent_days`, computed from per-run facts `source` (a table or a parenthesised
+ * SELECT with run_facts' columns), optionally restricted by `where` (SQL over run_facts' columns).
+ */
+export function agentDaysSelect(source: string, where = '1'): string {
+  const bit = `bitShiftLeft(toUInt128(1), ${QUARTER_OF_DAY})`
+  return `
+SELECT
+    project_id,
+    toDate(start_time) AS day,
+    agent_id,
+    groupBitOr(${bit}) AS worked,
+    groupBitOrIf(${bit}, outcome = 'delivered') AS delivered
+FROM ${source}
+WHERE ${where}
+GROUP BY project_id, day, agent_id`
+}
+
+/** The rows of `quarter_totals`, computed like agentDaysSelect. */
+export function quarterTotalsSelect(source: string, where = '1'): string {
+  return `
+SELECT
+    project_id,
+    agent_key AS agent_id,
+    quarter, runs, delivered_runs, partial_runs, failed_runs, abandoned_runs, unknown_runs, error_runs,
+    cost_usd, input_tokens, output_tokens, llm_calls, tool_calls, tool_errors
+FROM (
+    SELECT
+        project_id,
+        agent_key,
+        toStartOfFifteenMinutes(start_time) AS quarter,
+        count() AS runs,
+        countIf(outcome = 'delivered') AS delivered_runs,
+        countIf(outcome = 'partial') AS partial_runs,
+        countIf(outcome = 'failed') AS failed_runs,
+        countIf(outcome = 'abandoned') AS abandoned_runs,
+        countIf(outcome = 'unknown') AS unknown_runs,
+        countIf(status_code = 'ERROR') AS error_runs,
+        sum(cost_usd) AS cost_usd,
+        sum(input_tokens) AS input_tokens,
+        sum(output_tokens) AS output_tokens,
+        sum(toUInt64(llm_calls)) AS llm_calls,
+        sum(toUInt64(tool_calls)) AS tool_calls,
+        sum(toUInt64(tool_errors)) AS tool_errors
+    FROM ${source}
+    -- Each run counts toward its agent's row and toward the all-agents row ('').
+    ARRAY JOIN if(agent_id = '', [''], ['', toString(agent_id)]) AS agent_key
+    WHERE ${where}
+    GROUP BY project_id, agent_key, quarter
+)`
+}
+
+/**
+ * What each rollup a saved query may read (as written in its SQL) becomes on the raw path: the
+ * same rows computed from spans, runs and outcomes at query time.
+ */
+export const RAW_SOURCES: Readonly<Record<string, string>> = {
+  'run_facts FINAL': RAW_RUN_FACTS,
+  agent_days: `(${agentDaysSelect(RAW_RUN_FACTS)}\n)`,
+  quarter_totals: `(${quarterTotalsSelect(RAW_RUN_FACTS)}\n)`,
+}

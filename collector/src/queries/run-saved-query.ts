@@ -4,8 +4,8 @@
  */
 import { z } from 'zod'
 import type { Store } from '../store/store.js'
-import { RAW_RUN_FACTS } from './run-facts.js'
-import { RUN_FACTS_SOURCE, type SavedQuery, savedQueries } from './saved-queries.js'
+import { RAW_SOURCES } from './run-facts.js'
+import { replaceRollupSources, type SavedQuery, savedQueries } from './saved-queries.js'
 
 /** Longest range one request may ask for, in calendar days (from and to inclusive). */
 export const MAX_RANGE_DAYS = 366
@@ -123,8 +123,8 @@ export interface SavedQueryResult {
 
 export interface RunOptions {
   /**
-   * `rollup` (default) reads the pre-aggregated run_facts, as the dashboards do; `raw` computes the
-   * same facts from spans, runs and outcomes on the fly (for checks and benchmarks).
+   * `rollup` (default) reads the pre-aggregated run_facts, agent_days and quarter_totals, as the
+   * dashboards do; `raw` computes the same rows from spans, runs and outcomes on the fly (for checks and benchmarks).
    */
   source?: 'rollup' | 'raw'
 }
@@ -139,7 +139,10 @@ export async function runSavedQuery(
 ): Promise<SavedQueryResult> {
   const query = findSavedQuery(name)
   const params = await validateParams(store, raw)
-  const sql = options.source === 'raw' ? query.sql.replaceAll(RUN_FACTS_SOURCE, RAW_RUN_FACTS) : query.sql
+  const sql =
+    options.source === 'raw'
+      ? replaceRollupSources(query.sql, (source) => RAW_SOURCES[source] ?? source)
+      : query.sql
   const started = performance.now()
   const rows = await store.query<Record<string, unknown>>(sql, { ...params, project: projectId })
   return {

@@ -43,8 +43,47 @@ export const SAVED_QUERIES_DIR = fileURLToPath(new URL('../../queries/', import.
 /** Every saved query takes exactly these parameters; `project` is never taken from a request. */
 export const STANDARD_PARAMS = ['project', 'from', 'to', 'tz', 'agent'] as const
 
-/** The one spot where a query reads the rollup; the raw path swaps in the raw computation here. */
+/** How a query reads the per-run rollup; the raw path swaps in the raw computation here. */
 export const RUN_FACTS_SOURCE = 'run_facts FINAL'
+
+/**
+ * The rollups a saved query may read, as written in its SQL (outside comments). The raw path swaps
+ * each for the same rows computed from the raw tables (run-facts.ts, RAW_SOURCES). agent_days and
+ * quarter_totals hold one row per key and are read without FINAL.
+ */
+export const ROLLUP_SOURCES = [RUN_FACTS_SOURCE, 'agent_days', 'quarter_totals'] as const
+
+const SOURCE_PATTERN = new RegExp(
+  // Only a table right after FROM or JOIN: `agent_days.day` or `agent_local_days` are not sources.
+  `(?<=\\b(?:FROM|JOIN)\\s+)(${ROLLUP_SOURCES.map((source) => `${source.replace(' ', '\\s+')}\\b`).join('|')})`,
+  'g',
+)
+
+/**
+ * Replaces every rollup a query reads with `replacement(source)`, in the SQL but not in comments
+ * (a multi-line replacement inside a `--` comment would turn the rest of it into SQL).
+ */
+export function replaceRollupSources(sql: string, replacement: (source: string) => string): string {
+  return sql
+    .split('\n')
+    .map((line) => {
+      const comment = line.indexOf('--')
+      const code = comment === -1 ? line : line.slice(0, comment)
+      const rest = comment === -1 ? '' : line.slice(comment)
+      return code.replace(SOURCE_PATTERN, (source) => replacement(source.replace(/\s+/, ' '))) + rest
+    })
+    .join('\n')
+}
+
+/** The rollups the query's SQL reads (outside comments). */
+export function rollupSourcesOf(sql: string): string[] {
+  const found = new Set<string>()
+  replaceRollupSources(sql, (source) => {
+    found.add(source)
+    return source
+  })
+  return [...found]
+}
 
 const HEADER_LINE = /^--\s?(\w+):\s*(.*)$/
 const CONTINUATION = /^--\s{2,}(.*)$/
@@ -119,7 +158,8 @@ function checkConsistency(file: string, query: SavedQuery): void {
   for (const param of query.params) {
     if (!query.sql.includes(`{${param.name}:`)) fail(`declares ${param.name} but never uses it`)
   }
-  if (!query.sql.includes(RUN_FACTS_SOURCE)) fail(`must read its runs from "${RUN_FACTS_SOURCE}"`)
+  if (rollupSourcesOf(query.sql).length === 0)
+    fail(`must read its runs from one of ${ROLLUP_SOURCES.join(', ')}`)
 }
 
 let cache: ReadonlyMap<string, SavedQuery> | undefined
