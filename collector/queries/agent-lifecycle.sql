@@ -21,14 +21,41 @@
 -- column: dormant_agents UInt64 — agents that delivered the day before but not that day
 -- column: daa UInt64 — new + returning + resurrecting
 WITH
+    utc_days AS (
+        -- Every UTC day of the project's history up to the one that holds the end of `to` in tz.
+        SELECT DISTINCT day AS utc_day
+        FROM agent_days
+        WHERE project_id = {project:String} AND day <= toDate(toDateTime({to:Date} + 1, {tz:String}) - 1, 'UTC')
+    ),
+    slices AS (
+        -- Each UTC day with each calendar day in tz it overlaps, and the quarter-hours
+        -- [first_quarter, end_quarter) of the UTC day that belong to that calendar day. Every offset
+        -- in use is a multiple of 15 minutes, so a calendar day (23, 24 or 25 hours) is whole quarters.
+        SELECT
+            utc_day,
+            local_day,
+            toUInt8(greatest(0, intDiv(dateDiff('minute', toDateTime(utc_day, 'UTC'), toDateTime(local_day, {tz:String})), 15))) AS first_quarter,
+            toUInt8(least(96, intDiv(dateDiff('minute', toDateTime(utc_day, 'UTC'), toDateTime(local_day + 1, {tz:String})), 15))) AS end_quarter
+        FROM (
+            SELECT
+                utc_day,
+                toDate(toDateTime(utc_day, 'UTC'), {tz:String}) AS first_local_day,
+                first_local_day + arrayJoin(range(toUInt64(dateDiff('day', first_local_day,
+                    toDate(toDateTime(utc_day, 'UTC') + 86399, {tz:String})) + 1))) AS local_day
+            FROM utc_days
+        )
+        WHERE local_day <= {to:Date}
+    ),
     delivering_days AS (
-        -- All history up to `to`: "new" and "resurrecting" depend on days long before `from`.
-        SELECT agent_id, toDate(start_time, {tz:String}) AS day
-        FROM run_facts FINAL
-        WHERE project_id = {project:String}
-          AND outcome = 'delivered'
-          AND start_time < toDateTime({to:Date} + 1, {tz:String})
-          AND ({agent:String} = '' OR agent_id = {agent:String})
+        -- One row per agent and calendar day in tz on which it started a run that was delivered: a
+        -- bit in [first_quarter, end_quarter) of one of the UTC days' `delivered` bitmaps.
+        SELECT a.agent_id AS agent_id, s.local_day AS day
+        FROM agent_days AS a
+        INNER JOIN slices AS s ON s.utc_day = a.day
+        WHERE a.project_id = {project:String}
+          AND a.day <= toDate(toDateTime({to:Date} + 1, {tz:String}) - 1, 'UTC')
+          AND ({agent:String} = '' OR a.agent_id = {agent:String})
+          AND bitShiftRight(bitShiftLeft(a.delivered, 128 - s.end_quarter), 128 - s.end_quarter + s.first_quarter) != 0
         GROUP BY agent_id, day
     ),
     neighbours AS (

@@ -21,19 +21,21 @@
 -- column: total_tokens UInt64 — input_tokens + output_tokens
 -- column: tokens_per_delivered Float64 — total_tokens / delivered_runs; 0 without delivered runs
 SELECT
-    toDate(start_time, {tz:String}) AS day,
-    count() AS runs,
-    countIf(outcome = 'delivered') AS delivered_runs,
+    toDate(quarter, {tz:String}) AS day,
+    sum(runs) AS runs,
+    sum(delivered_runs) AS delivered_runs,
     sum(cost_usd) AS cost_usd,
     if(delivered_runs = 0, 0, cost_usd / delivered_runs) AS cost_per_delivered_usd,
     sum(input_tokens) AS input_tokens,
     sum(output_tokens) AS output_tokens,
     input_tokens + output_tokens AS total_tokens,
     if(delivered_runs = 0, 0, total_tokens / delivered_runs) AS tokens_per_delivered
-FROM run_facts FINAL
+FROM quarter_totals
 WHERE project_id = {project:String}
-  AND start_time >= toDateTime({from:Date}, {tz:String})
-  AND start_time < toDateTime({to:Date} + 1, {tz:String})
-  AND ({agent:String} = '' OR agent_id = {agent:String})
+  -- agent_id '' holds the sums over all agents.
+  AND agent_id = {agent:String}
+  -- Midnight of `from` to midnight after `to` in tz: whole quarter-hours in every time zone.
+  AND quarter >= toDateTime({from:Date}, {tz:String})
+  AND quarter < toDateTime({to:Date} + 1, {tz:String})
 GROUP BY day
 ORDER BY day WITH FILL FROM {from:Date} TO {to:Date} + 1
