@@ -16,15 +16,24 @@
 -- column: share_of_runs Float64 — runs / all runs in the range
 -- column: value Float64 — sum of the outcome values of these runs
 SELECT
-    CAST(outcome AS String) AS status,
-    outcome_reason AS reason,
-    count() AS runs,
+    status,
+    reason,
+    status_runs AS runs,
     runs / sum(runs) OVER () AS share_of_runs,
-    sum(outcome_value) AS value
-FROM run_facts FINAL
-WHERE project_id = {project:String}
-  AND start_time >= toDateTime({from:Date}, {tz:String})
-  AND start_time < toDateTime({to:Date} + 1, {tz:String})
-  AND ({agent:String} = '' OR agent_id = {agent:String})
-GROUP BY status, reason
+    status_value AS value
+FROM (
+    SELECT
+        CAST(outcome AS String) AS status,
+        outcome_reason AS reason,
+        sum(runs) AS status_runs,
+        sum(value) AS status_value
+    FROM quarter_outcomes
+    WHERE project_id = {project:String}
+      -- agent_id '' holds the sums over all agents.
+      AND agent_id = {agent:String}
+      -- Midnight of `from` to midnight after `to` in tz: whole quarter-hours in every time zone.
+      AND quarter >= toDateTime({from:Date}, {tz:String})
+      AND quarter < toDateTime({to:Date} + 1, {tz:String})
+    GROUP BY status, reason
+)
 ORDER BY indexOf(['delivered', 'partial', 'failed', 'abandoned', 'unknown'], status), runs DESC, reason

@@ -25,8 +25,8 @@
 -- column: tool_error_rate Float64 — tool_errors / tool_calls; 0 without tool calls
 SELECT
     day,
-    runs,
-    error_runs,
+    day_runs AS runs,
+    day_error_runs AS error_runs,
     latency_ns[1] / 1e6 AS latency_p50_ms,
     latency_ns[2] / 1e6 AS latency_p95_ms,
     latency_ns[3] / 1e6 AS latency_p99_ms,
@@ -37,18 +37,21 @@ SELECT
     if(tool_call_count = 0, 0, tool_error_count / tool_call_count) AS tool_error_rate
 FROM (
     SELECT
-        toDate(start_time, {tz:String}) AS day,
-        count() AS runs,
-        countIf(status_code = 'ERROR') AS error_runs,
-        quantilesExact(0.5, 0.95, 0.99)(duration_ns) AS latency_ns,
-        sum(toUInt64(llm_calls)) AS llm_call_count,
-        sum(toUInt64(tool_calls)) AS tool_call_count,
-        sum(toUInt64(tool_errors)) AS tool_error_count
-    FROM run_facts FINAL
+        toDate(quarter, {tz:String}) AS day,
+        sum(runs) AS day_runs,
+        sum(error_runs) AS day_error_runs,
+        -- Every run's duration, from the per-quarter-hour arrays: exact percentiles of the day.
+        quantilesExactArray(0.5, 0.95, 0.99)(run_durations_ns) AS latency_ns,
+        sum(llm_calls) AS llm_call_count,
+        sum(tool_calls) AS tool_call_count,
+        sum(tool_errors) AS tool_error_count
+    FROM quarter_totals
     WHERE project_id = {project:String}
-      AND start_time >= toDateTime({from:Date}, {tz:String})
-      AND start_time < toDateTime({to:Date} + 1, {tz:String})
-      AND ({agent:String} = '' OR agent_id = {agent:String})
+      -- agent_id '' holds the sums over all agents.
+      AND agent_id = {agent:String}
+      -- Midnight of `from` to midnight after `to` in tz: whole quarter-hours in every time zone.
+      AND quarter >= toDateTime({from:Date}, {tz:String})
+      AND quarter < toDateTime({to:Date} + 1, {tz:String})
     GROUP BY day
 )
 -- Days without runs: the filled rows have an empty latency array, hence the zeros of the outer query.

@@ -23,22 +23,28 @@
 -- column: value_per_1k_tokens Float64 — value / total_tokens × 1000; 0 without tokens
 -- column: roi Nullable(Float64) — value / cost_usd for currency units; 0 without cost; NULL for other units
 WITH
-    runs_in_range AS (
-        SELECT toDate(start_time, {tz:String}) AS day, outcome, outcome_unit, outcome_value, cost_usd,
-               input_tokens + output_tokens AS tokens
-        FROM run_facts FINAL
-        WHERE project_id = {project:String}
-          AND start_time >= toDateTime({from:Date}, {tz:String})
-          AND start_time < toDateTime({to:Date} + 1, {tz:String})
-          AND ({agent:String} = '' OR agent_id = {agent:String})
-    ),
     spend_by_day AS (
-        SELECT day, sum(tokens) AS total_tokens, sum(cost_usd) AS cost_usd FROM runs_in_range GROUP BY day
+        SELECT toDate(quarter, {tz:String}) AS day, sum(input_tokens + output_tokens) AS total_tokens, sum(cost_usd) AS day_cost_usd
+        FROM quarter_totals
+        WHERE project_id = {project:String}
+          -- agent_id '' holds the sums over all agents.
+          AND agent_id = {agent:String}
+          -- Midnight of `from` to midnight after `to` in tz: whole quarter-hours in every time zone.
+          AND quarter >= toDateTime({from:Date}, {tz:String})
+          AND quarter < toDateTime({to:Date} + 1, {tz:String})
+        GROUP BY day
     ),
     value_by_day AS (
-        SELECT day, outcome_unit AS unit, count() AS delivered_runs, sum(outcome_value) AS value
-        FROM runs_in_range
-        WHERE outcome = 'delivered' AND outcome_unit != ''
+        SELECT toDate(quarter, {tz:String}) AS day, outcome_unit AS unit, sum(runs) AS delivered_runs, sum(value) AS unit_value
+        FROM quarter_outcomes
+        WHERE project_id = {project:String}
+          -- agent_id '' holds the sums over all agents.
+          AND agent_id = {agent:String}
+          -- Midnight of `from` to midnight after `to` in tz: whole quarter-hours in every time zone.
+          AND quarter >= toDateTime({from:Date}, {tz:String})
+          AND quarter < toDateTime({to:Date} + 1, {tz:String})
+          AND outcome = 'delivered'
+          AND outcome_unit != ''
         GROUP BY day, unit
     ),
     -- Every (day, unit) pair, so days without value appear as zeros.
@@ -51,9 +57,9 @@ SELECT
     grid.day AS day,
     CAST(grid.unit AS String) AS unit,
     value_by_day.delivered_runs AS delivered_runs,
-    value_by_day.value AS value,
+    value_by_day.unit_value AS value,
     spend_by_day.total_tokens AS total_tokens,
-    spend_by_day.cost_usd AS cost_usd,
+    spend_by_day.day_cost_usd AS cost_usd,
     if(total_tokens = 0, 0, value / total_tokens * 1000) AS value_per_1k_tokens,
     if(match(unit, '^[A-Z]{3}$'), toNullable(if(cost_usd = 0, 0, value / cost_usd)), NULL) AS roi
 FROM grid

@@ -10,8 +10,20 @@
 import { randomUUID } from 'node:crypto'
 import type { TableDefinition } from '../store/schema.js'
 import { quoteIdentifier, type Store } from '../store/store.js'
-import { AGENT_DAYS, QUARTER_TOTALS, RUN_CHANGES_KEEP_DAYS } from './rollup-schema.js'
-import { agentDaysSelect, quarterTotalsSelect, RUN_FACT_COLUMNS, runFactsSelect } from './run-facts.js'
+import {
+  AGENT_DAYS,
+  DAY_ROLLUPS,
+  QUARTER_OUTCOMES,
+  QUARTER_TOTALS,
+  RUN_CHANGES_KEEP_DAYS,
+} from './rollup-schema.js'
+import {
+  agentDaysSelect,
+  quarterOutcomesSelect,
+  quarterTotalsSelect,
+  RUN_FACT_COLUMNS,
+  runFactsSelect,
+} from './run-facts.js'
 
 /** How often the collector should refresh the rollup. */
 export const RECOMMENDED_REFRESH_INTERVAL_MS = 60_000
@@ -46,7 +58,7 @@ export interface RefreshReport {
   since: Date | null
   /** Runs whose facts were recomputed (a run changed in several tables counts once). */
   runsRefreshed: number
-  /** UTC days whose agent_days and quarter_totals partitions were rebuilt. */
+  /** UTC days whose agent_days, quarter_totals and quarter_outcomes partitions were rebuilt. */
   daysRebuilt: number
   /** ClickHouse's clock when the refresh began: the next refresh's watermark. */
   startedAt: Date
@@ -108,7 +120,7 @@ export async function refreshRollups(store: Store, options: RefreshOptions = {})
           ).map((row) => row.day)
   }
   days.sort()
-  for (const table of [AGENT_DAYS, QUARTER_TOTALS]) await rebuildDays(store, table, days)
+  for (const table of DAY_ROLLUPS) await rebuildDays(store, table, days)
 
   await store.insert('rollup_refreshes', [
     {
@@ -145,6 +157,7 @@ async function insertInChunks(
 const DAY_ROLLUP_SELECTS: Record<string, (source: string, where: string) => string> = {
   [AGENT_DAYS.name]: agentDaysSelect,
   [QUARTER_TOTALS.name]: quarterTotalsSelect,
+  [QUARTER_OUTCOMES.name]: quarterOutcomesSelect,
 }
 
 /**

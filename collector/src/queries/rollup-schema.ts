@@ -31,7 +31,9 @@
  * - `quarter_totals`: per project, quarter-hour (UTC) and agent, the sums of the run counters (runs
  *   by outcome, error runs, cost, tokens, LLM and tool calls), plus one row per quarter-hour with
  *   agent_id '' that holds the sums over all agents: the per-day sums of any time zone add up whole
- *   quarter-hours, and a dashboard without an agent filter reads 96 rows per day.
+ *   quarter-hours, and a dashboard without an agent filter reads 96 rows per day. It also keeps the
+ *   durations of those runs (an array), so exact latency percentiles need no per-run rows.
+ * - `quarter_outcomes`: the same keys plus outcome status, reason and unit: runs and value sums.
  */
 import { createTable, type MigrationContext } from '../store/migrations.js'
 import type { TableDefinition } from '../store/schema.js'
@@ -114,7 +116,8 @@ export const QUARTER_TOTALS: TableDefinition = {
     output_tokens UInt64 CODEC(T64, ZSTD(1)),
     llm_calls UInt64 CODEC(T64, ZSTD(1)),
     tool_calls UInt64 CODEC(T64, ZSTD(1)),
-    tool_errors UInt64 CODEC(T64, ZSTD(1))`,
+    tool_errors UInt64 CODEC(T64, ZSTD(1)),
+    run_durations_ns Array(UInt64) CODEC(ZSTD(1))`,
   engine: 'MergeTree()',
   // The all-agents rows ('') come first in each project's range.
   orderBy: '(project_id, agent_id, quarter)',
@@ -123,14 +126,36 @@ export const QUARTER_TOTALS: TableDefinition = {
   shardingKey: 'cityHash64(project_id, agent_id)',
 }
 
+/**
+ * Per project, UTC quarter-hour and agent (agent_id '' = all agents together): runs and the sum of
+ * their outcome values, by outcome status, reason and unit. One row per key, like quarter_totals.
+ */
+export const QUARTER_OUTCOMES: TableDefinition = {
+  name: 'quarter_outcomes',
+  columns: `
+    project_id LowCardinality(String),
+    agent_id String CODEC(ZSTD(1)),
+    quarter DateTime('UTC') CODEC(Delta(4), ZSTD(1)),
+    outcome LowCardinality(String),
+    outcome_reason String CODEC(ZSTD(1)),
+    outcome_unit LowCardinality(String),
+    runs UInt64 CODEC(T64, ZSTD(1)),
+    value Float64 CODEC(ZSTD(1))`,
+  engine: 'MergeTree()',
+  orderBy: '(project_id, agent_id, quarter, outcome, outcome_reason, outcome_unit)',
+  partitionBy: 'toDate(quarter)',
+  ttlColumn: 'quarter',
+  shardingKey: 'cityHash64(project_id, agent_id)',
+}
+
 /** The tables rebuilt a UTC day at a time by `refreshRollups`, each partitioned by that day. */
-export const DAY_ROLLUPS = [AGENT_DAYS, QUARTER_TOTALS] as const
+export const DAY_ROLLUPS = [AGENT_DAYS, QUARTER_TOTALS, QUARTER_OUTCOMES] as const
 
 /**
  * Every table the rollup migration creates that holds per-day data and should follow the raw
- * tables' retention (each has `ttlColumn` set): run_facts, agent_days, quarter_totals.
+ * tables' retention (each has `ttlColumn` set): run_facts, agent_days, quarter_totals, quarter_outcomes.
  */
-export const ROLLUP_TABLES: readonly TableDefinition[] = [RUN_FACTS, AGENT_DAYS, QUARTER_TOTALS]
+export const ROLLUP_TABLES: readonly TableDefinition[] = [RUN_FACTS, ...DAY_ROLLUPS]
 
 /** How long the change log keeps entries. A refresh that finds its watermark older rebuilds everything. */
 export const RUN_CHANGES_KEEP_DAYS = 7
@@ -183,6 +208,7 @@ export function rollupMigrationStatements(context: MigrationContext): string[] {
     ...createTable(RUN_FACTS, context),
     ...createTable(AGENT_DAYS, context),
     ...createTable(QUARTER_TOTALS, context),
+    ...createTable(QUARTER_OUTCOMES, context),
     ...createTable(RUN_CHANGES, context),
     `ALTER TABLE ${changesTable}${onCluster} MODIFY TTL toDateTime(changed_at) + INTERVAL ${RUN_CHANGES_KEEP_DAYS} DAY`,
     ...createTable(ROLLUP_REFRESHES, context),

@@ -156,7 +156,7 @@ SELECT
     project_id,
     agent_key AS agent_id,
     quarter, runs, delivered_runs, partial_runs, failed_runs, abandoned_runs, unknown_runs, error_runs,
-    cost_usd, input_tokens, output_tokens, llm_calls, tool_calls, tool_errors
+    cost_usd, input_tokens, output_tokens, llm_calls, tool_calls, tool_errors, run_durations_ns
 FROM (
     SELECT
         project_id,
@@ -174,12 +174,35 @@ FROM (
         sum(output_tokens) AS output_tokens,
         sum(toUInt64(llm_calls)) AS llm_calls,
         sum(toUInt64(tool_calls)) AS tool_calls,
-        sum(toUInt64(tool_errors)) AS tool_errors
+        sum(toUInt64(tool_errors)) AS tool_errors,
+        groupArray(duration_ns) AS run_durations_ns
     FROM ${source}
     -- Each run counts toward its agent's row and toward the all-agents row ('').
     ARRAY JOIN if(agent_id = '', [''], ['', toString(agent_id)]) AS agent_key
     WHERE ${where}
     GROUP BY project_id, agent_key, quarter
+)`
+}
+
+/** The rows of `quarter_outcomes`, computed like agentDaysSelect. */
+export function quarterOutcomesSelect(source: string, where = '1'): string {
+  return `
+SELECT project_id, agent_key AS agent_id, quarter, outcome, outcome_reason, outcome_unit, runs, value
+FROM (
+    SELECT
+        project_id,
+        agent_key,
+        toStartOfFifteenMinutes(start_time) AS quarter,
+        outcome,
+        outcome_reason,
+        outcome_unit,
+        count() AS runs,
+        sum(outcome_value) AS value
+    FROM ${source}
+    -- Each run counts toward its agent's row and toward the all-agents row ('').
+    ARRAY JOIN if(agent_id = '', [''], ['', toString(agent_id)]) AS agent_key
+    WHERE ${where}
+    GROUP BY project_id, agent_key, quarter, outcome, outcome_reason, outcome_unit
 )`
 }
 
@@ -191,4 +214,5 @@ export const RAW_SOURCES: Readonly<Record<string, string>> = {
   'run_facts FINAL': RAW_RUN_FACTS,
   agent_days: `(${agentDaysSelect(RAW_RUN_FACTS)}\n)`,
   quarter_totals: `(${quarterTotalsSelect(RAW_RUN_FACTS)}\n)`,
+  quarter_outcomes: `(${quarterOutcomesSelect(RAW_RUN_FACTS)}\n)`,
 }
