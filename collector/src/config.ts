@@ -26,8 +26,8 @@ export const configSchema = z.object({
   flushIntervalMs: z.coerce.number().int().min(1).max(60_000).default(1000),
   /** A batch is written once it holds this many spans. Env DAA_MAX_BATCH_SPANS. Default 20000. */
   maxBatchSpans: z.coerce.number().int().min(1).max(1_000_000).default(20_000),
-  /** Requests get 429 while this many MiB wait to be written. Env DAA_MAX_BUFFER_MB. Default 128. */
-  maxBufferMb: z.coerce.number().positive().max(16_384).default(128),
+  /** Requests get 429 while this many MiB of request bodies wait for ClickHouse. Env DAA_MAX_BUFFER_MB. Default 32. */
+  maxBufferMb: z.coerce.number().positive().max(16_384).default(32),
   /** How often spooled batches are offered to ClickHouse while it is away, ms. Env DAA_REPLAY_INTERVAL_MS. Default 2000. */
   replayIntervalMs: z.coerce.number().int().min(10).max(600_000).default(2000),
   /** JSON file of model prices (USD per million tokens). Env DAA_PRICES_FILE. Default: none, cost 0 unless sent. */

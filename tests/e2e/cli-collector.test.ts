@@ -56,14 +56,14 @@ function waitForLine(child: ChildProcess, pattern: RegExp): Promise<RegExpExecAr
 describe('daa CLI', () => {
   it('migrates, reports an up-to-date schema the second time', async () => {
     const database = freshDatabaseName()
-    const first = await run('node', [CLI, 'migrate'], { env: environment(database) })
+    const first = await run(CLI, ['migrate'], { env: environment(database) })
     expect(first.stdout).toMatch(/applied migrations 1\b/)
-    const second = await run('node', [CLI, 'migrate'], { env: environment(database) })
+    const second = await run(CLI, ['migrate'], { env: environment(database) })
     expect(second.stdout).toMatch(/up to date/)
   })
 
   it('fails fast with a readable message on bad configuration', async () => {
-    const failure = await run('node', [CLI, 'migrate', '--port', 'eighty'], { env: environment('x') }).catch(
+    const failure = await run(CLI, ['migrate', '--port', 'eighty'], { env: environment('x') }).catch(
       (error: { code: number; stderr: string }) => error,
     )
     expect(failure).toMatchObject({ code: 1 })
@@ -72,12 +72,12 @@ describe('daa CLI', () => {
 
   it('flushes every acknowledged span on SIGTERM, then exits 0', async () => {
     const database = freshDatabaseName()
-    const { stdout: key } = await run('node', [CLI, 'keys', 'create', '--project', 'acme'], {
+    const { stdout: key } = await run(CLI, ['keys', 'create', '--project', 'acme'], {
       env: environment(database),
     })
     expect(key.trim()).toMatch(/^daa_[A-Za-z0-9_-]{20,}$/)
     // A long flush interval: the request below is still buffered when SIGTERM arrives.
-    const collector = spawn('node', [CLI, 'collector'], {
+    const collector = spawn(CLI, ['collector'], {
       env: environment(database, { DAA_FLUSH_INTERVAL_MS: '30000' }),
       stdio: ['ignore', 'pipe', 'pipe'],
     })
@@ -104,9 +104,9 @@ describe('daa CLI', () => {
     // The same data through the saved queries, as a table and as CSV.
     const day = new Date().toISOString().slice(0, 10)
     const args = ['query', 'daa', '--project', 'acme', '--from', day, '--to', day]
-    const table = await run('node', [CLI, ...args], { env: environment(database) })
+    const table = await run(CLI, [...args], { env: environment(database) })
     expect(table.stdout.split('\n')[0]).toMatch(/day\s+.*daa/)
-    const csv = await run('node', [CLI, ...args, '--format', 'csv'], { env: environment(database) })
+    const csv = await run(CLI, [...args, '--format', 'csv'], { env: environment(database) })
     const [header, line] = csv.stdout.trim().split('\n')
     const columns = header!.split(',')
     const value = (column: string) => Number(line!.split(',')[columns.indexOf(column)])
@@ -134,12 +134,12 @@ describe('daa CLI', () => {
   })
 
   it('lists the saved queries, and explains a bad query request', async () => {
-    const list = await run('node', [CLI, 'queries'], { env: environment('x') })
+    const list = await run(CLI, ['queries'], { env: environment('x') })
     expect(list.stdout).toMatch(/^daa\s+/m)
     expect(list.stdout).toMatch(/^agent-retention\s+/m)
     const failure = await run(
-      'node',
-      [CLI, 'query', 'daa', '--project', 'acme', '--from', '2026-02-10', '--to', '2026-02-01'],
+      CLI,
+      ['query', 'daa', '--project', 'acme', '--from', '2026-02-10', '--to', '2026-02-01'],
       { env: environment(freshDatabaseName()) },
     ).catch((error: { code: number; stderr: string }) => error)
     expect(failure).toMatchObject({ code: 1 })

@@ -12,7 +12,7 @@ export interface IngestPipelineOptions {
   maxBatchSpans?: number
   /** Batch writes to ClickHouse running at once. Default 2. */
   maxConcurrentInserts?: number
-  /** New requests get 429 while this many request bytes wait for ClickHouse in memory. Default 128 MiB. */
+  /** New requests get 429 while this many request bytes wait for ClickHouse in memory. Default 32 MiB. */
   maxBufferedBytes?: number
   /** New requests get 503 once the write-ahead log holds this many bytes (ClickHouse away for long). Default 1 GiB. */
   maxLogBytes?: number
@@ -83,7 +83,7 @@ export class IngestPipeline {
     this.flushIntervalMs = Math.max(1, options.flushIntervalMs ?? 1000)
     this.maxBatchSpans = Math.max(1, options.maxBatchSpans ?? 20_000)
     this.maxConcurrentInserts = Math.max(1, options.maxConcurrentInserts ?? 2)
-    this.maxBufferedBytes = Math.max(1, options.maxBufferedBytes ?? 128 * 1024 * 1024)
+    this.maxBufferedBytes = Math.max(1, options.maxBufferedBytes ?? 32 * 1024 * 1024)
     this.maxLogBytes = Math.max(1, options.maxLogBytes ?? 1024 * 1024 * 1024)
     // Segments left by an earlier process hold acknowledged data: ClickHouse gets them first.
     if (log.pending().length > 0) this.healthy = false
