@@ -8,6 +8,10 @@ import type { Store } from '../store/store.js'
  * One pass resolves one level of the tree, so passes repeat until nothing changes. The work is
  * idempotent, so several collectors may run it at once.
  */
+// Spans are sharded by trace, so a span and its parent always share a shard: on a cluster each
+// shard joins its own rows, instead of shipping every parent to every shard.
+const SAME_SHARD = "SETTINGS distributed_product_mode = 'local'"
+
 const RESOLVE_ONE_LEVEL = `
 INSERT INTO spans
 SELECT child.* REPLACE (
@@ -24,7 +28,8 @@ INNER JOIN (
     WHERE (operation = 'invoke_agent' OR run_id != '')
       AND timestamp >= {since:DateTime64(9)} - INTERVAL 1 DAY
 ) AS parent
-ON child.project_id = parent.project_id AND child.trace_id = parent.trace_id AND child.parent_span_id = parent.span_id`
+ON child.project_id = parent.project_id AND child.trace_id = parent.trace_id AND child.parent_span_id = parent.span_id
+${SAME_SHARD}`
 
 const COUNT_RESOLVABLE = `
 SELECT count() AS n
@@ -38,7 +43,8 @@ INNER JOIN (
     WHERE (operation = 'invoke_agent' OR run_id != '')
       AND timestamp >= {since:DateTime64(9)} - INTERVAL 1 DAY
 ) AS parent
-ON child.project_id = parent.project_id AND child.trace_id = parent.trace_id AND child.parent_span_id = parent.span_id`
+ON child.project_id = parent.project_id AND child.trace_id = parent.trace_id AND child.parent_span_id = parent.span_id
+${SAME_SHARD}`
 
 export interface ResolveOptions {
   /** Only spans that started at or after this time are considered. Default: 2 days ago. */

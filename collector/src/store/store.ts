@@ -73,6 +73,9 @@ export const SESSION_SETTINGS = {
   // An insert into a Distributed table is acknowledged only once every shard has it: an
   // acknowledged span must never sit in a node's local send queue.
   distributed_foreground_insert: 1,
+  // On a cluster, IN and JOIN subqueries over Distributed tables run once and are shipped to every
+  // shard, so results are right whatever shard each row lives on. (No effect on a single node.)
+  distributed_product_mode: 'global',
 } as const
 
 /** Quotes an identifier (database or table name) for SQL text: identifiers cannot travel as parameters. */
