@@ -22,49 +22,63 @@
 -- column: value Float64 — delivered value in value_unit
 -- column: people_served UInt64 — distinct user ids with one of its delivered runs
 WITH
-    by_agent_and_unit AS (
-        -- Delivered runs with a unit group by that unit; every other run falls under ''.
+    totals AS (
         SELECT
             agent_id,
-            if(outcome = 'delivered', outcome_unit, '') AS unit,
-            count() AS runs,
-            countIf(outcome = 'delivered') AS delivered_runs,
-            countIf(outcome != 'unknown') AS known_outcome_runs,
-            countIf(outcome = 'delivered' AND outcome_unit != '') AS delivered_with_unit,
-            sum(cost_usd) AS cost_usd,
-            sumIf(outcome_value, outcome = 'delivered') AS delivered_value,
-            uniqExactStateIf(user_id, outcome = 'delivered' AND user_id != '') AS people_state
+            sum(runs) AS agent_runs,
+            sum(delivered_runs) AS agent_delivered_runs,
+            sum(runs - unknown_runs) AS known_outcome_runs,
+            sum(cost_usd) AS agent_cost_usd
+        FROM quarter_totals
+        WHERE project_id = {project:String}
+          -- The per-agent rows (agent_id '' holds the sums over all agents).
+          AND agent_id != ''
+          AND ({agent:String} = '' OR agent_id = {agent:String})
+          AND quarter >= toDateTime({from:Date}, {tz:String})
+          AND quarter < toDateTime({to:Date} + 1, {tz:String})
+        GROUP BY agent_id
+    ),
+    main_units AS (
+        -- The main unit's (unit, value): most delivered runs first, then the alphabetically first unit.
+        SELECT agent_id, argMin((unit, unit_value), (-toInt64(unit_runs), unit)) AS main_unit
+        FROM (
+            SELECT agent_id, outcome_unit AS unit, sum(runs) AS unit_runs, sum(value) AS unit_value
+            FROM quarter_outcomes
+            WHERE project_id = {project:String}
+              -- The per-agent rows (agent_id '' holds the sums over all agents).
+              AND agent_id != ''
+              AND ({agent:String} = '' OR agent_id = {agent:String})
+              AND quarter >= toDateTime({from:Date}, {tz:String})
+              AND quarter < toDateTime({to:Date} + 1, {tz:String})
+              AND outcome = 'delivered'
+              AND outcome_unit != ''
+            GROUP BY agent_id, unit
+        )
+        GROUP BY agent_id
+    ),
+    people AS (
+        SELECT agent_id, uniqExact(user_id) AS agent_people
         FROM run_facts FINAL
         WHERE project_id = {project:String}
           AND start_time >= toDateTime({from:Date}, {tz:String})
           AND start_time < toDateTime({to:Date} + 1, {tz:String})
           AND ({agent:String} = '' OR agent_id = {agent:String})
-        GROUP BY agent_id, unit
-    ),
-    by_agent AS (
-        SELECT
-            agent_id,
-            sum(runs) AS runs,
-            sum(delivered_runs) AS delivered_runs,
-            sum(known_outcome_runs) AS known_outcome_runs,
-            sum(cost_usd) AS cost_usd,
-            -- Most delivered runs first, then the alphabetically first unit.
-            -- The main unit's (unit, value): most delivered runs first, then the alphabetically first unit.
-            argMinIf((unit, delivered_value), (-toInt64(delivered_with_unit), unit), unit != '') AS main_unit,
-            uniqExactMerge(people_state) AS people_served
-        FROM by_agent_and_unit
+          AND outcome = 'delivered'
+          AND user_id != ''
         GROUP BY agent_id
     )
 SELECT
     row_number() OVER (ORDER BY delivered_runs DESC, agent_id ASC) AS rank,
-    CAST(agent_id AS String) AS agent_id,
-    runs,
-    delivered_runs,
-    if(known_outcome_runs = 0, 0, delivered_runs / known_outcome_runs) AS delivery_rate,
-    cost_usd,
+    CAST(totals.agent_id AS String) AS agent_id,
+    totals.agent_runs AS runs,
+    totals.agent_delivered_runs AS delivered_runs,
+    if(totals.known_outcome_runs = 0, 0, delivered_runs / totals.known_outcome_runs) AS delivery_rate,
+    totals.agent_cost_usd AS cost_usd,
     if(delivered_runs = 0, 0, cost_usd / delivered_runs) AS cost_per_delivered_usd,
-    CAST(main_unit.1 AS String) AS value_unit,
-    main_unit.2 AS value,
-    people_served
-FROM by_agent
+    CAST(main_units.main_unit.1 AS String) AS value_unit,
+    main_units.main_unit.2 AS value,
+    people.agent_people AS people_served
+FROM totals
+LEFT JOIN main_units ON main_units.agent_id = totals.agent_id
+LEFT JOIN people ON people.agent_id = totals.agent_id
 ORDER BY rank
