@@ -4,11 +4,10 @@
  */
 
 import { createServerStore, migrate } from '@daa/collector'
-import { ProtobufTraceSerializer } from '@opentelemetry/otlp-transformer'
 import { afterEach, describe, expect, it } from 'vitest'
 import { recordAgentRun } from '../support/agent-spans.js'
 import { pickFreePorts, type RunningClickHouse, startClickHouseServer } from '../support/clickhouse-server.js'
-import { type CollectorUnderTest, startTestCollector } from '../support/collector-harness.js'
+import { type CollectorUnderTest, postSpans, startTestCollector } from '../support/collector-harness.js'
 
 const cleanups: Array<() => Promise<unknown>> = []
 afterEach(async () => {
@@ -22,14 +21,7 @@ async function clickhouseOn(port: number): Promise<RunningClickHouse> {
 }
 
 function sendRun(target: CollectorUnderTest, agent: string, apiKey = target.apiKey): Promise<Response> {
-  const body = ProtobufTraceSerializer.serializeRequest(
-    recordAgentRun({ agent, outcome: 'delivered', value: 3 }),
-  )!
-  return fetch(`${target.collector.url}/v1/traces`, {
-    method: 'POST',
-    body,
-    headers: { 'content-type': 'application/x-protobuf', authorization: `Bearer ${apiKey}` },
-  })
+  return postSpans(target, recordAgentRun({ agent, outcome: 'delivered', value: 3 }), apiKey)
 }
 
 async function metricValue(target: CollectorUnderTest, name: string): Promise<number> {

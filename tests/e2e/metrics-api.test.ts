@@ -3,11 +3,10 @@
  * project of the key only.
  */
 import { createApiKey } from '@daa/collector'
-import { ProtobufTraceSerializer } from '@opentelemetry/otlp-transformer'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { recordAgentRun } from '../support/agent-spans.js'
 import { type RunningClickHouse, startClickHouseServer } from '../support/clickhouse-server.js'
-import { type CollectorUnderTest, startTestCollector } from '../support/collector-harness.js'
+import { type CollectorUnderTest, postSpans, startTestCollector } from '../support/collector-harness.js'
 
 let clickhouse: RunningClickHouse
 let target: CollectorUnderTest
@@ -29,11 +28,7 @@ beforeAll(async () => {
     .map((span) => span.startTime[0])
   today = new Date(Math.min(...runStarts) * 1000).toISOString().slice(0, 10)
   expect(new Date(Math.max(...runStarts) * 1000).toISOString().slice(0, 10)).toBe(today)
-  const response = await fetch(`${target.collector.url}/v1/traces`, {
-    method: 'POST',
-    body: ProtobufTraceSerializer.serializeRequest(spans)!,
-    headers: { 'content-type': 'application/x-protobuf', authorization: `Bearer ${target.apiKey}` },
-  })
+  const response = await postSpans(target, spans)
   expect(response.status).toBe(200)
   await target.collector.settle()
 })

@@ -3,7 +3,6 @@
  * another request — here the children come first, as a BatchSpanProcessor often sends them.
  */
 import { context, trace } from '@opentelemetry/api'
-import { ProtobufTraceSerializer } from '@opentelemetry/otlp-transformer'
 import {
   InMemorySpanExporter,
   type ReadableSpan,
@@ -12,7 +11,7 @@ import {
 } from '@opentelemetry/sdk-trace'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { type RunningClickHouse, startClickHouseServer } from '../support/clickhouse-server.js'
-import { type CollectorUnderTest, startTestCollector } from '../support/collector-harness.js'
+import { type CollectorUnderTest, postSpans, startTestCollector } from '../support/collector-harness.js'
 
 let clickhouse: RunningClickHouse
 let target: CollectorUnderTest
@@ -66,12 +65,7 @@ function recordNestedRun(): Record<'run' | 'step' | 'chat' | 'tool', ReadableSpa
 }
 
 async function send(spans: ReadableSpan[]): Promise<void> {
-  const response = await fetch(`${target.collector.url}/v1/traces`, {
-    method: 'POST',
-    body: ProtobufTraceSerializer.serializeRequest(spans)!,
-    headers: { 'content-type': 'application/x-protobuf', authorization: `Bearer ${target.apiKey}` },
-  })
-  expect(response.status).toBe(200)
+  expect((await postSpans(target, spans)).status).toBe(200)
   await target.collector.settle()
 }
 

@@ -12,6 +12,8 @@ import {
   type RunningCollector,
   startCollectorServer,
 } from '@daa/collector'
+import { ProtobufTraceSerializer } from '@opentelemetry/otlp-transformer'
+import type { ReadableSpan } from '@opentelemetry/sdk-trace'
 import { freshDatabaseName } from '../contract/store-contract.js'
 
 export interface CollectorUnderTest {
@@ -57,4 +59,17 @@ export async function startTestCollector(
       rmSync(dataDir, { recursive: true, force: true })
     },
   }
+}
+
+/** Posts spans to the collector as one OTLP/protobuf request, with the project's key unless told otherwise. */
+export function postSpans(
+  target: CollectorUnderTest,
+  spans: ReadableSpan[],
+  apiKey: string = target.apiKey,
+): Promise<Response> {
+  return fetch(`${target.collector.url}/v1/traces`, {
+    method: 'POST',
+    body: ProtobufTraceSerializer.serializeRequest(spans)!,
+    headers: { 'content-type': 'application/x-protobuf', authorization: `Bearer ${apiKey}` },
+  })
 }
