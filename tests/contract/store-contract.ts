@@ -64,6 +64,7 @@ function spanRow(projectId: string, index: number, overrides: Record<string, unk
     response_model: 'gpt-5-2026-08-01',
     provider: 'openai',
     tool_name: '',
+    tool_call_id: '',
     input_tokens: 1200,
     output_tokens: 300,
     cache_read_tokens: 1000,

@@ -382,6 +382,7 @@ function spanRow(run: GoldenRun, fields: Partial<SpanRow> & Pick<SpanRow, 'span_
     response_model: '',
     provider: '',
     tool_name: '',
+    tool_call_id: '',
     input_tokens: 0,
     output_tokens: 0,
     cache_read_tokens: 0,

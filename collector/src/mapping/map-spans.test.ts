@@ -162,7 +162,12 @@ describe('a plain GenAI agent run with LLM calls, a tool call and an inline outc
       duration_ns: 390_000_000,
     })
     const toolRow = rowNamed(rows.spans, 'execute_tool lookup_order')
-    expect(toolRow).toMatchObject({ operation: 'execute_tool', tool_name: 'lookup_order', input_tokens: 0 })
+    expect(toolRow).toMatchObject({
+      operation: 'execute_tool',
+      tool_name: 'lookup_order',
+      tool_call_id: 'call_1',
+      input_tokens: 0,
+    })
     expect(toolRow['events.timestamp']).toEqual([nanosecondsAt(420)])
     expect(toolRow['events.name']).toEqual(['cache.miss'])
     expect(toolRow['events.attributes']).toEqual([{ 'cache.key': 'order-77', 'cache.size': '3' }])

@@ -178,6 +178,7 @@ export function mapSpans(projectId: string, spans: readonly DecodedSpan[], price
       response_model: semantics.responseModel,
       provider: semantics.provider,
       tool_name: semantics.toolName,
+      tool_call_id: semantics.toolCallId,
       input_tokens: semantics.inputTokens,
       output_tokens: semantics.outputTokens,
       cache_read_tokens: semantics.cacheReadTokens,

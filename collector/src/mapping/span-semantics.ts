@@ -67,6 +67,7 @@ export interface SpanSemantics extends TokenCounts {
   responseModel: string
   provider: string
   toolName: string
+  toolCallId: string
 }
 
 type Instrumentation = 'vercel' | 'openllmetry' | 'mastra' | 'other'
@@ -219,6 +220,7 @@ export function readSpanSemantics(span: DecodedSpan): SpanSemantics {
   let responseModel = readText(attributes['gen_ai.response.model'])
   let provider = readText(attributes['gen_ai.provider.name']) ?? readText(attributes['gen_ai.system'])
   let toolName = readText(attributes['gen_ai.tool.name'])
+  let toolCallId = readText(attributes['gen_ai.tool.call.id'])
 
   switch (instrumentation) {
     case 'vercel':
@@ -226,6 +228,7 @@ export function readSpanSemantics(span: DecodedSpan): SpanSemantics {
       responseModel ??= readText(attributes['ai.response.model'])
       provider = vercelProviderName(provider ?? readText(attributes['ai.model.provider']))
       toolName ??= readText(attributes['ai.toolCall.name'])
+      toolCallId ??= readText(attributes['ai.toolCall.id'])
       userId ??=
         readText(attributes['ai.telemetry.metadata.userId']) ??
         readText(attributes['ai.telemetry.metadata.user.id'])
@@ -265,6 +268,7 @@ export function readSpanSemantics(span: DecodedSpan): SpanSemantics {
     responseModel: responseModel ?? '',
     provider: provider ?? '',
     toolName: toolName ?? '',
+    toolCallId: toolCallId ?? '',
     inputTokens: tokens.inputTokens,
     outputTokens: tokens.outputTokens,
     cacheReadTokens: tokens.cacheReadTokens,

@@ -138,7 +138,12 @@ describe('Vercel AI SDK 6 (real library, MockLanguageModelV3)', () => {
     expect(calls[1]).toMatchObject({ input_tokens: 180, output_tokens: 12, cache_read_tokens: 0 })
 
     const [toolCall] = rowsNamed(rows.spans, 'ai.toolCall')
-    expect(toolCall).toMatchObject({ operation: 'execute_tool', tool_name: 'weather', input_tokens: 0 })
+    expect(toolCall).toMatchObject({
+      operation: 'execute_tool',
+      tool_name: 'weather',
+      tool_call_id: 'call-1',
+      input_tokens: 0,
+    })
     expect(toolCall?.span_attributes['ai.toolCall.id']).toBe('call-1')
 
     // Priced by prefix: 'mock-model-id' → 'mock-model' ((20 × 2 + 100 × 0.5 + 20 × 8) and (180 × 2 + 12 × 8)).

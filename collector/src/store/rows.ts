@@ -48,6 +48,8 @@ export interface SpanRow {
   response_model: string
   provider: string
   tool_name: string
+  /** `gen_ai.tool.call.id` (Vercel: `ai.toolCall.id`): matches a tool call to the model's request. */
+  tool_call_id: string
   input_tokens: number
   output_tokens: number
   cache_read_tokens: number
@@ -141,6 +143,7 @@ export const SPAN_COLUMNS = [
   'response_model',
   'provider',
   'tool_name',
+  'tool_call_id',
   'input_tokens',
   'output_tokens',
   'cache_read_tokens',

@@ -73,6 +73,7 @@ export const SPANS: TableDefinition = {
     response_model LowCardinality(String) CODEC(ZSTD(1)),
     provider LowCardinality(String) CODEC(ZSTD(1)),
     tool_name LowCardinality(String) CODEC(ZSTD(1)),
+    tool_call_id String CODEC(ZSTD(1)),
     input_tokens UInt64 CODEC(T64, ZSTD(1)),
     output_tokens UInt64 CODEC(T64, ZSTD(1)),
     cache_read_tokens UInt64 CODEC(T64, ZSTD(1)),
