@@ -58,13 +58,12 @@ WITH
     ),
     people AS (
         SELECT agent_id, uniqExact(user_id) AS agent_people
-        FROM run_facts FINAL
+        FROM people_quarters
         WHERE project_id = {project:String}
-          AND start_time >= toDateTime({from:Date}, {tz:String})
-          AND start_time < toDateTime({to:Date} + 1, {tz:String})
+          AND quarter >= toDateTime({from:Date}, {tz:String})
+          AND quarter < toDateTime({to:Date} + 1, {tz:String})
           AND ({agent:String} = '' OR agent_id = {agent:String})
-          AND outcome = 'delivered'
-          AND user_id != ''
+          AND delivered_runs > 0
         GROUP BY agent_id
     )
 SELECT

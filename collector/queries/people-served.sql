@@ -13,15 +13,39 @@
 -- column: people_served UInt64 — distinct user ids with a delivered run that day
 -- column: people_with_runs UInt64 — distinct user ids with any run that day
 -- column: delivered_runs UInt64 — delivered runs that day (with or without a user id)
+WITH
+    people_by_day AS (
+        SELECT
+            toDate(quarter, {tz:String}) AS day,
+            uniqExactIf(user_id, delivered_runs > 0) AS day_people_served,
+            uniqExact(user_id) AS day_people_with_runs
+        FROM people_quarters
+        WHERE project_id = {project:String}
+          AND quarter >= toDateTime({from:Date}, {tz:String})
+          AND quarter < toDateTime({to:Date} + 1, {tz:String})
+          AND ({agent:String} = '' OR agent_id = {agent:String})
+        GROUP BY day
+    ),
+    delivered_by_day AS (
+        -- With or without a user id; agent_id '' holds the sums over all agents.
+        SELECT toDate(quarter, {tz:String}) AS day, sum(delivered_runs) AS day_delivered_runs
+        FROM quarter_totals
+        WHERE project_id = {project:String}
+          AND agent_id = {agent:String}
+          AND quarter >= toDateTime({from:Date}, {tz:String})
+          AND quarter < toDateTime({to:Date} + 1, {tz:String})
+        GROUP BY day
+    ),
+    calendar AS (
+        SELECT toDate({from:Date} + number) AS day
+        FROM numbers(toUInt64(dateDiff('day', {from:Date}, {to:Date}) + 1))
+    )
 SELECT
-    toDate(start_time, {tz:String}) AS day,
-    uniqExactIf(user_id, outcome = 'delivered' AND user_id != '') AS people_served,
-    uniqExactIf(user_id, user_id != '') AS people_with_runs,
-    countIf(outcome = 'delivered') AS delivered_runs
-FROM run_facts FINAL
-WHERE project_id = {project:String}
-  AND start_time >= toDateTime({from:Date}, {tz:String})
-  AND start_time < toDateTime({to:Date} + 1, {tz:String})
-  AND ({agent:String} = '' OR agent_id = {agent:String})
-GROUP BY day
-ORDER BY day WITH FILL FROM {from:Date} TO {to:Date} + 1
+    calendar.day AS day,
+    people_by_day.day_people_served AS people_served,
+    people_by_day.day_people_with_runs AS people_with_runs,
+    delivered_by_day.day_delivered_runs AS delivered_runs
+FROM calendar
+LEFT JOIN people_by_day ON people_by_day.day = calendar.day
+LEFT JOIN delivered_by_day ON delivered_by_day.day = calendar.day
+ORDER BY day

@@ -13,12 +13,14 @@ import { quoteIdentifier, type Store } from '../store/store.js'
 import {
   AGENT_DAYS,
   DAY_ROLLUPS,
+  PEOPLE_QUARTERS,
   QUARTER_OUTCOMES,
   QUARTER_TOTALS,
   RUN_CHANGES_KEEP_DAYS,
 } from './rollup-schema.js'
 import {
   agentDaysSelect,
+  peopleQuartersSelect,
   quarterOutcomesSelect,
   quarterTotalsSelect,
   RUN_FACT_COLUMNS,
@@ -58,7 +60,7 @@ export interface RefreshReport {
   since: Date | null
   /** Runs whose facts were recomputed (a run changed in several tables counts once). */
   runsRefreshed: number
-  /** UTC days whose agent_days, quarter_totals and quarter_outcomes partitions were rebuilt. */
+  /** UTC days whose day-rollup partitions (DAY_ROLLUPS) were rebuilt. */
   daysRebuilt: number
   /** ClickHouse's clock when the refresh began: the next refresh's watermark. */
   startedAt: Date
@@ -158,6 +160,7 @@ const DAY_ROLLUP_SELECTS: Record<string, (source: string, where: string) => stri
   [AGENT_DAYS.name]: agentDaysSelect,
   [QUARTER_TOTALS.name]: quarterTotalsSelect,
   [QUARTER_OUTCOMES.name]: quarterOutcomesSelect,
+  [PEOPLE_QUARTERS.name]: peopleQuartersSelect,
 }
 
 /**

@@ -34,6 +34,8 @@
  *   quarter-hours, and a dashboard without an agent filter reads 96 rows per day. It also keeps the
  *   durations of those runs (an array), so exact latency percentiles need no per-run rows.
  * - `quarter_outcomes`: the same keys plus outcome status, reason and unit: runs and value sums.
+ * - `people_quarters`: per quarter-hour, agent and person, runs and delivered runs: exact distinct
+ *   people per calendar day or per agent, without run ids and without FINAL.
  */
 import { createTable, type MigrationContext } from '../store/migrations.js'
 import type { TableDefinition } from '../store/schema.js'
@@ -148,12 +150,33 @@ export const QUARTER_OUTCOMES: TableDefinition = {
   shardingKey: 'cityHash64(project_id, agent_id)',
 }
 
+/**
+ * Per project, UTC quarter-hour, agent and person (runs with a user id only): the person's runs
+ * with that agent in that quarter-hour, and how many were delivered. Narrower than run_facts (no
+ * run ids) and one row per key, so exact distinct people per day or per agent need no FINAL.
+ */
+export const PEOPLE_QUARTERS: TableDefinition = {
+  name: 'people_quarters',
+  columns: `
+    project_id LowCardinality(String),
+    quarter DateTime('UTC') CODEC(Delta(4), ZSTD(1)),
+    agent_id LowCardinality(String),
+    user_id String CODEC(ZSTD(1)),
+    runs UInt32 CODEC(T64, ZSTD(1)),
+    delivered_runs UInt32 CODEC(T64, ZSTD(1))`,
+  engine: 'MergeTree()',
+  orderBy: '(project_id, quarter, agent_id, user_id)',
+  partitionBy: 'toDate(quarter)',
+  ttlColumn: 'quarter',
+  shardingKey: 'cityHash64(project_id, user_id)',
+}
+
 /** The tables rebuilt a UTC day at a time by `refreshRollups`, each partitioned by that day. */
-export const DAY_ROLLUPS = [AGENT_DAYS, QUARTER_TOTALS, QUARTER_OUTCOMES] as const
+export const DAY_ROLLUPS = [AGENT_DAYS, QUARTER_TOTALS, QUARTER_OUTCOMES, PEOPLE_QUARTERS] as const
 
 /**
  * Every table the rollup migration creates that holds per-day data and should follow the raw
- * tables' retention (each has `ttlColumn` set): run_facts, agent_days, quarter_totals, quarter_outcomes.
+ * tables' retention (each has `ttlColumn` set): run_facts, agent_days, quarter_totals, quarter_outcomes, people_quarters.
  */
 export const ROLLUP_TABLES: readonly TableDefinition[] = [RUN_FACTS, ...DAY_ROLLUPS]
 
@@ -209,6 +232,7 @@ export function rollupMigrationStatements(context: MigrationContext): string[] {
     ...createTable(AGENT_DAYS, context),
     ...createTable(QUARTER_TOTALS, context),
     ...createTable(QUARTER_OUTCOMES, context),
+    ...createTable(PEOPLE_QUARTERS, context),
     ...createTable(RUN_CHANGES, context),
     `ALTER TABLE ${changesTable}${onCluster} MODIFY TTL toDateTime(changed_at) + INTERVAL ${RUN_CHANGES_KEEP_DAYS} DAY`,
     ...createTable(ROLLUP_REFRESHES, context),

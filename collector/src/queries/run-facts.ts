@@ -206,6 +206,21 @@ FROM (
 )`
 }
 
+/** The rows of `people_quarters`, computed like agentDaysSelect. */
+export function peopleQuartersSelect(source: string, where = '1'): string {
+  return `
+SELECT
+    project_id,
+    toStartOfFifteenMinutes(start_time) AS quarter,
+    agent_id,
+    user_id,
+    toUInt32(count()) AS runs,
+    toUInt32(countIf(outcome = 'delivered')) AS delivered_runs
+FROM ${source}
+WHERE user_id != '' AND (${where})
+GROUP BY project_id, quarter, agent_id, user_id`
+}
+
 /**
  * What each rollup a saved query may read (as written in its SQL) becomes on the raw path: the
  * same rows computed from spans, runs and outcomes at query time.
@@ -215,4 +230,5 @@ export const RAW_SOURCES: Readonly<Record<string, string>> = {
   agent_days: `(${agentDaysSelect(RAW_RUN_FACTS)}\n)`,
   quarter_totals: `(${quarterTotalsSelect(RAW_RUN_FACTS)}\n)`,
   quarter_outcomes: `(${quarterOutcomesSelect(RAW_RUN_FACTS)}\n)`,
+  people_quarters: `(${peopleQuartersSelect(RAW_RUN_FACTS)}\n)`,
 }

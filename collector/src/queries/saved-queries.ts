@@ -48,10 +48,16 @@ export const RUN_FACTS_SOURCE = 'run_facts FINAL'
 
 /**
  * The rollups a saved query may read, as written in its SQL (outside comments). The raw path swaps
- * each for the same rows computed from the raw tables (run-facts.ts, RAW_SOURCES). agent_days,
- * quarter_totals and quarter_outcomes hold one row per key and are read without FINAL.
+ * each for the same rows computed from the raw tables (run-facts.ts, RAW_SOURCES). the others
+ * hold one row per key and are read without FINAL.
  */
-export const ROLLUP_SOURCES = [RUN_FACTS_SOURCE, 'agent_days', 'quarter_totals', 'quarter_outcomes'] as const
+export const ROLLUP_SOURCES = [
+  RUN_FACTS_SOURCE,
+  'agent_days',
+  'quarter_totals',
+  'quarter_outcomes',
+  'people_quarters',
+] as const
 
 const SOURCE_PATTERN = new RegExp(
   // Only a table right after FROM or JOIN: `agent_days.day` or `agent_local_days` are not sources.
