@@ -35,7 +35,12 @@ WITH
             utc_day,
             local_day,
             toUInt8(greatest(0, intDiv(dateDiff('minute', toDateTime(utc_day, 'UTC'), toDateTime(local_day, {tz:String})), 15))) AS first_quarter,
-            toUInt8(least(96, intDiv(dateDiff('minute', toDateTime(utc_day, 'UTC'), toDateTime(local_day + 1, {tz:String})), 15))) AS end_quarter
+            toUInt8(least(96, intDiv(dateDiff('minute', toDateTime(utc_day, 'UTC'), toDateTime(local_day + 1, {tz:String})), 15))) AS end_quarter,
+            -- When the calendar day began on the previous UTC day: its first quarter-hour there
+            -- (the day's quarters on that UTC day are [previous_first_quarter, 96)); else 96.
+            toUInt8(if(toDateTime(local_day, {tz:String}) < toDateTime(utc_day, 'UTC'),
+                intDiv(dateDiff('minute', toDateTime(utc_day - 1, 'UTC'), toDateTime(local_day, {tz:String})), 15),
+                96)) AS previous_first_quarter
         FROM (
             SELECT
                 utc_day,
@@ -48,7 +53,9 @@ WITH
     ),
     delivering_days AS (
         -- One row per agent and calendar day in tz on which it started a run that was delivered: a
-        -- bit in [first_quarter, end_quarter) of one of the UTC days' `delivered` bitmaps.
+        -- bit in [first_quarter, end_quarter) of one of the UTC days' `delivered` bitmaps. A calendar
+        -- day spans at most two UTC days; an agent that delivered in both is taken from the first
+        -- (seen in the row's `delivered_before`), so the rows are unique without grouping by agent.
         SELECT a.agent_id AS agent_id, s.local_day AS day
         FROM agent_days AS a
         INNER JOIN slices AS s ON s.utc_day = a.day
@@ -56,7 +63,8 @@ WITH
           AND a.day <= toDate(toDateTime({to:Date} + 1, {tz:String}) - 1, 'UTC')
           AND ({agent:String} = '' OR a.agent_id = {agent:String})
           AND bitShiftRight(bitShiftLeft(a.delivered, 128 - s.end_quarter), 128 - s.end_quarter + s.first_quarter) != 0
-        GROUP BY agent_id, day
+              AND NOT (s.previous_first_quarter < 96
+                  AND bitShiftRight(bitShiftLeft(a.delivered_before, 128 - 96), 128 - 96 + s.previous_first_quarter) != 0)
     ),
     neighbours AS (
         SELECT

@@ -32,7 +32,12 @@ WITH
             utc_day,
             local_day,
             toUInt8(greatest(0, intDiv(dateDiff('minute', toDateTime(utc_day, 'UTC'), toDateTime(local_day, {tz:String})), 15))) AS first_quarter,
-            toUInt8(least(96, intDiv(dateDiff('minute', toDateTime(utc_day, 'UTC'), toDateTime(local_day + 1, {tz:String})), 15))) AS end_quarter
+            toUInt8(least(96, intDiv(dateDiff('minute', toDateTime(utc_day, 'UTC'), toDateTime(local_day + 1, {tz:String})), 15))) AS end_quarter,
+            -- When the calendar day began on the previous UTC day: its first quarter-hour there
+            -- (the day's quarters on that UTC day are [previous_first_quarter, 96)); else 96.
+            toUInt8(if(toDateTime(local_day, {tz:String}) < toDateTime(utc_day, 'UTC'),
+                intDiv(dateDiff('minute', toDateTime(utc_day - 1, 'UTC'), toDateTime(local_day, {tz:String})), 15),
+                96)) AS previous_first_quarter
         FROM (
             SELECT
                 utc_day,
@@ -43,25 +48,29 @@ WITH
         )
         WHERE local_day >= {from:Date} AND local_day <= {to:Date}
     ),
-    agent_local_days AS (
-        -- Per agent and calendar day in tz: did it start a run, and a delivered one, in that day's
-        -- quarter-hours (bits [first_quarter, end_quarter) of the UTC days' bitmaps)?
+    agent_slices AS (
+        -- Per agent and (UTC day, calendar day) slice: did the agent start a run, and a delivered one,
+        -- in that calendar day for the first time in this slice? A calendar day spans at most two UTC
+        -- days; an agent active in both counts on the first, found in the row's `…_before` bitmaps.
+        -- So each agent counts once per calendar day, without grouping by agent.
         SELECT
-            a.agent_id AS agent_id,
             s.local_day AS day,
-            max(bitShiftRight(bitShiftLeft(a.worked, 128 - s.end_quarter), 128 - s.end_quarter + s.first_quarter) != 0) AS has_run,
-            max(bitShiftRight(bitShiftLeft(a.delivered, 128 - s.end_quarter), 128 - s.end_quarter + s.first_quarter) != 0) AS has_delivered
+            bitShiftRight(bitShiftLeft(a.worked, 128 - s.end_quarter), 128 - s.end_quarter + s.first_quarter) != 0
+                AND NOT (s.previous_first_quarter < 96
+                    AND bitShiftRight(bitShiftLeft(a.worked_before, 128 - 96), 128 - 96 + s.previous_first_quarter) != 0) AS first_run_here,
+            bitShiftRight(bitShiftLeft(a.delivered, 128 - s.end_quarter), 128 - s.end_quarter + s.first_quarter) != 0
+                AND NOT (s.previous_first_quarter < 96
+                    AND bitShiftRight(bitShiftLeft(a.delivered_before, 128 - 96), 128 - 96 + s.previous_first_quarter) != 0) AS first_delivery_here
         FROM agent_days AS a
         INNER JOIN slices AS s ON s.utc_day = a.day
         WHERE a.project_id = {project:String}
           AND a.day >= toDate(toDateTime({from:Date}, {tz:String}), 'UTC')
           AND a.day <= toDate(toDateTime({to:Date} + 1, {tz:String}) - 1, 'UTC')
           AND ({agent:String} = '' OR a.agent_id = {agent:String})
-        GROUP BY agent_id, day
     ),
     agents_by_day AS (
-        SELECT day, countIf(has_delivered) AS daa, countIf(has_run) AS working_agents
-        FROM agent_local_days
+        SELECT day, countIf(first_delivery_here) AS daa, countIf(first_run_here) AS working_agents
+        FROM agent_slices
         GROUP BY day
     ),
     runs_by_day AS (

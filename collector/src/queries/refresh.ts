@@ -122,7 +122,12 @@ export async function refreshRollups(store: Store, options: RefreshOptions = {})
           ).map((row) => row.day)
   }
   days.sort()
-  for (const table of DAY_ROLLUPS) await rebuildDays(store, table, days)
+  for (const table of DAY_ROLLUPS) {
+    // An agent_days row carries the previous day's bitmaps: a changed day changes the next day's rows.
+    const rebuilt =
+      table === AGENT_DAYS ? [...new Set(days.flatMap((day) => [day, nextDay(day)]))].sort() : days
+    await rebuildDays(store, table, rebuilt)
+  }
 
   await store.insert('rollup_refreshes', [
     {
@@ -156,7 +161,7 @@ async function insertInChunks(
   }
 }
 
-const DAY_ROLLUP_SELECTS: Record<string, (source: string, where: string) => string> = {
+const DAY_ROLLUP_SELECTS: Record<string, (source: string, days: boolean) => string> = {
   [AGENT_DAYS.name]: agentDaysSelect,
   [QUARTER_TOTALS.name]: quarterTotalsSelect,
   [QUARTER_OUTCOMES.name]: quarterOutcomesSelect,
@@ -172,27 +177,48 @@ const DAY_ROLLUP_SELECTS: Record<string, (source: string, where: string) => stri
 async function rebuildDays(store: Store, table: TableDefinition, days: readonly string[]): Promise<void> {
   if (days.length === 0) return
   const target = quoteIdentifier(table.name)
-  const staging = quoteIdentifier(`${table.name}_staging_${randomUUID().replaceAll('-', '')}`)
+  const stagingName = `${table.name}_staging_${randomUUID().replaceAll('-', '')}`
+  const staging = quoteIdentifier(stagingName)
   const select = DAY_ROLLUP_SELECTS[table.name]!
   await store.command(`CREATE TABLE ${staging} AS ${target}`)
   try {
     for (let first = 0; first < days.length; first += DAYS_PER_INSERT) {
       const batch = days.slice(first, first + DAYS_PER_INSERT)
-      await store.command(
-        `INSERT INTO ${staging}\n${select('run_facts FINAL', 'toDate(start_time) IN {days:Array(Date)}')}`,
-        { days: batch },
+      await store.command(`INSERT INTO ${staging}\n${select('run_facts FINAL', true)}`, {
+        days: batch,
+        days_and_previous: [...new Set(batch.flatMap((day) => [previousDay(day), day]))],
+      })
+      const filled = new Set(
+        (
+          await store.query<{ partition_id: string }>(
+            'SELECT DISTINCT partition_id FROM system.parts WHERE database = currentDatabase() AND table = {table:String} AND active',
+            { table: stagingName },
+          )
+        ).map((row) => row.partition_id),
       )
       for (const day of batch) {
         // Partition ids of a Date partition key are YYYYMMDD; `day` comes from ClickHouse's toString(Date).
         if (!/^\d{4}-\d{2}-\d{2}$/.test(day)) throw new Error(`unexpected day "${day}"`)
+        const partition = day.replaceAll('-', '')
+        // ClickHouse refuses to REPLACE from an empty partition; a day without rows is dropped instead.
         await store.command(
-          `ALTER TABLE ${target} REPLACE PARTITION ID '${day.replaceAll('-', '')}' FROM ${staging}`,
+          filled.has(partition)
+            ? `ALTER TABLE ${target} REPLACE PARTITION ID '${partition}' FROM ${staging}`
+            : `ALTER TABLE ${target} DROP PARTITION ID '${partition}'`,
         )
       }
     }
   } finally {
     await store.command(`DROP TABLE IF EXISTS ${staging} SYNC`)
   }
+}
+
+function previousDay(day: string): string {
+  return new Date(Date.parse(`${day}T00:00:00Z`) - 86_400_000).toISOString().slice(0, 10)
+}
+
+function nextDay(day: string): string {
+  return new Date(Date.parse(`${day}T00:00:00Z`) + 86_400_000).toISOString().slice(0, 10)
 }
 
 /** The previous refresh's start minus the overlap; null (rebuild) when there is none usable. */

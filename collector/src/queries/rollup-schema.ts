@@ -79,7 +79,9 @@ export const RUN_FACTS: TableDefinition = {
 /**
  * Per project, agent and UTC day: bitmaps of the day's 96 quarter-hours (bit q = minutes
  * [15q, 15q + 15) after UTC midnight) in which the agent started a run, and one whose outcome is
- * delivered. One row per key (partitions are rebuilt whole; never read with FINAL).
+ * delivered; `worked_before` and `delivered_before` are the same agent's bitmaps of the previous UTC
+ * day (0 when it had none), so that queries count an agent once per calendar day without grouping
+ * by agent. One row per key (partitions are rebuilt whole; never read with FINAL).
  */
 export const AGENT_DAYS: TableDefinition = {
   name: 'agent_days',
@@ -88,7 +90,9 @@ export const AGENT_DAYS: TableDefinition = {
     day Date,
     agent_id String CODEC(ZSTD(1)),
     worked UInt128 CODEC(ZSTD(1)),
-    delivered UInt128 CODEC(ZSTD(1))`,
+    delivered UInt128 CODEC(ZSTD(1)),
+    worked_before UInt128 CODEC(ZSTD(1)),
+    delivered_before UInt128 CODEC(ZSTD(1))`,
   engine: 'MergeTree()',
   orderBy: '(project_id, day, agent_id)',
   partitionBy: 'day',

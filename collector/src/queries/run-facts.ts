@@ -133,24 +133,52 @@ const QUARTER_OF_DAY = 'toUInt8(intDiv(toHour(start_time) * 60 + toMinute(start_
 
 /**
  * The rows of `agent_days`, computed from per-run facts `source` (a table or a parenthesised
- * SELECT with run_facts' columns), optionally restricted by `where` (SQL over run_facts' columns).
+ * SELECT with run_facts' columns). With `days`, only the UTC days in the query parameter
+ * {days:Array(Date)}, whose previous days must be in {days_and_previous:Array(Date)}.
+ *
+ * Each row also carries the agent's bitmaps of the previous UTC day (`worked_before`,
+ * `delivered_before`), so a query can count an agent once per calendar day in any time zone
+ * without grouping by agent: a calendar day spans at most two UTC days, and the agent counts on the
+ * first of them in which it was active.
  */
-export function agentDaysSelect(source: string, where = '1'): string {
+export function agentDaysSelect(source: string, days = false): string {
   const bit = `bitShiftLeft(toUInt128(1), ${QUARTER_OF_DAY})`
   return `
 SELECT
-    project_id,
-    toDate(start_time) AS day,
-    agent_id,
-    groupBitOr(${bit}) AS worked,
-    groupBitOrIf(${bit}, outcome = 'delivered') AS delivered
-FROM ${source}
-WHERE ${where}
-GROUP BY project_id, day, agent_id`
+    current.project_id AS project_id,
+    current.day AS day,
+    current.agent_id AS agent_id,
+    current.worked AS worked,
+    current.delivered AS delivered,
+    previous.worked AS worked_before,
+    previous.delivered AS delivered_before
+FROM (
+    SELECT
+        project_id,
+        toDate(start_time) AS day,
+        agent_id,
+        groupBitOr(${bit}) AS worked,
+        groupBitOrIf(${bit}, outcome = 'delivered') AS delivered
+    FROM ${source}
+    WHERE ${days ? 'toDate(start_time) IN {days:Array(Date)}' : '1'}
+    GROUP BY project_id, day, agent_id
+) AS current
+LEFT JOIN (
+    SELECT
+        project_id,
+        toDate(start_time) + 1 AS day,
+        agent_id,
+        groupBitOr(${bit}) AS worked,
+        groupBitOrIf(${bit}, outcome = 'delivered') AS delivered
+    FROM ${source}
+    WHERE ${days ? 'toDate(start_time) IN {days_and_previous:Array(Date)}' : '1'}
+    GROUP BY project_id, day, agent_id
+) AS previous ON previous.project_id = current.project_id AND previous.agent_id = current.agent_id AND previous.day = current.day`
 }
 
 /** The rows of `quarter_totals`, computed like agentDaysSelect. */
-export function quarterTotalsSelect(source: string, where = '1'): string {
+export function quarterTotalsSelect(source: string, days = false): string {
+  const where = days ? 'toDate(start_time) IN {days:Array(Date)}' : '1'
   return `
 SELECT
     project_id,
@@ -185,7 +213,8 @@ FROM (
 }
 
 /** The rows of `quarter_outcomes`, computed like agentDaysSelect. */
-export function quarterOutcomesSelect(source: string, where = '1'): string {
+export function quarterOutcomesSelect(source: string, days = false): string {
+  const where = days ? 'toDate(start_time) IN {days:Array(Date)}' : '1'
   return `
 SELECT project_id, agent_key AS agent_id, quarter, outcome, outcome_reason, outcome_unit, runs, value
 FROM (
@@ -207,7 +236,8 @@ FROM (
 }
 
 /** The rows of `people_quarters`, computed like agentDaysSelect. */
-export function peopleQuartersSelect(source: string, where = '1'): string {
+export function peopleQuartersSelect(source: string, days = false): string {
+  const where = days ? 'toDate(start_time) IN {days:Array(Date)}' : '1'
   return `
 SELECT
     project_id,
