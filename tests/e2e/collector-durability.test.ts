@@ -4,6 +4,7 @@
  */
 
 import { createServerStore, migrate } from '@daa/collector'
+import { JsonTraceSerializer } from '@opentelemetry/otlp-transformer'
 import { afterEach, describe, expect, it } from 'vitest'
 import { recordAgentRun } from '../support/agent-spans.js'
 import { pickFreePorts, type RunningClickHouse, startClickHouseServer } from '../support/clickhouse-server.js'
@@ -92,6 +93,15 @@ describe('collector durability', () => {
     expect((await sendRun(target, 'warm-up')).status).toBe(200)
     await first.stop()
     expect((await sendRun(target, 'spooled-before-restart')).status).toBe(200)
+    // The log keeps each request as sent: a JSON export is replayed as JSON.
+    const json = await fetch(`${target.collector.url}/v1/traces`, {
+      method: 'POST',
+      body: JsonTraceSerializer.serializeRequest(
+        recordAgentRun({ agent: 'json-before-restart', outcome: 'partial' }),
+      ),
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${target.apiKey}` },
+    })
+    expect(json.status).toBe(200)
     const database = target.config.clickhouseDatabase
     // The process stops with the batch still in its spool (ClickHouse is away).
     await target.collector.close()
@@ -103,6 +113,7 @@ describe('collector durability', () => {
     })
     cleanups.push(() => restarted.close())
     await eventually(async () => expect(await runsOf(second.url, database, 'spooled-before-restart')).toBe(1))
+    await eventually(async () => expect(await runsOf(second.url, database, 'json-before-restart')).toBe(1))
   })
 
   it('answers 429 with Retry-After instead of buffering without bound', async () => {
