@@ -98,8 +98,11 @@ export async function createCollector(options: CollectorOptions): Promise<Collec
   const handleExport: ExportHandler = async (request, metadata) => {
     try {
       const projectId = await authenticate(keys, metadata.authorization)
-      const body = metadata.body ?? new Uint8Array(0)
-      const outcome = await acceptExport(ingest, { projectId, encoding: 'protobuf', body }, request)
+      const outcome = await acceptExport(
+        ingest,
+        { projectId, encoding: 'protobuf', body: metadata.body },
+        request,
+      )
       metrics.requests.inc({ transport: 'grpc', status: 'OK' })
       return outcome
     } catch (error) {

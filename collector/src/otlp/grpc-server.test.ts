@@ -117,7 +117,7 @@ describe('OTLP/gRPC server', () => {
     for (const { request, metadata: receivedMetadata } of received) {
       expect(receivedMetadata.authorization).toBe('Bearer daa_key_123')
       // The raw message comes along (decompressed), for the write-ahead log: it decodes to the same spans.
-      expect(decodeProtobufRequest(receivedMetadata.body!)).toEqual(request)
+      expect(decodeProtobufRequest(receivedMetadata.body)).toEqual(request)
       expect(request.rejectedSpans).toBe(0)
       expect([...request.spans].sort(bySpanId)).toEqual(expected)
     }

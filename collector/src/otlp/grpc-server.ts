@@ -26,8 +26,8 @@ import { encodeRpcStatus } from './rpc-status.js'
 export interface ExportRequestMetadata {
   /** The `authorization` metadata value (e.g. `Bearer <key>`), if the sender set one. */
   authorization?: string
-  /** The request message as received (protobuf), for a write-ahead log. */
-  body?: Uint8Array
+  /** The request message as received (protobuf, decompressed), for the write-ahead log. */
+  body: Uint8Array
 }
 
 /**
