@@ -22,38 +22,82 @@
 -- column: value Float64 — delivered value in value_unit
 -- column: people_served UInt64 — distinct user ids with one of its delivered runs
 WITH
+    -- The range (midnight of `from` to midnight after `to`, in tz) is the whole UTC days inside it,
+    -- read from the per-agent-day rollups, plus the quarter-hours of the partial UTC days at its
+    -- ends, read from the per-quarter-hour rollups.
     totals AS (
         SELECT
             agent_id,
             sum(runs) AS agent_runs,
             sum(delivered_runs) AS agent_delivered_runs,
-            sum(runs - unknown_runs) AS known_outcome_runs,
+            sum(known_outcome_runs) AS agent_known_outcome_runs,
             sum(cost_usd) AS agent_cost_usd
-        FROM quarter_totals
-        WHERE project_id = {project:String}
-          -- The per-agent rows (agent_id '' holds the sums over all agents).
-          AND agent_id != ''
-          AND ({agent:String} = '' OR agent_id = {agent:String})
-          AND quarter >= toDateTime({from:Date}, {tz:String})
-          AND quarter < toDateTime({to:Date} + 1, {tz:String})
+        FROM (
+            SELECT agent_id, runs, delivered_runs, toInt64(known_outcome_runs) AS known_outcome_runs, cost_usd
+            FROM (
+                SELECT agent_id, runs, delivered_runs, known_outcome_runs, cost_usd
+                FROM agent_days
+                WHERE project_id = {project:String}
+                  AND agent_id != ''
+                  AND ({agent:String} = '' OR agent_id = {agent:String})
+                  -- The UTC days wholly inside the range (all of them in UTC).
+                  AND day >= toDate(toDateTime({from:Date}, {tz:String}) + 86399, 'UTC')
+                  AND day <= toDate(toDateTime({to:Date} + 1, {tz:String}), 'UTC') - 1
+            )
+            UNION ALL
+            SELECT agent_id, runs, delivered_runs, toInt64(runs) - toInt64(unknown_runs), cost_usd
+            FROM (
+                SELECT agent_id, runs, delivered_runs, unknown_runs, cost_usd
+                FROM quarter_totals
+                WHERE project_id = {project:String}
+                  -- The per-agent rows (agent_id '' holds the sums over all agents).
+                  AND agent_id != ''
+                  AND ({agent:String} = '' OR agent_id = {agent:String})
+                  -- The range's quarter-hours on the partial UTC days at either end (none in UTC).
+                  AND quarter >= toDateTime({from:Date}, {tz:String})
+                  AND quarter < toDateTime({to:Date} + 1, {tz:String})
+                  AND (quarter < toDateTime(toDate(toDateTime({from:Date}, {tz:String}) + 86399, 'UTC'), 'UTC') OR quarter >= toDateTime(toDate(toDateTime({to:Date} + 1, {tz:String}), 'UTC') - 1 + 1, 'UTC'))
+            )
+        )
         GROUP BY agent_id
+    ),
+    unit_totals AS (
+        SELECT agent_id, unit, sum(unit_runs) AS runs_in_unit, sum(unit_value) AS value_in_unit
+        FROM (
+            SELECT agent_id, unit, delivered_runs AS unit_runs, value AS unit_value
+            FROM (
+                SELECT agent_id, CAST(unit AS String) AS unit, delivered_runs, value
+                FROM agent_day_units
+                WHERE project_id = {project:String}
+                  AND agent_id != ''
+                  AND ({agent:String} = '' OR agent_id = {agent:String})
+                  -- The UTC days wholly inside the range (all of them in UTC).
+                  AND day >= toDate(toDateTime({from:Date}, {tz:String}) + 86399, 'UTC')
+                  AND day <= toDate(toDateTime({to:Date} + 1, {tz:String}), 'UTC') - 1
+            )
+            UNION ALL
+            SELECT agent_id, unit, runs, value
+            FROM (
+                SELECT agent_id, CAST(outcome_unit AS String) AS unit, runs, value
+                FROM quarter_outcomes
+                WHERE project_id = {project:String}
+                  -- The per-agent rows (agent_id '' holds the sums over all agents).
+                  AND agent_id != ''
+                  AND ({agent:String} = '' OR agent_id = {agent:String})
+                  -- The range's quarter-hours on the partial UTC days at either end (none in UTC).
+                  AND quarter >= toDateTime({from:Date}, {tz:String})
+                  AND quarter < toDateTime({to:Date} + 1, {tz:String})
+                  AND (quarter < toDateTime(toDate(toDateTime({from:Date}, {tz:String}) + 86399, 'UTC'), 'UTC') OR quarter >= toDateTime(toDate(toDateTime({to:Date} + 1, {tz:String}), 'UTC') - 1 + 1, 'UTC'))
+                  AND outcome = 'delivered'
+                  AND outcome_unit != ''
+            )
+        )
+        GROUP BY agent_id, unit
     ),
     main_units AS (
         -- The main unit's (unit, value): most delivered runs first, then the alphabetically first unit.
-        SELECT agent_id, argMin((unit, unit_value), (-toInt64(unit_runs), unit)) AS main_unit
-        FROM (
-            SELECT agent_id, outcome_unit AS unit, sum(runs) AS unit_runs, sum(value) AS unit_value
-            FROM quarter_outcomes
-            WHERE project_id = {project:String}
-              -- The per-agent rows (agent_id '' holds the sums over all agents).
-              AND agent_id != ''
-              AND ({agent:String} = '' OR agent_id = {agent:String})
-              AND quarter >= toDateTime({from:Date}, {tz:String})
-              AND quarter < toDateTime({to:Date} + 1, {tz:String})
-              AND outcome = 'delivered'
-              AND outcome_unit != ''
-            GROUP BY agent_id, unit
-        )
+        SELECT agent_id, argMin((unit, value_in_unit), (-toInt64(runs_in_unit), unit)) AS main_unit
+        FROM unit_totals
         GROUP BY agent_id
     ),
     people AS (
@@ -71,7 +115,7 @@ SELECT
     CAST(totals.agent_id AS String) AS agent_id,
     totals.agent_runs AS runs,
     totals.agent_delivered_runs AS delivered_runs,
-    if(totals.known_outcome_runs = 0, 0, delivered_runs / totals.known_outcome_runs) AS delivery_rate,
+    if(totals.agent_known_outcome_runs = 0, 0, delivered_runs / totals.agent_known_outcome_runs) AS delivery_rate,
     totals.agent_cost_usd AS cost_usd,
     if(delivered_runs = 0, 0, cost_usd / delivered_runs) AS cost_per_delivered_usd,
     CAST(main_units.main_unit.1 AS String) AS value_unit,

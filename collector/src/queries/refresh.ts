@@ -11,6 +11,7 @@ import { randomUUID } from 'node:crypto'
 import type { TableDefinition } from '../store/schema.js'
 import { quoteIdentifier, type Store } from '../store/store.js'
 import {
+  AGENT_DAY_UNITS,
   AGENT_DAYS,
   DAY_ROLLUPS,
   PEOPLE_QUARTERS,
@@ -20,6 +21,7 @@ import {
 } from './rollup-schema.js'
 import {
   agentDaysSelect,
+  agentDayUnitsSelect,
   peopleQuartersSelect,
   quarterOutcomesSelect,
   quarterTotalsSelect,
@@ -163,6 +165,7 @@ async function insertInChunks(
 
 const DAY_ROLLUP_SELECTS: Record<string, (source: string, days: boolean) => string> = {
   [AGENT_DAYS.name]: agentDaysSelect,
+  [AGENT_DAY_UNITS.name]: agentDayUnitsSelect,
   [QUARTER_TOTALS.name]: quarterTotalsSelect,
   [QUARTER_OUTCOMES.name]: quarterOutcomesSelect,
   [PEOPLE_QUARTERS.name]: peopleQuartersSelect,

@@ -34,6 +34,7 @@
  *   quarter-hours, and a dashboard without an agent filter reads 96 rows per day. It also keeps the
  *   durations of those runs (an array), so exact latency percentiles need no per-run rows.
  * - `quarter_outcomes`: the same keys plus outcome status, reason and unit: runs and value sums.
+ * - `agent_day_units`: per agent, UTC day and unit, delivered runs and value (the leaderboard).
  * - `people_quarters`: per quarter-hour, agent and person, runs and delivered runs: exact distinct
  *   people per calendar day or per agent, without run ids and without FINAL.
  */
@@ -81,7 +82,9 @@ export const RUN_FACTS: TableDefinition = {
  * [15q, 15q + 15) after UTC midnight) in which the agent started a run, and one whose outcome is
  * delivered; `worked_before` and `delivered_before` are the same agent's bitmaps of the previous UTC
  * day (0 when it had none), so that queries count an agent once per calendar day without grouping
- * by agent. One row per key (partitions are rebuilt whole; never read with FINAL).
+ * by agent. `runs` … `cost_usd` sum the agent's runs of the whole UTC day (the leaderboard adds the
+ * partial UTC days at a range's ends from quarter_totals). One row per key (partitions are rebuilt
+ * whole; never read with FINAL).
  */
 export const AGENT_DAYS: TableDefinition = {
   name: 'agent_days',
@@ -92,7 +95,11 @@ export const AGENT_DAYS: TableDefinition = {
     worked UInt128 CODEC(ZSTD(1)),
     delivered UInt128 CODEC(ZSTD(1)),
     worked_before UInt128 CODEC(ZSTD(1)),
-    delivered_before UInt128 CODEC(ZSTD(1))`,
+    delivered_before UInt128 CODEC(ZSTD(1)),
+    runs UInt64 CODEC(T64, ZSTD(1)),
+    delivered_runs UInt64 CODEC(T64, ZSTD(1)),
+    known_outcome_runs UInt64 CODEC(T64, ZSTD(1)),
+    cost_usd Float64 CODEC(ZSTD(1))`,
   engine: 'MergeTree()',
   orderBy: '(project_id, day, agent_id)',
   partitionBy: 'day',
@@ -175,12 +182,38 @@ export const PEOPLE_QUARTERS: TableDefinition = {
   shardingKey: 'cityHash64(project_id, user_id)',
 }
 
+/**
+ * Per project, UTC day, agent and unit: the agent's delivered runs reporting value in that unit and
+ * the sum of their values (the leaderboard's main unit). One row per key, like agent_days.
+ */
+export const AGENT_DAY_UNITS: TableDefinition = {
+  name: 'agent_day_units',
+  columns: `
+    project_id LowCardinality(String),
+    day Date,
+    agent_id String CODEC(ZSTD(1)),
+    unit LowCardinality(String),
+    delivered_runs UInt64 CODEC(T64, ZSTD(1)),
+    value Float64 CODEC(ZSTD(1))`,
+  engine: 'MergeTree()',
+  orderBy: '(project_id, day, agent_id, unit)',
+  partitionBy: 'day',
+  ttlColumn: 'day',
+  shardingKey: 'cityHash64(project_id, agent_id)',
+}
+
 /** The tables rebuilt a UTC day at a time by `refreshRollups`, each partitioned by that day. */
-export const DAY_ROLLUPS = [AGENT_DAYS, QUARTER_TOTALS, QUARTER_OUTCOMES, PEOPLE_QUARTERS] as const
+export const DAY_ROLLUPS = [
+  AGENT_DAYS,
+  AGENT_DAY_UNITS,
+  QUARTER_TOTALS,
+  QUARTER_OUTCOMES,
+  PEOPLE_QUARTERS,
+] as const
 
 /**
  * Every table the rollup migration creates that holds per-day data and should follow the raw
- * tables' retention (each has `ttlColumn` set): run_facts, agent_days, quarter_totals, quarter_outcomes, people_quarters.
+ * tables' retention (each has `ttlColumn` set): run_facts, agent_days, agent_day_units, quarter_totals, quarter_outcomes, people_quarters.
  */
 export const ROLLUP_TABLES: readonly TableDefinition[] = [RUN_FACTS, ...DAY_ROLLUPS]
 
@@ -237,6 +270,7 @@ export function rollupMigrationStatements(context: MigrationContext): string[] {
     ...createTable(QUARTER_TOTALS, context),
     ...createTable(QUARTER_OUTCOMES, context),
     ...createTable(PEOPLE_QUARTERS, context),
+    ...createTable(AGENT_DAY_UNITS, context),
     ...createTable(RUN_CHANGES, context),
     `ALTER TABLE ${changesTable}${onCluster} MODIFY TTL toDateTime(changed_at) + INTERVAL ${RUN_CHANGES_KEEP_DAYS} DAY`,
     ...createTable(ROLLUP_REFRESHES, context),

@@ -151,14 +151,22 @@ SELECT
     current.worked AS worked,
     current.delivered AS delivered,
     previous.worked AS worked_before,
-    previous.delivered AS delivered_before
+    previous.delivered AS delivered_before,
+    current.runs AS runs,
+    current.delivered_runs AS delivered_runs,
+    current.known_outcome_runs AS known_outcome_runs,
+    current.cost_usd AS cost_usd
 FROM (
     SELECT
         project_id,
         toDate(start_time) AS day,
         agent_id,
         groupBitOr(${bit}) AS worked,
-        groupBitOrIf(${bit}, outcome = 'delivered') AS delivered
+        groupBitOrIf(${bit}, outcome = 'delivered') AS delivered,
+        count() AS runs,
+        countIf(outcome = 'delivered') AS delivered_runs,
+        countIf(outcome != 'unknown') AS known_outcome_runs,
+        sum(cost_usd) AS cost_usd
     FROM ${source}
     WHERE ${days ? 'toDate(start_time) IN {days:Array(Date)}' : '1'}
     GROUP BY project_id, day, agent_id
@@ -174,6 +182,21 @@ LEFT JOIN (
     WHERE ${days ? 'toDate(start_time) IN {days_and_previous:Array(Date)}' : '1'}
     GROUP BY project_id, day, agent_id
 ) AS previous ON previous.project_id = current.project_id AND previous.agent_id = current.agent_id AND previous.day = current.day`
+}
+
+/** The rows of `agent_day_units`, computed like quarterTotalsSelect. */
+export function agentDayUnitsSelect(source: string, days = false): string {
+  return `
+SELECT
+    project_id,
+    toDate(start_time) AS day,
+    agent_id,
+    outcome_unit AS unit,
+    count() AS delivered_runs,
+    sum(outcome_value) AS value
+FROM ${source}
+WHERE outcome = 'delivered' AND outcome_unit != ''${days ? ' AND toDate(start_time) IN {days:Array(Date)}' : ''}
+GROUP BY project_id, day, agent_id, unit`
 }
 
 /** The rows of `quarter_totals`, computed like agentDaysSelect. */
@@ -261,4 +284,5 @@ export const RAW_SOURCES: Readonly<Record<string, string>> = {
   quarter_totals: `(${quarterTotalsSelect(RAW_RUN_FACTS)}\n)`,
   quarter_outcomes: `(${quarterOutcomesSelect(RAW_RUN_FACTS)}\n)`,
   people_quarters: `(${peopleQuartersSelect(RAW_RUN_FACTS)}\n)`,
+  agent_day_units: `(${agentDayUnitsSelect(RAW_RUN_FACTS)}\n)`,
 }

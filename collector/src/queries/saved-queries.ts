@@ -57,6 +57,7 @@ export const ROLLUP_SOURCES = [
   'quarter_totals',
   'quarter_outcomes',
   'people_quarters',
+  'agent_day_units',
 ] as const
 
 const SOURCE_PATTERN = new RegExp(
