@@ -13,6 +13,7 @@
  */
 import { createServerStore, migrate } from '../../collector/src/index.js'
 import { refreshRollups, runSavedQuery, savedQueries } from '../../collector/src/queries/index.js'
+import { ROLLUP_TABLES } from '../../collector/src/queries/rollup-schema.js'
 import { startClickHouseServer } from '../support/clickhouse-server.js'
 import { loadBenchData } from './query-bench-data.js'
 
@@ -67,8 +68,17 @@ async function main(): Promise<void> {
     )
     const refresh = await timed(() => refreshRollups(store))
     console.log(
-      `rollup: ${refresh.result.mode} refresh of ${refresh.result.runsRefreshed.toLocaleString()} runs in ` +
-        `${(refresh.ms / 1000).toFixed(1)} s`,
+      `rollup: ${refresh.result.mode} refresh of ${refresh.result.runsRefreshed.toLocaleString()} runs ` +
+        `(${refresh.result.daysRebuilt} UTC days of day rollups rebuilt) in ${(refresh.ms / 1000).toFixed(1)} s`,
+    )
+    const sizes = await store.query<{ table: string; rows: number }>(
+      `SELECT table, sum(rows) AS rows FROM system.parts
+       WHERE active AND database = currentDatabase() AND table IN {tables:Array(String)}
+       GROUP BY table ORDER BY table`,
+      { tables: ROLLUP_TABLES.map((table) => table.name) },
+    )
+    console.log(
+      `rollup rows: ${sizes.map((size) => `${size.table} ${size.rows.toLocaleString()}`).join(', ')}`,
     )
     // Steady state: old days' parts are merged by the background merges; do it now rather than wait.
     const merged = await timed(() => store.command('OPTIMIZE TABLE run_facts FINAL'))
@@ -83,7 +93,8 @@ async function main(): Promise<void> {
     )
     const incremental = await timed(() => refreshRollups(store, { since: refresh.result.startedAt }))
     console.log(
-      `rollup: incremental refresh of ${incremental.result.runsRefreshed.toLocaleString()} changed runs in ` +
+      `rollup: incremental refresh of ${incremental.result.runsRefreshed.toLocaleString()} changed runs ` +
+        `(${incremental.result.daysRebuilt} UTC days rebuilt: the late outcomes touch every day) in ` +
         `${(incremental.ms / 1000).toFixed(1)} s`,
     )
 
