@@ -16,6 +16,7 @@ export {
   startRollupRefresher,
 } from './refresh.js'
 export { toCsv, toTable } from './result-formats.js'
+export { DAY_ROLLUPS, ROLLUP_TABLES } from './rollup-schema.js'
 export {
   findSavedQuery,
   MAX_RANGE_DAYS,

@@ -1,5 +1,15 @@
 /**
- * Keeps `run_facts` equal to the raw computation. See rollup-schema.ts for the design.
+ * Keeps `run_facts` and the day rollups built on it (agent_days, agent_day_units, quarter_totals,
+ * quarter_outcomes, people_quarters) equal to the raw computation. See rollup-schema.ts for the design.
+ *
+ * Each refresh: (1) recomputes the facts of the runs changed since the watermark into run_facts;
+ * (2) rebuilds every UTC day those runs started on (and, for agent_days, the day after, whose rows
+ * carry the previous day's bitmaps) in each day rollup: the day's rows are computed from run_facts
+ * into a staging table private to this refresh, then swapped in with REPLACE PARTITION (or the day
+ * dropped when it has no rows). The day rollups so hold one row per key and are read without FINAL.
+ *
+ * Single node and embedded only for step 2 as written: on a cluster the swap has to run against each
+ * shard's local tables (REPLACE PARTITION is local to a table; Replicated engines replicate it).
  *
  * Cadence: call `refreshRollups(store)` every minute (RECOMMENDED_REFRESH_INTERVAL_MS) from one or
  * more collectors; `startRollupRefresher` does that. The saved queries see a run's newest spans
