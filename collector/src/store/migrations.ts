@@ -42,7 +42,7 @@ export const MIGRATIONS: readonly Migration[] = [
   },
   {
     version: 2,
-    name: 'run_facts rollup, run_changes log and its feeding views, rollup_refreshes',
+    name: 'run_facts and the day rollups, run_changes log and its feeding views, rollup_refreshes',
     statements: (context) => rollupMigrationStatements(context),
   },
 ]
