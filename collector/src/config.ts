@@ -30,6 +30,11 @@ export const configSchema = z.object({
   maxBufferMb: z.coerce.number().positive().max(16_384).default(32),
   /** How often spooled batches are offered to ClickHouse while it is away, ms. Env DAA_REPLAY_INTERVAL_MS. Default 2000. */
   replayIntervalMs: z.coerce.number().int().min(10).max(600_000).default(2000),
+  /**
+   * How often this collector brings the metric rollups up to date, ms; 0 leaves it to other
+   * collectors (or to nobody). Env DAA_ROLLUP_INTERVAL_MS. Default 60000.
+   */
+  rollupIntervalMs: z.coerce.number().int().min(0).max(86_400_000).default(60_000),
   /** JSON file of model prices (USD per million tokens). Env DAA_PRICES_FILE. Default: none, cost 0 unless sent. */
   pricesFile: z.string().min(1).optional(),
   /** ClickHouse server URL; when absent the embedded engine is used. Env CLICKHOUSE_URL. */
@@ -76,6 +81,7 @@ const ENVIRONMENT: Record<keyof CollectorConfig, string> = {
   maxBatchSpans: 'DAA_MAX_BATCH_SPANS',
   maxBufferMb: 'DAA_MAX_BUFFER_MB',
   replayIntervalMs: 'DAA_REPLAY_INTERVAL_MS',
+  rollupIntervalMs: 'DAA_ROLLUP_INTERVAL_MS',
   pricesFile: 'DAA_PRICES_FILE',
   clickhouseUrl: 'CLICKHOUSE_URL',
   clickhouseUser: 'CLICKHOUSE_USER',

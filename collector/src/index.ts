@@ -1,6 +1,7 @@
 export { type Collector, type CollectorOptions, createCollector } from './app.js'
 export { ApiKeyResolver, type CreatedApiKey, createApiKey, hashApiKey } from './auth/api-keys.js'
 export { type CollectorConfig, ConfigError, loadConfig } from './config.js'
+export { resolvePendingRuns } from './ingest/run-resolver.js'
 export {
   describeSavedQueries,
   refreshRollups,

@@ -22,7 +22,9 @@ export interface RunningCollector {
   /** The OTLP/gRPC port, or undefined when gRPC is disabled. */
   grpcPort: number | undefined
   store: Store
-  /** Writes everything buffered and attributes late spans now (tests use it instead of waiting). */
+  /** Writes everything buffered to ClickHouse now. */
+  flush(): Promise<void>
+  /** Writes everything buffered, attributes late spans and refreshes the rollups now (instead of waiting for the loops). */
   settle(): Promise<void>
   /** Flushes what was acknowledged, stops listening and closes the store. */
   close(): Promise<void>
@@ -76,6 +78,7 @@ export async function startCollectorServer(config: CollectorConfig): Promise<Run
     flushIntervalMs: config.flushIntervalMs,
     maxBatchSpans: config.maxBatchSpans,
     replayIntervalMs: config.replayIntervalMs,
+    rollupIntervalMs: config.rollupIntervalMs,
     maxBufferedBytes: Math.floor(config.maxBufferMb * 1024 * 1024),
   })
   const server = serve({ fetch: collector.app.fetch, port: config.port, hostname: config.host })
@@ -100,6 +103,7 @@ export async function startCollectorServer(config: CollectorConfig): Promise<Run
     grpcPort: grpc?.port,
     localApiKey,
     store,
+    flush: () => collector.flush(),
     async settle() {
       await collector.flush()
       await collector.maintain()
