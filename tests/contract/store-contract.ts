@@ -112,7 +112,13 @@ export function describeStoreContract(backend: string, open: () => Promise<Store
       await run(schema)
       const changed = await run({ ...schema, retentionDays: 30 })
       expect(changed.retentionChanged.map((name) => name.replace(/_local$/, '')).sort()).toEqual([
+        'agent_day_units',
+        'agent_days',
         'outcomes',
+        'people_quarters',
+        'quarter_outcomes',
+        'quarter_totals',
+        'run_facts',
         'runs',
         'spans',
       ])

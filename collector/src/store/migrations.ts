@@ -1,4 +1,4 @@
-import { rollupMigrationStatements } from '../queries/rollup-schema.js'
+import { ROLLUP_TABLES, rollupMigrationStatements } from '../queries/rollup-schema.js'
 import {
   API_KEYS,
   type ClusterLayout,
@@ -47,7 +47,11 @@ export const MIGRATIONS: readonly Migration[] = [
   },
 ]
 
-const TTL_TABLES = [SPANS, RUNS, OUTCOMES]
+/**
+ * Tables whose rows expire after `retentionDays`: the raw data and every rollup built from it.
+ * A function, because rollup-schema.ts imports this module back.
+ */
+const ttlTables = () => [SPANS, RUNS, OUTCOMES, ...ROLLUP_TABLES].filter((table) => table.ttlColumn)
 
 function onCluster(cluster: ClusterLayout | undefined): string {
   return cluster?.replicated ? ` ON CLUSTER ${quoteIdentifier(cluster.name)}` : ''
@@ -111,7 +115,7 @@ async function appliedVersions(store: Store): Promise<Set<number>> {
 /** Brings retention TTLs in line with `retentionDays` when it changed since the tables were made. */
 async function applyRetention(store: Store, context: MigrationContext): Promise<string[]> {
   const changed: string[] = []
-  for (const table of TTL_TABLES) {
+  for (const table of ttlTables()) {
     const name = storageTableName(table, context)
     const [row] = await store.query<{ engine_full: string }>(
       'SELECT engine_full FROM system.tables WHERE database = currentDatabase() AND name = {name:String}',
