@@ -41,7 +41,8 @@ async function timed<T>(work: () => Promise<T>): Promise<{ result: T; ms: number
   return { result, ms: performance.now() - started }
 }
 
-const format = (ms: number) => (ms >= 100 ? ms.toFixed(0) : ms.toFixed(1))
+const ratio = (raw: number, rollup: number) => (Number.isNaN(raw) ? 'n/a' : `${(raw / rollup).toFixed(1)}×`)
+const format = (ms: number) => (Number.isNaN(ms) ? 'n/a' : ms >= 100 ? ms.toFixed(0) : ms.toFixed(1))
 
 async function main(): Promise<void> {
   console.log(`query bench: ${RUNS.toLocaleString()} runs, ${AGENTS.toLocaleString()} agents, ${DAYS} days`)
@@ -112,10 +113,19 @@ async function main(): Promise<void> {
       }
       const raw: number[] = []
       for (let i = 0; i < RAW_REPEATS; i++) {
-        raw.push((await timed(() => runSavedQuery(store, PROJECT, name, params, { source: 'raw' }))).ms)
+        try {
+          raw.push((await timed(() => runSavedQuery(store, PROJECT, name, params, { source: 'raw' }))).ms)
+        } catch (error) {
+          // The raw path recomputes every run's facts per rollup it stands in for; at 10M runs some
+          // queries exceed the server's memory. Reported as n/a rather than ending the bench.
+          console.log(`  ${label}: raw path failed: ${String(error).slice(0, 120)}`)
+          break
+        }
       }
-      rows.push({ label, rollup: median(rollup), raw: median(raw) })
-      console.log(`  ${label}: rollup ${format(median(rollup))} ms, raw ${format(median(raw))} ms`)
+      rows.push({ label, rollup: median(rollup), raw: raw.length ? median(raw) : Number.NaN })
+      console.log(
+        `  ${label}: rollup ${format(median(rollup))} ms, raw ${raw.length ? format(median(raw)) : 'n/a'} ms`,
+      )
     }
 
     const dashboard = rows.filter((row) => !row.label.includes('('))
@@ -130,13 +140,9 @@ async function main(): Promise<void> {
     console.log(line('query', 'rollup (ms)', 'raw (ms)', 'raw ÷'))
     console.log(line('─'.repeat(width), '─'.repeat(11), '─'.repeat(11), '─'.repeat(8)))
     for (const row of rows) {
-      console.log(
-        line(row.label, format(row.rollup), format(row.raw), `${(row.raw / row.rollup).toFixed(1)}×`),
-      )
+      console.log(line(row.label, format(row.rollup), format(row.raw), ratio(row.raw, row.rollup)))
     }
-    console.log(
-      line('all dashboard queries', format(total), format(totalRaw), `${(totalRaw / total).toFixed(1)}×`),
-    )
+    console.log(line('all dashboard queries', format(total), format(totalRaw), ratio(totalRaw, total)))
     const daa = rows.find((row) => row.label === 'daa')!.rollup
     console.log(
       `\ntargets: 30-day DAA ${format(daa)} ms (< ${TARGET_DAA_MS}: ${daa < TARGET_DAA_MS ? 'met' : 'MISSED'}), ` +
