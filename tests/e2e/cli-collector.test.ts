@@ -90,7 +90,10 @@ describe('daa CLI', () => {
       )!,
       headers: { 'content-type': 'application/x-protobuf', authorization: `Bearer ${key.trim()}` },
     })
-    await new Promise((resolve) => setTimeout(resolve, 300))
+    // SIGTERM once the collector has the request (acknowledged or about to be), not before it arrived.
+    while (!/^daa_spans_received_total 4$/m.test(await (await fetch(`${url}/metrics`)).text())) {
+      await new Promise((resolve) => setTimeout(resolve, 20))
+    }
     collector.kill('SIGTERM')
     expect((await request).status).toBe(200)
     expect(await exited).toBe(0)
