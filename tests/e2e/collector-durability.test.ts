@@ -121,7 +121,8 @@ describe('collector durability', () => {
     const target = await startTestCollector(clickhouse.url, { maxBufferMb: 0.001, flushIntervalMs: 1500 })
     cleanups.push(() => target.close())
     const first = sendRun(target, 'first-in')
-    await new Promise((resolve) => setTimeout(resolve, 200))
+    // The second request comes once the first one's rows wait in memory.
+    await eventually(async () => expect(await metricValue(target, 'daa_buffered_bytes')).toBeGreaterThan(0))
     const second = await sendRun(target, 'pushed-back')
     expect(second.status).toBe(429)
     expect(Number(second.headers.get('retry-after'))).toBeGreaterThan(0)
