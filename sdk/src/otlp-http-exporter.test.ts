@@ -197,8 +197,8 @@ describe('DaaSpanProcessor over HTTP', () => {
     })
     const spans = makeSpans(12)
     for (const span of spans.slice(0, 5)) processor.onEnd(span)
-    // The first batch is now waiting out the Retry-After; the queue has room for 5 more.
-    await new Promise((resolve) => setTimeout(resolve, 50))
+    // Once the first batch has reached the collector it waits out the Retry-After; the queue has room for 5 more.
+    while (collector.received.length === 0) await new Promise((resolve) => setTimeout(resolve, 5))
     // onEnd is synchronous: the agent's thread never waits on delivery; what does not fit is dropped and counted.
     for (const span of spans.slice(5)) processor.onEnd(span)
     expect(processor.stats()).toMatchObject({ queued: 5, dropped: 2 })
