@@ -27,7 +27,7 @@ Options (each also read from the environment variable shown):
   --host HOST               listen address (DAA_HOST, default 127.0.0.1)
   --port PORT               HTTP port (DAA_PORT, default 4318)
   --grpc-port PORT          OTLP/gRPC port, -1 to disable (DAA_GRPC_PORT, default 4317)
-  --data-dir DIR            embedded database and spool (DAA_DATA_DIR, default ./.daa)
+  --data-dir DIR            embedded database and write-ahead log (DAA_DATA_DIR, default ./.daa)
   --retention-days N        days of data kept, 0 = forever (DAA_RETENTION_DAYS, default 400)
   --clickhouse-url URL      use a ClickHouse server instead of the embedded engine (CLICKHOUSE_URL)
   --clickhouse-user USER    (CLICKHOUSE_USER, default "default")

@@ -16,7 +16,7 @@ export const configSchema = z.object({
   port: z.coerce.number().int().min(0).max(65535).default(4318),
   /** OTLP/gRPC port; 0 picks a free port, -1 disables gRPC. Env DAA_GRPC_PORT. Default 4317. */
   grpcPort: z.coerce.number().int().min(-1).max(65535).default(4317),
-  /** Directory for the embedded database and the spool. Env DAA_DATA_DIR. Default ./.daa */
+  /** Directory for the embedded database and the write-ahead log. Env DAA_DATA_DIR. Default ./.daa */
   dataDir: z.string().min(1).default('./.daa'),
   /** Days of data kept; 0 keeps everything. Env DAA_RETENTION_DAYS. Default 400. */
   retentionDays: z.coerce.number().int().min(0).max(36500).default(400),
@@ -28,7 +28,7 @@ export const configSchema = z.object({
   maxBatchSpans: z.coerce.number().int().min(1).max(1_000_000).default(20_000),
   /** Requests get 429 while this many MiB of request bodies wait for ClickHouse. Env DAA_MAX_BUFFER_MB. Default 32. */
   maxBufferMb: z.coerce.number().positive().max(16_384).default(32),
-  /** How often spooled batches are offered to ClickHouse while it is away, ms. Env DAA_REPLAY_INTERVAL_MS. Default 2000. */
+  /** How often write-ahead log segments are offered to ClickHouse while it is away, ms. Env DAA_REPLAY_INTERVAL_MS. Default 2000. */
   replayIntervalMs: z.coerce.number().int().min(10).max(600_000).default(2000),
   /**
    * How often this collector brings the metric rollups up to date, ms; 0 leaves it to other

@@ -1,6 +1,6 @@
 /**
  * Durability and backpressure, for real: ClickHouse servers are stopped and started under a
- * running collector, and a collector is restarted over its spool.
+ * running collector, and a collector is restarted over its write-ahead log.
  */
 
 import { createServerStore, migrate } from '@daa/collector'
@@ -59,7 +59,7 @@ async function runsOf(url: string, database: string, agent: string): Promise<num
 }
 
 describe('collector durability', () => {
-  it('acknowledges while ClickHouse is down, spools, and replays once it is back', async () => {
+  it('acknowledges while ClickHouse is down, keeps the log, and replays it once it is back', async () => {
     const [port] = await pickFreePorts(1)
     const first = await clickhouseOn(port!)
     const target = await startTestCollector(first.url, { replayIntervalMs: 100 })
@@ -69,7 +69,7 @@ describe('collector durability', () => {
     await first.stop()
     const during = await sendRun(target, 'during-outage')
     expect(during.status).toBe(200)
-    expect(await metricValue(target, 'daa_spool_batches')).toBe(1)
+    expect(await metricValue(target, 'daa_wal_segments')).toBe(1)
     // A key never seen before cannot be checked while ClickHouse is away: retry later, not "unauthorised".
     const unknownKey = await sendRun(target, 'x', 'daa_never-seen-before')
     expect(unknownKey.status).toBe(503)
@@ -83,10 +83,10 @@ describe('collector durability', () => {
     await eventually(async () =>
       expect(await runsOf(second.url, target.config.clickhouseDatabase, 'during-outage')).toBe(1),
     )
-    await eventually(async () => expect(await metricValue(target, 'daa_spool_batches')).toBe(0))
+    await eventually(async () => expect(await metricValue(target, 'daa_wal_segments')).toBe(0))
   })
 
-  it('replays the spool of a previous process after a restart', async () => {
+  it('replays the write-ahead log of a previous process after a restart', async () => {
     const [port] = await pickFreePorts(1)
     const first = await clickhouseOn(port!)
     const target = await startTestCollector(first.url)
@@ -103,7 +103,7 @@ describe('collector durability', () => {
     })
     expect(json.status).toBe(200)
     const database = target.config.clickhouseDatabase
-    // The process stops with the batch still in its spool (ClickHouse is away).
+    // The process stops with the batch still in its log (ClickHouse is away).
     await target.collector.close()
 
     const second = await clickhouseOn(port!)

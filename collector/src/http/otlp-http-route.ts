@@ -1,7 +1,6 @@
 import type { Hono } from 'hono'
 import { acceptExport, authenticate, type ExportHandlerDependencies } from '../ingest/export-handler.js'
-import { decodeJsonRequest } from '../otlp/decode-json.js'
-import { decodeProtobufRequest } from '../otlp/decode-protobuf.js'
+import { decodeExportBody } from '../otlp/decode-request.js'
 import { encodeExportResponse, type OtlpEncoding } from '../otlp/export-response.js'
 import type { CollectorEnv } from './collector-env.js'
 import { HttpError } from './http-error.js'
@@ -39,8 +38,7 @@ export function registerOtlpHttpRoute(app: Hono<CollectorEnv>, options: OtlpHttp
     c.set('transport', 'http')
     const projectId = await authenticate(options.keys, c.req.header('authorization'))
     const body = await readBoundedBody(c.req.raw, c.req.header('content-encoding'), options.maxBodyBytes)
-    const request =
-      encoding === 'json' ? decodeJsonRequest(new TextDecoder().decode(body)) : decodeProtobufRequest(body)
+    const request = decodeExportBody(encoding, body)
     const outcome = await acceptExport(options, { projectId, encoding, body }, request)
     options.metrics.requests.inc({ transport: 'http', status: '200' })
     const payload = encodeExportResponse(outcome, encoding)

@@ -1,8 +1,7 @@
 import { ApiKeyResolver } from '../auth/api-keys.js'
 import { mapSpans } from '../mapping/map-spans.js'
 import type { PriceTable } from '../mapping/prices.js'
-import { decodeJsonRequest } from '../otlp/decode-json.js'
-import { decodeProtobufRequest } from '../otlp/decode-protobuf.js'
+import { decodeExportBody } from '../otlp/decode-request.js'
 import type { DecodedRequest } from '../otlp/decoded-span.js'
 import { ExportRejectedError } from '../otlp/errors.js'
 import { type ExportOutcome, exportOutcomeOf } from '../otlp/export-response.js'
@@ -63,9 +62,5 @@ export async function acceptExport(
 
 /** Decodes a logged request body again and maps it, exactly as when it arrived (for replay). */
 export function materializeRecord(prices: PriceTable, record: WalRecord): MappedRows {
-  const request =
-    record.encoding === 'json'
-      ? decodeJsonRequest(new TextDecoder().decode(record.body))
-      : decodeProtobufRequest(record.body)
-  return mapSpans(record.projectId, request.spans, prices)
+  return mapSpans(record.projectId, decodeExportBody(record.encoding, record.body).spans, prices)
 }

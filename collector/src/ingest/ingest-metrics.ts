@@ -18,7 +18,7 @@ export function createIngestMetrics() {
     }),
     spansAccepted: new Counter({
       name: 'daa_spans_accepted_total',
-      help: 'Spans acknowledged to senders (committed in ClickHouse or spooled)',
+      help: 'Spans acknowledged to senders (fsynced in the write-ahead log)',
       registers: [registry],
     }),
     spansRejected: new Counter({
@@ -28,13 +28,13 @@ export function createIngestMetrics() {
     }),
     batches: new Counter({
       name: 'daa_batches_total',
-      help: 'Batches written, by destination (clickhouse, spool, replay)',
+      help: 'Batches written to ClickHouse, straight from memory (clickhouse) or from the log (replay)',
       labelNames: ['destination'] as const,
       registers: [registry],
     }),
     insertFailures: new Counter({
       name: 'daa_insert_failures_total',
-      help: 'Batch inserts into ClickHouse that failed (the batch was spooled)',
+      help: 'Batch inserts into ClickHouse that failed (the batch stays in the write-ahead log)',
       registers: [registry],
     }),
     insertSeconds: new Histogram({
@@ -48,14 +48,14 @@ export function createIngestMetrics() {
       help: 'Request bytes buffered or being inserted, not yet durable',
       registers: [registry],
     }),
-    spoolBatches: new Gauge({
-      name: 'daa_spool_batches',
-      help: 'Batches waiting in the local spool for ClickHouse',
+    walSegments: new Gauge({
+      name: 'daa_wal_segments',
+      help: 'Write-ahead log segments not yet committed in ClickHouse',
       registers: [registry],
     }),
-    spoolBytes: new Gauge({
-      name: 'daa_spool_bytes',
-      help: 'Bytes waiting in the local spool for ClickHouse',
+    walBytes: new Gauge({
+      name: 'daa_wal_bytes',
+      help: 'Bytes in write-ahead log segments not yet committed in ClickHouse',
       registers: [registry],
     }),
   }

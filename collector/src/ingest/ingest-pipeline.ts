@@ -234,7 +234,7 @@ export class IngestPipeline {
 
   private updateGauges(): void {
     this.metrics.bufferedBytes.set(this.current.bytes + this.inFlightBytes)
-    this.metrics.spoolBatches.set(this.log.depth)
-    this.metrics.spoolBytes.set(this.log.size)
+    this.metrics.walSegments.set(this.log.depth)
+    this.metrics.walBytes.set(this.log.size)
   }
 }

@@ -124,12 +124,6 @@ export class WriteAheadLog {
     return this.bytes
   }
 
-  /** The segment new records go to now. */
-  get currentSegment(): string {
-    this.current ??= this.newSegment()
-    return this.current.name
-  }
-
   /**
    * Queues a record on the current segment; resolves once it is on disk (fsynced). Appends made
    * in the same moment share one write and one fsync.
