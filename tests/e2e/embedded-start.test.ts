@@ -1,0 +1,46 @@
+/**
+ * `npm start` on the embedded default: a first start creates a key for project `default` (kept
+ * beside the data, readable by its owner only), spans sent with it are stored, and a restart over
+ * the same directory shows the same key.
+ */
+import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { loadConfig, startCollectorServer } from '@daa/collector'
+import { ProtobufTraceSerializer } from '@opentelemetry/otlp-transformer'
+import { afterAll, describe, expect, it } from 'vitest'
+import { recordAgentRun } from '../support/agent-spans.js'
+
+const dataDir = mkdtempSync(join(tmpdir(), 'daa-embedded-start-'))
+afterAll(() => rmSync(dataDir, { recursive: true, force: true }))
+
+const config = () => loadConfig({ host: '127.0.0.1', port: 0, grpcPort: -1, dataDir }, {})
+
+describe('embedded start', () => {
+  it('hands out a local key on first start, which works and survives a restart', async () => {
+    const first = await startCollectorServer(config())
+    const key = first.localApiKey
+    expect(key).toMatch(/^daa_[A-Za-z0-9_-]{20,}$/)
+    const keyFile = join(dataDir, 'default-api-key')
+    expect(readFileSync(keyFile, 'utf8').trim()).toBe(key)
+    expect(statSync(keyFile).mode & 0o777).toBe(0o600)
+    const response = await fetch(`${first.url}/v1/traces`, {
+      method: 'POST',
+      body: ProtobufTraceSerializer.serializeRequest(
+        recordAgentRun({ agent: 'local-bot', outcome: 'delivered' }),
+      )!,
+      headers: { 'content-type': 'application/x-protobuf', authorization: `Bearer ${key}` },
+    })
+    expect(response.status).toBe(200)
+    await first.flush()
+    const rows = await first.store.query('SELECT project_id, agent_id FROM runs FINAL')
+    expect(rows).toEqual([{ project_id: 'default', agent_id: 'local-bot' }])
+    await first.close()
+
+    const second = await startCollectorServer(config())
+    expect(second.localApiKey).toBe(key)
+    const [keys] = await second.store.query<{ n: number }>('SELECT count() AS n FROM api_keys FINAL')
+    expect(keys?.n).toBe(1)
+    await second.close()
+  })
+})
