@@ -1,6 +1,6 @@
 /**
- * OpenLLMetry / Traceloop (`@traceloop/node-server-sdk`), recognised by `traceloop.span.kind` or
- * `llm.request.type`:
+ * OpenLLMetry / Traceloop (`@traceloop/node-server-sdk`), recognised by `traceloop.span.kind`,
+ * `llm.request.type` or a person or session among its association properties:
  * - `traceloop.span.kind` agent → invoke_agent named by `traceloop.entity.name`; tool →
  *   execute_tool named by it; workflow and task → not an operation daa counts;
  * - its own LLM instrumentations' spans by `llm.request.type` (chat → chat, completion →
@@ -44,7 +44,21 @@ export const openLlmetryReader: ConventionReader = {
     const attributes = span.attributes
     const spanKind = readText(attributes['traceloop.span.kind'])
     const requestType = readText(attributes['llm.request.type'])
-    if (spanKind === undefined && requestType === undefined) return undefined
+    const userId =
+      readText(attributes[`${ASSOCIATION}user_id`]) ?? readText(attributes[`${ASSOCIATION}userId`])
+    const conversationId =
+      readText(attributes[`${ASSOCIATION}session_id`]) ??
+      readText(attributes[`${ASSOCIATION}sessionId`]) ??
+      readText(attributes[`${ASSOCIATION}conversationId`])
+    // An AI SDK call without an agent carries only the association properties.
+    if (
+      spanKind === undefined &&
+      requestType === undefined &&
+      userId === undefined &&
+      conversationId === undefined
+    ) {
+      return undefined
+    }
     const operation =
       (spanKind === undefined ? undefined : SPAN_KINDS.get(spanKind)) ??
       (requestType === undefined ? undefined : REQUEST_TYPES.get(requestType))
@@ -55,11 +69,8 @@ export const openLlmetryReader: ConventionReader = {
       agentName: isAgent ? entityName : undefined,
       agentVersion: isAgent ? readText(attributes['traceloop.entity.version']) : undefined,
       toolName: operation === OPERATION_EXECUTE_TOOL ? entityName : undefined,
-      userId: readText(attributes[`${ASSOCIATION}user_id`]) ?? readText(attributes[`${ASSOCIATION}userId`]),
-      conversationId:
-        readText(attributes[`${ASSOCIATION}session_id`]) ??
-        readText(attributes[`${ASSOCIATION}sessionId`]) ??
-        readText(attributes[`${ASSOCIATION}conversationId`]),
+      userId,
+      conversationId,
     }
   },
 }
