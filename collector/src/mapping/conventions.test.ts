@@ -70,6 +70,39 @@ describe('nested agent spans', () => {
   })
 })
 
+describe('OpenLLMetry with the AI SDK', () => {
+  it("an AI SDK call marked as the agent inside that agent's withAgent span is no run, even alone in its request", () => {
+    const tracing = createTestTracing()
+    const withAgent = tracing.startSpan('weather_bot.agent', {
+      attributes: {
+        'traceloop.span.kind': 'agent',
+        'traceloop.entity.name': 'weather_bot',
+        'traceloop.workflow.name': 'weather_bot',
+      },
+    })
+    const call = tracing.startSpan('weather_bot.agent', {
+      parent: withAgent,
+      attributes: {
+        'ai.operationId': 'ai.generateText',
+        'traceloop.span.kind': 'agent',
+        'traceloop.entity.name': 'weather_bot',
+        'traceloop.workflow.name': 'weather_bot',
+        'ai.usage.inputTokens': 250,
+      },
+    })
+    endAt(call, 5)
+    endAt(withAgent, 6)
+    const [callSpan, agentSpan] = decodeThroughOtlp(tracing.finishedSpans())
+    // The call first, in a request of its own, as a batch processor sends a long run.
+    const early = mapSpans(PROJECT, [callSpan!], prices)
+    expect(early.runs).toEqual([])
+    expect(early.spans[0]).toMatchObject({ operation: '', input_tokens: 0 })
+    expect(mapSpans(PROJECT, [agentSpan!], prices).runs).toEqual([
+      expect.objectContaining({ run_id: withAgent.spanContext().spanId, agent_id: 'weather_bot' }),
+    ])
+  })
+})
+
 describe('OpenInference', () => {
   it('reads agents, nested chains as steps, LLM token details, tools and the person in metadata', () => {
     const tracing = createTestTracing()

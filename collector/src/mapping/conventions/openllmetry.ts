@@ -1,7 +1,9 @@
 /**
  * OpenLLMetry / Traceloop (`@traceloop/node-server-sdk`), recognised by `traceloop.span.kind`,
  * `llm.request.type` or a person or session among its association properties:
- * - `traceloop.span.kind` agent → invoke_agent named by `traceloop.entity.name`; tool →
+ * - `traceloop.span.kind` agent → invoke_agent named by `traceloop.entity.name`, except an AI SDK
+ *   top-level call inside `withAgent` of the same agent (it carries that agent as
+ *   `traceloop.workflow.name`): that is no second run; tool →
  *   execute_tool named by it; workflow and task → not an operation daa counts;
  * - its own LLM instrumentations' spans by `llm.request.type` (chat → chat, completion →
  *   text_completion, embedding → embeddings), with `gen_ai.*` attributes the GenAI reader reads;
@@ -22,6 +24,7 @@ import {
   OPERATION_INVOKE_AGENT,
   OPERATION_TEXT_COMPLETION,
 } from './reading.js'
+import { TOP_LEVEL_CALLS } from './vercel-ai.js'
 
 const SPAN_KINDS: ReadonlyMap<string, string> = new Map([
   ['agent', OPERATION_INVOKE_AGENT],
@@ -59,10 +62,22 @@ export const openLlmetryReader: ConventionReader = {
     ) {
       return undefined
     }
-    const operation =
+    let operation =
       (spanKind === undefined ? undefined : SPAN_KINDS.get(spanKind)) ??
       (requestType === undefined ? undefined : REQUEST_TYPES.get(requestType))
     const entityName = readText(attributes['traceloop.entity.name'])
+    if (
+      operation === OPERATION_INVOKE_AGENT &&
+      span.parentSpanId !== '' &&
+      entityName !== undefined &&
+      readText(attributes['traceloop.workflow.name']) === entityName &&
+      TOP_LEVEL_CALLS.has(readText(attributes['ai.operationId']) ?? '')
+    ) {
+      // An AI SDK call OpenLLMetry marked as the agent, inside that agent's own `withAgent` span
+      // (which set the workflow name): the `withAgent` span is the run. Decided from the span
+      // alone, so it holds when the two arrive in different requests.
+      operation = ''
+    }
     const isAgent = operation === OPERATION_INVOKE_AGENT
     return {
       operation,

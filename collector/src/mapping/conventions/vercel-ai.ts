@@ -35,7 +35,8 @@ const OPERATIONS: ReadonlyMap<string, string> = new Map([
   ['ai.toolCall', OPERATION_EXECUTE_TOOL],
 ])
 
-const TOP_LEVEL_CALLS: ReadonlySet<string> = new Set([
+/** The AI SDK's top-level calls, whose spans wrap the provider calls. */
+export const TOP_LEVEL_CALLS: ReadonlySet<string> = new Set([
   'ai.generateText',
   'ai.streamText',
   'ai.generateObject',
