@@ -30,13 +30,13 @@ export const DAYS = 59
 
 /** Time zones whose midnights the runs cluster around. */
 export const BOUNDARY_TIME_ZONES = [
-  "UTC",
-  "America/Los_Angeles",
-  "Asia/Kolkata",
-  "Asia/Kathmandu",
-  "Australia/Sydney",
-  "America/Santiago",
-  "Europe/Berlin",
+  'UTC',
+  'America/Los_Angeles',
+  'Asia/Kolkata',
+  'Asia/Kathmandu',
+  'Australia/Sydney',
+  'America/Santiago',
+  'Europe/Berlin',
 ] as const
 
 const NS_PER_MS = 1_000_000n

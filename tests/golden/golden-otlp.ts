@@ -154,7 +154,10 @@ export function goldenRequests(dataset: GoldenDataset, runsPerRequest = 40): Otl
       requests.push({ project, spans: group.filter((run) => !run.runArrivesLate).map(runSpan) })
       later.push({
         project,
-        spans: [...group.filter((run) => run.runArrivesLate).map(runSpan), ...group.flatMap(lateOutcomeSpans)],
+        spans: [
+          ...group.filter((run) => run.runArrivesLate).map(runSpan),
+          ...group.flatMap(lateOutcomeSpans),
+        ],
       })
     }
   }
