@@ -31,10 +31,10 @@ export const configSchema = z.object({
   /** How often write-ahead log segments are offered to ClickHouse while it is away, ms. Env DAA_REPLAY_INTERVAL_MS. Default 2000. */
   replayIntervalMs: z.coerce.number().int().min(10).max(600_000).default(2000),
   /**
-   * How often this collector brings the metric rollups up to date, ms; 0 leaves it to other
-   * collectors (or to nobody). Env DAA_ROLLUP_INTERVAL_MS. Default 60000.
+   * How often this collector brings the metrics up to date, ms (collectors on one ClickHouse take
+   * turns); 0 leaves it to other collectors (or to nobody). Env DAA_ROLLUP_INTERVAL_MS. Default 1000.
    */
-  rollupIntervalMs: z.coerce.number().int().min(0).max(86_400_000).default(60_000),
+  rollupIntervalMs: z.coerce.number().int().min(0).max(86_400_000).default(1000),
   /** JSON file of model prices (USD per million tokens). Env DAA_PRICES_FILE. Default: none, cost 0 unless sent. */
   pricesFile: z.string().min(1).optional(),
   /** ClickHouse server URL; when absent the embedded engine is used. Env CLICKHOUSE_URL. */
