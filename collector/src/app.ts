@@ -1,6 +1,6 @@
 import { join } from 'node:path'
 import { Hono } from 'hono'
-import { ApiKeyResolver } from './auth/api-keys.js'
+import { ApiKeyResolver, type ApiKeyResolverOptions } from './auth/api-keys.js'
 import type { CollectorEnv } from './http/collector-env.js'
 import { errorResponse } from './http/error-response.js'
 import { registerOtlpHttpRoute } from './http/otlp-http-route.js'
@@ -14,6 +14,7 @@ import { ExportRejectedError } from './otlp/errors.js'
 import type { ExportHandler } from './otlp/grpc-server.js'
 import { registerMetricsRoutes } from './queries/metrics-routes.js'
 import { RECOMMENDED_REFRESH_INTERVAL_MS, refreshRollups, startRollupRefresher } from './queries/refresh.js'
+import type { QueryLimits } from './queries/run-saved-query.js'
 import { MIGRATIONS, MIGRATIONS_TABLE } from './store/migrations.js'
 import { type Store, StoreUnavailableError } from './store/store.js'
 
@@ -34,6 +35,13 @@ export interface CollectorOptions extends IngestPipelineOptions {
   maintenanceIntervalMs?: number
   /** How often the metric rollups are brought up to date. Default 60000 ms; 0 disables the loop. */
   rollupIntervalMs?: number
+  /**
+   * API key cache and per-key rate limits. Default: keys re-checked every 10 s (the revocation
+   * bound), served from cache for as long as ClickHouse is away; 1000 requests/s per key, bursts of 2000.
+   */
+  keys?: ApiKeyResolverOptions
+  /** Time and memory limits of each metrics query. Default 30 s and 4 GiB. */
+  queryLimits?: QueryLimits
   /** Receives unexpected errors (5xx). Default: written to stderr. */
   onError?: (error: unknown) => void
 }
@@ -79,7 +87,7 @@ export async function createCollector(options: CollectorOptions): Promise<Collec
   )
   // Exports acknowledged before a restart go to ClickHouse first.
   void pipeline.replay()
-  const keys = new ApiKeyResolver(store)
+  const keys = new ApiKeyResolver(store, options.keys)
   const app = new Hono<CollectorEnv>()
 
   app.onError((error, c) => {
@@ -119,7 +127,7 @@ export async function createCollector(options: CollectorOptions): Promise<Collec
     c.set('projectId', await authenticate(keys, c.req.header('authorization')))
     await next()
   })
-  registerMetricsRoutes(app, { store })
+  registerMetricsRoutes(app, { store, queryLimits: options.queryLimits })
 
   app.get('/healthz', (c) => c.json({ status: 'ok' }))
 

@@ -34,6 +34,8 @@ Options (each also read from the environment variable shown):
   --clickhouse-password PW  (CLICKHOUSE_PASSWORD)
   --clickhouse-database DB  (CLICKHOUSE_DATABASE, default "daa")
   --clickhouse-cluster NAME create Distributed tables over this cluster (CLICKHOUSE_CLUSTER)
+  --tls-cert FILE           PEM certificate: serve HTTPS and gRPC over TLS (DAA_TLS_CERT, with --tls-key)
+  --tls-key FILE            PEM private key of --tls-cert (DAA_TLS_KEY)
   -h, --help                show this help
 `
 
@@ -48,6 +50,8 @@ const OPTIONS = {
   'clickhouse-password': { type: 'string' },
   'clickhouse-database': { type: 'string' },
   'clickhouse-cluster': { type: 'string' },
+  'tls-cert': { type: 'string' },
+  'tls-key': { type: 'string' },
   project: { type: 'string' },
   name: { type: 'string' },
   from: { type: 'string' },
@@ -81,13 +85,18 @@ async function main(argv: string[]): Promise<number> {
 
   switch (command) {
     case 'collector': {
+      // Everything the collector writes (database, log, key file) is for its owner's eyes only.
+      process.umask(0o077)
       const running = await startCollectorServer(config)
       const grpc = running.grpcPort === undefined ? 'off' : `127.0.0.1:${running.grpcPort}`
       process.stdout.write(
         `daa collector listening on ${running.url} (OTLP/HTTP ${running.url}/v1/traces, OTLP/gRPC ${grpc}, ClickHouse: ${running.store.kind})\n`,
       )
-      if (running.localApiKey) {
+      // Printed once, when created: logs of later starts must not carry it.
+      if (running.localApiKey && running.localApiKeyCreated) {
         process.stdout.write(`API key for project "default": ${running.localApiKey}\n`)
+      } else if (running.localApiKey) {
+        process.stdout.write(`API key for project "default": in ${config.dataDir}/default-api-key\n`)
       }
       const stop = (signal: string) => {
         process.stdout.write(`${signal}: flushing and shutting down\n`)
