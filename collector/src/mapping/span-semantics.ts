@@ -166,42 +166,62 @@ const NO_TOKENS: TokenCounts = {
   reasoningTokens: 0,
 }
 
+type TokenKind = 'input' | 'output' | 'cacheRead' | 'cacheWrite' | 'reasoning'
+
+/** Token count attributes per kind: the GenAI names first, then their deprecated spellings. */
+const GENAI_TOKEN_KEYS: Record<TokenKind, readonly string[]> = {
+  input: ['gen_ai.usage.input_tokens', 'gen_ai.usage.prompt_tokens'],
+  output: ['gen_ai.usage.output_tokens', 'gen_ai.usage.completion_tokens'],
+  cacheRead: [
+    'gen_ai.usage.cache_read.input_tokens',
+    'gen_ai.usage.cache_read_input_tokens',
+    'gen_ai.usage.cached_input_tokens',
+  ],
+  cacheWrite: [
+    'gen_ai.usage.cache_creation.input_tokens',
+    'gen_ai.usage.cache_write.input_tokens',
+    'gen_ai.usage.cache_creation_input_tokens',
+  ],
+  reasoning: ['gen_ai.usage.reasoning.output_tokens', 'gen_ai.usage.reasoning_tokens'],
+}
+
+/** The Vercel AI SDK's own token count attributes, read when the GenAI ones are absent. */
+const VERCEL_TOKEN_KEYS: Record<TokenKind, readonly string[]> = {
+  input: ['ai.usage.inputTokens', 'ai.usage.promptTokens'],
+  output: ['ai.usage.outputTokens', 'ai.usage.completionTokens'],
+  cacheRead: ['ai.usage.inputTokenDetails.cacheReadTokens', 'ai.usage.cachedInputTokens'],
+  cacheWrite: ['ai.usage.inputTokenDetails.cacheWriteTokens'],
+  reasoning: ['ai.usage.outputTokenDetails.reasoningTokens', 'ai.usage.reasoningTokens'],
+}
+
+/** Every attribute read as a token count (into a UInt64 column): span validation bounds these. */
+export const TOKEN_COUNT_ATTRIBUTES: readonly string[] = [
+  ...Object.values(GENAI_TOKEN_KEYS).flat(),
+  ...Object.values(VERCEL_TOKEN_KEYS).flat(),
+]
+
+function firstCount(attributes: Attributes, keys: readonly string[]): number | undefined {
+  for (const key of keys) {
+    const count = readCount(attributes[key])
+    if (count !== undefined) return count
+  }
+  return undefined
+}
+
+function countOf(attributes: Attributes, instrumentation: Instrumentation, kind: TokenKind): number {
+  const count = firstCount(attributes, GENAI_TOKEN_KEYS[kind])
+  if (count !== undefined || instrumentation !== 'vercel') return count ?? 0
+  return firstCount(attributes, VERCEL_TOKEN_KEYS[kind]) ?? 0
+}
+
 /** Token counts under the GenAI names, their deprecated spellings, then the instrumentation's own. */
 function tokenCountsOf(attributes: Attributes, instrumentation: Instrumentation): TokenCounts {
-  let input =
-    readCount(attributes['gen_ai.usage.input_tokens']) ?? readCount(attributes['gen_ai.usage.prompt_tokens'])
-  let output =
-    readCount(attributes['gen_ai.usage.output_tokens']) ??
-    readCount(attributes['gen_ai.usage.completion_tokens'])
-  let cacheRead =
-    readCount(attributes['gen_ai.usage.cache_read.input_tokens']) ??
-    readCount(attributes['gen_ai.usage.cache_read_input_tokens']) ??
-    readCount(attributes['gen_ai.usage.cached_input_tokens'])
-  let cacheWrite =
-    readCount(attributes['gen_ai.usage.cache_creation.input_tokens']) ??
-    readCount(attributes['gen_ai.usage.cache_write.input_tokens']) ??
-    readCount(attributes['gen_ai.usage.cache_creation_input_tokens'])
-  let reasoning =
-    readCount(attributes['gen_ai.usage.reasoning.output_tokens']) ??
-    readCount(attributes['gen_ai.usage.reasoning_tokens'])
-  if (instrumentation === 'vercel') {
-    input ??= readCount(attributes['ai.usage.inputTokens']) ?? readCount(attributes['ai.usage.promptTokens'])
-    output ??=
-      readCount(attributes['ai.usage.outputTokens']) ?? readCount(attributes['ai.usage.completionTokens'])
-    cacheRead ??=
-      readCount(attributes['ai.usage.inputTokenDetails.cacheReadTokens']) ??
-      readCount(attributes['ai.usage.cachedInputTokens'])
-    cacheWrite ??= readCount(attributes['ai.usage.inputTokenDetails.cacheWriteTokens'])
-    reasoning ??=
-      readCount(attributes['ai.usage.outputTokenDetails.reasoningTokens']) ??
-      readCount(attributes['ai.usage.reasoningTokens'])
-  }
   return {
-    inputTokens: input ?? 0,
-    outputTokens: output ?? 0,
-    cacheReadTokens: cacheRead ?? 0,
-    cacheWriteTokens: cacheWrite ?? 0,
-    reasoningTokens: reasoning ?? 0,
+    inputTokens: countOf(attributes, instrumentation, 'input'),
+    outputTokens: countOf(attributes, instrumentation, 'output'),
+    cacheReadTokens: countOf(attributes, instrumentation, 'cacheRead'),
+    cacheWriteTokens: countOf(attributes, instrumentation, 'cacheWrite'),
+    reasoningTokens: countOf(attributes, instrumentation, 'reasoning'),
   }
 }
 
