@@ -45,7 +45,9 @@ function freeBytes(): number {
   return stats.bavail * stats.bsize
 }
 
-it('answers 503 while the disk is full, loses nothing acknowledged, and recovers when space returns', { timeout: FULL ? 600_000 : 180_000 }, async () => {
+it('answers 503 while the disk is full, loses nothing acknowledged, and recovers when space returns', {
+  timeout: FULL ? 600_000 : 180_000,
+}, async () => {
   const dataDir = join(mountPoint, 'daa')
   target = await startTestCollector(clickhouse.url, { dataDir, rollupIntervalMs: 500 })
   const filler = join(mountPoint, 'filler')
