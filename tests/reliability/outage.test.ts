@@ -59,11 +59,10 @@ it(`acknowledges every export through a ${OUTAGE_MS / 1000} s ClickHouse outage 
   const sender = async () => {
     while (phase !== 'done' && next < pool.length) {
       const request = pool[next++]!
-      const during = phase
+      const during = phase as Exclude<typeof phase, 'done'>
       const result = await sendUntilAcknowledged(() => target.collector.url, target.apiKey, request.body)
       sent.push(request)
-      if (during !== 'done')
-        firstAttempts[during].push(result.attempts[0] === 'network' ? 0 : result.attempts[0]!)
+      firstAttempts[during].push(result.attempts[0] === 'network' ? 0 : result.attempts[0]!)
       latencies.push(result.latencyMs)
       await sleep(1000 / REQUESTS_PER_SECOND_PER_SENDER)
     }
