@@ -24,23 +24,27 @@ let ca: Buffer
 
 beforeAll(async () => {
   certDir = mkdtempSync(join(tmpdir(), 'daa-tls-'))
-  execFileSync('openssl', [
-    'req',
-    '-x509',
-    '-newkey',
-    'rsa:2048',
-    '-nodes',
-    '-days',
-    '2',
-    '-subj',
-    '/CN=localhost',
-    '-addext',
-    'subjectAltName=DNS:localhost,IP:127.0.0.1',
-    '-keyout',
-    join(certDir, 'key.pem'),
-    '-out',
-    join(certDir, 'cert.pem'),
-  ], { stdio: 'ignore' })
+  execFileSync(
+    'openssl',
+    [
+      'req',
+      '-x509',
+      '-newkey',
+      'rsa:2048',
+      '-nodes',
+      '-days',
+      '2',
+      '-subj',
+      '/CN=localhost',
+      '-addext',
+      'subjectAltName=DNS:localhost,IP:127.0.0.1',
+      '-keyout',
+      join(certDir, 'key.pem'),
+      '-out',
+      join(certDir, 'cert.pem'),
+    ],
+    { stdio: 'ignore' },
+  )
   ca = readFileSync(join(certDir, 'cert.pem'))
   clickhouse = await startClickHouseServer()
   target = await startTestCollector(clickhouse.url, {
@@ -54,7 +58,10 @@ afterAll(async () => {
   rmSync(certDir, { recursive: true, force: true })
 })
 
-function exportSpans(exporter: SpanExporter, spans: ReadableSpan[]): Promise<{ code: number; error?: Error }> {
+function exportSpans(
+  exporter: SpanExporter,
+  spans: ReadableSpan[],
+): Promise<{ code: number; error?: Error }> {
   return new Promise((resolve) => exporter.export(spans, resolve))
 }
 
