@@ -122,10 +122,14 @@ export async function startCollectorProcess(options: {
   clickhouseUrl: string
   database: string
   env?: Record<string, string>
+  /** A command that runs the collector, e.g. ['prlimit', '--fsize=65536']. Default: none. */
+  wrapper?: string[]
 }): Promise<CollectorProcess> {
+  const [command, ...wrapperArgs] = [...(options.wrapper ?? []), process.execPath]
   const child = spawn(
-    process.execPath,
+    command!,
     [
+      ...wrapperArgs,
       '--import',
       tsx,
       cli,
