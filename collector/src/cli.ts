@@ -5,6 +5,7 @@
 import { parseArgs } from 'node:util'
 import { createApiKey } from './auth/api-keys.js'
 import { ConfigError, loadConfig } from './config.js'
+import { deadLetterCommand } from './ingest/dead-letter-command.js'
 import { listQueriesCommand, runQueryCommand } from './queries/query-commands.js'
 import { refreshRollups } from './queries/refresh.js'
 import { SavedQueryRequestError } from './queries/run-saved-query.js'
@@ -18,6 +19,8 @@ Usage:
   daa migrate [options]     create or upgrade the ClickHouse schema, then exit
   daa keys create --project NAME [--name LABEL]
                             create an API key for a project (printed once)
+  daa dead-letter list | show FILE
+                            rows ClickHouse refused for their data (in <data dir>/dead-letter)
   daa queries               list the saved metric queries
   daa query NAME --project ID --from YYYY-MM-DD --to YYYY-MM-DD [--tz ZONE] [--agent ID]
             [--format table|json|csv]
@@ -144,6 +147,8 @@ async function main(argv: string[]): Promise<number> {
       }
       return 0
     }
+    case 'dead-letter':
+      return deadLetterCommand(config.dataDir, positionals.slice(1), process.stdout, process.stderr)
     case 'queries':
       listQueriesCommand(process.stdout)
       return 0

@@ -106,6 +106,7 @@ export async function startCollectorServer(config: CollectorConfig): Promise<Run
     store,
     prices,
     walDir: join(config.dataDir, 'wal'),
+    deadLetterDir: join(config.dataDir, 'dead-letter'),
     maxBodyBytes: Math.floor(config.maxBodyMb * 1024 * 1024),
     flushIntervalMs: config.flushIntervalMs,
     maxBatchSpans: config.maxBatchSpans,
@@ -166,7 +167,20 @@ export async function startCollectorServer(config: CollectorConfig): Promise<Run
         const grpcClosed = grpc?.close()
         await collector.shutdown()
         if ('closeIdleConnections' in server) server.closeIdleConnections()
-        await Promise.all([httpClosed, grpcClosed])
+        // Every request still open was answered by now (or refused: the collector is shut):
+        // connections that linger past a grace period are cut rather than waited for.
+        let timer: NodeJS.Timeout | undefined
+        await Promise.race([
+          Promise.all([httpClosed, grpcClosed]),
+          new Promise<void>((resolve) => {
+            timer = setTimeout(() => {
+              if ('closeAllConnections' in server) server.closeAllConnections()
+              resolve()
+            }, 5000)
+            timer.unref()
+          }),
+        ])
+        clearTimeout(timer)
         await store.close()
       })()
       return closing
