@@ -1,6 +1,6 @@
 import { dirname, join } from 'node:path'
 import { Hono } from 'hono'
-import { ApiKeyResolver } from './auth/api-keys.js'
+import { ApiKeyResolver, type ApiKeyResolverOptions } from './auth/api-keys.js'
 import type { CollectorEnv } from './http/collector-env.js'
 import { errorResponse } from './http/error-response.js'
 import { registerOtlpHttpRoute } from './http/otlp-http-route.js'
@@ -13,6 +13,7 @@ import { ExportRejectedError } from './otlp/errors.js'
 import type { ExportHandler } from './otlp/grpc-server.js'
 import { registerMetricsRoutes } from './queries/metrics-routes.js'
 import { RECOMMENDED_REFRESH_INTERVAL_MS, refreshRollups, startRollupRefresher } from './queries/refresh.js'
+import type { QueryLimits } from './queries/run-saved-query.js'
 import { MIGRATIONS, MIGRATIONS_TABLE } from './store/migrations.js'
 import { type Store, StoreUnavailableError } from './store/store.js'
 
@@ -35,6 +36,13 @@ export interface CollectorOptions extends IngestPipelineOptions {
    * sharing a ClickHouse take turns. Default 1000 ms; 0 leaves it to other collectors.
    */
   rollupIntervalMs?: number
+  /**
+   * API key cache and per-key rate limits. Default: keys re-checked every 10 s (the revocation
+   * bound), served from cache for as long as ClickHouse is away; 1000 requests/s per key, bursts of 2000.
+   */
+  keys?: ApiKeyResolverOptions
+  /** Time and memory limits of each metrics query. Default 30 s and 4 GiB. */
+  queryLimits?: QueryLimits
   /** Requests read, decoded and mapped at once; more wait their turn. Default 4. */
   maxConcurrentDecodes?: number
   /** Requests waiting for a decode slot before new ones get 429. Default 256. */
@@ -89,7 +97,7 @@ export async function createCollector(options: CollectorOptions): Promise<Collec
   })
   // Exports acknowledged before a restart go to ClickHouse first. (replay() never rejects.)
   void pipeline.replay()
-  const keys = new ApiKeyResolver(store)
+  const keys = new ApiKeyResolver(store, options.keys)
   const app = new Hono<CollectorEnv>()
 
   app.onError((error, c) => {
@@ -130,7 +138,7 @@ export async function createCollector(options: CollectorOptions): Promise<Collec
     c.set('projectId', await authenticate(keys, c.req.header('authorization')))
     await next()
   })
-  registerMetricsRoutes(app, { store })
+  registerMetricsRoutes(app, { store, queryLimits: options.queryLimits })
 
   app.get('/healthz', (c) => c.json({ status: 'ok' }))
 

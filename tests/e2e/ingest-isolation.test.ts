@@ -10,8 +10,10 @@
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { PassThrough } from 'node:stream'
 import { createServerStore, migrate, resolvePendingRuns, type Store } from '@daa/collector'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { deadLetterCommand } from '../../collector/src/ingest/dead-letter-command.js'
 import { listDeadLetters, readDeadLetters } from '../../collector/src/ingest/dead-letters.js'
 import { createIngestMetrics } from '../../collector/src/ingest/ingest-metrics.js'
 import { IngestPipeline } from '../../collector/src/ingest/ingest-pipeline.js'
@@ -153,6 +155,13 @@ describe('ingest pipeline against a ClickHouse server', () => {
       'daa_dead_letter_rows_total{table="spans"} 1',
     )
     expect(warnings.join('\n')).toMatch(/refused a spans row of project "alpha"/)
+    // What `daa dead-letter list` and `show` print.
+    const listed = new PassThrough()
+    expect(await deadLetterCommand(directory, ['list'], listed, process.stderr)).toBe(0)
+    expect(String(listed.read())).toMatch(/\.jsonl\t1 rows\t\d+ bytes\tprojects: alpha=1/)
+    const shown = new PassThrough()
+    expect(await deadLetterCommand(directory, ['show', file!.file], shown, process.stderr)).toBe(0)
+    expect(JSON.parse(String(shown.read()))).toEqual(letter)
     await pipeline.shutdown()
   })
 

@@ -41,6 +41,15 @@ export async function authenticate(keys: ApiKeyResolver, authorization: string |
     )
   }
   if (!projectId) throw new ExportRejectedError('unauthenticated', 'Unknown or revoked API key.')
+  const retryAfterSeconds = keys.throttle(key)
+  if (retryAfterSeconds > 0) {
+    const { requestsPerSecond, burst } = keys.rateLimit
+    throw new ExportRejectedError(
+      'overloaded',
+      `This API key is over its rate limit of ${requestsPerSecond} requests/s (bursts of ${burst}); retry later.`,
+      { retryAfterSeconds },
+    )
+  }
   return projectId
 }
 
