@@ -2,6 +2,7 @@ import { join } from 'node:path'
 import { Hono } from 'hono'
 import { ApiKeyResolver } from './auth/api-keys.js'
 import type { CollectorEnv } from './http/collector-env.js'
+import { registerDashboardRoute } from './http/dashboard-route.js'
 import { errorResponse } from './http/error-response.js'
 import { registerOtlpHttpRoute } from './http/otlp-http-route.js'
 import { acceptExport, authenticate, materializeRecord } from './ingest/export-handler.js'
@@ -34,6 +35,8 @@ export interface CollectorOptions extends IngestPipelineOptions {
   maintenanceIntervalMs?: number
   /** How often the metric rollups are brought up to date. Default 60000 ms; 0 disables the loop. */
   rollupIntervalMs?: number
+  /** Directory of the built-in dashboard page. Default: the installed @daa/dashboards package's build. */
+  dashboardDir?: string
   /** Receives unexpected errors (5xx). Default: written to stderr. */
   onError?: (error: unknown) => void
 }
@@ -120,6 +123,8 @@ export async function createCollector(options: CollectorOptions): Promise<Collec
     await next()
   })
   registerMetricsRoutes(app, { store })
+
+  registerDashboardRoute(app, options.dashboardDir ? { pageDir: options.dashboardDir } : {})
 
   app.get('/healthz', (c) => c.json({ status: 'ok' }))
 

@@ -7,9 +7,12 @@ export {
   refreshRollups,
   registerMetricsRoutes,
   runSavedQuery,
+  type SavedQuery,
+  type SavedQueryField,
   type SavedQueryParams,
   SavedQueryRequestError,
   type SavedQueryResult,
+  savedQueries,
   startRollupRefresher,
 } from './queries/index.js'
 export { type RunningCollector, startCollectorServer } from './server.js'
