@@ -153,8 +153,8 @@ export function alertRulesYaml(lookup: (name: string) => SavedQuery): string {
       data: [
         {
           refId: 'A',
-          // Eight days: the last one and its 7-day norm.
-          relativeTimeRange: { from: 8 * 86_400, to: 0 },
+          // From 7 days ago to now: the calendar day of now, and the 7 days before it (its norm).
+          relativeTimeRange: { from: 7 * 86_400, to: 0 },
           datasourceUid: DATASOURCE_UID,
           model: { ...model, intervalMs: 60_000, maxDataPoints: 43_200 },
         },
