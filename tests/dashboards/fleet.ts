@@ -48,9 +48,9 @@ const AGENTS: AgentProfile[] = [
   { id: 'churn-watcher', runsPerDay: 2, delivery: 0.6, unit: 'USD', idle: (d) => d >= 9 && d <= 16 },
   { id: 'qa-summarizer', runsPerDay: 3, delivery: 0.2, unit: 'tickets', idle: () => false },
   { id: 'docs-writer', runsPerDay: 2, delivery: 0.66, unit: 'tickets', idle: (d) => d > 5 },
-  { id: 'legal-redliner', runsPerDay: 1, delivery: 0.8, unit: 'USD', idle: (d) => d % 2 === 0 },
-  { id: 'forecast-analyst', runsPerDay: 1, delivery: 0.75, unit: 'USD', idle: (d) => d < 3 },
-  { id: 'pager-responder', runsPerDay: 2, delivery: 0.5, unit: 'tickets', idle: (d) => d % 4 === 0 },
+  { id: 'legal-redliner', runsPerDay: 1, delivery: 0.8, unit: 'USD', idle: (d) => d > 25 || d % 2 === 0 },
+  { id: 'forecast-analyst', runsPerDay: 1, delivery: 0.75, unit: 'USD', idle: (d) => d < 3 || d > 18 },
+  { id: 'pager-responder', runsPerDay: 2, delivery: 0.5, unit: 'tickets', idle: (d) => d > 14 || d % 4 === 0 },
 ]
 
 const REASONS: Record<string, string[]> = {

@@ -76,7 +76,8 @@ function seriesOf(panel: TimeSeriesPanel, rows: Row[], days: string[]): DrawnSer
       series.drawn = running.slice()
     }
   }
-  const order = (series: DrawnSeries) => (series.spec.bars ? -(bars.length - bars.indexOf(series)) : 0)
+  // The top of each stack (the tallest bar) is drawn first, the bottom one last, then the lines.
+  const order = (series: DrawnSeries) => (series.spec.bars ? -1 - bars.indexOf(series) : 0)
   return result.sort((a, b) => order(a) - order(b))
 }
 
@@ -107,7 +108,7 @@ export function drawTimeSeries(
     legend: { live: true },
     scales: {
       x: { time: true },
-      y: { range: (_u, min, max) => [Math.min(0, min), Math.max(max, 1) * 1.05] },
+      y: { range: (_u, min, max) => [Math.min(0, min), max > 0 ? max * 1.08 : 1] },
       right: {
         range: (_u, min, max) => [Math.min(0, min), Math.max(max, rightUnit === 'percent' ? 1 : 0.001)],
       },
@@ -160,7 +161,7 @@ export function drawTimeSeries(
           scale: entry.spec.right ? 'right' : 'y',
           stroke: entry.color,
           width: entry.spec.bars ? 0 : 2,
-          fill: entry.spec.bars ? entry.color : `${entry.color}14`,
+          fill: entry.spec.bars ? entry.color : entry.spec.right ? undefined : `${entry.color}14`,
           paths: entry.spec.bars ? bars : undefined,
           points: { show: false },
           spanGaps: false,

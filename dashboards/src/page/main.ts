@@ -376,8 +376,8 @@ function renderCohorts(host: HTMLElement, panel: CohortPanel, rows: Row[]): void
         rate === undefined ? '' : formatValue(rate, 'percent', true),
       )
       if (rate !== undefined) {
-        cell.style.background = `rgb(var(--cohort) / ${(0.08 + rate * 0.75).toFixed(2)})`
-        if (rate > 0.55) cell.style.color = '#fff'
+        cell.style.background = `rgba(var(--cohort), ${(0.08 + rate * 0.8).toFixed(2)})`
+        if (rate > 0.5) cell.classList.add('strong')
       }
       tr.append(cell)
     }
