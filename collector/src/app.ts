@@ -2,6 +2,7 @@ import { dirname, join } from 'node:path'
 import { Hono } from 'hono'
 import { ApiKeyResolver, type ApiKeyResolverOptions } from './auth/api-keys.js'
 import type { CollectorEnv } from './http/collector-env.js'
+import { registerDashboardRoute } from './http/dashboard-route.js'
 import { errorResponse } from './http/error-response.js'
 import { registerOtlpHttpRoute } from './http/otlp-http-route.js'
 import { acceptExport, authenticate, DecodeLimiter, materializeRecord } from './ingest/export-handler.js'
@@ -54,6 +55,8 @@ export interface CollectorOptions extends IngestPipelineOptions {
   shutdownDeadlineMs?: number
   /** /readyz answers 503 once this many inserts in a row have failed while ClickHouse answers pings (a stuck log). Default 3. */
   stuckAfterFailures?: number
+  /** Directory of the built-in dashboard page. Default: the installed @daa/dashboards package's build. */
+  dashboardDir?: string
   /** Receives unexpected errors (5xx). Default: written to stderr. */
   onError?: (error: unknown) => void
 }
@@ -139,6 +142,8 @@ export async function createCollector(options: CollectorOptions): Promise<Collec
     await next()
   })
   registerMetricsRoutes(app, { store, queryLimits: options.queryLimits })
+
+  registerDashboardRoute(app, options.dashboardDir ? { pageDir: options.dashboardDir } : {})
 
   app.get('/healthz', (c) => c.json({ status: 'ok' }))
 
