@@ -5,6 +5,7 @@
 import { parseArgs } from 'node:util'
 import { createApiKey } from './auth/api-keys.js'
 import { ConfigError, loadConfig } from './config.js'
+import { deadLetterCommand } from './ingest/dead-letter-command.js'
 import { listQueriesCommand, runQueryCommand } from './queries/query-commands.js'
 import { refreshRollups } from './queries/refresh.js'
 import { SavedQueryRequestError } from './queries/run-saved-query.js'
@@ -18,6 +19,8 @@ Usage:
   daa migrate [options]     create or upgrade the ClickHouse schema, then exit
   daa keys create --project NAME [--name LABEL]
                             create an API key for a project (printed once)
+  daa dead-letter list | show FILE
+                            rows ClickHouse refused for their data (in <data dir>/dead-letter)
   daa queries               list the saved metric queries
   daa query NAME --project ID --from YYYY-MM-DD --to YYYY-MM-DD [--tz ZONE] [--agent ID]
             [--format table|json|csv]
@@ -34,6 +37,8 @@ Options (each also read from the environment variable shown):
   --clickhouse-password PW  (CLICKHOUSE_PASSWORD)
   --clickhouse-database DB  (CLICKHOUSE_DATABASE, default "daa")
   --clickhouse-cluster NAME create Distributed tables over this cluster (CLICKHOUSE_CLUSTER)
+  --tls-cert FILE           PEM certificate: serve HTTPS and gRPC over TLS (DAA_TLS_CERT, with --tls-key)
+  --tls-key FILE            PEM private key of --tls-cert (DAA_TLS_KEY)
   -h, --help                show this help
 `
 
@@ -48,6 +53,8 @@ const OPTIONS = {
   'clickhouse-password': { type: 'string' },
   'clickhouse-database': { type: 'string' },
   'clickhouse-cluster': { type: 'string' },
+  'tls-cert': { type: 'string' },
+  'tls-key': { type: 'string' },
   project: { type: 'string' },
   name: { type: 'string' },
   from: { type: 'string' },
@@ -81,13 +88,18 @@ async function main(argv: string[]): Promise<number> {
 
   switch (command) {
     case 'collector': {
+      // Everything the collector writes (database, log, key file) is for its owner's eyes only.
+      process.umask(0o077)
       const running = await startCollectorServer(config)
       const grpc = running.grpcPort === undefined ? 'off' : `127.0.0.1:${running.grpcPort}`
       process.stdout.write(
         `daa collector listening on ${running.url} (OTLP/HTTP ${running.url}/v1/traces, OTLP/gRPC ${grpc}, ClickHouse: ${running.store.kind})\n`,
       )
-      if (running.localApiKey) {
+      // Printed once, when created: logs of later starts must not carry it.
+      if (running.localApiKey && running.localApiKeyCreated) {
         process.stdout.write(`API key for project "default": ${running.localApiKey}\n`)
+      } else if (running.localApiKey) {
+        process.stdout.write(`API key for project "default": in ${config.dataDir}/default-api-key\n`)
       }
       const stop = (signal: string) => {
         process.stdout.write(`${signal}: flushing and shutting down\n`)
@@ -135,6 +147,8 @@ async function main(argv: string[]): Promise<number> {
       }
       return 0
     }
+    case 'dead-letter':
+      return deadLetterCommand(config.dataDir, positionals.slice(1), process.stdout, process.stderr)
     case 'queries':
       listQueriesCommand(process.stdout)
       return 0

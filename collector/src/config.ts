@@ -31,10 +31,28 @@ export const configSchema = z.object({
   /** How often write-ahead log segments are offered to ClickHouse while it is away, ms. Env DAA_REPLAY_INTERVAL_MS. Default 2000. */
   replayIntervalMs: z.coerce.number().int().min(10).max(600_000).default(2000),
   /**
-   * How often this collector brings the metric rollups up to date, ms; 0 leaves it to other
-   * collectors (or to nobody). Env DAA_ROLLUP_INTERVAL_MS. Default 60000.
+   * How often this collector brings the metrics up to date, ms (collectors on one ClickHouse take
+   * turns); 0 leaves it to other collectors (or to nobody). Env DAA_ROLLUP_INTERVAL_MS. Default 1000.
    */
-  rollupIntervalMs: z.coerce.number().int().min(0).max(86_400_000).default(60_000),
+  rollupIntervalMs: z.coerce.number().int().min(0).max(86_400_000).default(1000),
+  /**
+   * How old a cached API key look-up may get before the key is checked again, ms: a revoked key
+   * stops working on every collector within this bound. While ClickHouse is away, known keys keep
+   * their last answer for the whole outage. Env DAA_KEY_REFRESH_MS. Default 10000.
+   */
+  keyRefreshMs: z.coerce.number().int().min(0).max(3_600_000).default(10_000),
+  /** Requests per second each API key may make on average; 0 turns limits off. Env DAA_RATE_LIMIT_RPS. Default 1000. */
+  rateLimitRps: z.coerce.number().min(0).max(1_000_000).default(1000),
+  /** Requests an idle API key may make at once; 0 means twice DAA_RATE_LIMIT_RPS. Env DAA_RATE_LIMIT_BURST. Default 0. */
+  rateLimitBurst: z.coerce.number().int().min(0).max(10_000_000).default(0),
+  /** PEM certificate (chain) file: with tlsKey, HTTP and gRPC serve TLS only. Env DAA_TLS_CERT. Default: none (plain). */
+  tlsCert: z.string().min(1).optional(),
+  /** PEM private key file of tlsCert. Env DAA_TLS_KEY. Default: none. */
+  tlsKey: z.string().min(1).optional(),
+  /** Longest a metrics query may run, seconds (ClickHouse max_execution_time). Env DAA_QUERY_TIMEOUT_S. Default 30. */
+  queryTimeoutS: z.coerce.number().positive().max(3600).default(30),
+  /** Most memory one metrics query may use, MiB (ClickHouse max_memory_usage). Env DAA_QUERY_MAX_MEMORY_MB. Default 4096. */
+  queryMaxMemoryMb: z.coerce.number().positive().max(1_048_576).default(4096),
   /** JSON file of model prices (USD per million tokens). Env DAA_PRICES_FILE. Default: none, cost 0 unless sent. */
   pricesFile: z.string().min(1).optional(),
   /** ClickHouse server URL; when absent the embedded engine is used. Env CLICKHOUSE_URL. */
@@ -82,6 +100,13 @@ const ENVIRONMENT: Record<keyof CollectorConfig, string> = {
   maxBufferMb: 'DAA_MAX_BUFFER_MB',
   replayIntervalMs: 'DAA_REPLAY_INTERVAL_MS',
   rollupIntervalMs: 'DAA_ROLLUP_INTERVAL_MS',
+  keyRefreshMs: 'DAA_KEY_REFRESH_MS',
+  rateLimitRps: 'DAA_RATE_LIMIT_RPS',
+  rateLimitBurst: 'DAA_RATE_LIMIT_BURST',
+  tlsCert: 'DAA_TLS_CERT',
+  tlsKey: 'DAA_TLS_KEY',
+  queryTimeoutS: 'DAA_QUERY_TIMEOUT_S',
+  queryMaxMemoryMb: 'DAA_QUERY_MAX_MEMORY_MB',
   pricesFile: 'DAA_PRICES_FILE',
   clickhouseUrl: 'CLICKHOUSE_URL',
   clickhouseUser: 'CLICKHOUSE_USER',
@@ -118,6 +143,11 @@ export function loadConfig(
   if (config.clickhouseCluster && !config.clickhouseUrl) {
     throw new ConfigError(
       'Invalid configuration:\n  clickhouseCluster (CLICKHOUSE_CLUSTER): needs CLICKHOUSE_URL',
+    )
+  }
+  if (Boolean(config.tlsCert) !== Boolean(config.tlsKey)) {
+    throw new ConfigError(
+      'Invalid configuration:\n  tlsCert (DAA_TLS_CERT), tlsKey (DAA_TLS_KEY): give both (TLS) or neither (plain)',
     )
   }
   if (

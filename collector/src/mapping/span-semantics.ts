@@ -44,6 +44,11 @@ export const CONVENTION_READERS: readonly ConventionReader[] = [
   genAiReader,
 ]
 
+/** Every attribute some convention reads as a token count (into a UInt64 column): span validation bounds these. */
+export const TOKEN_COUNT_ATTRIBUTES: readonly string[] = CONVENTION_READERS.flatMap((reader) =>
+  reader.tokenAttributes ? Object.values(reader.tokenAttributes).flat() : [],
+)
+
 /** The operations that are one call to a model, the ones priced from the price table. */
 const LLM_CALL_OPERATIONS: ReadonlySet<string> = new Set(['chat', 'generate_content', 'text_completion'])
 

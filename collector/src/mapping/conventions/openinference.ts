@@ -16,7 +16,7 @@
  * in the `metadata` JSON (what LangChain's `invoke(…, { metadata })` puts there).
  */
 import type { DecodedSpan } from '../../otlp/decoded-span.js'
-import { readCount, readText } from '../attribute-readers.js'
+import { readText } from '../attribute-readers.js'
 import {
   type ConventionReader,
   type ConventionReading,
@@ -25,7 +25,17 @@ import {
   OPERATION_EXECUTE_TOOL,
   OPERATION_INVOKE_AGENT,
   OPERATION_RETRIEVAL,
+  readTokenCounts,
+  type TokenAttributes,
 } from './reading.js'
+
+const OPENINFERENCE_TOKENS: TokenAttributes = {
+  inputTokens: ['llm.token_count.prompt'],
+  outputTokens: ['llm.token_count.completion'],
+  cacheReadTokens: ['llm.token_count.prompt_details.cache_read'],
+  cacheWriteTokens: ['llm.token_count.prompt_details.cache_write'],
+  reasoningTokens: ['llm.token_count.completion_details.reasoning'],
+}
 
 const SPAN_KINDS: ReadonlyMap<string, string> = new Map([
   ['AGENT', OPERATION_INVOKE_AGENT],
@@ -62,6 +72,7 @@ function metadataText(metadata: Metadata | undefined, key: string): string | und
 
 export const openInferenceReader: ConventionReader = {
   name: 'openinference',
+  tokenAttributes: OPENINFERENCE_TOKENS,
   read(span: DecodedSpan): ConventionReading | undefined {
     const attributes = span.attributes
     const kind = readText(attributes['openinference.span.kind'])
@@ -93,11 +104,7 @@ export const openInferenceReader: ConventionReader = {
       provider: readText(attributes['llm.provider']) ?? readText(attributes['llm.system']),
       toolName: kind === 'TOOL' ? (readText(attributes['tool.name']) ?? span.name) : undefined,
       toolCallId: readText(attributes['tool_call.id']),
-      inputTokens: readCount(attributes['llm.token_count.prompt']),
-      outputTokens: readCount(attributes['llm.token_count.completion']),
-      cacheReadTokens: readCount(attributes['llm.token_count.prompt_details.cache_read']),
-      cacheWriteTokens: readCount(attributes['llm.token_count.prompt_details.cache_write']),
-      reasoningTokens: readCount(attributes['llm.token_count.completion_details.reasoning']),
+      ...readTokenCounts(attributes, OPENINFERENCE_TOKENS),
     }
   },
 }

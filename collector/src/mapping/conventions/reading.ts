@@ -6,7 +6,8 @@
  * A field left `undefined` means "this convention says nothing about it"; '' is an answer ("not an
  * operation daa counts", for `operation`), so a reader can overrule the readers after it.
  */
-import type { DecodedSpan } from '../../otlp/decoded-span.js'
+import type { Attributes, DecodedSpan } from '../../otlp/decoded-span.js'
+import { readCount } from '../attribute-readers.js'
 
 export const OPERATION_INVOKE_AGENT = 'invoke_agent'
 export const OPERATION_EXECUTE_TOOL = 'execute_tool'
@@ -40,6 +41,24 @@ export interface SpanFields extends TokenCounts {
   toolCallId: string
 }
 
+/** The attributes a convention reads as each token count, in order: the first one present wins. */
+export type TokenAttributes = { readonly [Field in keyof TokenCounts]: readonly string[] }
+
+/** Reads the token counts a convention's table names (undefined where none is present). */
+export function readTokenCounts(attributes: Attributes, table: TokenAttributes): Partial<TokenCounts> {
+  const counts: Partial<TokenCounts> = {}
+  for (const field of Object.keys(table) as (keyof TokenCounts)[]) {
+    for (const key of table[field]) {
+      const count = readCount(attributes[key])
+      if (count !== undefined) {
+        counts[field] = count
+        break
+      }
+    }
+  }
+  return counts
+}
+
 export type ConventionReading = { [Field in keyof SpanFields]?: SpanFields[Field] | undefined }
 
 export interface ConventionReader {
@@ -50,4 +69,6 @@ export interface ConventionReader {
    * key lookup or a name prefix: it runs for every span on the ingest path). Never throws.
    */
   read(span: DecodedSpan): ConventionReading | undefined
+  /** The attributes it reads as token counts: span validation bounds every one of them. */
+  readonly tokenAttributes?: TokenAttributes
 }

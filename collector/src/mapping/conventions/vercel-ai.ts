@@ -15,7 +15,7 @@
  * (`ai.telemetry.metadata.userId` / `.user.id`, `.conversationId` / `.conversation.id`).
  */
 import type { DecodedSpan } from '../../otlp/decoded-span.js'
-import { readCount, readText } from '../attribute-readers.js'
+import { readText } from '../attribute-readers.js'
 import {
   type ConventionReader,
   type ConventionReading,
@@ -23,7 +23,17 @@ import {
   OPERATION_EMBEDDINGS,
   OPERATION_EXECUTE_TOOL,
   OPERATION_INVOKE_AGENT,
+  readTokenCounts,
+  type TokenAttributes,
 } from './reading.js'
+
+const VERCEL_AI_TOKENS: TokenAttributes = {
+  inputTokens: ['ai.usage.inputTokens', 'ai.usage.promptTokens'],
+  outputTokens: ['ai.usage.outputTokens', 'ai.usage.completionTokens'],
+  cacheReadTokens: ['ai.usage.inputTokenDetails.cacheReadTokens', 'ai.usage.cachedInputTokens'],
+  cacheWriteTokens: ['ai.usage.inputTokenDetails.cacheWriteTokens'],
+  reasoningTokens: ['ai.usage.outputTokenDetails.reasoningTokens', 'ai.usage.reasoningTokens'],
+}
 
 const OPERATIONS: ReadonlyMap<string, string> = new Map([
   ['ai.generateText.doGenerate', OPERATION_CHAT],
@@ -57,6 +67,7 @@ function hasAiPrefix(name: string): boolean {
 
 export const vercelAiReader: ConventionReader = {
   name: 'vercel-ai',
+  tokenAttributes: VERCEL_AI_TOKENS,
   read(span: DecodedSpan): ConventionReading | undefined {
     const attributes = span.attributes
     const operationId = readText(attributes['ai.operationId'])
@@ -86,17 +97,7 @@ export const vercelAiReader: ConventionReader = {
       conversationId:
         readText(attributes['ai.telemetry.metadata.conversationId']) ??
         readText(attributes['ai.telemetry.metadata.conversation.id']),
-      inputTokens:
-        readCount(attributes['ai.usage.inputTokens']) ?? readCount(attributes['ai.usage.promptTokens']),
-      outputTokens:
-        readCount(attributes['ai.usage.outputTokens']) ?? readCount(attributes['ai.usage.completionTokens']),
-      cacheReadTokens:
-        readCount(attributes['ai.usage.inputTokenDetails.cacheReadTokens']) ??
-        readCount(attributes['ai.usage.cachedInputTokens']),
-      cacheWriteTokens: readCount(attributes['ai.usage.inputTokenDetails.cacheWriteTokens']),
-      reasoningTokens:
-        readCount(attributes['ai.usage.outputTokenDetails.reasoningTokens']) ??
-        readCount(attributes['ai.usage.reasoningTokens']),
+      ...readTokenCounts(attributes, VERCEL_AI_TOKENS),
     }
   },
 }
