@@ -168,6 +168,29 @@ describe('OpenInference', () => {
     expect(rowNamed(rows.spans, 'search')).toMatchObject({ operation: 'retrieval', run_id: runId })
   })
 
+  it('a LangGraph graph under a web request is the run; its nodes are steps', () => {
+    const tracing = createTestTracing()
+    const request = tracing.startSpan('POST /chat', {})
+    const graph = tracing.startSpan('react_bot', {
+      parent: request,
+      attributes: {
+        'openinference.span.kind': 'CHAIN',
+        metadata: '{"ls_integration":"langgraph","user_id":"u-9"}',
+      },
+    })
+    const node = tracing.startSpan('agent', {
+      parent: graph,
+      attributes: {
+        'openinference.span.kind': 'CHAIN',
+        metadata: '{"ls_integration":"langgraph","langgraph_node":"agent","langgraph_step":1}',
+      },
+    })
+    for (const span of [node, graph, request]) endAt(span, 5)
+    const rows = mapSpans(PROJECT, decodeThroughOtlp(tracing.finishedSpans()), prices)
+    expect(rows.runs).toEqual([expect.objectContaining({ agent_id: 'react_bot', user_id: 'u-9' })])
+    expect(rowNamed(rows.spans, 'agent')).toMatchObject({ operation: '', run_id: graph.spanContext().spanId })
+  })
+
   it('never fails on a malformed metadata attribute', () => {
     const tracing = createTestTracing()
     endAt(

@@ -3,10 +3,11 @@
  * recognised by `openinference.span.kind`:
  * - AGENT → invoke_agent, the agent named by the span (or `metadata.lc_agent_name`);
  * - CHAIN → a run only where it is the agent itself: the chain LangChain's `createAgent` names after
- *   the agent (`metadata.lc_agent_name` equal to the span name), or a chain that starts its trace
- *   (LangGraph's `createReactAgent` graph, any LCEL chain invoked on its own). Every other chain
- *   (graph nodes such as `agent`, `tools`, `model_request`, runnable sequences) is a step, no
- *   operation;
+ *   the agent (`metadata.lc_agent_name` equal to the span name), a LangGraph graph such as
+ *   `createReactAgent` (`metadata.ls_integration` langgraph, without the `langgraph_node` its nodes
+ *   carry) — both also under another span, such as a web request's — or a chain that starts its
+ *   trace (any LCEL chain invoked on its own). Every other chain (graph nodes such as `agent`, `tools`,
+ *   `model_request`, runnable sequences inside them) is a step, no operation;
  * - LLM → chat (model `llm.model_name`, provider `llm.provider` or `llm.system`, tokens
  *   `llm.token_count.prompt` / `completion` and their `prompt_details.cache_read`,
  *   `prompt_details.cache_write`, `completion_details.reasoning`);
@@ -85,7 +86,11 @@ export const openInferenceReader: ConventionReader = {
       agentName = metadataText(metadata, 'lc_agent_name') ?? span.name
     } else if (kind === 'CHAIN') {
       const namedAgent = metadataText(metadata, 'lc_agent_name')
-      if (namedAgent === span.name || span.parentSpanId === '') {
+      // A LangGraph graph invoked by the app: its nodes (and whatever runs inside them, subgraphs
+      // included) carry `langgraph_node`; the graph itself does not.
+      const isGraph =
+        metadataText(metadata, 'ls_integration') === 'langgraph' && metadata?.langgraph_node === undefined
+      if (namedAgent === span.name || isGraph || span.parentSpanId === '') {
         operation = OPERATION_INVOKE_AGENT
         agentName = span.name
       } else {
