@@ -1,6 +1,7 @@
 import { join } from 'node:path'
 import { Hono } from 'hono'
 import { ApiKeyResolver } from './auth/api-keys.js'
+import { registerAdminRoutes } from './http/admin-route.js'
 import type { CollectorEnv } from './http/collector-env.js'
 import { errorResponse } from './http/error-response.js'
 import { registerOtlpHttpRoute } from './http/otlp-http-route.js'
@@ -36,6 +37,8 @@ export interface CollectorOptions extends IngestPipelineOptions {
   rollupIntervalMs?: number
   /** Receives unexpected errors (5xx). Default: written to stderr. */
   onError?: (error: unknown) => void
+  /** Enables the admin API (`/admin/v1/…`, used by the `daa` CLI) for this credential. Default: no admin API. */
+  adminToken?: string
 }
 
 export interface Collector {
@@ -120,6 +123,18 @@ export async function createCollector(options: CollectorOptions): Promise<Collec
     await next()
   })
   registerMetricsRoutes(app, { store })
+  if (options.adminToken) {
+    registerAdminRoutes(app, {
+      ...ingest,
+      store,
+      token: options.adminToken,
+      maxBodyBytes: options.maxBodyBytes ?? 64 * 1024 * 1024,
+      settle: async () => {
+        await pipeline.flushAll()
+        await maintain()
+      },
+    })
+  }
 
   app.get('/healthz', (c) => c.json({ status: 'ok' }))
 

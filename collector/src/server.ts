@@ -4,6 +4,7 @@ import { join } from 'node:path'
 import { serve } from '@hono/node-server'
 import { createCollector } from './app.js'
 import { createApiKey } from './auth/api-keys.js'
+import { localUrl, newAdminToken, removeAdminFile, writeAdminFile } from './cli/admin-file.js'
 import { type CollectorConfig, ConfigError } from './config.js'
 import { DEFAULT_PRICES, type PriceTable, parsePriceTable } from './mapping/prices.js'
 import { startOtlpGrpcServer } from './otlp/grpc-server.js'
@@ -70,8 +71,10 @@ export async function startCollectorServer(config: CollectorConfig): Promise<Run
     await store.close()
     throw error
   }
+  const adminToken = newAdminToken()
   const collector = await createCollector({
     store,
+    adminToken,
     prices,
     walDir: join(config.dataDir, 'wal'),
     maxBodyBytes: Math.floor(config.maxBodyMb * 1024 * 1024),
@@ -96,6 +99,12 @@ export async function startCollectorServer(config: CollectorConfig): Promise<Run
         })
       : undefined
   const { port } = server.address() as AddressInfo
+  // The CLI's way in while this process holds the data directory (see cli/admin-file.ts).
+  await writeAdminFile(config.dataDir, {
+    url: localUrl(config.host, port),
+    pid: process.pid,
+    token: adminToken,
+  })
   let closing: Promise<void> | undefined
   return {
     url: `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`,
@@ -117,6 +126,7 @@ export async function startCollectorServer(config: CollectorConfig): Promise<Run
         await collector.shutdown()
         if ('closeIdleConnections' in server) server.closeIdleConnections()
         await Promise.all([httpClosed, grpcClosed])
+        await removeAdminFile(config.dataDir, adminToken)
         await store.close()
       })()
       return closing

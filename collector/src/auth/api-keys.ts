@@ -45,6 +45,82 @@ export async function createApiKey(
   return { key, projectId, name }
 }
 
+/** A key as listed: never the key itself, only an id (the start of its hash) to revoke it by. */
+export interface ApiKeyInfo {
+  /** The first 12 hex digits of the key's SHA-256: enough to name it, useless to send spans. */
+  id: string
+  projectId: string
+  name: string
+  createdAt: string
+  revoked: boolean
+}
+
+const KEY_ID_LENGTH = 12
+
+/** Every key, or one project's, oldest first. */
+export async function listApiKeys(store: Store, projectId?: string): Promise<ApiKeyInfo[]> {
+  const rows = await store.query<{
+    key_hash: string
+    project_id: string
+    name: string
+    created_at: string
+    revoked: number
+  }>(
+    `SELECT key_hash, project_id, name, toString(created_at) AS created_at, revoked FROM api_keys FINAL
+     WHERE {project:String} = '' OR project_id = {project:String} ORDER BY created_at, key_hash`,
+    { project: projectId ?? '' },
+  )
+  return rows.map((row) => ({
+    id: row.key_hash.slice(0, KEY_ID_LENGTH),
+    projectId: row.project_id,
+    name: row.name,
+    createdAt: row.created_at,
+    revoked: Number(row.revoked) !== 0,
+  }))
+}
+
+/**
+ * Revokes the key named by its listed id (or by the plain key). Returns what was revoked; an id
+ * that matches no key, or more than one, revokes nothing.
+ */
+export async function revokeApiKey(
+  store: Store,
+  idOrKey: string,
+): Promise<{ revoked: ApiKeyInfo[]; matches: number }> {
+  const prefix = idOrKey.startsWith(KEY_PREFIX) ? hashApiKey(idOrKey) : idOrKey.toLowerCase()
+  if (!/^[0-9a-f]{8,64}$/.test(prefix)) return { revoked: [], matches: 0 }
+  const rows = await store.query<{ key_hash: string; project_id: string; name: string; created_at: string }>(
+    `SELECT key_hash, project_id, name, toString(created_at) AS created_at FROM api_keys FINAL
+     WHERE startsWith(key_hash, {prefix:String})`,
+    { prefix },
+  )
+  if (rows.length !== 1) return { revoked: [], matches: rows.length }
+  const row = rows[0]!
+  // ReplacingMergeTree(updated_at): the newer row, with revoked = 1, replaces the key's row.
+  await store.insert('api_keys', [
+    {
+      key_hash: row.key_hash,
+      project_id: row.project_id,
+      name: row.name,
+      created_at: row.created_at,
+      revoked: 1,
+      updated_at: new Date().toISOString(),
+    },
+  ])
+  return {
+    revoked: [
+      {
+        id: row.key_hash.slice(0, KEY_ID_LENGTH),
+        projectId: row.project_id,
+        name: row.name,
+        createdAt: row.created_at,
+        revoked: true,
+      },
+    ],
+    matches: 1,
+  }
+}
+
 /** Options for the key lookup cache. */
 export interface ApiKeyResolverOptions {
   /** How long a known key's project is remembered. Default 60000 ms. */
@@ -71,6 +147,11 @@ export class ApiKeyResolver {
   static keyFromHeader(header: string | undefined | null): string | undefined {
     const match = header ? /^Bearer\s+(\S+)\s*$/i.exec(header) : null
     return match?.[1]
+  }
+
+  /** Forgets every cached lookup, so a revocation takes effect at once on this collector. */
+  clear(): void {
+    this.cache.clear()
   }
 
   /** The project owning the key, or undefined for an unknown or revoked key. Store errors propagate. */
