@@ -189,3 +189,16 @@ export function loadConfig(
   }
   return config
 }
+
+/** The README's configuration table, generated from SETTINGS and the schema's defaults (`npm run docs`). */
+export function settingsTable(): string {
+  const lines = ['| flag | environment | default | meaning |', '| --- | --- | --- | --- |']
+  for (const [key, doc] of Object.entries(SETTINGS)) {
+    const flag = doc.flag ? `\`${key === 'demo' ? '--[no-]demo' : flagName(key)}\`` : ''
+    lines.push(`| ${flag} | \`${doc.env}\` | ${defaultText(key as keyof CollectorConfig)} | ${doc.help} |`)
+  }
+  return lines.join('\n')
+}
+
+/** Markers around the generated table in README.md. */
+export const SETTINGS_TABLE_MARKERS = ['<!-- settings:start (npm run docs) -->', '<!-- settings:end -->'] as const
