@@ -5,7 +5,7 @@
 import { type AdminClient, AdminRequestError, expectJson, openAdminClient } from './cli/admin-client.js'
 import { parseCommandLine } from './cli/args.js'
 import { importFiles } from './cli/import-files.js'
-import { progressBar } from './cli/progress.js'
+import { formatBytes, progressBar } from './cli/progress.js'
 import { ConfigError, defaultText, flagName, loadConfig, SETTINGS } from './config.js'
 import { listQueriesCommand } from './queries/query-commands.js'
 import { toCsv, toTable } from './queries/result-formats.js'
@@ -61,6 +61,40 @@ async function withAdmin<T>(config: ReturnType<typeof loadConfig>, work: (admin:
   }
 }
 
+/**
+ * On a terminal, a bar for the write-ahead log left by the previous run while it is replayed into
+ * ClickHouse, read from the collector's own /metrics (`daa_wal_bytes`).
+ */
+function showReplayProgress(url: string): void {
+  if (!process.stderr.isTTY) return
+  const walBytes = async () => {
+    const text = await (await fetch(`${url}/metrics`)).text()
+    return Number(/^daa_wal_bytes (\d+)/m.exec(text)?.[1] ?? 0)
+  }
+  void walBytes().then(
+    (initial) => {
+      if (initial <= 0) return
+      const bar = progressBar('replaying the write-ahead log', initial, { format: formatBytes })
+      let left = initial
+      const timer = setInterval(() => {
+        walBytes().then(
+          (now) => {
+            if (now < left) bar.advance(left - now)
+            left = Math.min(left, now)
+            if (now === 0) {
+              clearInterval(timer)
+              bar.done()
+            }
+          },
+          () => clearInterval(timer),
+        )
+      }, 200)
+      timer.unref()
+    },
+    () => {},
+  )
+}
+
 async function serve(config: ReturnType<typeof loadConfig>, demo: boolean): Promise<void> {
   const running = await startCollectorServer(config)
   const grpc = running.grpcPort === undefined ? 'off' : `127.0.0.1:${running.grpcPort}`
@@ -68,6 +102,7 @@ async function serve(config: ReturnType<typeof loadConfig>, demo: boolean): Prom
     `daa collector listening on ${running.url} (OTLP/HTTP ${running.url}/v1/traces, OTLP/gRPC ${grpc}, ClickHouse: ${running.store.kind})\n`,
   )
   if (running.localApiKey) out(`API key for project "default": ${running.localApiKey}\n`)
+  showReplayProgress(running.url)
   let fleet: Awaited<ReturnType<typeof import('./demo/fleet.js').startDemoFleet>> | undefined
   let stopping = false
   const stop = (signal: string) => {

@@ -43,9 +43,8 @@ async function loadPrices(file: string | undefined): Promise<PriceTable> {
 }
 
 /**
- * A local, embedded setup gets a key for project `default` on first start. The plain key is kept
- * beside the data (mode 0600): the embedded engine is locked by the running collector, so
- * `daa keys create` could not run alongside it.
+ * A local, embedded setup gets a key for project `default` on first start, so spans can be sent
+ * at once. The plain key is kept beside the data (mode 0600), so each start can print it again.
  */
 async function ensureLocalApiKey(store: Store, dataDir: string): Promise<string | undefined> {
   if (store.kind !== 'embedded') return undefined
