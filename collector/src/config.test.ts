@@ -1,7 +1,14 @@
 import { readFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import { describe, expect, it } from 'vitest'
-import { ConfigError, configSchema, loadConfig, SETTINGS, SETTINGS_TABLE_MARKERS, settingsTable } from './config.js'
+import {
+  ConfigError,
+  configSchema,
+  loadConfig,
+  SETTINGS,
+  SETTINGS_TABLE_MARKERS,
+  settingsTable,
+} from './config.js'
 
 describe('configuration', () => {
   it('takes an argument over the environment over the default', () => {

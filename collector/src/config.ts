@@ -201,4 +201,7 @@ export function settingsTable(): string {
 }
 
 /** Markers around the generated table in README.md. */
-export const SETTINGS_TABLE_MARKERS = ['<!-- settings:start (npm run docs) -->', '<!-- settings:end -->'] as const
+export const SETTINGS_TABLE_MARKERS = [
+  '<!-- settings:start (npm run docs) -->',
+  '<!-- settings:end -->',
+] as const
