@@ -84,7 +84,10 @@ describe('daa CLI while the embedded collector runs', () => {
     const unknown = await daa('keys', 'revoke', 'abcdef0123').catch(
       (error: { code: number; stderr: string }) => error,
     )
-    expect(unknown).toMatchObject({ code: 1, stderr: expect.stringMatching(/No key with id "abcdef0123"/) })
+    expect(unknown).toMatchObject({
+      code: 1,
+      stderr: expect.stringMatching(/No API key has the id "abcdef0123"/),
+    })
   })
 
   it('imports OTLP JSON files like the endpoint: bad lines refused, good ones kept, a second import counted once', async () => {

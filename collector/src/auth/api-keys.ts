@@ -17,9 +17,14 @@ export interface CreatedApiKey {
   key: string
   projectId: string
   name: string
+  /** The key's id (the first characters of its hash): what `daa keys list` shows and `revoke` takes. */
+  id: string
 }
 
 const PROJECT_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/
+
+/** How many hex characters of the hash make a key's id in listings (48 bits: unique in practice). */
+const ID_LENGTH = 12
 
 /** Creates a key for a project (the project exists once it has a key). */
 export async function createApiKey(
@@ -33,31 +38,31 @@ export async function createApiKey(
     )
   }
   const key = `${KEY_PREFIX}${randomBytes(24).toString('base64url')}`
+  const keyHash = hashApiKey(key)
   await store.insert('api_keys', [
     {
-      key_hash: hashApiKey(key),
+      key_hash: keyHash,
       project_id: projectId,
       name,
       created_at: new Date().toISOString(),
       revoked: 0,
     },
   ])
-  return { key, projectId, name }
+  return { key, projectId, name, id: keyHash.slice(0, ID_LENGTH) }
 }
 
-/** A key as listed: never the key itself, only an id (the start of its hash) to revoke it by. */
+/** One key as `listApiKeys` reports it: never the key itself, which is not stored. */
 export interface ApiKeyInfo {
-  /** The first 12 hex digits of the key's SHA-256: enough to name it, useless to send spans. */
+  /** The first 12 hex characters of the key's SHA-256 hash; `revokeApiKey` accepts it. */
   id: string
   projectId: string
   name: string
+  /** ISO time of creation (UTC). */
   createdAt: string
   revoked: boolean
 }
 
-const KEY_ID_LENGTH = 12
-
-/** Every key, or one project's, oldest first. */
+/** Every key (of one project, when given), newest first. */
 export async function listApiKeys(store: Store, projectId?: string): Promise<ApiKeyInfo[]> {
   const rows = await store.query<{
     key_hash: string
@@ -66,58 +71,77 @@ export async function listApiKeys(store: Store, projectId?: string): Promise<Api
     created_at: string
     revoked: number
   }>(
-    `SELECT key_hash, project_id, name, toString(created_at) AS created_at, revoked FROM api_keys FINAL
-     WHERE {project:String} = '' OR project_id = {project:String} ORDER BY created_at, key_hash`,
+    `SELECT key_hash, project_id, name, toString(created_at) AS created_at, revoked
+     FROM api_keys FINAL
+     WHERE {project:String} = '' OR project_id = {project:String}
+     ORDER BY created_at DESC, key_hash`,
     { project: projectId ?? '' },
   )
   return rows.map((row) => ({
-    id: row.key_hash.slice(0, KEY_ID_LENGTH),
+    id: row.key_hash.slice(0, ID_LENGTH),
     projectId: row.project_id,
     name: row.name,
-    createdAt: row.created_at,
-    revoked: Number(row.revoked) !== 0,
+    createdAt: `${row.created_at.replace(' ', 'T')}Z`,
+    revoked: row.revoked !== 0,
   }))
 }
 
+/** Why a key could not be revoked (nothing matched, or the prefix is ambiguous). */
+export class ApiKeyNotFoundError extends Error {
+  override readonly name = 'ApiKeyNotFoundError'
+}
+
 /**
- * Revokes the key named by its listed id (or by the plain key). Returns what was revoked; an id
- * that matches no key, or more than one, revokes nothing.
+ * Revokes one key, named by its id from `listApiKeys` (any unambiguous prefix of at least 8 hex
+ * characters of its hash) or by the plain key itself. Every collector stops accepting it within its
+ * key refresh interval (`DAA_KEY_REFRESH_MS`, default 10 s). Revoking a revoked key changes nothing.
  */
-export async function revokeApiKey(
-  store: Store,
-  idOrKey: string,
-): Promise<{ revoked: ApiKeyInfo[]; matches: number }> {
-  const prefix = idOrKey.startsWith(KEY_PREFIX) ? hashApiKey(idOrKey) : idOrKey.toLowerCase()
-  if (!/^[0-9a-f]{8,64}$/.test(prefix)) return { revoked: [], matches: 0 }
-  const rows = await store.query<{ key_hash: string; project_id: string; name: string; created_at: string }>(
-    `SELECT key_hash, project_id, name, toString(created_at) AS created_at FROM api_keys FINAL
-     WHERE startsWith(key_hash, {prefix:String})`,
+export async function revokeApiKey(store: Store, idOrKey: string): Promise<ApiKeyInfo> {
+  const text = idOrKey.trim()
+  let prefix: string
+  if (text.startsWith(KEY_PREFIX)) prefix = hashApiKey(text)
+  else if (/^[0-9a-f]{8,64}$/i.test(text)) prefix = text.toLowerCase()
+  else {
+    throw new ApiKeyNotFoundError(
+      `"${idOrKey}" is neither a key id (8 or more hex characters, from "daa keys list") nor an API key.`,
+    )
+  }
+  const matches = await store.query<{
+    key_hash: string
+    project_id: string
+    name: string
+    created_at: string
+    updated_at: string
+  }>(
+    `SELECT key_hash, project_id, name, toString(created_at) AS created_at, toString(updated_at) AS updated_at
+     FROM api_keys FINAL WHERE startsWith(key_hash, {prefix:String}) LIMIT 2`,
     { prefix },
   )
-  if (rows.length !== 1) return { revoked: [], matches: rows.length }
-  const row = rows[0]!
-  // ReplacingMergeTree(updated_at): the newer row, with revoked = 1, replaces the key's row.
+  if (matches.length === 0) throw new ApiKeyNotFoundError(`No API key has the id "${idOrKey}".`)
+  if (matches.length > 1) {
+    throw new ApiKeyNotFoundError(`The id "${idOrKey}" matches several keys: give more of it.`)
+  }
+  const key = matches[0]!
+  // The newest version of a key wins (ReplacingMergeTree(updated_at)): make sure this one is newer
+  // even when the clock reads the same millisecond as the last change.
+  const last = Date.parse(`${key.updated_at.replace(' ', 'T')}Z`)
+  const updatedAt = new Date(Math.max(Date.now(), (Number.isNaN(last) ? 0 : last) + 1))
   await store.insert('api_keys', [
     {
-      key_hash: row.key_hash,
-      project_id: row.project_id,
-      name: row.name,
-      created_at: row.created_at,
+      key_hash: key.key_hash,
+      project_id: key.project_id,
+      name: key.name,
+      created_at: `${key.created_at.replace(' ', 'T')}Z`,
       revoked: 1,
-      updated_at: new Date().toISOString(),
+      updated_at: updatedAt.toISOString(),
     },
   ])
   return {
-    revoked: [
-      {
-        id: row.key_hash.slice(0, KEY_ID_LENGTH),
-        projectId: row.project_id,
-        name: row.name,
-        createdAt: row.created_at,
-        revoked: true,
-      },
-    ],
-    matches: 1,
+    id: key.key_hash.slice(0, ID_LENGTH),
+    projectId: key.project_id,
+    name: key.name,
+    createdAt: `${key.created_at.replace(' ', 'T')}Z`,
+    revoked: true,
   }
 }
 

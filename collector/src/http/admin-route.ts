@@ -11,7 +11,13 @@
  */
 import { createHash, timingSafeEqual } from 'node:crypto'
 import type { Hono } from 'hono'
-import { type ApiKeyResolver, createApiKey, listApiKeys, revokeApiKey } from '../auth/api-keys.js'
+import {
+  ApiKeyNotFoundError,
+  type ApiKeyResolver,
+  createApiKey,
+  listApiKeys,
+  revokeApiKey,
+} from '../auth/api-keys.js'
 import { acceptExport, type ExportHandlerDependencies } from '../ingest/export-handler.js'
 import { decodeExportBody } from '../otlp/decode-request.js'
 import type { OtlpEncoding } from '../otlp/export-response.js'
@@ -74,17 +80,15 @@ export function registerAdminRoutes(app: Hono<CollectorEnv>, options: AdminRoute
   )
 
   app.delete('/admin/v1/keys/:id', async (c) => {
-    const { revoked, matches } = await revokeApiKey(options.store, c.req.param('id'))
-    if (matches > 1) {
-      throw new HttpError(
-        409,
-        `"${c.req.param('id')}" names ${matches} keys: give more of the id.`,
-        'ambiguous',
-      )
+    try {
+      const revoked = await revokeApiKey(options.store, c.req.param('id'))
+      // This collector stops accepting it now; the others on their next key refresh.
+      options.keys.clear()
+      return c.json({ revoked: [revoked] })
+    } catch (error) {
+      if (error instanceof ApiKeyNotFoundError) throw new HttpError(404, error.message, 'not_found')
+      throw error
     }
-    if (revoked.length === 0) throw new HttpError(404, `No key with id "${c.req.param('id')}".`, 'not_found')
-    options.keys.clear()
-    return c.json({ revoked })
   })
 
   app.get('/admin/v1/metrics/:name', async (c) => {
