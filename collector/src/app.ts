@@ -1,6 +1,7 @@
 import { dirname, join } from 'node:path'
 import { Hono } from 'hono'
 import { ApiKeyResolver, type ApiKeyResolverOptions } from './auth/api-keys.js'
+import { registerAdminRoutes } from './http/admin-route.js'
 import type { CollectorEnv } from './http/collector-env.js'
 import { registerDashboardRoute } from './http/dashboard-route.js'
 import { errorResponse } from './http/error-response.js'
@@ -59,6 +60,8 @@ export interface CollectorOptions extends IngestPipelineOptions {
   dashboardDir?: string
   /** Receives unexpected errors (5xx). Default: written to stderr. */
   onError?: (error: unknown) => void
+  /** Enables the admin API (`/admin/v1/…`, used by the `daa` CLI) for this credential. Default: no admin API. */
+  adminToken?: string
 }
 
 export interface Collector {
@@ -144,6 +147,18 @@ export async function createCollector(options: CollectorOptions): Promise<Collec
   registerMetricsRoutes(app, { store, queryLimits: options.queryLimits })
 
   registerDashboardRoute(app, options.dashboardDir ? { pageDir: options.dashboardDir } : {})
+  if (options.adminToken) {
+    registerAdminRoutes(app, {
+      ...ingest,
+      store,
+      token: options.adminToken,
+      maxBodyBytes: options.maxBodyBytes ?? 64 * 1024 * 1024,
+      settle: async () => {
+        await pipeline.flushAll()
+        await maintain()
+      },
+    })
+  }
 
   app.get('/healthz', (c) => c.json({ status: 'ok' }))
 

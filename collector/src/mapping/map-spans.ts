@@ -1,6 +1,6 @@
 /**
  * Decoded spans → the rows of the spans, runs and outcomes tables (the data contract in
- * shared/DESIGN.md; column meanings in store/rows.ts).
+ * collector/README.md; column meanings in store/rows.ts).
  *
  * Runs on the ingest hot path (50k+ spans/s on one core), so it is one linear pass plus a memoised
  * parent walk, with Map/Set lookups instead of regexes and no JSON round trips. It never throws on
