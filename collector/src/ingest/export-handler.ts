@@ -41,6 +41,15 @@ export async function authenticate(keys: ApiKeyResolver, authorization: string |
     )
   }
   if (!projectId) throw new ExportRejectedError('unauthenticated', 'Unknown or revoked API key.')
+  const retryAfterSeconds = keys.throttle(key)
+  if (retryAfterSeconds > 0) {
+    const { requestsPerSecond, burst } = keys.rateLimit
+    throw new ExportRejectedError(
+      'overloaded',
+      `This API key is over its rate limit of ${requestsPerSecond} requests/s (bursts of ${burst}); retry later.`,
+      { retryAfterSeconds },
+    )
+  }
   return projectId
 }
 
@@ -92,7 +101,7 @@ export async function acceptExport(
   projectId: string,
   encoding: OtlpEncoding,
   readBody: () => Promise<Uint8Array> | Uint8Array,
-): Promise<ExportOutcome> {
+): Promise<ExportOutcome & { acceptedSpans: number }> {
   const { metrics } = dependencies
   const release = await dependencies.decodes.acquire()
   let request: DecodedRequest
@@ -110,7 +119,7 @@ export async function acceptExport(
     release()
   }
   await durable
-  return exportOutcomeOf(request)
+  return { ...exportOutcomeOf(request), acceptedSpans: request.spans.length }
 }
 
 /** Decodes a logged request body again and maps it, exactly as when it arrived (for replay). */

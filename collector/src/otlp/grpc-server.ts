@@ -41,6 +41,8 @@ export interface OtlpGrpcServerOptions {
   /** 0 picks a free port; read the bound one from the returned server. */
   port: number
   handleExport: ExportHandler
+  /** PEM certificate chain and private key: serve TLS only. Default: none (plaintext). */
+  tls?: { cert: Buffer; key: Buffer }
   /** Largest request accepted, after decompression. Default 64 MiB, the OTLP specification's advice. */
   maxReceiveMessageBytes?: number
   /** How long close() lets in-flight exports finish before cutting them off. Default 10 s. */
@@ -153,7 +155,9 @@ export async function startOtlpGrpcServer(options: OtlpGrpcServerOptions): Promi
   const port = await new Promise<number>((resolve, reject) => {
     server.bindAsync(
       bindAddress(options.host, options.port),
-      ServerCredentials.createInsecure(),
+      options.tls
+        ? ServerCredentials.createSsl(null, [{ cert_chain: options.tls.cert, private_key: options.tls.key }])
+        : ServerCredentials.createInsecure(),
       (error, boundPort) => (error ? reject(error) : resolve(boundPort)),
     )
   })
