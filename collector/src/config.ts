@@ -105,7 +105,10 @@ export const SETTINGS: Record<keyof CollectorConfig, SettingDoc> = {
     help: 'longest rows wait (ms) before their batch goes to ClickHouse',
   },
   maxBatchSpans: { env: 'DAA_MAX_BATCH_SPANS', help: 'spans per ClickHouse insert' },
-  maxBufferMb: { env: 'DAA_MAX_BUFFER_MB', help: 'MiB of request bodies waiting for ClickHouse before 429' },
+  maxBufferMb: {
+    env: 'DAA_MAX_BUFFER_MB',
+    help: 'MiB of encoded rows waiting for ClickHouse in memory before 429 (shared resource attributes count once)',
+  },
   rollupIntervalMs: {
     env: 'DAA_ROLLUP_INTERVAL_MS',
     help: 'how often (ms) this collector brings the metrics up to date while it holds the refresh claim (collectors on one ClickHouse take turns); `0` leaves it to the others',

@@ -162,6 +162,9 @@ describe('ingest pipeline against a ClickHouse server', () => {
     const shown = new PassThrough()
     expect(await deadLetterCommand(directory, ['show', file!.file], shown, process.stderr)).toBe(0)
     expect(JSON.parse(String(shown.read()))).toEqual(letter)
+    const missing = new PassThrough()
+    expect(await deadLetterCommand(directory, ['show', '1999-01-01.jsonl'], shown, missing)).toBe(1)
+    expect(String(missing.read())).toMatch(/no dead-letter file 1999-01-01.jsonl/)
     await pipeline.shutdown()
   })
 

@@ -204,4 +204,18 @@ describe('bad spans beside good ones', () => {
     expect(await storedSpanNames()).not.toContain('proto-2300')
     expect(await storedSpanNames()).not.toContain('proto-tokens')
   })
+
+  it('checks an OTLP/gRPC key before decoding the message', async () => {
+    const garbage = new Uint8Array([0x0a, 0xff, 0xff, 0xff])
+    // An unknown key with a body that is not protobuf: refused as unauthenticated, never decoded.
+    await expect(
+      collector.handleExport({ authorization: 'Bearer daa_unknown', body: garbage }),
+    ).rejects.toMatchObject({
+      kind: 'unauthenticated',
+    })
+    // The same body with a valid key is decoded, and refused as malformed.
+    await expect(collector.handleExport({ authorization: `Bearer ${key}`, body: garbage })).rejects.toThrow(
+      /not a protobuf ExportTraceServiceRequest/,
+    )
+  })
 })

@@ -29,7 +29,15 @@ export async function deadLetterCommand(
     return 0
   }
   if (action === 'show' && file !== undefined) {
-    for (const letter of await readDeadLetters(directory, file)) out.write(`${JSON.stringify(letter)}\n`)
+    let letters: Awaited<ReturnType<typeof readDeadLetters>>
+    try {
+      letters = await readDeadLetters(directory, file)
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error
+      err.write(`no dead-letter file ${file} in ${directory} (see "daa dead-letter list")\n`)
+      return 1
+    }
+    for (const letter of letters) out.write(`${JSON.stringify(letter)}\n`)
     return 0
   }
   err.write('usage: daa dead-letter list | daa dead-letter show FILE   [--data-dir DIR]\n')

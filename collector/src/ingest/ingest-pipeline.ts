@@ -9,6 +9,8 @@ import {
 import {
   appendEncoded,
   ClickHouseError,
+  chunkLength,
+  type EncodedChunk,
   type EncodedRows,
   encodedLines,
   encodeRows,
@@ -332,7 +334,7 @@ export class IngestPipeline {
   /** One table's rows, in inserts of at most maxInsertBytes characters each. */
   private async insertTable(table: TableName, rows: EncodedRows): Promise<void> {
     if (rows.count === 0) return
-    let part: string[] = []
+    let part: EncodedChunk[] = []
     let partLength = 0
     const send = async () => {
       if (part.length === 0) return
@@ -347,9 +349,10 @@ export class IngestPipeline {
       })
     }
     for (const chunk of rows.chunks) {
-      if (partLength > 0 && partLength + chunk.length > this.maxInsertBytes) await send()
+      const length = chunkLength(chunk)
+      if (partLength > 0 && partLength + length > this.maxInsertBytes) await send()
       part.push(chunk)
-      partLength += chunk.length
+      partLength += length
     }
     await send()
   }
@@ -464,9 +467,13 @@ export class IngestPipeline {
   }
 }
 
-function countLines(chunks: readonly string[]): number {
+function countLines(chunks: readonly EncodedChunk[]): number {
   let count = 0
   for (const chunk of chunks) {
+    if (typeof chunk !== 'string') {
+      count++
+      continue
+    }
     for (let at = chunk.indexOf('\n'); at !== -1; at = chunk.indexOf('\n', at + 1)) count++
   }
   return count

@@ -2,6 +2,7 @@ import { mkdirSync } from 'node:fs'
 import { resolve } from 'node:path'
 import {
   ClickHouseError,
+  chunkText,
   clickHouseErrorFromMessage,
   encodeRows,
   INSERT_SETTINGS,
@@ -141,7 +142,7 @@ export async function createEmbeddedStore(options: EmbeddedStoreOptions = {}): P
       try {
         await active.insert({
           table: qualify(database, table),
-          values: Buffer.from(rows.chunks.join('')),
+          values: Buffer.from(rows.chunks.map(chunkText).join('')),
           columns: [...rows.columns],
           format: 'JSONCompactEachRow',
         })

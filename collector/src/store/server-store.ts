@@ -7,6 +7,7 @@ import {
 } from '@clickhouse/client'
 import {
   ClickHouseError,
+  chunkPieces,
   clickHouseErrorFromMessage,
   encodeRows,
   INSERT_SETTINGS,
@@ -116,7 +117,8 @@ export async function createServerStore(options: ServerStoreOptions): Promise<St
       try {
         const result = await client.exec({
           query: insertStatement(table, rows.columns),
-          values: Readable.from(rows.chunks, { objectMode: false }),
+          // Piece by piece: a shared value is written as it is, never copied per row.
+          values: Readable.from(rows.chunks.flatMap(chunkPieces), { objectMode: false }),
           clickhouse_settings: SERVER_INSERT_SETTINGS,
         })
         // The answer to an INSERT is empty; reading it to the end frees the connection.

@@ -105,7 +105,7 @@ export const INSERT_SETTINGS = {
 export interface EncodedRows {
   columns: readonly string[]
   /** JSONCompactEachRow text, each chunk whole lines. */
-  chunks: string[]
+  chunks: EncodedChunk[]
   /** Rows across all chunks. */
   count: number
   /**
@@ -115,15 +115,47 @@ export interface EncodedRows {
   bytes: number
 }
 
+/**
+ * One line that carries a large shared value, kept in three pieces: joining them (or letting V8
+ * flatten a concatenation, which it does in place the moment the text is written anywhere) would
+ * make one copy of the shared value per row, held until the batch is committed.
+ */
+export interface SharedLine {
+  head: string
+  shared: string
+  /** Ends with the line's newline. */
+  tail: string
+}
+
+/** Whole lines of JSONCompactEachRow: a flat string of lines, or one line around a shared value. */
+export type EncodedChunk = string | SharedLine
+
+/** The pieces of a chunk, in order, as they are sent. */
+export function chunkPieces(chunk: EncodedChunk): string[] {
+  return typeof chunk === 'string' ? [chunk] : [chunk.head, chunk.shared, chunk.tail]
+}
+
+/** Characters of a chunk once sent. */
+export function chunkLength(chunk: EncodedChunk): number {
+  return typeof chunk === 'string'
+    ? chunk.length
+    : chunk.head.length + chunk.shared.length + chunk.tail.length
+}
+
+/** A chunk as one string (for one insert at a time, never for a batch that waits). */
+export function chunkText(chunk: EncodedChunk): string {
+  return typeof chunk === 'string' ? chunk : chunk.head + chunk.shared + chunk.tail
+}
+
 /** A map value at least this long (as JSON) is encoded once and shared by the lines that carry it. */
 const SHARED_VALUE_MIN_CHARS = 1024
 
 /**
  * Encodes rows under `columns` (default: the keys of the first row), followed by the `trailing`
  * values on every line. A map object shared by many rows (the decoders share a resource's
- * attributes, and mapping renders them once) is turned into JSON once from its second row on; when it is large, each line
- * that carries it is its own chunk, built by concatenation, so V8 keeps the one copy of it instead
- * of one per row until the line is sent. Small lines are joined into one flat chunk.
+ * attributes, and mapping renders them once) is turned into JSON once from its second row on; when
+ * it is large, each line that carries it is its own chunk (a SharedLine), so memory holds one copy
+ * of it instead of one per row. Small lines are joined into one flat chunk.
  */
 export function encodeRows(
   rows: readonly object[],
@@ -136,7 +168,7 @@ export function encodeRows(
   const sharedText = new Map<object, string | null>()
   // Only a map that the previous row carried too is a candidate: rows' own maps are not stringified twice.
   const previous: unknown[] = new Array(width)
-  const chunks: string[] = []
+  const chunks: EncodedChunk[] = []
   let lines: string[] = []
   let bytes = 0
   for (let line = 0; line < rows.length; line++) {
@@ -173,7 +205,7 @@ export function encodeRows(
       shared === values.length - 1 ? ']\n' : `,${JSON.stringify(values.slice(shared + 1)).slice(1)}\n`
     if (lines.length > 0) chunks.push(`${lines.join('\n')}\n`)
     lines = []
-    chunks.push(head + text + tail)
+    chunks.push({ head, shared: text, tail })
     bytes += head.length + tail.length
   }
   // Small lines become one flat string: a batch waiting for ClickHouse then holds no rope of small pieces.
@@ -181,18 +213,11 @@ export function encodeRows(
   return { columns, chunks, count: rows.length, bytes }
 }
 
-/** Characters of a chunk once sent (a shared value counts in every line). */
-export function encodedLength(rows: EncodedRows): number {
-  let length = 0
-  for (const chunk of rows.chunks) length += chunk.length
-  return length
-}
-
 /** The lines of encoded rows, one string each (to isolate a row ClickHouse refuses). */
 export function encodedLines(rows: EncodedRows): string[] {
   const lines: string[] = []
   for (const chunk of rows.chunks) {
-    for (const line of chunk.split('\n')) if (line !== '') lines.push(line)
+    for (const line of chunkText(chunk).split('\n')) if (line !== '') lines.push(line)
   }
   return lines
 }
