@@ -100,10 +100,13 @@ async function storedSpanNames(): Promise<string[]> {
 describe('bad spans beside good ones', () => {
   it('refuses each poison value through partial_success with its reason and stores the good spans', async () => {
     const year2264 = 9_300_000_000_000_000_000n
+    // Within DateTime64(9), but past ClickHouse's Date: its day would wrap to the 1970s.
+    const year2200 = BigInt(Date.UTC(2200, 0, 1)) * 1_000_000n
     const response = await postJson(
       jsonBody([
         jsonSpan('good-1', [tokens(12)]),
         jsonSpan('start-in-2264', [], year2264),
+        jsonSpan('start-in-2200', [], year2200),
         jsonSpan('tokens-1e21', [tokens(1e21)]),
         jsonSpan('tokens-negative', [tokens(-5)]),
         jsonSpan('tokens-fraction', [tokens(1.5)]),
@@ -123,9 +126,9 @@ describe('bad spans beside good ones', () => {
     const { partialSuccess } = (await response.json()) as {
       partialSuccess: { rejectedSpans: number; errorMessage: string }
     }
-    expect(partialSuccess.rejectedSpans).toBe(10)
+    expect(partialSuccess.rejectedSpans).toBe(11)
     const message = partialSuccess.errorMessage
-    expect(message).toContain('startTimeUnixNano is after 2262-04-11')
+    expect(message).toContain('startTimeUnixNano is after 2149-06-06')
     expect(message).toContain('gen_ai.usage.input_tokens "1e+21" is not a token count')
     expect(message).toContain('gen_ai.usage.input_tokens "-5" is not a token count')
     expect(message).toContain('gen_ai.usage.input_tokens "1.5" is not a token count')

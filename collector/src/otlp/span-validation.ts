@@ -11,8 +11,10 @@
  * - start time 0 (the specification makes it semantically required; a span "at 1970" would corrupt daily
  *   metrics) and end time before start time (the specification expects end >= start);
  * - a status code other than 0, 1 or 2 (StatusCode is a closed set, unlike SpanKind);
- * - a start, end or event time past 2262-04-11T23:47:16.854775807Z, the last instant ClickHouse's
- *   DateTime64(9) holds (a later one would fail the insert of every span batched with it);
+ * - a start, end or event time after 2149-06-06, the last day ClickHouse's Date holds: spans are
+ *   partitioned and rolled up by day, and a later day wraps around to the 1970s (where retention
+ *   would delete it), while past 2262-04-11 even DateTime64(9) overflows and fails the insert of
+ *   every span batched with it;
  * - a token count (every attribute in TOKEN_COUNT_ATTRIBUTES) that is a number but not a whole number
  *   from 0 to 2^53 - 1 (negative, fractional, NaN, 1e21…): the columns are UInt64, and a count above
  *   2^53 has already lost its exact value; a count that is not a number at all reads as absent;
@@ -25,8 +27,12 @@ import { TOKEN_COUNT_ATTRIBUTES } from '../mapping/span-semantics.js'
 import type { Attributes, AttributeValue, DecodedSpan, StatusCode } from './decoded-span.js'
 import { isValidHexId } from './hex.js'
 
-/** The last instant DateTime64(9) stores, in nanoseconds since the epoch (2^63 - 1). */
-export const MAX_TIMESTAMP_NS = 2n ** 63n - 1n
+/**
+ * The first instant past what the schema stores, in nanoseconds since the epoch: 2149-06-07T00:00Z,
+ * the day after the last one ClickHouse's Date holds (day partitions, day rollups).
+ */
+export const MAX_TIMESTAMP_NS = BigInt(Date.UTC(2149, 5, 7)) * 1_000_000n
+const MAX_DAY = '2149-06-06, the last day ClickHouse stores'
 
 /**
  * Bounds on sender-controlled attributes. They are far above what any instrumentation writes (the
@@ -113,16 +119,10 @@ function tokenCountProblem(attributes: Attributes): string | undefined {
 }
 
 function timestampProblem(candidate: SpanCandidate): string | undefined {
-  if (candidate.startTimeUnixNano > MAX_TIMESTAMP_NS) {
-    return 'startTimeUnixNano is after 2262-04-11, past what DateTime64(9) stores'
-  }
-  if (candidate.endTimeUnixNano > MAX_TIMESTAMP_NS) {
-    return 'endTimeUnixNano is after 2262-04-11, past what DateTime64(9) stores'
-  }
+  if (candidate.startTimeUnixNano >= MAX_TIMESTAMP_NS) return `startTimeUnixNano is after ${MAX_DAY}`
+  if (candidate.endTimeUnixNano >= MAX_TIMESTAMP_NS) return `endTimeUnixNano is after ${MAX_DAY}`
   for (const event of candidate.events) {
-    if (event.timeUnixNano > MAX_TIMESTAMP_NS) {
-      return 'an event timeUnixNano is after 2262-04-11, past what DateTime64(9) stores'
-    }
+    if (event.timeUnixNano >= MAX_TIMESTAMP_NS) return `an event timeUnixNano is after ${MAX_DAY}`
   }
   return undefined
 }
