@@ -91,11 +91,13 @@ export function drawTimeSeries(
   panel: TimeSeriesPanel,
   rows: Row[],
   days: string[],
+  drill = false,
 ): DrawnChart {
   const series = seriesOf(panel, rows, days)
+  const shown = (spec: SeriesSpec) => (drill && spec.drill ? spec.drill === 'show' : !spec.hidden)
   const axisColor = cssVar('--axis')
   const gridColor = cssVar('--grid')
-  const hasRight = series.some((entry) => entry.spec.right && !entry.spec.hidden)
+  const hasRight = series.some((entry) => entry.spec.right && shown(entry.spec))
   const leftUnit = series.find((entry) => !entry.spec.right)?.spec.unit ?? 'count'
   const rightUnit = series.find((entry) => entry.spec.right)?.spec.unit ?? 'percent'
   const bars = uPlot.paths.bars!({ size: [0.7, 28], gap: 1 })
@@ -157,7 +159,7 @@ export function drawTimeSeries(
       ...series.map(
         (entry, position): uPlot.Series => ({
           label: entry.label,
-          show: !entry.spec.hidden,
+          show: shown(entry.spec),
           scale: entry.spec.right ? 'right' : 'y',
           stroke: entry.color,
           width: entry.spec.bars ? 0 : 2,
