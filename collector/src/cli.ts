@@ -88,6 +88,10 @@ async function main(argv: string[]): Promise<number> {
       )
       if (running.localApiKey) {
         process.stdout.write(`API key for project "default": ${running.localApiKey}\n`)
+        // The key rides in the fragment, which browsers never send: one click opens the dashboard.
+        process.stdout.write(`Dashboard: ${running.url}/#key=${running.localApiKey}\n`)
+      } else {
+        process.stdout.write(`Dashboard: ${running.url}/ (asks for an API key)\n`)
       }
       const stop = (signal: string) => {
         process.stdout.write(`${signal}: flushing and shutting down\n`)

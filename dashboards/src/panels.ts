@@ -94,7 +94,7 @@ export const STATS: StatSpec[] = [
   },
   {
     id: 'cost-per-delivered',
-    label: 'Cost per delivered outcome',
+    label: 'Cost per delivery',
     query: 'cost-per-outcome',
     column: 'cost_per_delivered_usd',
     unit: 'usd',
