@@ -18,7 +18,6 @@ beforeAll(async () => {
   collector = await createCollector({
     store,
     walDir: join(directory, 'wal'),
-    maintenanceIntervalMs: 0,
     rollupIntervalMs: 0,
   })
 })
@@ -73,7 +72,6 @@ describe('the built-in page route', () => {
     const bare = await createCollector({
       store,
       walDir: join(directory, 'wal-bare'),
-      maintenanceIntervalMs: 0,
       rollupIntervalMs: 0,
       dashboardDir: join(directory, 'no-page'),
     })
