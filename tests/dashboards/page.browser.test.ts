@@ -33,6 +33,7 @@ declare const document: {
 }
 declare const window: Record<string, unknown>
 declare const localStorage: { getItem(key: string): string | null }
+declare const performance: { getEntriesByType(type: string): unknown[] }
 declare function getComputedStyle(element: unknown): {
   color: string
   backgroundColor: string
@@ -171,9 +172,18 @@ describe('the built-in page in chromium', () => {
     page.on('pageerror', (error) => errors.push(error.message))
     await page.goto(`${target.collector.url}/#key=${target.apiKey}`)
     generation = await loaded(page)
-    const timeToInteractive = await page.evaluate(() => window.daaTimeToInteractive as number)
+    const timing = await page.evaluate(() => ({
+      firstPanel: window.daaFirstPanel as number,
+      interactive: window.daaTimeToInteractive as number,
+      // The metrics API's share: the slowest of the page's API requests.
+      slowestApi: Math.max(
+        ...(performance.getEntriesByType('resource') as { name: string; duration: number }[])
+          .filter((entry) => entry.name.includes('/api/'))
+          .map((entry) => entry.duration),
+      ),
+    }))
     process.stdout.write(
-      `built-in page: time to interactive ${timeToInteractive.toFixed(0)} ms (goal < 1000 ms)\n`,
+      `built-in page: first panel ${timing.firstPanel.toFixed(0)} ms, every panel (time to interactive) ${timing.interactive.toFixed(0)} ms (goal < 1000 ms); slowest metrics API request ${timing.slowestApi.toFixed(0)} ms\n`,
     )
     // The key left the address bar (and the history) and stays in the browser's storage.
     expect(page.url()).not.toContain('key=')

@@ -511,6 +511,8 @@ function ensurePanels(): void {
 
 /** Draws one panel from its query's answer (or says why there is none). */
 function fillPanel(spec: PanelSpec, result: ApiResult | undefined, error: string | undefined): void {
+  const timings = window as unknown as { daaFirstPanel?: number }
+  timings.daaFirstPanel ??= performance.now()
   const body = panelBodies.get(spec.id)!
   panelCharts.get(spec.id)?.destroy()
   panelCharts.delete(spec.id)
