@@ -316,7 +316,7 @@ function renderTable(host: HTMLElement, panel: TablePanel, rows: Row[]): void {
   )
   const body = rows.map((row) => {
     const tr = element('tr', { 'data-agent': row.agent_id === undefined ? undefined : String(row.agent_id) })
-    if (row.agent_id !== undefined && String(row.agent_id) === state.agent) tr.classList.add('selected')
+    if (panel.id === 'agent-leaderboard' && String(row.agent_id) === state.agent) tr.classList.add('selected')
     for (const column of panel.columns) {
       const value = row[column.column]
       let content: Node | string = formatValue(value, column.unit)
