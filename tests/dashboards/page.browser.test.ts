@@ -122,8 +122,32 @@ async function expectApiFigures(page: Page): Promise<Map<string, MetricResponse>
     expect(shown, stat.label).toBeCloseTo(reduce(stat, answers.get(stat.query)!.rows), 9)
   }
   for (const panel of PANELS) {
-    const rows = Number(await page.locator(`#panel-${panel.id}`).getAttribute('data-rows'))
-    expect(rows, panel.title).toBe(answers.get(panel.query)!.rows.length)
+    const rows = answers.get(panel.query)!.rows
+    expect(Number(await page.locator(`#panel-${panel.id}`).getAttribute('data-rows')), panel.title).toBe(
+      rows.length,
+    )
+    if (panel.kind !== 'timeseries') continue
+    // The figures under each chart line (its data table), day by day, against the API's rows.
+    const cells = await page.locator(`#panel-${panel.id} .series-table td`).evaluateAll((tds) =>
+      tds.map((td) => {
+        const data = (td as unknown as { dataset: Dataset }).dataset
+        const day = (td as unknown as { parentElement: { dataset: Dataset } }).parentElement.dataset.day
+        return { day, column: data.column, label: data.label, value: data.value }
+      }),
+    )
+    for (const row of rows) {
+      for (const series of panel.series) {
+        const label = panel.splitBy ? `${series.label} (${row[panel.splitBy]})` : series.label
+        const cell = cells.find((candidate) => candidate.day === row.day && candidate.label === label)
+        // A series without a single value (ROI of a non-currency unit) is not drawn at all.
+        if (row[series.column] === null) expect(cell?.value ?? '').toBe('')
+        else
+          expect(Number(cell!.value), `${panel.title}: ${label} on ${row.day}`).toBeCloseTo(
+            Number(row[series.column]),
+            9,
+          )
+      }
+    }
   }
   const leaderboard = answers.get('agent-leaderboard')!.rows.map((row) => String(row.agent_id))
   expect(

@@ -14,7 +14,7 @@ import {
   type StatSpec,
   type TablePanel,
 } from '../panels.js'
-import { type DrawnChart, drawTimeSeries, type Row } from './chart.js'
+import { type DrawnChart, drawTimeSeries, type Row, seriesTable } from './chart.js'
 import { formatValue } from './format.js'
 // After chart.js, so the page's sheet follows uPlot's in the bundle.
 import './styles.css'
@@ -525,12 +525,10 @@ function fillPanel(spec: PanelSpec, result: ApiResult | undefined, error: string
     return
   }
   if (spec.kind === 'timeseries') {
-    const chart = element('div', { class: 'chart', role: 'img', 'aria-label': `${spec.title} chart` })
-    body.append(chart)
-    panelCharts.set(
-      spec.id,
-      drawTimeSeries(chart, spec, result.rows, daysBetween(state.from, state.to), state.agent !== ''),
-    )
+    const days = daysBetween(state.from, state.to)
+    const chart = element('div', { class: 'chart', 'aria-hidden': 'true' })
+    body.append(chart, seriesTable(spec, result.rows, days))
+    panelCharts.set(spec.id, drawTimeSeries(chart, spec, result.rows, days, state.agent !== ''))
   } else if (spec.kind === 'table') renderTable(body, spec, result.rows)
   else renderCohorts(body, spec, result.rows)
 }
