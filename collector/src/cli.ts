@@ -109,8 +109,11 @@ async function serve(config: ReturnType<typeof loadConfig>, demo: boolean): Prom
   // Printed once, when created: logs of later starts must not carry it.
   if (running.localApiKey && running.localApiKeyCreated) {
     out(`API key for project "default": ${running.localApiKey}\n`)
-  } else if (running.localApiKey) {
-    out(`API key for project "default": in ${config.dataDir}/default-api-key\n`)
+    // The key rides in the fragment, which browsers never send: one click opens the dashboard.
+    out(`Dashboard: ${running.url}/#key=${running.localApiKey}\n`)
+  } else {
+    if (running.localApiKey) out(`API key for project "default": in ${config.dataDir}/default-api-key\n`)
+    out(`Dashboard: ${running.url}/ (asks for an API key)\n`)
   }
   showReplayProgress(running.url)
   let fleet: Awaited<ReturnType<typeof import('./demo/fleet.js').startDemoFleet>> | undefined

@@ -22,6 +22,8 @@ export interface SeriesSpec {
   negative?: boolean
   /** Hidden until asked for (context columns that would crowd the chart). */
   hidden?: boolean
+  /** In the built-in page's drill-down into one agent: shown, or hidden (e.g. DAA, always 0 or 1 there). */
+  drill?: 'show' | 'hide'
 }
 
 export interface ColumnSpec {
@@ -92,7 +94,7 @@ export const STATS: StatSpec[] = [
   },
   {
     id: 'cost-per-delivered',
-    label: 'Cost per delivered outcome',
+    label: 'Cost per delivery',
     query: 'cost-per-outcome',
     column: 'cost_per_delivered_usd',
     unit: 'usd',
@@ -117,10 +119,10 @@ export const PANELS: PanelSpec[] = [
     kind: 'timeseries',
     width: 12,
     series: [
-      { column: 'daa', label: 'DAA', unit: 'count' },
-      { column: 'working_agents', label: 'Working agents', unit: 'count' },
-      { column: 'runs', label: 'Runs', unit: 'count', hidden: true },
-      { column: 'delivered_runs', label: 'Delivered runs', unit: 'count', hidden: true },
+      { column: 'daa', label: 'DAA', unit: 'count', drill: 'hide' },
+      { column: 'working_agents', label: 'Working agents', unit: 'count', drill: 'hide' },
+      { column: 'runs', label: 'Runs', unit: 'count', hidden: true, drill: 'show' },
+      { column: 'delivered_runs', label: 'Delivered runs', unit: 'count', hidden: true, drill: 'show' },
     ],
   },
   {
@@ -270,10 +272,34 @@ export const PANELS: PanelSpec[] = [
   },
 ]
 
+/** The drill-down's list of one agent's latest runs (the built-in page). */
+export const RECENT_RUNS: TablePanel = {
+  id: 'recent-runs',
+  title: 'Recent runs',
+  query: 'recent-runs',
+  hint: 'The latest runs in the range, newest first.',
+  kind: 'table',
+  width: 24,
+  columns: [
+    { column: 'started_at', label: 'Started', unit: 'date' },
+    { column: 'outcome', label: 'Outcome', unit: 'text' },
+    { column: 'reason', label: 'Reason', unit: 'text' },
+    { column: 'value', label: 'Value', unit: 'value' },
+    { column: 'unit', label: 'Unit', unit: 'text' },
+    { column: 'duration_ms', label: 'Duration', unit: 'ms' },
+    { column: 'cost_usd', label: 'Cost', unit: 'usd' },
+    { column: 'total_tokens', label: 'Tokens', unit: 'tokens' },
+    { column: 'llm_calls', label: 'LLM calls', unit: 'count' },
+    { column: 'tool_calls', label: 'Tool calls', unit: 'count' },
+    { column: 'tool_errors', label: 'Tool errors', unit: 'count' },
+    { column: 'user_id', label: 'Person', unit: 'text' },
+  ],
+}
+
 /** Every column a panel or a headline figure reads from its saved query. */
 export function columnsRead(query: string): string[] {
   const columns = new Set<string>()
-  for (const panel of PANELS.filter((candidate) => candidate.query === query)) {
+  for (const panel of [...PANELS, RECENT_RUNS].filter((candidate) => candidate.query === query)) {
     if (panel.kind === 'timeseries') {
       columns.add('day')
       if (panel.splitBy) columns.add(panel.splitBy)

@@ -53,7 +53,7 @@ export function applyConditionalAll(sql: string, variables: GrafanaVariable[]): 
   let at = sql.lastIndexOf(macro)
   while (at !== -1) {
     const args = macroArguments(sql, at + macro.length - 1)
-    if (!args || args.length !== 2) return sql
+    if (args?.length !== 2) return sql
     const [condition, variableArg] = args as [string, string]
     const name = /(?<=\$\{)[\w\d]+(?=\})|(?<=\$)[\w\d]+/.exec(variableArg.trim())?.[0]
     const value = variables.find((variable) => variable.name === name)?.value

@@ -46,7 +46,7 @@ describe('generated Grafana files', () => {
     expect(targets.length).toBe(PANELS.length + STATS.length)
     for (const target of targets) {
       const query = ClickHouseQuery.parse(target)
-      expect(query.datasource.uid).toBe('${datasource}')
+      expect(query.datasource.uid).toBe(`$${'{'}datasource}`)
       // No ClickHouse parameter is left (Grafana variables are ${name:format}).
       expect(query.rawSql).not.toMatch(/(?<!\$)\{\w+:\w+\}/)
     }

@@ -128,7 +128,7 @@ describe('Grafana panels on a real ClickHouse server', () => {
         it(`${panel.title}: the panel's columns, and the API's rows for the same days`, async () => {
           const generated = dashboard.panels.find((candidate) => candidate.title === panel.title)!
           const sql = expandPanelSql(generated.targets[0]!.rawSql, variables, range)
-          const { meta, data } = await runSql(sql)
+          const { meta } = await runSql(sql)
           const declared = savedQueries()
             .get(panel.query)!
             .columns.map((column) => column.name)

@@ -71,7 +71,12 @@ export function registerDashboardRoute(app: Hono<CollectorEnv>, options: Dashboa
 
   app.get('/', async (c) => (await serve('index.html', 'no-cache')) ?? c.json(missing, 404))
   app.get('/assets/*', async (c) => {
-    const relative = decodeURIComponent(c.req.path.slice('/'.length))
+    let relative: string
+    try {
+      relative = decodeURIComponent(c.req.path.slice('/'.length))
+    } catch {
+      return c.notFound()
+    }
     // Asset names carry no hash, so browsers revalidate; they are small.
     return (await serve(relative, 'no-cache')) ?? c.notFound()
   })

@@ -91,11 +91,13 @@ export function drawTimeSeries(
   panel: TimeSeriesPanel,
   rows: Row[],
   days: string[],
+  drill = false,
 ): DrawnChart {
   const series = seriesOf(panel, rows, days)
+  const shown = (spec: SeriesSpec) => (drill && spec.drill ? spec.drill === 'show' : !spec.hidden)
   const axisColor = cssVar('--axis')
   const gridColor = cssVar('--grid')
-  const hasRight = series.some((entry) => entry.spec.right && !entry.spec.hidden)
+  const hasRight = series.some((entry) => entry.spec.right && shown(entry.spec))
   const leftUnit = series.find((entry) => !entry.spec.right)?.spec.unit ?? 'count'
   const rightUnit = series.find((entry) => entry.spec.right)?.spec.unit ?? 'percent'
   const bars = uPlot.paths.bars!({ size: [0.7, 28], gap: 1 })
@@ -157,7 +159,7 @@ export function drawTimeSeries(
       ...series.map(
         (entry, position): uPlot.Series => ({
           label: entry.label,
-          show: !entry.spec.hidden,
+          show: shown(entry.spec),
           scale: entry.spec.right ? 'right' : 'y',
           stroke: entry.color,
           width: entry.spec.bars ? 0 : 2,
@@ -187,4 +189,46 @@ export function drawTimeSeries(
       plot.destroy()
     },
   }
+}
+
+/**
+ * The chart's figures as a table, for screen readers (it is visually hidden) and for anyone who
+ * wants the numbers under a line: one row per day, one cell per series, each with its raw value.
+ */
+export function seriesTable(panel: TimeSeriesPanel, rows: Row[], days: string[]): HTMLElement {
+  const series = seriesOf(panel, rows, days)
+  const table = document.createElement('table')
+  table.className = 'series-table'
+  const caption = table.createCaption()
+  caption.textContent = `${panel.title}, by day`
+  const head = table.createTHead().insertRow()
+  for (const label of ['Day', ...series.map((entry) => entry.label)]) {
+    const th = document.createElement('th')
+    th.scope = 'col'
+    th.textContent = label
+    head.append(th)
+  }
+  const body = table.createTBody()
+  days.forEach((day, position) => {
+    const tr = body.insertRow()
+    tr.dataset.day = day
+    const th = document.createElement('th')
+    th.scope = 'row'
+    th.textContent = day
+    tr.append(th)
+    for (const entry of series) {
+      const raw = entry.values[position]
+      const value = raw == null ? null : entry.spec.negative ? -raw : raw
+      const td = tr.insertCell()
+      td.dataset.column = entry.spec.column
+      td.dataset.label = entry.label
+      td.dataset.value = value === null ? '' : String(value)
+      td.textContent = formatValue(value, entry.spec.unit)
+    }
+  })
+  // Hidden through a wrapper: a table is never narrower than its content.
+  const wrapper = document.createElement('div')
+  wrapper.className = 'visually-hidden'
+  wrapper.append(table)
+  return wrapper
 }

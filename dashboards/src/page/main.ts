@@ -9,11 +9,12 @@ import {
   type ColumnSpec,
   PANELS,
   type PanelSpec,
+  RECENT_RUNS,
   STATS,
   type StatSpec,
   type TablePanel,
 } from '../panels.js'
-import { type DrawnChart, drawTimeSeries, type Row } from './chart.js'
+import { type DrawnChart, drawTimeSeries, type Row, seriesTable } from './chart.js'
 import { formatValue } from './format.js'
 // After chart.js, so the page's sheet follows uPlot's in the bundle.
 import './styles.css'
@@ -22,7 +23,6 @@ const KEY_STORAGE = 'daa.apiKey'
 const THEMES = ['system', 'light', 'dark'] as const
 type Theme = (typeof THEMES)[number]
 /** An optional saved query: the drill-down lists an agent's recent runs when the collector has it. */
-const RECENT_RUNS_QUERY = 'recent-runs'
 
 interface ViewState {
   range: '7' | '30' | '90' | 'custom'
@@ -177,7 +177,6 @@ function element<K extends keyof HTMLElementTagNameMap>(
   return node
 }
 
-let charts: DrawnChart[] = []
 let state = readState()
 let refreshTimer: number | undefined
 let generation = 0
@@ -221,12 +220,24 @@ function fillTimeZones(): void {
   try {
     zones = (Intl as unknown as { supportedValuesOf(kind: string): string[] }).supportedValuesOf('timeZone')
   } catch {}
-  for (const zone of [
+  // Chromium lists some zones by their old names (Asia/Calcutta): offer the current names first.
+  const preferred = [
     'UTC',
     browserZone,
-    ...zones.filter((zone) => zone !== 'UTC' && zone !== browserZone),
-  ]) {
-    if (![...select.options].some((option) => option.value === zone)) select.add(new Option(zone, zone))
+    'America/Los_Angeles',
+    'America/New_York',
+    'Europe/London',
+    'Europe/Berlin',
+    'Europe/Kyiv',
+    'Asia/Kolkata',
+    'Asia/Tokyo',
+    'Australia/Sydney',
+  ]
+  const seen = new Set<string>()
+  for (const zone of [...preferred, ...zones]) {
+    if (seen.has(zone)) continue
+    seen.add(zone)
+    select.add(new Option(zone, zone))
   }
 }
 
@@ -237,13 +248,19 @@ function setStatus(text: string, error = false): void {
 }
 
 /** A button that downloads the panel's rows as CSV (the API's own CSV, fetched with the key). */
-function csvButton(query: string, agent: string, title: string): HTMLButtonElement {
+/** The agent a query is asked for: the leaderboard always ranks every agent (the selected one is highlighted). */
+function agentFor(query: string): string {
+  return query === 'agent-leaderboard' ? '' : state.agent
+}
+
+function csvButton(query: string, title: string): HTMLButtonElement {
   const button = element(
     'button',
     { type: 'button', class: 'csv', 'aria-label': `Download ${title} as CSV` },
     'CSV ↓',
   )
   button.addEventListener('click', async () => {
+    const agent = agentFor(query)
     try {
       const csv = await api<string>(metricUrl(query, state, agent, 'csv'), 'text/csv')
       const link = element('a', {
@@ -261,11 +278,7 @@ function csvButton(query: string, agent: string, title: string): HTMLButtonEleme
   return button
 }
 
-function panelShell(
-  spec: { id: string; title: string; hint: string; query: string },
-  wide: boolean,
-  agent: string,
-) {
+function panelShell(spec: { id: string; title: string; hint: string; query: string }, wide: boolean) {
   const body = element('div', { class: 'panel-body' })
   const section = element(
     'section',
@@ -279,7 +292,7 @@ function panelShell(
         element('h2', { id: `title-${spec.id}` }, spec.title),
         element('p', { class: 'hint' }, spec.hint),
       ),
-      csvButton(spec.query, agent, spec.title),
+      csvButton(spec.query, spec.title),
     ),
     body,
   )
@@ -303,7 +316,7 @@ function renderTable(host: HTMLElement, panel: TablePanel, rows: Row[]): void {
   )
   const body = rows.map((row) => {
     const tr = element('tr', { 'data-agent': row.agent_id === undefined ? undefined : String(row.agent_id) })
-    if (row.agent_id !== undefined && String(row.agent_id) === state.agent) tr.classList.add('selected')
+    if (panel.id === 'agent-leaderboard' && String(row.agent_id) === state.agent) tr.classList.add('selected')
     for (const column of panel.columns) {
       const value = row[column.column]
       let content: Node | string = formatValue(value, column.unit)
@@ -315,7 +328,7 @@ function renderTable(host: HTMLElement, panel: TablePanel, rows: Row[]): void {
         )
         link.addEventListener('click', () => update({ agent: String(value) }, true))
         content = link
-      } else if (column.column === 'status') {
+      } else if (column.column === 'status' || column.column === 'outcome') {
         content = element('span', { class: `pill ${String(value)}` }, String(value))
       } else if (column.column === 'reason' && !value) {
         content = element('span', { class: 'muted' }, '(none given)')
@@ -402,19 +415,28 @@ function reduceStat(stat: StatSpec, rows: Row[]): number | null {
   return denominator === 0 ? 0 : sum(stat.reduce.numerator) / denominator
 }
 
-function renderStats(results: Map<string, ApiResult>): void {
+function ensureStats(): void {
   const host = $('stats')
+  if (host.childElementCount > 0) return
   host.replaceChildren(
-    ...STATS.map((stat) => {
-      const value = reduceStat(stat, results.get(stat.query)?.rows ?? [])
-      return element(
+    ...STATS.map((stat) =>
+      element(
         'div',
-        { class: 'stat', id: `stat-${stat.id}`, 'data-value': value === null ? '' : String(value) },
+        { class: 'stat', id: `stat-${stat.id}`, 'data-value': '' },
         element('div', { class: 'label' }, stat.label),
-        element('div', { class: 'value' }, formatValue(value, stat.unit)),
-      )
-    }),
+        element('div', { class: 'value' }, '…'),
+      ),
+    ),
   )
+}
+
+function fillStats(query: string, rows: Row[] | undefined): void {
+  for (const stat of STATS.filter((candidate) => candidate.query === query)) {
+    const tile = $(`stat-${stat.id}`)
+    const value = rows ? reduceStat(stat, rows) : null
+    tile.dataset.value = value === null ? '' : String(value)
+    tile.querySelector('.value')!.textContent = formatValue(value, stat.unit)
+  }
 }
 
 function renderDrill(leaderboard: Row[], recentRuns: ApiResult | undefined): void {
@@ -458,37 +480,14 @@ function renderDrill(leaderboard: Row[], recentRuns: ApiResult | undefined): voi
     element('p', { class: 'hint' }, 'Every panel below shows this agent only: its days, outcomes and costs.'),
   ]
   if (recentRuns) {
-    const columns: ColumnSpec[] = recentRuns.columns.map((column) => ({
-      column: column.name,
-      label: column.name.replace(/_/g, ' '),
-      unit: /Float|Int/.test(column.type)
-        ? column.name.includes('usd')
-          ? 'usd'
-          : column.name.endsWith('_ms')
-            ? 'ms'
-            : 'count'
-        : 'text',
-    }))
     const table = element('div', {})
-    renderTable(
-      table,
-      {
-        id: 'recent-runs',
-        kind: 'table',
-        title: 'Recent runs',
-        query: RECENT_RUNS_QUERY,
-        hint: '',
-        width: 24,
-        columns,
-      },
-      recentRuns.rows,
-    )
+    renderTable(table, RECENT_RUNS, recentRuns.rows)
     children.push(
       element(
         'div',
-        { class: 'panel-head' },
-        element('h3', {}, 'Recent runs'),
-        csvButton(RECENT_RUNS_QUERY, state.agent, 'Recent runs'),
+        { class: 'panel-head', id: 'recent-runs' },
+        element('h3', {}, `${RECENT_RUNS.title} · ${RECENT_RUNS.hint}`),
+        csvButton(RECENT_RUNS.query, RECENT_RUNS.title),
       ),
       table,
     )
@@ -496,31 +495,42 @@ function renderDrill(leaderboard: Row[], recentRuns: ApiResult | undefined): voi
   host.replaceChildren(...children)
 }
 
-function renderPanels(results: Map<string, ApiResult>, errors: Map<string, string>): void {
-  for (const chart of charts) chart.destroy()
-  charts = []
-  const days = daysBetween(state.from, state.to)
-  const host = $('panels')
-  const sections: HTMLElement[] = []
-  const drawLater: (() => void)[] = []
-  for (const spec of PANELS) {
-    const agent = spec.query === 'agent-leaderboard' ? '' : state.agent
-    const { section, body } = panelShell(spec, spec.width === 24, agent)
-    const result = results.get(spec.query)
-    const error = errors.get(spec.query)
-    if (error || !result) body.append(element('p', { class: 'empty error' }, error ?? 'No data'))
-    else if (spec.kind === 'timeseries') {
-      const chart = element('div', { class: 'chart', role: 'img', 'aria-label': `${spec.title} chart` })
-      body.append(chart)
-      drawLater.push(() => charts.push(drawTimeSeries(chart, spec, result.rows, days)))
-    } else if (spec.kind === 'table') renderTable(body, spec, result.rows)
-    else renderCohorts(body, spec, result.rows)
-    section.dataset.rows = String(result?.rows.length ?? 0)
-    sections.push(section)
+const panelBodies = new Map<string, HTMLElement>()
+const panelCharts = new Map<string, DrawnChart>()
+
+function ensurePanels(): void {
+  if (panelBodies.size > 0) return
+  const sections = PANELS.map((spec) => {
+    const { section, body } = panelShell(spec, spec.width === 24)
+    body.append(element('p', { class: 'empty' }, 'Loading…'))
+    panelBodies.set(spec.id, body)
+    return section
+  })
+  $('panels').replaceChildren(...sections)
+}
+
+/** Draws one panel from its query's answer (or says why there is none). */
+function fillPanel(spec: PanelSpec, result: ApiResult | undefined, error: string | undefined): void {
+  const timings = window as unknown as { daaFirstPanel?: number }
+  timings.daaFirstPanel ??= performance.now()
+  const body = panelBodies.get(spec.id)!
+  panelCharts.get(spec.id)?.destroy()
+  panelCharts.delete(spec.id)
+  body.replaceChildren()
+  const section = body.parentElement!
+  section.removeAttribute('aria-busy')
+  section.dataset.rows = String(result?.rows.length ?? 0)
+  if (!result) {
+    body.append(element('p', { class: 'empty error' }, error ?? 'No data'))
+    return
   }
-  host.replaceChildren(...sections)
-  // Charts size themselves to their container, so they are drawn once it is laid out.
-  for (const draw of drawLater) draw()
+  if (spec.kind === 'timeseries') {
+    const days = daysBetween(state.from, state.to)
+    const chart = element('div', { class: 'chart', 'aria-hidden': 'true' })
+    body.append(chart, seriesTable(spec, result.rows, days))
+    panelCharts.set(spec.id, drawTimeSeries(chart, spec, result.rows, days, state.agent !== ''))
+  } else if (spec.kind === 'table') renderTable(body, spec, result.rows)
+  else renderCohorts(body, spec, result.rows)
 }
 
 function fillAgents(leaderboard: Row[]): void {
@@ -531,52 +541,82 @@ function fillAgents(leaderboard: Row[]): void {
   select.value = state.agent
 }
 
+/**
+ * Reads every panel's query for the current view and draws each panel as soon as its answer
+ * arrives (the slowest query does not hold the others back); the old figures stay until replaced.
+ */
 async function load(): Promise<void> {
   const mine = ++generation
+  const current = () => mine === generation
+  document.body.dataset.loading = 'true'
   setStatus('Loading…')
-  const queries = new Set<string>([...PANELS.map((panel) => panel.query), ...STATS.map((stat) => stat.query)])
-  const results = new Map<string, ApiResult>()
-  const errors = new Map<string, string>()
-  const fetchOne = async (query: string, agent: string) => api<ApiResult>(metricUrl(query, state, agent))
-  try {
-    if (knownQueries.size === 0) {
-      const listing = await api<{ queries: { name: string }[] }>('/api/v1/metrics')
-      knownQueries = new Set(listing.queries.map((query) => query.name))
+  ensureStats()
+  ensurePanels()
+  for (const section of $('panels').children) section.setAttribute('aria-busy', 'true')
+  const answers = new Map<string, Promise<ApiResult>>()
+  const answer = (query: string) => {
+    let pending = answers.get(query)
+    if (!pending) {
+      pending = api<ApiResult>(metricUrl(query, state, agentFor(query)))
+      answers.set(query, pending)
     }
-    const recent =
-      state.agent && knownQueries.has(RECENT_RUNS_QUERY)
-        ? fetchOne(RECENT_RUNS_QUERY, state.agent)
-        : undefined
-    await Promise.all(
-      [...queries].map(async (query) => {
-        try {
-          results.set(query, await fetchOne(query, query === 'agent-leaderboard' ? '' : state.agent))
-        } catch (error) {
-          if (error instanceof UnauthorizedError) throw error
-          errors.set(query, (error as Error).message)
-        }
-      }),
+    return pending
+  }
+  const errors: string[] = []
+  let refused: unknown
+  const settle = <T>(pending: Promise<T>, use: (value: T | undefined, error?: string) => void) =>
+    pending.then(
+      (value) => {
+        if (current()) use(value)
+      },
+      (error: unknown) => {
+        if (error instanceof UnauthorizedError) refused = error
+        else errors.push((error as Error).message)
+        if (current()) use(undefined, (error as Error).message)
+      },
     )
-    const recentRuns = await recent?.catch(() => undefined)
-    if (mine !== generation) return
-    const leaderboard = results.get('agent-leaderboard')?.rows ?? []
-    fillAgents(leaderboard)
-    renderStats(results)
-    renderDrill(leaderboard, recentRuns)
-    renderPanels(results, errors)
-    setStatus(
-      errors.size > 0
-        ? `${errors.size} panel${errors.size > 1 ? 's' : ''} failed: ${[...errors.values()][0]}`
-        : `Updated ${new Date().toLocaleTimeString()}${state.refresh ? ` · refreshes every ${state.refresh / 60} min` : ''}`,
-      errors.size > 0,
-    )
-    document.body.dataset.ready = String(mine)
-    if (mine === 1) {
-      const ready = performance.now()
-      ;(window as unknown as { daaTimeToInteractive?: number }).daaTimeToInteractive = ready
-    }
-  } catch (error) {
-    if (mine === generation) handleError(error)
+  const listing =
+    knownQueries.size > 0
+      ? Promise.resolve()
+      : api<{ queries: { name: string }[] }>('/api/v1/metrics').then((body) => {
+          knownQueries = new Set(body.queries.map((query) => query.name))
+        })
+  const work: Promise<void>[] = [
+    ...PANELS.map((spec) => settle(answer(spec.query), (result, error) => fillPanel(spec, result, error))),
+    ...[...new Set(STATS.map((stat) => stat.query))].map((query) =>
+      settle(answer(query), (result) => fillStats(query, result?.rows)),
+    ),
+    settle(
+      Promise.all([
+        answer('agent-leaderboard'),
+        listing.then(() =>
+          state.agent && knownQueries.has(RECENT_RUNS.query)
+            ? api<ApiResult>(metricUrl(RECENT_RUNS.query, state, state.agent))
+            : undefined,
+        ),
+      ]),
+      (both) => {
+        fillAgents(both?.[0].rows ?? [])
+        renderDrill(both?.[0].rows ?? [], both?.[1])
+      },
+    ),
+  ]
+  await Promise.all(work)
+  if (!current()) return
+  if (refused) {
+    handleError(refused)
+    return
+  }
+  setStatus(
+    errors.length > 0
+      ? `Some panels could not be loaded: ${errors[0]}`
+      : `Updated ${new Date().toLocaleTimeString()}${state.refresh ? ` · refreshes every ${state.refresh / 60} min` : ''}`,
+    errors.length > 0,
+  )
+  document.body.dataset.ready = String(mine)
+  document.body.dataset.loading = 'false'
+  if (mine === 1) {
+    ;(window as unknown as { daaTimeToInteractive?: number }).daaTimeToInteractive = performance.now()
   }
 }
 
@@ -626,6 +666,15 @@ function renderAgainForTheme(): void {
 }
 
 function showKeyForm(error = ''): void {
+  // Nothing read with a key stays on the page once the key is gone.
+  generation++
+  for (const chart of panelCharts.values()) chart.destroy()
+  panelCharts.clear()
+  panelBodies.clear()
+  $('panels').replaceChildren()
+  $('stats').replaceChildren()
+  $('drill').replaceChildren()
+  $('drill').hidden = true
   $('controls').hidden = true
   $('dashboard').hidden = true
   $('key-card').hidden = false

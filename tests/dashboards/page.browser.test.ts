@@ -1,0 +1,367 @@
+/**
+ * The built-in page in a real browser (Debian's chromium, driven by playwright-core), served by a
+ * running collector over a fleet sent through OTLP: it shows nothing without a key, shows the API's
+ * figures in every panel, follows the range, time zone and agent, keeps its view in the URL,
+ * drills down into an agent, downloads CSV, works from the keyboard, in dark and on a phone.
+ * Screenshots go to .tmp/screenshots/ (ignored by git).
+ */
+import { existsSync, mkdirSync, readFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { PANELS, RECENT_RUNS, STATS, type StatSpec } from '@daa/dashboards'
+import { type Browser, chromium, type Page } from 'playwright-core'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { type RunningClickHouse, startClickHouseServer } from '../support/clickhouse-server.js'
+import { type CollectorUnderTest, startTestCollector } from '../support/collector-harness.js'
+import { getMetric, type MetricResponse, makeFleet, sendFleet, waitForFleet } from './fleet.js'
+
+/**
+ * The browser globals the page-side callbacks (page.evaluate) use: this package's TypeScript has no
+ * DOM library (it would change Node's fetch types), so they are declared here, for this file only.
+ */
+type Dataset = Record<string, string | undefined>
+interface PageElement {
+  className: string
+  value: string
+  focus(): void
+}
+declare const document: {
+  body: { dataset: Dataset }
+  activeElement: PageElement | null
+  documentElement: { dataset: Dataset; scrollWidth: number }
+  querySelector(selector: string): PageElement | null
+}
+declare const window: Record<string, unknown>
+declare const localStorage: { getItem(key: string): string | null }
+declare const performance: { getEntriesByType(type: string): unknown[] }
+declare function getComputedStyle(element: unknown): {
+  color: string
+  backgroundColor: string
+  outlineStyle: string
+}
+
+const CHROMIUM = '/usr/bin/chromium'
+const SCREENSHOTS = fileURLToPath(new URL('../../.tmp/screenshots/', import.meta.url))
+
+let clickhouse: RunningClickHouse
+let target: CollectorUnderTest
+let browser: Browser
+
+beforeAll(async () => {
+  if (!existsSync(CHROMIUM))
+    throw new Error(`${CHROMIUM} is missing: apt-get install -y chromium (see .ci/run)`)
+  mkdirSync(SCREENSHOTS, { recursive: true })
+  clickhouse = await startClickHouseServer()
+  target = await startTestCollector(clickhouse.url, { rollupIntervalMs: 500 })
+  const fleet = makeFleet()
+  await sendFleet(target, fleet)
+  await waitForFleet(target, fleet)
+  browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    headless: true,
+    args: [
+      '--no-sandbox',
+      '--disable-background-networking',
+      '--disable-gpu',
+      '--disable-component-update',
+      '--disable-sync',
+      '--no-first-run',
+    ],
+  })
+})
+afterAll(async () => {
+  await browser?.close()
+  await target?.close()
+  await clickhouse?.stop()
+})
+
+/** The page's view, as the API parameters it reads with. */
+async function viewOf(page: Page): Promise<{ from: string; to: string; tz: string; agent: string }> {
+  const subtitle = await page.locator('#subtitle').innerText()
+  const [, from, to] = /(\d{4}-\d{2}-\d{2}) – (\d{4}-\d{2}-\d{2})/.exec(subtitle)!
+  return {
+    from: from!,
+    to: to!,
+    tz: await page.locator('#tz').inputValue(),
+    agent: await page.locator('#agent').inputValue(),
+  }
+}
+
+/** Waits until the page has drawn data newer than `previous` (its load counter). */
+async function loaded(page: Page, previous = ''): Promise<string> {
+  await page.waitForFunction(
+    (before) =>
+      !!document.body.dataset.ready &&
+      document.body.dataset.ready !== before &&
+      document.body.dataset.loading === 'false',
+    previous,
+    { timeout: 60_000 },
+  )
+  return (await page.evaluate(() => document.body.dataset.ready)) ?? ''
+}
+
+function reduce(stat: StatSpec, rows: Record<string, unknown>[]): number {
+  const sum = (column: string) => rows.reduce((total, row) => total + Number(row[column]), 0)
+  if (stat.reduce === 'last') return Number(rows.at(-1)![stat.column])
+  if (stat.reduce === 'sum') return sum(stat.column)
+  if (stat.reduce === 'mean') return sum(stat.column) / rows.length
+  const denominator = sum(stat.reduce.denominator)
+  return denominator === 0 ? 0 : sum(stat.reduce.numerator) / denominator
+}
+
+/** Every panel and headline figure shows what the API answers for the page's view. */
+async function expectApiFigures(page: Page): Promise<Map<string, MetricResponse>> {
+  const view = await viewOf(page)
+  const answers = new Map<string, MetricResponse>()
+  for (const query of new Set([...PANELS, ...STATS].map((item) => item.query))) {
+    const agent = query === 'agent-leaderboard' ? '' : view.agent
+    answers.set(query, await getMetric(target, query, { ...view, agent }))
+  }
+  for (const stat of STATS) {
+    const shown = Number(await page.locator(`#stat-${stat.id}`).getAttribute('data-value'))
+    expect(shown, stat.label).toBeCloseTo(reduce(stat, answers.get(stat.query)!.rows), 9)
+  }
+  for (const panel of PANELS) {
+    const rows = answers.get(panel.query)!.rows
+    expect(Number(await page.locator(`#panel-${panel.id}`).getAttribute('data-rows')), panel.title).toBe(
+      rows.length,
+    )
+    if (panel.kind !== 'timeseries') continue
+    // The figures under each chart line (its data table), day by day, against the API's rows.
+    const cells = await page.locator(`#panel-${panel.id} .series-table td`).evaluateAll((tds) =>
+      tds.map((td) => {
+        const data = (td as unknown as { dataset: Dataset }).dataset
+        const day = (td as unknown as { parentElement: { dataset: Dataset } }).parentElement.dataset.day
+        return { day, column: data.column, label: data.label, value: data.value }
+      }),
+    )
+    for (const row of rows) {
+      for (const series of panel.series) {
+        const label = panel.splitBy ? `${series.label} (${row[panel.splitBy]})` : series.label
+        const cell = cells.find((candidate) => candidate.day === row.day && candidate.label === label)
+        // A series without a single value (ROI of a non-currency unit) is not drawn at all.
+        if (row[series.column] === null) expect(cell?.value ?? '').toBe('')
+        else
+          expect(Number(cell!.value), `${panel.title}: ${label} on ${row.day}`).toBeCloseTo(
+            Number(row[series.column]),
+            9,
+          )
+      }
+    }
+  }
+  const leaderboard = answers.get('agent-leaderboard')!.rows.map((row) => String(row.agent_id))
+  expect(
+    await page
+      .locator('#panel-agent-leaderboard tbody tr')
+      .evaluateAll((rows) => rows.map((row) => row.getAttribute('data-agent'))),
+  ).toEqual(leaderboard)
+  return answers
+}
+
+describe('the built-in page in chromium', () => {
+  let page: Page
+  let generation = ''
+
+  it('shows nothing without a key, and asks for one', async () => {
+    const context = await browser.newContext()
+    const anonymous = await context.newPage()
+    const apiCalls: string[] = []
+    anonymous.on('request', (request) => {
+      if (new URL(request.url()).pathname.startsWith('/api/')) apiCalls.push(request.url())
+    })
+    await anonymous.goto(target.collector.url)
+    await expect.poll(() => anonymous.locator('#key-card').isVisible()).toBe(true)
+    expect(await anonymous.locator('#dashboard').isVisible()).toBe(false)
+    expect(await anonymous.locator('#key-input').evaluate((input) => input === document.activeElement)).toBe(
+      true,
+    )
+    await anonymous.screenshot({ path: join(SCREENSHOTS, 'key-prompt.png') })
+    // A wrong key is refused and the form says so; still nothing is shown.
+    await anonymous.locator('#key-input').fill('daa_not_a_key')
+    await anonymous.keyboard.press('Enter')
+    await expect.poll(() => anonymous.locator('#key-error').innerText()).toMatch(/refused/)
+    expect(await anonymous.locator('#dashboard').isVisible()).toBe(false)
+    expect(apiCalls.every((url) => !url.includes('format=csv'))).toBe(true)
+    // The key typed in works.
+    await anonymous.locator('#key-input').fill(target.apiKey)
+    await anonymous.locator('#key-form button[type="submit"]').click()
+    await loaded(anonymous)
+    expect(Number(await anonymous.locator('#stat-daa').getAttribute('data-value'))).toBeGreaterThan(0)
+    await context.close()
+  })
+
+  it("opens from the start link's key and shows the API's figures in every panel", async () => {
+    page = await browser.newPage({ viewport: { width: 1440, height: 900 } })
+    const errors: string[] = []
+    page.on('pageerror', (error) => errors.push(error.message))
+    await page.goto(`${target.collector.url}/#key=${target.apiKey}`)
+    generation = await loaded(page)
+    const timing = await page.evaluate(() => ({
+      firstPanel: window.daaFirstPanel as number,
+      interactive: window.daaTimeToInteractive as number,
+      // The metrics API's share: the slowest of the page's API requests.
+      slowestApi: Math.max(
+        ...(performance.getEntriesByType('resource') as { name: string; duration: number }[])
+          .filter((entry) => entry.name.includes('/api/'))
+          .map((entry) => entry.duration),
+      ),
+    }))
+    process.stdout.write(
+      `built-in page: first panel ${timing.firstPanel.toFixed(0)} ms, every panel (time to interactive) ${timing.interactive.toFixed(0)} ms (goal < 1000 ms); slowest metrics API request ${timing.slowestApi.toFixed(0)} ms\n`,
+    )
+    // The key left the address bar (and the history) and stays in the browser's storage.
+    expect(page.url()).not.toContain('key=')
+    expect(await page.evaluate(() => localStorage.getItem('daa.apiKey'))).toBe(target.apiKey)
+    expect(new URL(page.url()).searchParams.get('tz')).toBeTruthy()
+    const answers = await expectApiFigures(page)
+    expect(answers.get('daa')!.rows.some((row) => Number(row.daa) > 0)).toBe(true)
+    expect(await page.locator('#panel-daa canvas').count()).toBeGreaterThan(0)
+    expect(errors).toEqual([])
+    await page.screenshot({ path: join(SCREENSHOTS, 'overview.png'), fullPage: true })
+  })
+
+  it('follows the range, the time zone and the agent, and keeps them in the URL', async () => {
+    const before = Number(await page.locator('#stat-delivered-runs').getAttribute('data-value'))
+    await page.locator('label:has(input[value="7"])').click()
+    generation = await loaded(page, generation)
+    expect(new URL(page.url()).searchParams.get('range')).toBe('7')
+    const view = await viewOf(page)
+    expect((Date.parse(view.to) - Date.parse(view.from)) / 86_400_000).toBe(6)
+    await expectApiFigures(page)
+    expect(Number(await page.locator('#stat-delivered-runs').getAttribute('data-value'))).toBeLessThan(before)
+
+    await page.locator('#tz').selectOption('Asia/Kolkata')
+    generation = await loaded(page, generation)
+    expect(new URL(page.url()).searchParams.get('tz')).toBe('Asia/Kolkata')
+    expect(await page.locator('#tz-label').innerText()).toBe('Asia/Kolkata')
+    await expectApiFigures(page)
+
+    await page.locator('#agent').selectOption('refund-bot')
+    generation = await loaded(page, generation)
+    expect(new URL(page.url()).searchParams.get('agent')).toBe('refund-bot')
+    await expectApiFigures(page)
+  })
+
+  it('drills down into one agent: its figures, days, outcomes, costs and recent runs', async () => {
+    await expect.poll(() => page.locator('#drill').isVisible()).toBe(true)
+    expect(await page.locator('#drill-title').innerText()).toContain('refund-bot')
+    const view = await viewOf(page)
+    const leaderboard = await getMetric(target, 'agent-leaderboard', { ...view, agent: '' })
+    const row = leaderboard.rows.find((candidate) => candidate.agent_id === 'refund-bot')!
+    expect(await page.locator('#drill .facts').innerText()).toContain(String(row.runs))
+    const recent = await getMetric(target, RECENT_RUNS.query, view)
+    expect(recent.rows.length).toBeGreaterThan(0)
+    expect(await page.locator('#drill tbody tr').count()).toBe(recent.rows.length)
+    expect(await page.locator('#drill tbody tr').first().innerText()).toContain(
+      String(recent.rows[0]!.started_at),
+    )
+    await page.screenshot({ path: join(SCREENSHOTS, 'drill-down.png'), fullPage: true })
+  })
+
+  it('restores the whole view from its URL, in a new tab too', async () => {
+    const url = page.url()
+    await page.reload()
+    generation = await loaded(page)
+    expect(page.url()).toBe(url)
+    expect(await page.locator('input[name="range"][value="7"]').isChecked()).toBe(true)
+    expect(await page.locator('#tz').inputValue()).toBe('Asia/Kolkata')
+    expect(await page.locator('#agent').inputValue()).toBe('refund-bot')
+    expect(await page.locator('#drill').isVisible()).toBe(true)
+    await expectApiFigures(page)
+    // Back to all agents with the browser's Back button.
+    await page.goBack()
+    generation = await loaded(page, generation)
+    expect(await page.locator('#agent').inputValue()).toBe('')
+  })
+
+  it('downloads any panel as the CSV the API serves', async () => {
+    const view = await viewOf(page)
+    const [download] = await Promise.all([
+      page.waitForEvent('download'),
+      page.locator('#panel-delivery-rate .csv').click(),
+    ])
+    expect(download.suggestedFilename()).toBe(`delivery-rate_${view.from}_${view.to}.csv`)
+    const csv = readFileSync((await download.path())!, 'utf8')
+    const response = await fetch(
+      `${target.collector.url}/api/v1/metrics/delivery-rate?${new URLSearchParams({ ...view, format: 'csv' })}`,
+      { headers: { authorization: `Bearer ${target.apiKey}` } },
+    )
+    expect(csv).toBe(await response.text())
+    expect(csv.split('\n')[0]).toContain('delivery_rate')
+  })
+
+  it('works from the keyboard', async () => {
+    await page.goto(`${target.collector.url}/?range=30&tz=UTC`)
+    generation = await loaded(page)
+    // The skip link first, then the range's radio group: arrows change the range.
+    await page.keyboard.press('Tab')
+    expect(await page.evaluate(() => document.activeElement?.className)).toBe('skip')
+    await page.keyboard.press('Tab')
+    expect(await page.evaluate(() => document.activeElement?.value)).toBe('30')
+    await page.keyboard.press('ArrowRight')
+    generation = await loaded(page, generation)
+    expect(new URL(page.url()).searchParams.get('range')).toBe('90')
+    // Tab reaches an agent in the leaderboard; Enter drills down.
+    const link = page.locator('#panel-agent-leaderboard .agent-link').first()
+    let reached = false
+    for (let presses = 0; presses < 60 && !reached; presses++) {
+      await page.keyboard.press('Tab')
+      reached = await link.evaluate((element) => element === document.activeElement)
+    }
+    expect(reached).toBe(true)
+    const agent = await link.innerText()
+    await page.keyboard.press('Enter')
+    generation = await loaded(page, generation)
+    expect(new URL(page.url()).searchParams.get('agent')).toBe(agent)
+    expect(await page.locator('#drill').isVisible()).toBe(true)
+    // The visible focus ring.
+    const outline = await page.locator('#drill .primary').evaluate((button) => {
+      ;(button as unknown as PageElement).focus()
+      return getComputedStyle(button).outlineStyle
+    })
+    expect(outline).not.toBe('none')
+  })
+
+  it('has a dark theme with readable contrast', async () => {
+    const contrast = () =>
+      page.evaluate(() => {
+        const luminance = (color: string) => {
+          const [r, g, b] = color
+            .match(/[\d.]+/g)!
+            .slice(0, 3)
+            .map(Number)
+            .map((value) => {
+              const channel = value / 255
+              return channel <= 0.03928 ? channel / 12.92 : ((channel + 0.055) / 1.055) ** 2.4
+            }) as [number, number, number]
+          return 0.2126 * r + 0.7152 * g + 0.0722 * b
+        }
+        const ratio = (selector: string) => {
+          const element = document.querySelector(selector)!
+          const panel = getComputedStyle(document.querySelector('.panel')!).backgroundColor
+          const [a, b] = [luminance(getComputedStyle(element).color), luminance(panel)]
+          return (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05)
+        }
+        return { text: ratio('.panel h2'), muted: ratio('.panel .hint'), link: ratio('.agent-link') }
+      })
+    for (const ratio of Object.values(await contrast())) expect(ratio).toBeGreaterThanOrEqual(4.5)
+    while ((await page.evaluate(() => document.documentElement.dataset.theme)) !== 'dark') {
+      await page.locator('#theme').click()
+    }
+    generation = await loaded(page, generation)
+    expect(new URL(page.url()).searchParams.get('theme')).toBe('dark')
+    for (const ratio of Object.values(await contrast())) expect(ratio).toBeGreaterThanOrEqual(4.5)
+    await page.screenshot({ path: join(SCREENSHOTS, 'dark.png'), fullPage: true })
+  })
+
+  it('fits a phone screen', async () => {
+    await page.setViewportSize({ width: 390, height: 844 })
+    await page.goto(`${target.collector.url}/?range=30&tz=UTC`)
+    generation = await loaded(page)
+    // No sideways scrolling of the page; wide tables scroll inside their panel.
+    expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(390)
+    const chart = await page.locator('#panel-daa .chart').boundingBox()
+    expect(chart!.width).toBeLessThanOrEqual(390)
+    await page.screenshot({ path: join(SCREENSHOTS, 'phone.png'), fullPage: true })
+  })
+})
