@@ -7,6 +7,7 @@ import { parseCommandLine } from './cli/args.js'
 import { importFiles } from './cli/import-files.js'
 import { formatBytes, progressBar } from './cli/progress.js'
 import { ConfigError, defaultText, flagName, loadConfig, SETTINGS } from './config.js'
+import { deadLetterCommand } from './ingest/dead-letter-command.js'
 import { listQueriesCommand } from './queries/query-commands.js'
 import { toCsv, toTable } from './queries/result-formats.js'
 import { SavedQueryRequestError, type SavedQueryResult } from './queries/run-saved-query.js'
@@ -35,6 +36,8 @@ Usage:
   daa keys list [--project NAME]
                             list keys (their ids, never the keys)
   daa keys revoke ID        revoke a key by its listed id (or by the key itself)
+  daa dead-letter list | show FILE
+                            rows ClickHouse refused for their data (in <data dir>/dead-letter)
   daa queries               list the saved metric queries
   daa query NAME --project ID --from YYYY-MM-DD --to YYYY-MM-DD [--tz ZONE] [--agent ID]
             [--format table|json|csv]
@@ -96,12 +99,19 @@ function showReplayProgress(url: string): void {
 }
 
 async function serve(config: ReturnType<typeof loadConfig>, demo: boolean): Promise<void> {
+  // Everything the collector writes (database, log, key files) is for its owner's eyes only.
+  process.umask(0o077)
   const running = await startCollectorServer(config)
   const grpc = running.grpcPort === undefined ? 'off' : `127.0.0.1:${running.grpcPort}`
   out(
     `daa collector listening on ${running.url} (OTLP/HTTP ${running.url}/v1/traces, OTLP/gRPC ${grpc}, ClickHouse: ${running.store.kind})\n`,
   )
-  if (running.localApiKey) out(`API key for project "default": ${running.localApiKey}\n`)
+  // Printed once, when created: logs of later starts must not carry it.
+  if (running.localApiKey && running.localApiKeyCreated) {
+    out(`API key for project "default": ${running.localApiKey}\n`)
+  } else if (running.localApiKey) {
+    out(`API key for project "default": in ${config.dataDir}/default-api-key\n`)
+  }
   showReplayProgress(running.url)
   let fleet: Awaited<ReturnType<typeof import('./demo/fleet.js').startDemoFleet>> | undefined
   let stopping = false
@@ -228,6 +238,8 @@ async function main(argv: string[]): Promise<number> {
       )
       return 2
     }
+    case 'dead-letter':
+      return deadLetterCommand(config.dataDir, positionals.slice(1), process.stdout, process.stderr)
     case 'queries':
       listQueriesCommand(process.stdout)
       return 0

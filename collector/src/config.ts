@@ -22,7 +22,14 @@ export const configSchema = z.object({
   maxBatchSpans: z.coerce.number().int().min(1).max(1_000_000).default(20_000),
   maxBufferMb: z.coerce.number().positive().max(16_384).default(32),
   replayIntervalMs: z.coerce.number().int().min(10).max(600_000).default(2000),
-  rollupIntervalMs: z.coerce.number().int().min(0).max(86_400_000).default(60_000),
+  rollupIntervalMs: z.coerce.number().int().min(0).max(86_400_000).default(1000),
+  keyRefreshMs: z.coerce.number().int().min(0).max(3_600_000).default(10_000),
+  rateLimitRps: z.coerce.number().min(0).max(1_000_000).default(1000),
+  rateLimitBurst: z.coerce.number().int().min(0).max(10_000_000).default(0),
+  tlsCert: z.string().min(1).optional(),
+  tlsKey: z.string().min(1).optional(),
+  queryTimeoutS: z.coerce.number().positive().max(3600).default(30),
+  queryMaxMemoryMb: z.coerce.number().positive().max(1_048_576).default(4096),
   pricesFile: z.string().min(1).optional(),
   clickhouseUrl: z.url({ protocol: /^https?$/, error: 'must be an http:// or https:// URL' }).optional(),
   clickhouseUser: z.string().default('default'),
@@ -101,7 +108,33 @@ export const SETTINGS: Record<keyof CollectorConfig, SettingDoc> = {
   maxBufferMb: { env: 'DAA_MAX_BUFFER_MB', help: 'MiB of request bodies waiting for ClickHouse before 429' },
   rollupIntervalMs: {
     env: 'DAA_ROLLUP_INTERVAL_MS',
-    help: 'how often (ms) the metric rollups are refreshed; `0` leaves it to other collectors',
+    help: 'how often (ms) this collector brings the metrics up to date (collectors on one ClickHouse take turns); `0` leaves it to others',
+  },
+  keyRefreshMs: {
+    env: 'DAA_KEY_REFRESH_MS',
+    help: 'how old (ms) a cached API key look-up may get: a revoked key stops working on every collector within it; during a ClickHouse outage known keys keep their last answer',
+  },
+  rateLimitRps: {
+    env: 'DAA_RATE_LIMIT_RPS',
+    help: 'requests per second each API key may make on average; `0` turns limits off',
+  },
+  rateLimitBurst: {
+    env: 'DAA_RATE_LIMIT_BURST',
+    help: 'requests an idle API key may make at once; `0` means twice `DAA_RATE_LIMIT_RPS`',
+  },
+  tlsCert: {
+    env: 'DAA_TLS_CERT',
+    flag: true,
+    help: 'PEM certificate (chain) file: with `--tls-key`, HTTP and gRPC serve TLS only',
+  },
+  tlsKey: { env: 'DAA_TLS_KEY', flag: true, help: 'PEM private key file of `--tls-cert`' },
+  queryTimeoutS: {
+    env: 'DAA_QUERY_TIMEOUT_S',
+    help: 'longest a metrics query may run, seconds (ClickHouse `max_execution_time`)',
+  },
+  queryMaxMemoryMb: {
+    env: 'DAA_QUERY_MAX_MEMORY_MB',
+    help: 'most memory one metrics query may use, MiB (ClickHouse `max_memory_usage`)',
   },
   replayIntervalMs: {
     env: 'DAA_REPLAY_INTERVAL_MS',
@@ -175,6 +208,11 @@ export function loadConfig(
   if (config.clickhouseCluster && !config.clickhouseUrl) {
     throw new ConfigError(
       'Invalid configuration:\n  clickhouseCluster (CLICKHOUSE_CLUSTER): needs CLICKHOUSE_URL',
+    )
+  }
+  if (Boolean(config.tlsCert) !== Boolean(config.tlsKey)) {
+    throw new ConfigError(
+      'Invalid configuration:\n  tlsCert (DAA_TLS_CERT), tlsKey (DAA_TLS_KEY): give both (TLS) or neither (plain)',
     )
   }
   if (

@@ -1,5 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto'
 import type { Store } from '../store/store.js'
+import { KeyRateLimiter, type RateLimitOptions } from './rate-limit.js'
 
 /**
  * API keys: each belongs to one project, and the project is never taken from anything the
@@ -145,52 +146,144 @@ export async function revokeApiKey(store: Store, idOrKey: string): Promise<ApiKe
   }
 }
 
-/** Options for the key lookup cache. */
+/** Options for the key look-up cache. */
 export interface ApiKeyResolverOptions {
-  /** How long a known key's project is remembered. Default 60000 ms. */
-  cacheTtlMs?: number
-  /** How long an unknown key is remembered as unknown, so a bad sender cannot flood ClickHouse. Default 5000 ms. */
-  negativeCacheTtlMs?: number
+  /**
+   * How old a cached answer may be before the key is looked up again. This is the revocation
+   * bound: while ClickHouse answers, a revoked key stops working on every collector within it.
+   * Default 10000 ms.
+   */
+  refreshMs?: number
+  /**
+   * After a failed look-up, how long to answer from the cache without asking ClickHouse again,
+   * so an outage costs no latency per request. Default 1000 ms.
+   */
+  retryLookupAfterMs?: number
+  /**
+   * Most valid keys remembered (and as many unknown or revoked ones, apart); the least recently
+   * checked are forgotten first. Default 100000.
+   */
+  maxCachedKeys?: number
+  /** Per-key request rate limit (see RateLimitOptions for its defaults: 1000 requests/s, burst 2000). */
+  rateLimit?: RateLimitOptions
 }
 
-/** Resolves `Authorization: Bearer <key>` to a project, caching lookups. */
+interface CachedKey {
+  /** The owning project, or undefined for a key ClickHouse says is unknown or revoked. */
+  projectId: string | undefined
+  /** When ClickHouse last answered for this key (ms since the epoch). */
+  checkedAt: number
+}
+
+/**
+ * Resolves `Authorization: Bearer <key>` to a project, caching look-ups.
+ *
+ * While ClickHouse is unreachable, every key keeps the last answer ClickHouse gave for it, for as
+ * long as the outage lasts: the write-ahead log carries the outage, so known senders keep being
+ * acknowledged. A key never seen before cannot be checked then, and `projectFor` throws (a 503,
+ * "retry later"), never "unauthorised".
+ */
 export class ApiKeyResolver {
-  private readonly cache = new Map<string, { projectId: string | undefined; expires: number }>()
-  private readonly ttl: number
-  private readonly negativeTtl: number
+  private readonly cache = new Map<string, CachedKey>()
+  /** Unknown and revoked keys, kept apart so a flood of bad keys cannot push out the good ones. */
+  private readonly unknown = new Map<string, CachedKey>()
+  private readonly pending = new Map<string, Promise<string | undefined>>()
+  private readonly refreshMs: number
+  private readonly retryLookupAfterMs: number
+  private readonly maxCachedKeys: number
+  private readonly limiter: KeyRateLimiter
+  /** Until when look-ups are skipped after a failure (ms since the epoch). */
+  private unavailableUntil = 0
 
   constructor(
     private readonly store: Store,
     options: ApiKeyResolverOptions = {},
   ) {
-    this.ttl = Math.max(0, options.cacheTtlMs ?? 60_000)
-    this.negativeTtl = Math.max(0, options.negativeCacheTtlMs ?? 5000)
+    this.refreshMs = Math.max(0, options.refreshMs ?? 10_000)
+    this.retryLookupAfterMs = Math.max(0, options.retryLookupAfterMs ?? 1000)
+    this.maxCachedKeys = Math.max(1, options.maxCachedKeys ?? 100_000)
+    this.limiter = new KeyRateLimiter(options.rateLimit)
+  }
+
+  /** The per-key limit, for messages: requests per second (0: off) and burst. */
+  get rateLimit(): { requestsPerSecond: number; burst: number } {
+    return { requestsPerSecond: this.limiter.requestsPerSecond, burst: this.limiter.burst }
+  }
+
+  /** Counts a request of a known key: 0 when it may go ahead, else the seconds to wait (429). */
+  throttle(key: string): number {
+    return this.limiter.take(hashApiKey(key))
+  }
+
+  /** Forgets every cached answer, so a revocation made here takes effect on this collector at once. */
+  clear(): void {
+    this.cache.clear()
+    this.unknown.clear()
   }
 
   /** The key in an Authorization header value, or undefined when it has none. */
+
   static keyFromHeader(header: string | undefined | null): string | undefined {
     const match = header ? /^Bearer\s+(\S+)\s*$/i.exec(header) : null
     return match?.[1]
   }
 
-  /** Forgets every cached lookup, so a revocation takes effect at once on this collector. */
-  clear(): void {
-    this.cache.clear()
-  }
-
-  /** The project owning the key, or undefined for an unknown or revoked key. Store errors propagate. */
+  /**
+   * The project owning the key, or undefined for an unknown or revoked key. Throws the store's
+   * error only when ClickHouse cannot be asked and the key was never answered for.
+   */
   async projectFor(key: string): Promise<string | undefined> {
     const hash = hashApiKey(key)
+    const cached = this.cache.get(hash) ?? this.unknown.get(hash)
     const now = Date.now()
-    const cached = this.cache.get(hash)
-    if (cached && cached.expires > now) return cached.projectId
-    const [row] = await this.store.query<{ project_id: string; revoked: number }>(
-      'SELECT project_id, revoked FROM api_keys FINAL WHERE key_hash = {hash:String} LIMIT 1',
-      { hash },
-    )
+    if (cached && (now - cached.checkedAt < this.refreshMs || now < this.unavailableUntil)) {
+      return cached.projectId
+    }
+    let lookup = this.pending.get(hash)
+    if (!lookup) {
+      lookup = this.lookUp(hash).finally(() => this.pending.delete(hash))
+      this.pending.set(hash, lookup)
+    }
+    try {
+      return await lookup
+    } catch (error) {
+      // Stale, but the last word ClickHouse said about this key.
+      if (cached) return cached.projectId
+      throw error
+    }
+  }
+
+  private async lookUp(hash: string): Promise<string | undefined> {
+    if (Date.now() < this.unavailableUntil) throw new KeyLookupUnavailableError()
+    let rows: { project_id: string; revoked: number }[]
+    try {
+      rows = await this.store.query<{ project_id: string; revoked: number }>(
+        'SELECT project_id, revoked FROM api_keys FINAL WHERE key_hash = {hash:String} LIMIT 1',
+        { hash },
+      )
+    } catch (error) {
+      this.unavailableUntil = Date.now() + this.retryLookupAfterMs
+      throw error
+    }
+    const [row] = rows
     const projectId = row && row.revoked === 0 ? row.project_id : undefined
-    if (this.cache.size > 10_000) this.cache.clear()
-    this.cache.set(hash, { projectId, expires: now + (projectId ? this.ttl : this.negativeTtl) })
+    this.cache.delete(hash)
+    this.unknown.delete(hash)
+    const into = projectId === undefined ? this.unknown : this.cache
+    // Re-inserted, so each map's order is least recently checked first.
+    if (into.size >= this.maxCachedKeys) {
+      const oldest = into.keys().next().value
+      if (oldest !== undefined) into.delete(oldest)
+    }
+    into.set(hash, { projectId, checkedAt: Date.now() })
     return projectId
+  }
+}
+
+/** A look-up skipped because ClickHouse failed a moment ago. */
+export class KeyLookupUnavailableError extends Error {
+  override readonly name = 'KeyLookupUnavailableError'
+  constructor() {
+    super('ClickHouse was unreachable a moment ago; the key look-up is retried shortly.')
   }
 }

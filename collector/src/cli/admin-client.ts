@@ -65,7 +65,6 @@ async function direct(config: CollectorConfig): Promise<AdminClient> {
     flushIntervalMs: config.flushIntervalMs,
     maxBatchSpans: config.maxBatchSpans,
     maxBufferedBytes: Math.floor(config.maxBufferMb * 1024 * 1024),
-    maintenanceIntervalMs: 0,
     rollupIntervalMs: 0,
   })
   return {

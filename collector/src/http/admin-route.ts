@@ -19,7 +19,6 @@ import {
   revokeApiKey,
 } from '../auth/api-keys.js'
 import { acceptExport, type ExportHandlerDependencies } from '../ingest/export-handler.js'
-import { decodeExportBody } from '../otlp/decode-request.js'
 import type { OtlpEncoding } from '../otlp/export-response.js'
 import { runSavedQuery, SavedQueryRequestError } from '../queries/run-saved-query.js'
 import type { Store } from '../store/store.js'
@@ -117,13 +116,9 @@ export function registerAdminRoutes(app: Hono<CollectorEnv>, options: AdminRoute
     if (!encoding) {
       throw new HttpError(415, 'Send application/json or application/x-protobuf.', 'unsupported_media_type')
     }
-    const body = await readBoundedBody(c.req.raw, c.req.header('content-encoding'), options.maxBodyBytes)
-    const request = decodeExportBody(encoding, body)
-    const outcome = await acceptExport(options, { projectId, encoding, body }, request)
-    return c.json({
-      acceptedSpans: request.spans.length,
-      rejectedSpans: outcome.rejectedSpans,
-      errorMessage: outcome.errorMessage,
-    })
+    const outcome = await acceptExport(options, projectId, encoding, () =>
+      readBoundedBody(c.req.raw, c.req.header('content-encoding'), options.maxBodyBytes),
+    )
+    return c.json({ rejectedSpans: outcome.rejectedSpans, errorMessage: outcome.errorMessage })
   })
 }

@@ -4,6 +4,7 @@ import {
   ClickHouseError,
   clickHouseErrorFromMessage,
   encodeRows,
+  INSERT_SETTINGS,
   type QueryParams,
   quoteIdentifier,
   SESSION_SETTINGS,
@@ -54,7 +55,10 @@ async function loadChdb(): Promise<ChdbModule> {
   }
 }
 
-const connectionArgs = Object.entries(SESSION_SETTINGS).map(([name, value]) => `--${name}=${value}`)
+// chDB's insert() takes no settings of its own, so the insert settings hold for the whole session.
+const connectionArgs = Object.entries({ ...SESSION_SETTINGS, ...INSERT_SETTINGS }).map(
+  ([name, value]) => `--${name}=${value}`,
+)
 
 function toStoreError(error: unknown): Error {
   if (error instanceof ClickHouseError) return error

@@ -1,9 +1,15 @@
 import { Readable } from 'node:stream'
-import { type ClickHouseClient, ClickHouseLogLevel, createClient } from '@clickhouse/client'
+import {
+  type ClickHouseClient,
+  ClickHouseLogLevel,
+  type ClickHouseSettings,
+  createClient,
+} from '@clickhouse/client'
 import {
   ClickHouseError,
   clickHouseErrorFromMessage,
   encodeRows,
+  INSERT_SETTINGS,
   insertStatement,
   type QueryParams,
   quoteIdentifier,
@@ -36,6 +42,11 @@ const UNAVAILABLE_CODES = new Set([
   'ENOTFOUND',
   'EPIPE',
 ])
+
+// The client types some numeric settings as strings (UInt64); over HTTP every value is text anyway.
+const SERVER_INSERT_SETTINGS = Object.fromEntries(
+  Object.entries(INSERT_SETTINGS).map(([name, value]) => [name, String(value)]),
+) as ClickHouseSettings
 
 function toStoreError(error: unknown): Error {
   if (error instanceof ClickHouseError || error instanceof StoreUnavailableError) return error
@@ -106,6 +117,7 @@ export async function createServerStore(options: ServerStoreOptions): Promise<St
         const result = await client.exec({
           query: insertStatement(table, rows.columns),
           values: Readable.from(rows.chunks, { objectMode: false }),
+          clickhouse_settings: SERVER_INSERT_SETTINGS,
         })
         // The answer to an INSERT is empty; reading it to the end frees the connection.
         result.stream.resume()
