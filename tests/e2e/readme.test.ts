@@ -63,7 +63,6 @@ afterAll(async () => {
   // A whole install: deleting it takes a while on a busy disk.
   await rm(join(clone, '..'), { recursive: true, force: true })
 }, 15 * MINUTES)
-})
 
 describe('the README on a fresh clone', () => {
   it(
