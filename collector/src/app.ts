@@ -3,6 +3,7 @@ import { Hono } from 'hono'
 import { ApiKeyResolver, type ApiKeyResolverOptions } from './auth/api-keys.js'
 import { registerAdminRoutes } from './http/admin-route.js'
 import type { CollectorEnv } from './http/collector-env.js'
+import { registerDashboardRoute } from './http/dashboard-route.js'
 import { errorResponse } from './http/error-response.js'
 import { registerOtlpHttpRoute } from './http/otlp-http-route.js'
 import { acceptExport, authenticate, DecodeLimiter, materializeRecord } from './ingest/export-handler.js'
@@ -55,6 +56,8 @@ export interface CollectorOptions extends IngestPipelineOptions {
   shutdownDeadlineMs?: number
   /** /readyz answers 503 once this many inserts in a row have failed while ClickHouse answers pings (a stuck log). Default 3. */
   stuckAfterFailures?: number
+  /** Directory of the built-in dashboard page. Default: the installed @daa/dashboards package's build. */
+  dashboardDir?: string
   /** Receives unexpected errors (5xx). Default: written to stderr. */
   onError?: (error: unknown) => void
   /** Enables the admin API (`/admin/v1/…`, used by the `daa` CLI) for this credential. Default: no admin API. */
@@ -142,6 +145,8 @@ export async function createCollector(options: CollectorOptions): Promise<Collec
     await next()
   })
   registerMetricsRoutes(app, { store, queryLimits: options.queryLimits })
+
+  registerDashboardRoute(app, options.dashboardDir ? { pageDir: options.dashboardDir } : {})
   if (options.adminToken) {
     registerAdminRoutes(app, {
       ...ingest,

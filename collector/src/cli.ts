@@ -33,11 +33,11 @@ Usage:
   daa migrate [options]     create or upgrade the ClickHouse schema, then exit
   daa keys create --project NAME [--name LABEL]
                             create an API key for a project (printed once)
+  daa dead-letter list | show FILE
+                            rows ClickHouse refused for their data (in <data dir>/dead-letter)
   daa keys list [--project NAME]
                             list keys (their ids, never the keys)
   daa keys revoke ID        revoke a key by its listed id (or by the key itself)
-  daa dead-letter list | show FILE
-                            rows ClickHouse refused for their data (in <data dir>/dead-letter)
   daa queries               list the saved metric queries
   daa query NAME --project ID --from YYYY-MM-DD --to YYYY-MM-DD [--tz ZONE] [--agent ID]
             [--format table|json|csv]
@@ -99,7 +99,7 @@ function showReplayProgress(url: string): void {
 }
 
 async function serve(config: ReturnType<typeof loadConfig>, demo: boolean): Promise<void> {
-  // Everything the collector writes (database, log, key files) is for its owner's eyes only.
+  // Everything the collector writes (database, log, key file) is for its owner's eyes only.
   process.umask(0o077)
   const running = await startCollectorServer(config)
   const grpc = running.grpcPort === undefined ? 'off' : `127.0.0.1:${running.grpcPort}`

@@ -108,11 +108,15 @@ export const SETTINGS: Record<keyof CollectorConfig, SettingDoc> = {
   maxBufferMb: { env: 'DAA_MAX_BUFFER_MB', help: 'MiB of request bodies waiting for ClickHouse before 429' },
   rollupIntervalMs: {
     env: 'DAA_ROLLUP_INTERVAL_MS',
-    help: 'how often (ms) this collector brings the metrics up to date (collectors on one ClickHouse take turns); `0` leaves it to others',
+    help: 'how often (ms) this collector brings the metrics up to date while it holds the refresh claim (collectors on one ClickHouse take turns); `0` leaves it to the others',
+  },
+  replayIntervalMs: {
+    env: 'DAA_REPLAY_INTERVAL_MS',
+    help: 'how often (ms) the write-ahead log is offered to ClickHouse while it is behind',
   },
   keyRefreshMs: {
     env: 'DAA_KEY_REFRESH_MS',
-    help: 'how old (ms) a cached API key look-up may get: a revoked key stops working on every collector within it; during a ClickHouse outage known keys keep their last answer',
+    help: 'how old (ms) a cached API key look-up may get: a revoked key stops working on every collector within it; known keys are served from cache for a whole ClickHouse outage',
   },
   rateLimitRps: {
     env: 'DAA_RATE_LIMIT_RPS',
@@ -135,10 +139,6 @@ export const SETTINGS: Record<keyof CollectorConfig, SettingDoc> = {
   queryMaxMemoryMb: {
     env: 'DAA_QUERY_MAX_MEMORY_MB',
     help: 'most memory one metrics query may use, MiB (ClickHouse `max_memory_usage`)',
-  },
-  replayIntervalMs: {
-    env: 'DAA_REPLAY_INTERVAL_MS',
-    help: 'how often (ms) the write-ahead log is offered to ClickHouse while it is behind',
   },
   clickhouseUrl: {
     env: 'CLICKHOUSE_URL',

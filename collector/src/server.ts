@@ -47,7 +47,8 @@ async function loadPrices(file: string | undefined): Promise<PriceTable> {
 
 /**
  * A local, embedded setup gets a key for project `default` on first start, so spans can be sent
- * at once. The plain key is kept beside the data (mode 0600), so each start can print it again.
+ * at once. The plain key is kept beside the data (mode 0600); it is printed only the start that
+ * creates it, so later logs never carry it.
  */
 async function ensureLocalApiKey(
   store: Store,

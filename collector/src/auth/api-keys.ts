@@ -215,14 +215,7 @@ export class ApiKeyResolver {
     return this.limiter.take(hashApiKey(key))
   }
 
-  /** Forgets every cached answer, so a revocation made here takes effect on this collector at once. */
-  clear(): void {
-    this.cache.clear()
-    this.unknown.clear()
-  }
-
   /** The key in an Authorization header value, or undefined when it has none. */
-
   static keyFromHeader(header: string | undefined | null): string | undefined {
     const match = header ? /^Bearer\s+(\S+)\s*$/i.exec(header) : null
     return match?.[1]
@@ -232,6 +225,13 @@ export class ApiKeyResolver {
    * The project owning the key, or undefined for an unknown or revoked key. Throws the store's
    * error only when ClickHouse cannot be asked and the key was never answered for.
    */
+
+  /** Forgets every cached look-up, so a revocation takes effect at once on this collector. */
+  clear(): void {
+    this.cache.clear()
+    this.unknown.clear()
+  }
+
   async projectFor(key: string): Promise<string | undefined> {
     const hash = hashApiKey(key)
     const cached = this.cache.get(hash) ?? this.unknown.get(hash)

@@ -35,20 +35,6 @@ function requestsOf(text: string): { body: string; line: number }[] {
   }
 }
 
-/** Spans in an OTLP JSON request (0 when it has another shape: the collector refuses it then). */
-function spansIn(body: string): number {
-  try {
-    const request = JSON.parse(body) as { resourceSpans?: { scopeSpans?: { spans?: unknown[] }[] }[] }
-    let count = 0
-    for (const resource of request.resourceSpans ?? []) {
-      for (const scope of resource.scopeSpans ?? []) count += scope.spans?.length ?? 0
-    }
-    return count
-  } catch {
-    return 0
-  }
-}
-
 export async function importFiles(
   admin: AdminClient,
   project: string,
@@ -76,6 +62,7 @@ export async function importFiles(
           body,
         })
         const answer = (await response.json().catch(() => ({}))) as {
+          acceptedSpans?: number
           rejectedSpans?: number
           errorMessage?: string
           error?: { message?: string }
@@ -84,7 +71,7 @@ export async function importFiles(
         if (!response.ok) {
           report.failures.push(`${file}:${line}: ${answer.error?.message ?? `HTTP ${response.status}`}`)
         } else {
-          report.acceptedSpans += spansIn(body) - (answer.rejectedSpans ?? 0)
+          report.acceptedSpans += answer.acceptedSpans ?? 0
           report.rejectedSpans += answer.rejectedSpans ?? 0
           if (answer.errorMessage) reasons.add(answer.errorMessage)
         }

@@ -116,9 +116,12 @@ export function registerAdminRoutes(app: Hono<CollectorEnv>, options: AdminRoute
     if (!encoding) {
       throw new HttpError(415, 'Send application/json or application/x-protobuf.', 'unsupported_media_type')
     }
-    const outcome = await acceptExport(options, projectId, encoding, () =>
-      readBoundedBody(c.req.raw, c.req.header('content-encoding'), options.maxBodyBytes),
-    )
-    return c.json({ rejectedSpans: outcome.rejectedSpans, errorMessage: outcome.errorMessage })
+    const body = await readBoundedBody(c.req.raw, c.req.header('content-encoding'), options.maxBodyBytes)
+    const outcome = await acceptExport(options, projectId, encoding, () => body)
+    return c.json({
+      acceptedSpans: outcome.acceptedSpans,
+      rejectedSpans: outcome.rejectedSpans,
+      errorMessage: outcome.errorMessage,
+    })
   })
 }
