@@ -50,7 +50,13 @@ const AGENTS: AgentProfile[] = [
   { id: 'docs-writer', runsPerDay: 2, delivery: 0.66, unit: 'tickets', idle: (d) => d > 5 },
   { id: 'legal-redliner', runsPerDay: 1, delivery: 0.8, unit: 'USD', idle: (d) => d > 25 || d % 2 === 0 },
   { id: 'forecast-analyst', runsPerDay: 1, delivery: 0.75, unit: 'USD', idle: (d) => d < 3 || d > 18 },
-  { id: 'pager-responder', runsPerDay: 2, delivery: 0.5, unit: 'tickets', idle: (d) => d > 14 || d % 4 === 0 },
+  {
+    id: 'pager-responder',
+    runsPerDay: 2,
+    delivery: 0.5,
+    unit: 'tickets',
+    idle: (d) => d > 14 || d % 4 === 0,
+  },
 ]
 
 const REASONS: Record<string, string[]> = {
