@@ -151,7 +151,7 @@ export async function startCollectorServer(config: CollectorConfig): Promise<Run
   const { port } = server.address() as AddressInfo
   // The CLI's way in while this process holds the data directory (see cli/admin-file.ts).
   await writeAdminFile(config.dataDir, {
-    url: localUrl(config.host, port),
+    url: localUrl(config.host, port, tls ? 'https' : 'http'),
     pid: process.pid,
     token: adminToken,
   })

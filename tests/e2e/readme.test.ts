@@ -8,7 +8,8 @@
  * the only departure from the README (DAA_PORT=0, DAA_GRPC_PORT=0), so it can run beside anything.
  */
 import { type ChildProcess, execFile, spawn } from 'node:child_process'
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync } from 'node:fs'
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync } from 'node:fs'
+import { rm } from 'node:fs/promises'
 import { createRequire } from 'node:module'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -57,10 +58,11 @@ beforeAll(async () => {
   await sh('npm ci --no-audit --no-fund --prefer-offline')
 }, 15 * MINUTES)
 
-afterAll(() => {
+afterAll(async () => {
   if (start?.pid && start.exitCode === null && start.signalCode === null) process.kill(-start.pid, 'SIGKILL')
-  rmSync(join(clone, '..'), { recursive: true, force: true })
-})
+  // A whole install: deleting it takes a while on a busy disk.
+  await rm(join(clone, '..'), { recursive: true, force: true })
+}, 15 * MINUTES)
 
 describe('the README on a fresh clone', () => {
   it(

@@ -18,11 +18,14 @@ export function newAdminToken(): string {
   return `daa_admin_${randomBytes(32).toString('base64url')}`
 }
 
-/** A URL the CLI on this machine can reach: a wildcard listen address is reached on loopback. */
-export function localUrl(host: string, port: number): string {
-  if (host === '0.0.0.0') return `http://127.0.0.1:${port}`
-  if (host === '::' || host === '[::]') return `http://[::1]:${port}`
-  return `http://${host.includes(':') ? `[${host}]` : host}:${port}`
+/**
+ * A URL the CLI on this machine can reach: a wildcard listen address is reached on loopback. (Over
+ * TLS with a self-signed certificate, the CLI needs NODE_EXTRA_CA_CERTS pointing at it.)
+ */
+export function localUrl(host: string, port: number, scheme: 'http' | 'https' = 'http'): string {
+  if (host === '0.0.0.0') return `${scheme}://127.0.0.1:${port}`
+  if (host === '::' || host === '[::]') return `${scheme}://[::1]:${port}`
+  return `${scheme}://${host.includes(':') ? `[${host}]` : host}:${port}`
 }
 
 export async function writeAdminFile(dataDir: string, content: AdminFile): Promise<void> {

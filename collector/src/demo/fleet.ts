@@ -111,7 +111,7 @@ const between = (rng: () => number, [low, high]: [number, number]) =>
 
 const DAY_MS = 86_400_000
 /** A backfilled run's milliseconds in this process become this many times longer in its history. */
-const STRETCH = 400
+const STRETCH = 150
 
 /** Moves each trace's spans to the instant its run was planned for; other traces pass unchanged. */
 class TimeShiftingExporter implements SpanExporter {
