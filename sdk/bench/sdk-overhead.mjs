@@ -8,32 +8,64 @@
 //               standard BatchSpanProcessor
 //   otel+daaSP  the same hand-written spans through DaaSpanProcessor (isolates the API from the pipeline)
 //   daa         @daa/sdk: run(), llm(), tool(), run.deliver()
-// Every exporter writes to a null sink. Heap allocated per run is measured in GC-free windows.
+// Each variant is measured twice, each time in a fresh process:
+//   null sink   every exporter accepts spans and keeps nothing: the cost of making spans
+//   OTLP        every exporter serialises to OTLP/protobuf (gzip) and posts it over loopback to a sink
+//               in the parent process: bare OpenTelemetry with the official OTLP/protobuf exporter,
+//               daa with its own exporter. This is the figure an agent really pays.
+// Each timed batch ends with a flush, so the export work a batch caused is inside its time.
+// Heap allocated per run is measured in GC-free windows.
 //
 // Run: npm run build -w @daa/sdk && node sdk/bench/sdk-overhead.mjs   (re-runs itself with the V8
-// flags it needs; BENCH_ROUNDS=n for more rounds, BENCH_STRICT=1 to exit 1 on a missed target).
+// flags it needs; BENCH_ROUNDS=n for more rounds, BENCH_SINK=null|otlp for one sink only,
+// BENCH_STRICT=1 to exit 1 on a missed target).
 // Targets: daa ≤ 1.25× the bare-OpenTelemetry cost, and < 25 µs added over it per run.
 
-import { spawnSync } from 'node:child_process'
+import { spawn } from 'node:child_process'
+import { createServer } from 'node:http'
 import { PerformanceObserver } from 'node:perf_hooks'
 import { fileURLToPath } from 'node:url'
 
 const V8_FLAGS = ['--expose-gc', '--max-semi-space-size=64']
 if (typeof globalThis.gc !== 'function') {
-  const child = spawnSync(
-    process.execPath,
-    [...V8_FLAGS, fileURLToPath(import.meta.url), ...process.argv.slice(2)],
-    {
-      stdio: 'inherit',
-    },
-  )
-  process.exit(child.status ?? 1)
+  // The parent: hosts the OTLP sink (so receiving costs the measured process nothing) and runs one
+  // measuring child per sink.
+  const sink = createServer((request, response) => {
+    request.resume()
+    request.once('end', () => {
+      // An empty ExportTraceServiceResponse: full success.
+      response.writeHead(200, { 'content-type': 'application/x-protobuf', 'content-length': 0 })
+      response.end()
+    })
+  })
+  await new Promise((resolve) => sink.listen(0, '127.0.0.1', resolve))
+  const sinkUrl = `http://127.0.0.1:${sink.address().port}`
+  const sinks = process.env.BENCH_SINK ? [process.env.BENCH_SINK] : ['null', 'otlp']
+  let status = 0
+  for (const kind of sinks) {
+    const child = spawn(
+      process.execPath,
+      [...V8_FLAGS, fileURLToPath(import.meta.url), ...process.argv.slice(2)],
+      {
+        stdio: 'inherit',
+        env: { ...process.env, BENCH_SINK: kind, BENCH_SINK_URL: sinkUrl },
+      },
+    )
+    const code = await new Promise((resolve) => child.once('exit', resolve))
+    status ||= code ?? 1
+  }
+  sink.close()
+  process.exit(status)
 }
 
 const { context, SpanKind } = await import('@opentelemetry/api')
 const { AsyncLocalStorageContextManager } = await import('@opentelemetry/context-async-hooks')
 const { BatchSpanProcessor, TracerProvider } = await import('@opentelemetry/sdk-trace')
+const { OTLPTraceExporter } = await import('@opentelemetry/exporter-trace-otlp-proto')
 const daa = await import('../dist/index.js')
+
+const SINK = process.env.BENCH_SINK === 'otlp' ? 'otlp' : 'null'
+const SINK_URL = process.env.BENCH_SINK_URL
 
 const RUNS_PER_TIMING_BATCH = 2000
 const RUNS_PER_HEAP_BATCH = 500
@@ -50,17 +82,35 @@ const nullExporter = {
 // Queues large enough that no variant drops spans inside a batch (dropping is cheaper than keeping).
 const QUEUE = { maxQueueSize: 100_000, maxBatchSize: 512 }
 
-context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable())
-daa.init({ serviceName: 'bench', exporter: nullExporter, registerGlobal: false, ...QUEUE })
+// daa's own exporter (OTLP/protobuf, gzip by default) or the null sink.
+const daaExport = SINK === 'otlp' ? { endpoint: SINK_URL, apiKey: 'bench' } : { exporter: nullExporter }
 
-const bareTracer = new TracerProvider({
+context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable())
+daa.init({ serviceName: 'bench', registerGlobal: false, ...daaExport, ...QUEUE })
+
+const bareProvider = new TracerProvider({
   spanProcessors: [
-    new BatchSpanProcessor({ exporter: nullExporter, maxQueueSize: 100_000, maxExportBatchSize: 512 }),
+    new BatchSpanProcessor({
+      // What a careful OpenTelemetry user ships with: the official OTLP/protobuf exporter, gzip like daa's.
+      exporter:
+        SINK === 'otlp'
+          ? new OTLPTraceExporter({
+              url: `${SINK_URL}/v1/traces`,
+              compression: 'gzip',
+              // A timed batch queues ~35 export batches at once; the default limit (30) would drop some.
+              concurrencyLimit: 1000,
+            })
+          : nullExporter,
+      maxQueueSize: 100_000,
+      maxExportBatchSize: 512,
+    }),
   ],
-}).getTracer('bench')
-const bareThroughDaaProcessorTracer = new TracerProvider({
-  spanProcessors: [new daa.DaaSpanProcessor({ exporter: nullExporter, ...QUEUE })],
-}).getTracer('bench')
+})
+const bareTracer = bareProvider.getTracer('bench')
+const bareThroughDaaProcessorProvider = new TracerProvider({
+  spanProcessors: [new daa.DaaSpanProcessor({ ...daaExport, ...QUEUE })],
+})
+const bareThroughDaaProcessorTracer = bareThroughDaaProcessorProvider.getTracer('bench')
 
 // The agent's own work: trivially cheap, so the numbers are the instrumentation's.
 const callModel = async () => 'answer'
@@ -153,10 +203,14 @@ function bareOtelRunWith(tracer) {
 }
 
 const variants = [
-  { name: 'none', run: uninstrumentedRun },
-  { name: 'otel', run: bareOtelRunWith(bareTracer) },
-  { name: 'otel+daaSP', run: bareOtelRunWith(bareThroughDaaProcessorTracer) },
-  { name: 'daa', run: daaRun },
+  { name: 'none', run: uninstrumentedRun, flush: async () => {} },
+  { name: 'otel', run: bareOtelRunWith(bareTracer), flush: () => bareProvider.forceFlush() },
+  {
+    name: 'otel+daaSP',
+    run: bareOtelRunWith(bareThroughDaaProcessorTracer),
+    flush: () => bareThroughDaaProcessorProvider.forceFlush(),
+  },
+  { name: 'daa', run: daaRun, flush: () => daa.flush() },
 ]
 
 let gcCount = 0
@@ -169,6 +223,8 @@ const settle = () => new Promise((resolve) => setTimeout(resolve, 5))
 async function timeBatch(variant) {
   const started = process.hrtime.bigint()
   for (let i = 0; i < RUNS_PER_TIMING_BATCH; i++) await variant.run()
+  // The export work these runs caused (serialising, compressing, sending) belongs to their cost.
+  await variant.flush()
   return Number(process.hrtime.bigint() - started) / 1000 / RUNS_PER_TIMING_BATCH
 }
 
@@ -180,6 +236,7 @@ async function heapBatch(variant) {
   const before = process.memoryUsage().heapUsed
   for (let i = 0; i < RUNS_PER_HEAP_BATCH; i++) await variant.run()
   const after = process.memoryUsage().heapUsed
+  await variant.flush()
   await settle() // lets the GC observer report anything that ran inside the window
   return gcCount === gcBefore ? (after - before) / RUNS_PER_HEAP_BATCH : undefined
 }
@@ -203,7 +260,10 @@ for (let round = 0; round < ROUNDS; round++) {
     samples.get(variant.name).bytes.push(await heapBatch(variant))
   }
 }
+const delivery = daa.stats()
 await daa.shutdown()
+await bareProvider.shutdown()
+await bareThroughDaaProcessorProvider.shutdown()
 
 const result = Object.fromEntries(
   variants.map((variant) => {
@@ -221,8 +281,12 @@ const rows = variants.map((variant) => {
     'heap KiB/run': Number.isNaN(bytes) ? 'n/a' : (bytes / 1024).toFixed(1),
   }
 })
+const sinkName =
+  SINK === 'otlp'
+    ? 'exporters: OTLP/protobuf + gzip over loopback (bare OTel: the official exporter; daa: its own)'
+    : 'exporters: null sink'
 console.log(
-  `@daa/sdk overhead: 1 run, ${LLM_CALLS} LLM calls, ${TOOL_CALLS} tool calls; median of ${ROUNDS} interleaved rounds`,
+  `\n@daa/sdk overhead, ${sinkName}\n1 run, ${LLM_CALLS} LLM calls, ${TOOL_CALLS} tool calls; median of ${ROUNDS} interleaved rounds`,
 )
 console.table(rows)
 
@@ -239,6 +303,8 @@ console.log(`added by daa over bare OTel, per run:    ${daaOverOtel.toFixed(2)} 
 console.log(
   `added by daa over no instrumentation:    ${daaAdded.toFixed(2)} µs  (bare OTel alone adds ${otelAdded.toFixed(2)} µs)`,
 )
+// Spans dropped or failed would make a variant look cheaper than it is.
+if (SINK === 'otlp') console.log(`daa exporter counters: ${JSON.stringify(delivery)}`)
 const pass = totalRatio <= 1.25 && daaOverOtel < 25
 console.log(pass ? 'targets met' : 'targets NOT met')
 // Timing on a shared machine is noisy: only BENCH_STRICT=1 turns a missed target into a failure.
