@@ -20,7 +20,7 @@ import {
   sendUntilAcknowledged,
 } from './support.js'
 
-const FLEET_REQUESTS = FULL ? 2000 : 200
+const FLEET_REQUESTS = FULL ? 1000 : 100
 
 let clickhouse: RunningClickHouse
 let target: CollectorUnderTest
@@ -128,7 +128,8 @@ it('keeps a fleet exact while poison is mixed in, and counts the poison', {
   const answers: { what: string; status: number; rejected: number }[] = []
   const rejectedBefore = await spansRejectedTotal()
   const sendPoison = async (index: number, key: string) => {
-    const poison = poisons[index % poisons.length]!
+    // Fresh ids each time: every poison span sent is a span of its own.
+    const poison = poisonRequests()[index % poisons.length]!
     const response = await fetch(`${target.collector.url}/v1/traces`, {
       method: 'POST',
       body: poison.body,

@@ -25,7 +25,7 @@ import {
   startCollectorProcess,
 } from './support.js'
 
-const REQUESTS = FULL ? 3000 : 240
+const REQUESTS = FULL ? 3000 : 160
 const KILLS = FULL ? 10 : 3
 const SENDERS = 8
 
