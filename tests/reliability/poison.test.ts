@@ -170,9 +170,16 @@ it('keeps a fleet exact while poison is mixed in, and counts the poison', {
   expect(rejected + refused).toBe(poisonSent)
   expect((await spansRejectedTotal()) - rejectedBefore).toBe(rejected)
 
-  await eventually(async () =>
-    expect(await leaderboard(target.collector.url, target.apiKey)).toEqual(expectedLeaderboard(expected)),
-  )
+  try {
+    await eventually(async () =>
+      expect(await leaderboard(target.collector.url, target.apiKey)).toEqual(expectedLeaderboard(expected)),
+    )
+  } finally {
+    // What the collector says about its log and its inserts, to read a failure by.
+    const text = await (await fetch(`${target.collector.url}/metrics`)).text()
+    const lines = text.split('\n').filter((line) => /^daa_(wal|insert_failures|dead|batches)/.test(line))
+    process.stdout.write(`[reliability] poison collector metrics: ${lines.join('; ')}\n`)
+  }
   const backfills = answers.filter((answer) => answer.what === '120 days in one request')
   const store = target.collector.store
   await eventually(async () => {

@@ -92,14 +92,26 @@ it(`keeps every acknowledged span exactly once through ${KILLS} SIGKILLs under l
   expect(acknowledged).toBe(requests.length)
 
   const settledFrom = performance.now()
-  await eventually(
-    async () => expect(await leaderboard(collector.url, apiKey)).toEqual(expectedLeaderboard(expected)),
-    180_000,
-    500,
-  )
   const store = await createServerStore({ url: clickhouse.url, database })
   cleanups.push(() => store.close())
-  expect(await countSpans(store, 'fleet')).toBe(expected.spans)
+  try {
+    // Stored first (every acknowledged span, once), then the metrics a dashboard reads.
+    await eventually(async () => expect(await countSpans(store, 'fleet')).toBe(expected.spans), 300_000, 1000)
+    await eventually(
+      async () => expect(await leaderboard(collector.url, apiKey)).toEqual(expectedLeaderboard(expected)),
+      300_000,
+      1000,
+    )
+  } finally {
+    const text = await (await fetch(`${collector.url}/metrics`)).text().catch(() => '')
+    const lines = text.split('\n').filter((line) => /^daa_(wal|insert_failures|dead|batches)/.test(line))
+    const [stored] = await store.query<{ n: number }>(
+      "SELECT count() AS n FROM spans FINAL WHERE project_id = 'fleet'",
+    )
+    process.stdout.write(
+      `[reliability] sigkill diagnostics: stored ${stored?.n} of ${expected.spans} spans; ${lines.join('; ')}\n`,
+    )
+  }
   report('sigkill', {
     kills: KILLS,
     requests: requests.length,
