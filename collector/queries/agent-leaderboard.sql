@@ -36,7 +36,7 @@ WITH
             SELECT agent_id, runs, delivered_runs, toInt64(known_outcome_runs) AS known_outcome_runs, cost_usd
             FROM (
                 SELECT agent_id, runs, delivered_runs, known_outcome_runs, cost_usd
-                FROM agent_days
+                FROM agent_days FINAL
                 WHERE project_id = {project:String}
                   AND agent_id != ''
                   AND ({agent:String} = '' OR agent_id = {agent:String})
@@ -48,7 +48,7 @@ WITH
             SELECT agent_id, runs, delivered_runs, toInt64(runs) - toInt64(unknown_runs), cost_usd
             FROM (
                 SELECT agent_id, runs, delivered_runs, unknown_runs, cost_usd
-                FROM quarter_totals
+                FROM quarter_totals FINAL
                 WHERE project_id = {project:String}
                   -- The per-agent rows (agent_id '' holds the sums over all agents).
                   AND agent_id != ''
@@ -67,8 +67,9 @@ WITH
             SELECT agent_id, unit, delivered_runs AS unit_runs, value AS unit_value
             FROM (
                 SELECT agent_id, CAST(unit AS String) AS unit, delivered_runs, value
-                FROM agent_day_units
+                FROM agent_day_units FINAL
                 WHERE project_id = {project:String}
+                  AND delivered_runs > 0
                   AND agent_id != ''
                   AND ({agent:String} = '' OR agent_id = {agent:String})
                   -- The UTC days wholly inside the range (all of them in UTC).
@@ -79,8 +80,9 @@ WITH
             SELECT agent_id, unit, runs, value
             FROM (
                 SELECT agent_id, CAST(outcome_unit AS String) AS unit, runs, value
-                FROM quarter_outcomes
+                FROM quarter_outcomes FINAL
                 WHERE project_id = {project:String}
+                  AND runs > 0
                   -- The per-agent rows (agent_id '' holds the sums over all agents).
                   AND agent_id != ''
                   AND ({agent:String} = '' OR agent_id = {agent:String})
@@ -102,7 +104,7 @@ WITH
     ),
     people AS (
         SELECT agent_id, uniqExact(user_id) AS agent_people
-        FROM people_quarters
+        FROM people_quarters FINAL
         WHERE project_id = {project:String}
           AND quarter >= toDateTime({from:Date}, {tz:String})
           AND quarter < toDateTime({to:Date} + 1, {tz:String})

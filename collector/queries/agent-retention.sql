@@ -19,7 +19,7 @@ WITH
     utc_days AS (
         -- Every UTC day of the project's history up to the one that holds the end of `to` in tz.
         SELECT DISTINCT day AS utc_day
-        FROM agent_days
+        FROM agent_days FINAL
         WHERE project_id = {project:String} AND day <= toDate(toDateTime({to:Date} + 1, {tz:String}) - 1, 'UTC')
     ),
     slices AS (
@@ -52,7 +52,7 @@ WITH
         -- day spans at most two UTC days; an agent that delivered in both is taken from the first
         -- (seen in the row's `delivered_before`), so the rows are unique without grouping by agent.
         SELECT a.agent_id AS agent_id, s.local_day AS day
-        FROM agent_days AS a
+        FROM agent_days AS a FINAL
         INNER JOIN slices AS s ON s.utc_day = a.day
         WHERE a.project_id = {project:String}
           AND a.day <= toDate(toDateTime({to:Date} + 1, {tz:String}) - 1, 'UTC')

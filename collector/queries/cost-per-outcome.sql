@@ -30,7 +30,7 @@ SELECT
     sum(output_tokens) AS output_tokens,
     input_tokens + output_tokens AS total_tokens,
     if(delivered_runs = 0, 0, total_tokens / delivered_runs) AS tokens_per_delivered
-FROM quarter_totals
+FROM quarter_totals FINAL
 WHERE project_id = {project:String}
   -- agent_id '' holds the sums over all agents.
   AND agent_id = {agent:String}

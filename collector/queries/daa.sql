@@ -61,7 +61,7 @@ WITH
             bitShiftRight(bitShiftLeft(a.delivered, 128 - s.end_quarter), 128 - s.end_quarter + s.first_quarter) != 0
                 AND NOT (s.previous_first_quarter < 96
                     AND bitShiftRight(bitShiftLeft(a.delivered_before, 128 - 96), 128 - 96 + s.previous_first_quarter) != 0) AS first_delivery_here
-        FROM agent_days AS a
+        FROM agent_days AS a FINAL
         INNER JOIN slices AS s ON s.utc_day = a.day
         WHERE a.project_id = {project:String}
           AND a.day >= toDate(toDateTime({from:Date}, {tz:String}), 'UTC')
@@ -77,7 +77,7 @@ WITH
         -- Midnight of `from` to midnight after `to`, both in tz (23 or 25 hours on DST days), in whole
         -- quarter-hours; agent_id '' holds the sums over all agents.
         SELECT toDate(quarter, {tz:String}) AS day, sum(runs) AS runs, sum(delivered_runs) AS delivered_runs
-        FROM quarter_totals
+        FROM quarter_totals FINAL
         WHERE project_id = {project:String}
           AND agent_id = {agent:String}
           AND quarter >= toDateTime({from:Date}, {tz:String})

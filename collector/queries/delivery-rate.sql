@@ -29,7 +29,7 @@ SELECT
     sum(unknown_runs) AS unknown,
     toUInt64(runs - unknown) AS known_outcome_runs,
     if(known_outcome_runs = 0, 0, delivered / known_outcome_runs) AS delivery_rate
-FROM quarter_totals
+FROM quarter_totals FINAL
 WHERE project_id = {project:String}
   -- agent_id '' holds the sums over all agents.
   AND agent_id = {agent:String}

@@ -27,8 +27,10 @@ FROM (
         outcome_reason AS reason,
         sum(runs) AS status_runs,
         sum(value) AS status_value
-    FROM quarter_outcomes
+    FROM quarter_outcomes FINAL
     WHERE project_id = {project:String}
+      -- A key whose runs all moved to another outcome keeps a row with 0 runs.
+      AND runs > 0
       -- agent_id '' holds the sums over all agents.
       AND agent_id = {agent:String}
       -- Midnight of `from` to midnight after `to` in tz: whole quarter-hours in every time zone.

@@ -19,7 +19,7 @@ WITH
             toDate(quarter, {tz:String}) AS day,
             uniqExactIf(user_id, delivered_runs > 0) AS day_people_served,
             uniqExact(user_id) AS day_people_with_runs
-        FROM people_quarters
+        FROM people_quarters FINAL
         WHERE project_id = {project:String}
           AND quarter >= toDateTime({from:Date}, {tz:String})
           AND quarter < toDateTime({to:Date} + 1, {tz:String})
@@ -29,7 +29,7 @@ WITH
     delivered_by_day AS (
         -- With or without a user id; agent_id '' holds the sums over all agents.
         SELECT toDate(quarter, {tz:String}) AS day, sum(delivered_runs) AS day_delivered_runs
-        FROM quarter_totals
+        FROM quarter_totals FINAL
         WHERE project_id = {project:String}
           AND agent_id = {agent:String}
           AND quarter >= toDateTime({from:Date}, {tz:String})

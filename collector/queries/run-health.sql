@@ -45,7 +45,7 @@ FROM (
         sum(llm_calls) AS llm_call_count,
         sum(tool_calls) AS tool_call_count,
         sum(tool_errors) AS tool_error_count
-    FROM quarter_totals
+    FROM quarter_totals FINAL
     WHERE project_id = {project:String}
       -- agent_id '' holds the sums over all agents.
       AND agent_id = {agent:String}

@@ -25,7 +25,7 @@
 WITH
     spend_by_day AS (
         SELECT toDate(quarter, {tz:String}) AS day, sum(input_tokens + output_tokens) AS total_tokens, sum(cost_usd) AS day_cost_usd
-        FROM quarter_totals
+        FROM quarter_totals FINAL
         WHERE project_id = {project:String}
           -- agent_id '' holds the sums over all agents.
           AND agent_id = {agent:String}
@@ -36,8 +36,9 @@ WITH
     ),
     value_by_day AS (
         SELECT toDate(quarter, {tz:String}) AS day, outcome_unit AS unit, sum(runs) AS delivered_runs, sum(value) AS unit_value
-        FROM quarter_outcomes
+        FROM quarter_outcomes FINAL
         WHERE project_id = {project:String}
+          AND runs > 0
           -- agent_id '' holds the sums over all agents.
           AND agent_id = {agent:String}
           -- Midnight of `from` to midnight after `to` in tz: whole quarter-hours in every time zone.

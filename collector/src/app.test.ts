@@ -18,7 +18,6 @@ beforeAll(async () => {
   collector = await createCollector({
     store,
     walDir: join(directory, 'wal'),
-    maintenanceIntervalMs: 0,
     rollupIntervalMs: 0,
   })
 })

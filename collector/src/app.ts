@@ -1,13 +1,14 @@
 import { dirname, join } from 'node:path'
 import { Hono } from 'hono'
 import { ApiKeyResolver, type ApiKeyResolverOptions } from './auth/api-keys.js'
+import { registerAdminRoutes } from './http/admin-route.js'
 import type { CollectorEnv } from './http/collector-env.js'
+import { registerDashboardRoute } from './http/dashboard-route.js'
 import { errorResponse } from './http/error-response.js'
 import { registerOtlpHttpRoute } from './http/otlp-http-route.js'
 import { acceptExport, authenticate, DecodeLimiter, materializeRecord } from './ingest/export-handler.js'
 import { createIngestMetrics, type IngestMetrics } from './ingest/ingest-metrics.js'
 import { IngestPipeline, type IngestPipelineOptions } from './ingest/ingest-pipeline.js'
-import { resolvePendingRuns } from './ingest/run-resolver.js'
 import { WriteAheadLog } from './ingest/write-ahead-log.js'
 import { DEFAULT_PRICES, type PriceTable } from './mapping/prices.js'
 import { ExportRejectedError } from './otlp/errors.js'
@@ -31,9 +32,11 @@ export interface CollectorOptions extends IngestPipelineOptions {
   prices?: PriceTable
   /** Largest OTLP request accepted, after decompression. Default 64 MiB. */
   maxBodyBytes?: number
-  /** How often late-arriving spans are attributed to their runs. Default 5000 ms; 0 disables the loop. */
-  maintenanceIntervalMs?: number
-  /** How often the metric rollups are brought up to date. Default 60000 ms; 0 disables the loop. */
+  /**
+   * How often this collector brings the metrics up to date (attributes late spans to their runs,
+   * recomputes the runs and rollup keys that changed) while it holds the refresh claim; collectors
+   * sharing a ClickHouse take turns. Default 1000 ms; 0 leaves it to other collectors.
+   */
   rollupIntervalMs?: number
   /**
    * API key cache and per-key rate limits. Default: keys re-checked every 10 s (the revocation
@@ -53,8 +56,12 @@ export interface CollectorOptions extends IngestPipelineOptions {
   shutdownDeadlineMs?: number
   /** /readyz answers 503 once this many inserts in a row have failed while ClickHouse answers pings (a stuck log). Default 3. */
   stuckAfterFailures?: number
+  /** Directory of the built-in dashboard page. Default: the installed @daa/dashboards package's build. */
+  dashboardDir?: string
   /** Receives unexpected errors (5xx). Default: written to stderr. */
   onError?: (error: unknown) => void
+  /** Enables the admin API (`/admin/v1/…`, used by the `daa` CLI) for this credential. Default: no admin API. */
+  adminToken?: string
 }
 
 export interface Collector {
@@ -139,6 +146,20 @@ export async function createCollector(options: CollectorOptions): Promise<Collec
   })
   registerMetricsRoutes(app, { store, queryLimits: options.queryLimits })
 
+  registerDashboardRoute(app, options.dashboardDir ? { pageDir: options.dashboardDir } : {})
+  if (options.adminToken) {
+    registerAdminRoutes(app, {
+      ...ingest,
+      store,
+      token: options.adminToken,
+      maxBodyBytes: options.maxBodyBytes ?? 64 * 1024 * 1024,
+      settle: async () => {
+        await pipeline.flushAll()
+        await maintain()
+      },
+    })
+  }
+
   app.get('/healthz', (c) => c.json({ status: 'ok' }))
 
   const stuckAfterFailures = Math.max(1, options.stuckAfterFailures ?? 3)
@@ -179,8 +200,8 @@ export async function createCollector(options: CollectorOptions): Promise<Collec
   const reportUnlessUnavailable = (error: unknown) => {
     if (!(error instanceof StoreUnavailableError)) onError(error)
   }
+  // One refresh does both: spans attributed to their runs, then the runs and rollup keys that changed.
   const maintain = async () => {
-    await resolvePendingRuns(store)
     await refreshRollups(store)
   }
   const rollupInterval = options.rollupIntervalMs ?? RECOMMENDED_REFRESH_INTERVAL_MS
@@ -188,20 +209,6 @@ export async function createCollector(options: CollectorOptions): Promise<Collec
     rollupInterval > 0
       ? startRollupRefresher(store, { intervalMs: rollupInterval, onError: reportUnlessUnavailable })
       : undefined
-  let maintenance: Promise<void> | undefined
-  const interval = options.maintenanceIntervalMs ?? 5000
-  const maintenanceTimer =
-    interval > 0
-      ? setInterval(() => {
-          maintenance ??= resolvePendingRuns(store)
-            .then(() => undefined)
-            .catch(reportUnlessUnavailable)
-            .finally(() => {
-              maintenance = undefined
-            })
-        }, interval)
-      : undefined
-  maintenanceTimer?.unref()
 
   let shuttingDown: Promise<void> | undefined
   return {
@@ -212,13 +219,12 @@ export async function createCollector(options: CollectorOptions): Promise<Collec
     maintain,
     shutdown() {
       shuttingDown ??= (async () => {
-        if (maintenanceTimer) clearInterval(maintenanceTimer)
         const deadlineMs = options.shutdownDeadlineMs ?? 10_000
         await pipeline.shutdown(deadlineMs)
-        // Maintenance is idempotent and redone by the next start: it gets the same deadline, no more.
+        // The refresh is idempotent and redone by the next start: it gets the same deadline, no more.
         let timer: NodeJS.Timeout | undefined
         await Promise.race([
-          Promise.all([maintenance, rollups?.stop()]).catch(reportUnlessUnavailable),
+          Promise.resolve(rollups?.stop()).catch(reportUnlessUnavailable),
           new Promise<void>((resolve) => {
             timer = setTimeout(resolve, deadlineMs)
             timer.unref()

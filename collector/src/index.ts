@@ -18,9 +18,12 @@ export {
   refreshRollups,
   registerMetricsRoutes,
   runSavedQuery,
+  type SavedQuery,
+  type SavedQueryField,
   type SavedQueryParams,
   SavedQueryRequestError,
   type SavedQueryResult,
+  savedQueries,
   startRollupRefresher,
 } from './queries/index.js'
 export { DEFAULT_QUERY_LIMITS, type QueryLimits, SavedQueryLimitError } from './queries/run-saved-query.js'

@@ -5,6 +5,7 @@ import { join } from 'node:path'
 import { serve } from '@hono/node-server'
 import { createCollector } from './app.js'
 import { createApiKey } from './auth/api-keys.js'
+import { localUrl, newAdminToken, removeAdminFile, writeAdminFile } from './cli/admin-file.js'
 import { type CollectorConfig, ConfigError } from './config.js'
 import { DEFAULT_PRICES, type PriceTable, parsePriceTable } from './mapping/prices.js'
 import { startOtlpGrpcServer } from './otlp/grpc-server.js'
@@ -45,9 +46,9 @@ async function loadPrices(file: string | undefined): Promise<PriceTable> {
 }
 
 /**
- * A local, embedded setup gets a key for project `default` on first start. The plain key is kept
- * beside the data (mode 0600): the embedded engine is locked by the running collector, so
- * `daa keys create` could not run alongside it.
+ * A local, embedded setup gets a key for project `default` on first start, so spans can be sent
+ * at once. The plain key is kept beside the data (mode 0600); it is printed only the start that
+ * creates it, so later logs never carry it.
  */
 async function ensureLocalApiKey(
   store: Store,
@@ -102,8 +103,10 @@ export async function startCollectorServer(config: CollectorConfig): Promise<Run
     await store.close()
     throw error
   }
+  const adminToken = newAdminToken()
   const collector = await createCollector({
     store,
+    adminToken,
     prices,
     walDir: join(config.dataDir, 'wal'),
     deadLetterDir: join(config.dataDir, 'dead-letter'),
@@ -146,6 +149,12 @@ export async function startCollectorServer(config: CollectorConfig): Promise<Run
         })
       : undefined
   const { port } = server.address() as AddressInfo
+  // The CLI's way in while this process holds the data directory (see cli/admin-file.ts).
+  await writeAdminFile(config.dataDir, {
+    url: localUrl(config.host, port),
+    pid: process.pid,
+    token: adminToken,
+  })
   let closing: Promise<void> | undefined
   return {
     url: `${tls ? 'https' : 'http'}://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`,
@@ -181,6 +190,7 @@ export async function startCollectorServer(config: CollectorConfig): Promise<Run
           }),
         ])
         clearTimeout(timer)
+        await removeAdminFile(config.dataDir, adminToken)
         await store.close()
       })()
       return closing

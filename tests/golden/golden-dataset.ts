@@ -26,10 +26,18 @@ export const OTHER_PROJECT = 'other-project'
 
 /** First and last day (UTC) with generated runs; the test ranges sit inside, with history before. */
 export const FIRST_DAY = '2026-02-08'
-export const DAYS = 49
+export const DAYS = 59
 
 /** Time zones whose midnights the runs cluster around. */
-export const BOUNDARY_TIME_ZONES = ['UTC', 'America/Los_Angeles', 'Asia/Kolkata', 'Asia/Kathmandu'] as const
+export const BOUNDARY_TIME_ZONES = [
+  'UTC',
+  'America/Los_Angeles',
+  'Asia/Kolkata',
+  'Asia/Kathmandu',
+  'Australia/Sydney',
+  'America/Santiago',
+  'Europe/Berlin',
+] as const
 
 const NS_PER_MS = 1_000_000n
 const DAY_MS = 86_400_000

@@ -1,16 +1,22 @@
-import { randomUUID } from 'node:crypto'
+/** The golden suite through one collector on the embedded engine (chDB), as `npm start` runs it. */
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { createEmbeddedStore } from '@daa/collector'
-import { afterAll } from 'vitest'
-import { describeGoldenSuite } from './golden-suite.js'
+import { loadConfig, startCollectorServer } from '@daa/collector'
+import { describeIngestedGolden } from './golden-ingest-suite.js'
 
-// chDB allows one data directory per process: this file is its own process.
-const dataDir = mkdtempSync(join(tmpdir(), 'daa-golden-'))
-afterAll(() => rmSync(dataDir, { recursive: true, force: true }))
-
-describeGoldenSuite('embedded (chDB)', async () => {
-  const store = await createEmbeddedStore({ path: dataDir, database: `golden_${randomUUID().slice(0, 8)}` })
-  return { store, dispose: () => store.close() }
-})
+describeIngestedGolden('one collector on the embedded engine', async () => {
+  // chDB allows one data directory per process: this file is its own process.
+  const dataDir = mkdtempSync(join(tmpdir(), 'daa-golden-'))
+  const collector = await startCollectorServer(
+    loadConfig({ host: '127.0.0.1', port: 0, grpcPort: 0, dataDir, flushIntervalMs: 50 }, {}),
+  )
+  return {
+    collectors: [collector.url],
+    store: collector.store,
+    dispose: async () => {
+      await collector.close()
+      rmSync(dataDir, { recursive: true, force: true })
+    },
+  }
+}, ['UTC', 'America/Los_Angeles', 'Asia/Kolkata', 'Australia/Sydney'])

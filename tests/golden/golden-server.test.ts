@@ -1,8 +1,7 @@
-import { randomUUID } from 'node:crypto'
-import { createServerStore } from '@daa/collector'
 import { afterAll, beforeAll } from 'vitest'
 import { type RunningClickHouse, startClickHouseServer } from '../support/clickhouse-server.js'
-import { describeGoldenSuite } from './golden-suite.js'
+import { startTestCollector } from '../support/collector-harness.js'
+import { describeIngestedGolden } from './golden-ingest-suite.js'
 
 let server: RunningClickHouse
 beforeAll(async () => {
@@ -10,13 +9,7 @@ beforeAll(async () => {
 })
 afterAll(() => server?.stop())
 
-describeGoldenSuite('ClickHouse server', async () => {
-  const store = await createServerStore({ url: server.url, database: `golden_${randomUUID().slice(0, 8)}` })
-  return {
-    store,
-    dispose: async () => {
-      await store.command(`DROP DATABASE IF EXISTS ${store.database}`)
-      await store.close()
-    },
-  }
+describeIngestedGolden('one collector on a ClickHouse server', async () => {
+  const target = await startTestCollector(server.url)
+  return { collectors: [target.collector.url], store: target.collector.store, dispose: () => target.close() }
 })

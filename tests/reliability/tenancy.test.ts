@@ -70,7 +70,7 @@ describe("project A's key against project B's data", () => {
     const store = target.collector.store
     const walDir = mkdtempSync(join(tmpdir(), 'daa-tenancy-wal-'))
     try {
-      const probe = await createCollector({ store, walDir, rollupIntervalMs: 0, maintenanceIntervalMs: 0 })
+      const probe = await createCollector({ store, walDir, rollupIntervalMs: 0 })
       const routes = probe.app.routes.filter((route) => route.method === 'GET').map((route) => route.path)
       await probe.shutdown()
       for (const route of routes) expect(Object.keys(GET_ROUTES)).toContain(route)

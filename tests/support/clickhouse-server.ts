@@ -3,7 +3,7 @@
  *
  * libchdb.so from `@chdb/lib-linux-x64-gnu` is a full clickhouse-local, which can open real listeners
  * (`SYSTEM START LISTEN HTTP`) for as long as one blocking query runs. `chdb-server.py` calls it through
- * Python's ctypes in a child process (Node FFI breaks ClickHouse's stack check). See /work/shared/DESIGN.md.
+ * Python's ctypes in a child process (Node FFI breaks ClickHouse's stack check).
  */
 import { type ChildProcess, spawn } from 'node:child_process'
 import { rmSync } from 'node:fs'

@@ -225,6 +225,13 @@ export class ApiKeyResolver {
    * The project owning the key, or undefined for an unknown or revoked key. Throws the store's
    * error only when ClickHouse cannot be asked and the key was never answered for.
    */
+
+  /** Forgets every cached look-up, so a revocation takes effect at once on this collector. */
+  clear(): void {
+    this.cache.clear()
+    this.unknown.clear()
+  }
+
   async projectFor(key: string): Promise<string | undefined> {
     const hash = hashApiKey(key)
     const cached = this.cache.get(hash) ?? this.unknown.get(hash)

@@ -25,7 +25,6 @@ beforeAll(async () => {
   collector = await createCollector({
     store,
     walDir: join(directory, 'wal'),
-    maintenanceIntervalMs: 0,
     rollupIntervalMs: 0,
   })
   key = (await createApiKey(store, 'poisoned')).key

@@ -101,7 +101,7 @@ export async function acceptExport(
   projectId: string,
   encoding: OtlpEncoding,
   readBody: () => Promise<Uint8Array> | Uint8Array,
-): Promise<ExportOutcome> {
+): Promise<ExportOutcome & { acceptedSpans: number }> {
   const { metrics } = dependencies
   const release = await dependencies.decodes.acquire()
   let request: DecodedRequest
@@ -119,7 +119,7 @@ export async function acceptExport(
     release()
   }
   await durable
-  return exportOutcomeOf(request)
+  return { ...exportOutcomeOf(request), acceptedSpans: request.spans.length }
 }
 
 /** Decodes a logged request body again and maps it, exactly as when it arrived (for replay). */

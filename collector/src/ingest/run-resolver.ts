@@ -3,51 +3,59 @@ import type { Store } from '../store/store.js'
 /**
  * Attributes spans that arrived before (or apart from) their run to the nearest invoke_agent
  * ancestor, inside ClickHouse: a span whose parent is a run, or whose parent already knows its
- * run, is rewritten with that run id. ReplacingMergeTree keeps the newer version of the row.
+ * run, is re-inserted with that run id (ReplacingMergeTree keeps the newer version of the row, and
+ * the re-insert logs the run as changed, so the metrics pick it up).
+ *
+ * No time window: the resolver looks at the traces that had a span inserted since `since` (the
+ * `trace_changes` log), whatever the spans' own timestamps. A child and its run find each other when
+ * the second of them arrives, be it seconds or weeks later, in a backfill or in a replay.
  *
  * One pass resolves one level of the tree, so passes repeat until nothing changes. The work is
  * idempotent, so several collectors may run it at once.
  */
-// Spans are sharded by trace, so a span and its parent always share a shard: on a cluster each
-// shard joins its own rows, instead of shipping every parent to every shard.
+// Spans and trace_changes are both sharded by (project, trace), so a span, its parent and its trace's
+// changes always share a shard: on a cluster each shard joins its own rows.
 const SAME_SHARD = "SETTINGS distributed_product_mode = 'local'"
 
-const RESOLVE_ONE_LEVEL = `
-INSERT INTO spans
-SELECT child.* REPLACE (
-    if(parent.operation = 'invoke_agent', parent.span_id, parent.run_id) AS run_id,
-    now64(3) AS ingested_at
-)
+/** The traces to look at: changed since {since}, or every trace when resolving everything. */
+function tracesFilter(all: boolean): string {
+  if (all) return '1'
+  // trace_id alone first, so the bloom filter index on spans.trace_id can skip granules.
+  return `trace_id IN (SELECT trace_id FROM trace_changes WHERE changed_at >= {since:DateTime64(3, 'UTC')})
+      AND (project_id, trace_id) IN (SELECT project_id, trace_id FROM trace_changes WHERE changed_at >= {since:DateTime64(3, 'UTC')})`
+}
+
+function pendingJoin(all: boolean, childColumns: string): string {
+  return `
 FROM (
-    SELECT * FROM spans FINAL
+    SELECT ${childColumns} FROM spans FINAL
     WHERE run_id = '' AND parent_span_id != '' AND operation != 'invoke_agent'
-      AND timestamp >= {since:DateTime64(9)}
+      AND ${tracesFilter(all)}
 ) AS child
 INNER JOIN (
     SELECT project_id, trace_id, span_id, operation, run_id FROM spans FINAL
     WHERE (operation = 'invoke_agent' OR run_id != '')
-      AND timestamp >= {since:DateTime64(9)} - INTERVAL 1 DAY
+      AND ${tracesFilter(all)}
 ) AS parent
 ON child.project_id = parent.project_id AND child.trace_id = parent.trace_id AND child.parent_span_id = parent.span_id
 ${SAME_SHARD}`
+}
 
-const COUNT_RESOLVABLE = `
-SELECT count() AS n
-FROM (
-    SELECT project_id, trace_id, parent_span_id FROM spans FINAL
-    WHERE run_id = '' AND parent_span_id != '' AND operation != 'invoke_agent'
-      AND timestamp >= {since:DateTime64(9)}
-) AS child
-INNER JOIN (
-    SELECT project_id, trace_id, span_id FROM spans FINAL
-    WHERE (operation = 'invoke_agent' OR run_id != '')
-      AND timestamp >= {since:DateTime64(9)} - INTERVAL 1 DAY
-) AS parent
-ON child.project_id = parent.project_id AND child.trace_id = parent.trace_id AND child.parent_span_id = parent.span_id
-${SAME_SHARD}`
+const resolveOneLevel = (all: boolean) => `
+INSERT INTO spans
+SELECT child.* REPLACE (
+    if(parent.operation = 'invoke_agent', parent.span_id, parent.run_id) AS run_id,
+    now64(3) AS ingested_at
+)${pendingJoin(all, '*')}`
+
+const countResolvable = (all: boolean) =>
+  `SELECT count() AS n${pendingJoin(all, 'project_id, trace_id, parent_span_id')}`
 
 export interface ResolveOptions {
-  /** Only spans that started at or after this time are considered. Default: 2 days ago. */
+  /**
+   * Look at the traces that had a span inserted at or after this instant (ClickHouse's clock).
+   * Default: every trace, whatever its age (a full pass; what a first refresh does).
+   */
   since?: Date
   /** Deepest chain of non-run spans between a span and its run that is followed. Default 16. */
   maxDepth?: number
@@ -55,13 +63,16 @@ export interface ResolveOptions {
 
 /** Resolves pending run attributions; returns how many passes changed something. */
 export async function resolvePendingRuns(store: Store, options: ResolveOptions = {}): Promise<number> {
-  const since = (options.since ?? new Date(Date.now() - 2 * 86_400_000)).toISOString().replace('Z', '')
+  const all = options.since === undefined
+  const params: Record<string, string> = all
+    ? {}
+    : { since: options.since!.toISOString().replace('T', ' ').replace('Z', '') }
   const maxDepth = options.maxDepth ?? 16
   let passes = 0
   while (passes < maxDepth) {
-    const [pending] = await store.query<{ n: number }>(COUNT_RESOLVABLE, { since })
+    const [pending] = await store.query<{ n: number }>(countResolvable(all), params)
     if (!pending?.n) break
-    await store.command(RESOLVE_ONE_LEVEL, { since })
+    await store.command(resolveOneLevel(all), params)
     passes += 1
   }
   return passes

@@ -7,6 +7,9 @@ export {
 } from './metrics-routes.js'
 export { listQueriesCommand, type QueryCommandOptions, runQueryCommand } from './query-commands.js'
 export {
+  CLAIM_LEASE_MS,
+  holdsClaim,
+  lastRefresh,
   RECOMMENDED_REFRESH_INTERVAL_MS,
   REFRESH_OVERLAP_MS,
   type RefreshOptions,
@@ -16,8 +19,9 @@ export {
   startRollupRefresher,
 } from './refresh.js'
 export { toCsv, toTable } from './result-formats.js'
-export { DAY_ROLLUPS, ROLLUP_TABLES } from './rollup-schema.js'
+export { DAY_ROLLUPS, ROLLUP_TABLES, RUN_SUMMARY_VIEW } from './rollup-schema.js'
 export {
+  FLOAT_DIGITS,
   findSavedQuery,
   MAX_RANGE_DAYS,
   type RunOptions,

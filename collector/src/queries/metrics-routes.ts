@@ -69,6 +69,7 @@ export function registerMetricsRoutes<E extends MetricsEnv>(
         return c.body(toCsv(result), 200, {
           'Content-Type': 'text/csv; charset=utf-8',
           'Content-Disposition': `inline; filename="${result.query}_${result.params.from}_${result.params.to}.csv"`,
+          ...(result.fresh_as_of ? { 'X-Daa-Fresh-As-Of': result.fresh_as_of } : {}),
         })
       }
       return c.json(result)

@@ -1,33 +1,34 @@
 /**
- * Keeps `run_facts` and the day rollups built on it (agent_days, agent_day_units, quarter_totals,
- * quarter_outcomes, people_quarters) equal to the raw computation. See rollup-schema.ts for the design.
+ * Keeps `run_facts` and the rollups built on it (agent_days, agent_day_units, quarter_totals,
+ * quarter_outcomes, people_quarters) equal to the raw computation, continuously. The design and the
+ * measurements that chose it: collector/docs/metric-layer.md.
  *
- * Each refresh: (1) recomputes the facts of the runs changed since the watermark into run_facts;
- * (2) rebuilds every UTC day those runs started on (and, for agent_days, the day after, whose rows
- * carry the previous day's bitmaps) in each day rollup: the day's rows are computed from run_facts
- * into a staging table private to this refresh, then swapped in with REPLACE PARTITION (or the day
- * dropped when it has no rows). The day rollups so hold one row per key and are read without FINAL.
+ * Each refresh, for the changes logged since the previous refresh began (minus REFRESH_OVERLAP_MS):
+ * (1) attributes spans that arrived before their run, in the traces that changed (run-resolver.ts);
+ * (2) recomputes the facts of every changed run from the raw tables into run_facts;
+ * (3) re-inserts, in each rollup, the rows of the keys those runs touch (an agent's UTC day, a
+ *     quarter-hour, an agent's quarter-hour, a person's quarter-hour), computed from run_facts.
+ * Every table is a ReplacingMergeTree keyed by what it counts, so a re-inserted row replaces the
+ * previous one and queries read with FINAL. Only INSERTs: the same statements run on one node, on
+ * the embedded engine and through Distributed tables on a cluster. A key that lost all its runs to
+ * another outcome (quarter_outcomes, agent_day_units) gets a row of zeros, which queries skip.
  *
- * Single node and embedded only for step 2 as written: on a cluster the swap has to run against each
- * shard's local tables (REPLACE PARTITION is local to a table; Replicated engines replicate it).
- *
- * Cadence: call `refreshRollups(store)` every minute (RECOMMENDED_REFRESH_INTERVAL_MS) from one or
- * more collectors; `startRollupRefresher` does that. The saved queries see a run's newest spans
- * and outcomes once a refresh has run after they were inserted, so dashboards lag by at most one
- * interval plus the refresh's own duration. The refresh is idempotent: concurrent or repeated
- * refreshes are safe and only repeat work.
+ * Work grows with what changed, not with history: 10k late outcomes touch 10k runs and their keys.
+ * The refresh is idempotent; a collector refreshes only while it holds the claim (`holdsClaim`), so
+ * several collectors take turns instead of repeating each other's work.
  */
 import { randomUUID } from 'node:crypto'
+import { resolvePendingRuns } from '../ingest/run-resolver.js'
 import type { TableDefinition } from '../store/schema.js'
 import { quoteIdentifier, type Store } from '../store/store.js'
 import {
   AGENT_DAY_UNITS,
   AGENT_DAYS,
   DAY_ROLLUPS,
+  LOG_KEEP_DAYS,
   PEOPLE_QUARTERS,
   QUARTER_OUTCOMES,
   QUARTER_TOTALS,
-  RUN_CHANGES_KEEP_DAYS,
 } from './rollup-schema.js'
 import {
   agentDaysSelect,
@@ -35,21 +36,28 @@ import {
   peopleQuartersSelect,
   quarterOutcomesSelect,
   quarterTotalsSelect,
+  type RollupFilter,
   RUN_FACT_COLUMNS,
   runFactsSelect,
 } from './run-facts.js'
 
-/** How often the collector should refresh the rollup. */
-export const RECOMMENDED_REFRESH_INTERVAL_MS = 60_000
+/** How often a collector refreshes the metrics (DAA_ROLLUP_INTERVAL_MS). */
+export const RECOMMENDED_REFRESH_INTERVAL_MS = 1000
 
 /**
- * How far before the previous refresh's start the next one looks again. An insert stamps the change
- * log when it starts but becomes visible when it commits; anything committing within this margin
- * after a refresh began is picked up by the next one.
+ * How far before the previous refresh's start the next one looks again. A change is logged when its
+ * insert starts and becomes visible when the insert commits (about a second for a collector's
+ * batch); anything committing within this margin after a refresh began is picked up by the next one.
  */
-export const REFRESH_OVERLAP_MS = 5 * 60_000
+export const REFRESH_OVERLAP_MS = 15_000
 
-/** UTC days rebuilt per INSERT … SELECT into a day rollup's staging table, to bound memory. */
+/** A claim older than this is void: its collector stopped or hangs, and another takes over. */
+export const CLAIM_LEASE_MS = 30_000
+
+/** Changed keys per INSERT … SELECT (they travel as query parameters). */
+const KEYS_PER_STATEMENT = 2000
+
+/** UTC days per INSERT … SELECT in a full rebuild, to bound memory. */
 const DAYS_PER_INSERT = 4
 
 /** Runs recomputed per INSERT … SELECT, to bound the join's memory. */
@@ -57,13 +65,15 @@ const RUNS_PER_CHUNK = 1_000_000
 
 export interface RefreshOptions {
   /**
-   * Recompute the runs changed at or after this instant. Default: the previous refresh's start minus
-   * REFRESH_OVERLAP_MS; a full rebuild when there was none, or when it is older than the change log
-   * keeps entries (RUN_CHANGES_KEEP_DAYS).
+   * Recompute what changed at or after this instant. Default: the previous refresh's start minus
+   * REFRESH_OVERLAP_MS; a full rebuild when there was none, or when it is older than the change
+   * logs keep entries.
    */
   since?: Date
   /** Recompute every run, whatever changed. Default: false. */
   full?: boolean
+  /** Who refreshes, recorded in metric_refreshes. Default: 'manual'. */
+  holder?: string
 }
 
 export interface RefreshReport {
@@ -72,9 +82,11 @@ export interface RefreshReport {
   since: Date | null
   /** Runs whose facts were recomputed (a run changed in several tables counts once). */
   runsRefreshed: number
-  /** UTC days whose day-rollup partitions (DAY_ROLLUPS) were rebuilt. */
-  daysRebuilt: number
-  /** ClickHouse's clock when the refresh began: the next refresh's watermark. */
+  /** Rollup keys (agent, person and quarter-hour) re-inserted; UTC days for a full refresh. */
+  keysRefreshed: number
+  /** Passes of the run resolver that attributed spans to their runs. */
+  attributionPasses: number
+  /** ClickHouse's clock when the refresh began: the next refresh's watermark, and the answers' freshness. */
   startedAt: Date
   elapsedMs: number
 }
@@ -88,78 +100,105 @@ function parseClickHouseTime(text: string): Date {
   return new Date(`${text.replace(' ', 'T')}Z`)
 }
 
+async function serverNow(store: Store): Promise<Date> {
+  const [now] = await store.query<{ now: string }>("SELECT toString(now64(3, 'UTC')) AS now")
+  return parseClickHouseTime(now!.now)
+}
+
 const INSERT_FACTS = `INSERT INTO run_facts (${RUN_FACT_COLUMNS.join(', ')})`
 
 const CHANGED_RUNS = `
     SELECT project_id, run_id FROM run_changes
-    WHERE changed_at >= {since:DateTime64(3, 'UTC')}
-      AND cityHash64(run_id) % {chunks:UInt64} = {chunk:UInt64}`
+    WHERE changed_at >= {since:DateTime64(3, 'UTC')}`
 
-/** Recomputes the facts of changed runs (or all runs) and records the refresh. */
+/** The column names of a table, in order, without the version column (it takes its default). */
+function columnsOf(table: TableDefinition): string[] {
+  return table.columns
+    .split('\n')
+    .map((line) => line.trim().split(/\s+/)[0] ?? '')
+    .filter((name) => name !== '' && name !== 'refreshed_at')
+}
+
+/** Recomputes the facts of changed runs (or all runs), then their rollup keys, and records the refresh. */
 export async function refreshRollups(store: Store, options: RefreshOptions = {}): Promise<RefreshReport> {
   const clock = Date.now()
-  const [now] = await store.query<{ now: string }>("SELECT toString(now64(3, 'UTC')) AS now")
-  const startedAt = parseClickHouseTime(now!.now)
+  const startedAt = await serverNow(store)
   const since = options.full ? null : (options.since ?? (await defaultWatermark(store, startedAt)))
 
+  // Attribution first: the spans it re-inserts log their runs as changed for step 2.
+  const attributionPasses = await resolvePendingRuns(store, since === null ? {} : { since })
+
   let runsRefreshed: number
-  let days: string[]
+  let keysRefreshed: number
   if (since === null) {
     const [count] = await store.query<{ runs: number }>(
       'SELECT uniqExact(project_id, run_id) AS runs FROM runs',
     )
     runsRefreshed = count?.runs ?? 0
-    await insertInChunks(store, runsRefreshed, 'cityHash64(run_id) % {chunks:UInt64} = {chunk:UInt64}', {})
-    days = (
-      await store.query<{ day: string }>('SELECT DISTINCT toString(toDate(start_time)) AS day FROM run_facts')
+    await insertFacts(store, runsRefreshed, '1', {})
+    const days = (
+      await store.query<{ day: string }>(
+        'SELECT DISTINCT toString(toDate(start_time)) AS day FROM run_facts ORDER BY day',
+      )
     ).map((row) => row.day)
+    for (let first = 0; first < days.length; first += DAYS_PER_INSERT) {
+      await recomputeRollups(store, dayScope(), { days: days.slice(first, first + DAYS_PER_INSERT) })
+    }
+    keysRefreshed = days.length
   } else {
     const params = { since: clickHouseTime(since) }
     const [count] = await store.query<{ runs: number }>(
-      "SELECT uniqExact(project_id, run_id) AS runs FROM run_changes WHERE changed_at >= {since:DateTime64(3, 'UTC')}",
+      `SELECT uniqExact(project_id, run_id) AS runs FROM (${CHANGED_RUNS})`,
       params,
     )
     runsRefreshed = count?.runs ?? 0
-    await insertInChunks(store, runsRefreshed, `(project_id, run_id) IN (${CHANGED_RUNS})`, params)
-    days =
+    await insertFacts(store, runsRefreshed, `(project_id, run_id) IN (${CHANGED_RUNS})`, params)
+    const keys =
       runsRefreshed === 0
         ? []
-        : (
-            await store.query<{ day: string }>(
-              `SELECT DISTINCT toString(toDate(start_time)) AS day FROM run_facts
-               WHERE (project_id, run_id) IN (
-                   SELECT project_id, run_id FROM run_changes WHERE changed_at >= {since:DateTime64(3, 'UTC')})`,
-              params,
-            )
-          ).map((row) => row.day)
-  }
-  days.sort()
-  for (const table of DAY_ROLLUPS) {
-    // An agent_days row carries the previous day's bitmaps: a changed day changes the next day's rows.
-    const rebuilt =
-      table === AGENT_DAYS ? [...new Set(days.flatMap((day) => [day, nextDay(day)]))].sort() : days
-    await rebuildDays(store, table, rebuilt)
+        : await store.query<{ p: string; a: string; u: string; q: string }>(
+            // A run's project, agent, person and start never change: `runs` has them (and a bloom
+            // filter on run_id), so the keys come without reading run_facts.
+            `SELECT DISTINCT project_id AS p, agent_id AS a, user_id AS u,
+                 toString(toStartOfFifteenMinutes(toDateTime(start_time, 'UTC'))) AS q
+             FROM runs WHERE (project_id, run_id) IN (${CHANGED_RUNS})`,
+            params,
+          )
+    for (let first = 0; first < keys.length; first += KEYS_PER_STATEMENT) {
+      const chunk = keys.slice(first, first + KEYS_PER_STATEMENT)
+      await recomputeRollups(store, keyScope(), {
+        kp: chunk.map((key) => key.p),
+        ka: chunk.map((key) => key.a),
+        ku: chunk.map((key) => key.u),
+        kq: chunk.map((key) => key.q),
+      })
+    }
+    keysRefreshed = keys.length
   }
 
-  await store.insert('rollup_refreshes', [
+  const mode = since === null ? 'full' : 'incremental'
+  await store.insert('metric_refreshes', [
     {
       started_at: clickHouseTime(startedAt),
       finished_at: clickHouseTime(new Date(startedAt.getTime() + (Date.now() - clock))),
-      mode: since === null ? 'full' : 'incremental',
+      holder: options.holder ?? 'manual',
+      mode,
       runs_refreshed: runsRefreshed,
+      keys_refreshed: keysRefreshed,
     },
   ])
   return {
-    mode: since === null ? 'full' : 'incremental',
+    mode,
     since,
     runsRefreshed,
-    daysRebuilt: days.length,
+    keysRefreshed,
+    attributionPasses,
     startedAt,
     elapsedMs: Date.now() - clock,
   }
 }
 
-async function insertInChunks(
+async function insertFacts(
   store: Store,
   runs: number,
   filter: string,
@@ -167,13 +206,81 @@ async function insertInChunks(
 ): Promise<void> {
   if (runs === 0) return
   const chunks = Math.max(1, Math.ceil(runs / RUNS_PER_CHUNK))
-  const sql = `${INSERT_FACTS}\n${runFactsSelect(filter)}`
+  const chunked =
+    chunks === 1 ? filter : `(${filter}) AND cityHash64(run_id) % {chunks:UInt64} = {chunk:UInt64}`
+  const sql = `${INSERT_FACTS}\n${runFactsSelect(chunked)}`
   for (let chunk = 0; chunk < chunks; chunk++) {
     await store.command(sql, { ...params, chunks, chunk })
   }
 }
 
-const DAY_ROLLUP_SELECTS: Record<string, (source: string, days: boolean) => string> = {
+/** Which rows of each rollup a recompute writes, and which existing rows it may have to zero. */
+interface RollupScope {
+  filters: Record<string, RollupFilter>
+  /** For rollups whose keys can lose all their runs: the existing rows in scope (WHERE over the table). */
+  existing: Record<string, string>
+}
+
+/** The changed keys, as parallel array parameters kp/ka/ku/kq (project, agent, user, quarter). */
+const CHANGED_KEYS = `
+    SELECT k.1 AS project_id, k.2 AS agent_id, k.3 AS user_id, k.4 AS start_time
+    FROM (SELECT arrayJoin(arrayZip({kp:Array(String)}, {ka:Array(String)}, {ku:Array(String)}, {kq:Array(DateTime('UTC'))})) AS k)`
+
+function keyScope(): RollupScope {
+  // An agent's UTC days, and the days after them (whose rows carry the previous day's bitmaps).
+  const agentDays = `
+    SELECT project_id, agent_id, toDate(start_time) FROM (${CHANGED_KEYS})
+    UNION ALL SELECT project_id, agent_id, toDate(start_time) + 1 FROM (${CHANGED_KEYS})`
+  const agentDaysOwn = `SELECT project_id, agent_id, toDate(start_time) FROM (${CHANGED_KEYS})`
+  // The quarter-hours (all agents: every run of them is read) and each agent's quarter-hours.
+  const quarters = `SELECT project_id, start_time FROM (${CHANGED_KEYS})`
+  const agentQuarters = `
+    SELECT project_id, agent_key, start_time FROM (${CHANGED_KEYS})
+    ARRAY JOIN ['', agent_id] AS agent_key`
+  const quarterFilter: RollupFilter = {
+    runs: `(project_id, toStartOfFifteenMinutes(start_time)) IN (${quarters})`,
+    keys: `(project_id, agent_key, quarter) IN (${agentQuarters})`,
+  }
+  return {
+    filters: {
+      [AGENT_DAYS.name]: {
+        runs: `(project_id, agent_id, toDate(start_time)) IN (${agentDays})`,
+        previousRuns: `(project_id, agent_id, toDate(start_time) + 1) IN (${agentDays})`,
+      },
+      [AGENT_DAY_UNITS.name]: { runs: `(project_id, agent_id, toDate(start_time)) IN (${agentDaysOwn})` },
+      [QUARTER_TOTALS.name]: quarterFilter,
+      [QUARTER_OUTCOMES.name]: quarterFilter,
+      [PEOPLE_QUARTERS.name]: {
+        runs: `(project_id, toStartOfFifteenMinutes(start_time), agent_id, user_id) IN (
+            SELECT project_id, start_time, agent_id, user_id FROM (${CHANGED_KEYS}))`,
+      },
+    },
+    existing: {
+      [AGENT_DAY_UNITS.name]: `(project_id, agent_id, day) IN (${agentDaysOwn})`,
+      [QUARTER_OUTCOMES.name]: `(project_id, agent_id, quarter) IN (${agentQuarters})`,
+    },
+  }
+}
+
+/** Every key of the UTC days in the {days:Array(Date)} parameter (a full rebuild, a few days at a time). */
+function dayScope(): RollupScope {
+  const days = 'toDate(start_time) IN {days:Array(Date)}'
+  return {
+    filters: {
+      [AGENT_DAYS.name]: { runs: days, previousRuns: 'toDate(start_time) + 1 IN {days:Array(Date)}' },
+      [AGENT_DAY_UNITS.name]: { runs: days },
+      [QUARTER_TOTALS.name]: { runs: days },
+      [QUARTER_OUTCOMES.name]: { runs: days },
+      [PEOPLE_QUARTERS.name]: { runs: days },
+    },
+    existing: {
+      [AGENT_DAY_UNITS.name]: 'day IN {days:Array(Date)}',
+      [QUARTER_OUTCOMES.name]: 'toDate(quarter) IN {days:Array(Date)}',
+    },
+  }
+}
+
+const ROLLUP_SELECTS: Record<string, (source: string, filter: RollupFilter) => string> = {
   [AGENT_DAYS.name]: agentDaysSelect,
   [AGENT_DAY_UNITS.name]: agentDayUnitsSelect,
   [QUARTER_TOTALS.name]: quarterTotalsSelect,
@@ -181,68 +288,88 @@ const DAY_ROLLUP_SELECTS: Record<string, (source: string, days: boolean) => stri
   [PEOPLE_QUARTERS.name]: peopleQuartersSelect,
 }
 
-/**
- * Rebuilds the given UTC days (YYYY-MM-DD) of a day rollup from run_facts: each day's partition is
- * computed whole into a staging table of this refresh's own, then swapped in with REPLACE
- * PARTITION, which is atomic per partition. The table so holds exactly one row per key; a
- * concurrent refresh of the same day swaps in the same rows computed a moment later.
- */
-async function rebuildDays(store: Store, table: TableDefinition, days: readonly string[]): Promise<void> {
-  if (days.length === 0) return
-  const target = quoteIdentifier(table.name)
-  const stagingName = `${table.name}_staging_${randomUUID().replaceAll('-', '')}`
-  const staging = quoteIdentifier(stagingName)
-  const select = DAY_ROLLUP_SELECTS[table.name]!
-  await store.command(`CREATE TABLE ${staging} AS ${target}`)
-  try {
-    for (let first = 0; first < days.length; first += DAYS_PER_INSERT) {
-      const batch = days.slice(first, first + DAYS_PER_INSERT)
-      await store.command(`INSERT INTO ${staging}\n${select('run_facts FINAL', true)}`, {
-        days: batch,
-        days_and_previous: [...new Set(batch.flatMap((day) => [previousDay(day), day]))],
-      })
-      const filled = new Set(
-        (
-          await store.query<{ partition_id: string }>(
-            'SELECT DISTINCT partition_id FROM system.parts WHERE database = currentDatabase() AND table = {table:String} AND active',
-            { table: stagingName },
-          )
-        ).map((row) => row.partition_id),
-      )
-      for (const day of batch) {
-        // Partition ids of a Date partition key are YYYYMMDD; `day` comes from ClickHouse's toString(Date).
-        if (!/^\d{4}-\d{2}-\d{2}$/.test(day)) throw new Error(`unexpected day "${day}"`)
-        const partition = day.replaceAll('-', '')
-        // ClickHouse refuses to REPLACE from an empty partition; a day without rows is dropped instead.
-        await store.command(
-          filled.has(partition)
-            ? `ALTER TABLE ${target} REPLACE PARTITION ID '${partition}' FROM ${staging}`
-            : `ALTER TABLE ${target} DROP PARTITION ID '${partition}'`,
-        )
-      }
+/** The measures of the rollups that may need rows of zeros, and each one's zero. */
+const ZERO_MEASURES: Record<string, Record<string, string>> = {
+  [AGENT_DAY_UNITS.name]: { delivered_runs: 'toUInt64(0)', value: 'toFloat64(0)' },
+  [QUARTER_OUTCOMES.name]: { runs: 'toUInt64(0)', value: 'toFloat64(0)' },
+}
+
+/** Re-inserts every rollup row in `scope`, computed from run_facts; one INSERT per rollup. */
+async function recomputeRollups(
+  store: Store,
+  scope: RollupScope,
+  params: Record<string, string[]>,
+): Promise<void> {
+  for (const table of DAY_ROLLUPS) {
+    const columns = columnsOf(table)
+    const target = `INSERT INTO ${quoteIdentifier(table.name)} (${columns.join(', ')})`
+    const fresh = ROLLUP_SELECTS[table.name]!('run_facts FINAL', scope.filters[table.name]!)
+    const zeros = ZERO_MEASURES[table.name]
+    const existing = scope.existing[table.name]
+    if (!zeros || !existing) {
+      await store.command(`${target}\n${fresh}`, params)
+      continue
     }
-  } finally {
-    await store.command(`DROP TABLE IF EXISTS ${staging} SYNC`)
+    // Rows of this key set that exist now but have no runs any more become zeros; a fresh row wins.
+    const keys = columns.filter((column) => !(column in zeros))
+    const zeroRow = columns.map((column) => (column in zeros ? `${zeros[column]} AS ${column}` : column))
+    await store.command(
+      `${target}
+SELECT ${columns.join(', ')} FROM (
+    SELECT ${columns.join(', ')}, 1 AS is_fresh FROM (${fresh}
+    )
+    UNION ALL
+    SELECT ${zeroRow.join(', ')}, 0 AS is_fresh FROM ${quoteIdentifier(table.name)} FINAL WHERE ${existing}
+)
+ORDER BY is_fresh DESC
+LIMIT 1 BY ${keys.join(', ')}`,
+      params,
+    )
   }
-}
-
-function previousDay(day: string): string {
-  return new Date(Date.parse(`${day}T00:00:00Z`) - 86_400_000).toISOString().slice(0, 10)
-}
-
-function nextDay(day: string): string {
-  return new Date(Date.parse(`${day}T00:00:00Z`) + 86_400_000).toISOString().slice(0, 10)
 }
 
 /** The previous refresh's start minus the overlap; null (rebuild) when there is none usable. */
 async function defaultWatermark(store: Store, now: Date): Promise<Date | null> {
-  const [last] = await store.query<{ started: string; refreshes: number }>(
-    'SELECT toString(max(started_at)) AS started, count() AS refreshes FROM rollup_refreshes',
-  )
-  if (!last || last.refreshes === 0) return null
-  const since = new Date(parseClickHouseTime(last.started).getTime() - REFRESH_OVERLAP_MS)
-  const oldestLogged = now.getTime() - (RUN_CHANGES_KEEP_DAYS - 1) * 86_400_000
+  const latest = await lastRefresh(store)
+  if (!latest) return null
+  const since = new Date(latest.getTime() - REFRESH_OVERLAP_MS)
+  const oldestLogged = now.getTime() - (LOG_KEEP_DAYS - 1) * 86_400_000
   return since.getTime() < oldestLogged ? null : since
+}
+
+/**
+ * When the latest finished refresh began: every change committed before it is in the metrics.
+ * Null when the metrics were never refreshed.
+ */
+export async function lastRefresh(store: Store): Promise<Date | null> {
+  const [last] = await store.query<{ started: string; refreshes: number }>(
+    'SELECT toString(max(started_at)) AS started, count() AS refreshes FROM metric_refreshes',
+  )
+  return last && last.refreshes > 0 ? parseClickHouseTime(last.started) : null
+}
+
+/**
+ * Whether `holder` may refresh now: it writes a claim unless another collector's claim is younger
+ * than CLAIM_LEASE_MS, then holds it if the newest claim is its own (ties: the larger holder id).
+ */
+export async function holdsClaim(store: Store, holder: string): Promise<boolean> {
+  const latest = async () => {
+    const [row] = await store.query<{ holder: string; age_ms: number }>(
+      `SELECT argMax(holder, (claimed_at, holder)) AS holder,
+              toInt64(dateDiff('millisecond', max(claimed_at), now64(3, 'UTC'))) AS age_ms
+       FROM refresh_claims
+       WHERE claimed_at >= now64(3, 'UTC') - toIntervalMillisecond({lease:UInt64})`,
+      { lease: CLAIM_LEASE_MS },
+    )
+    return row && row.holder !== '' ? row : undefined
+  }
+  const before = await latest()
+  if (before && before.holder !== holder) return false
+  await store.command(
+    "INSERT INTO refresh_claims (holder, claimed_at) SELECT {holder:String}, now64(3, 'UTC')",
+    { holder },
+  )
+  return (await latest())?.holder === holder
 }
 
 export interface RollupRefresher {
@@ -250,22 +377,25 @@ export interface RollupRefresher {
   stop(): Promise<void>
 }
 
-/** Refreshes the rollup now and then every `intervalMs`; errors go to `onError` and the loop goes on. */
+/**
+ * Refreshes the metrics now and then every `intervalMs`, while this collector holds the claim;
+ * errors go to `onError` and the loop goes on. A refresh that outlasts the interval is not
+ * overlapped: the ticks during it are skipped.
+ */
 export function startRollupRefresher(
   store: Store,
-  options: { intervalMs?: number; onError?: (error: unknown) => void } = {},
+  options: { intervalMs?: number; onError?: (error: unknown) => void; holder?: string } = {},
 ): RollupRefresher {
   const intervalMs = options.intervalMs ?? RECOMMENDED_REFRESH_INTERVAL_MS
+  const holder = options.holder ?? randomUUID()
   let current: Promise<void> | undefined
   let stopped = false
-  // A refresh that outlasts the interval is not overlapped by the next tick; that tick is skipped.
   const tick = () => {
     if (stopped || current) return
-    current = refreshRollups(store)
-      .then(
-        () => undefined,
-        (error: unknown) => options.onError?.(error),
-      )
+    current = (async () => {
+      if (await holdsClaim(store, holder)) await refreshRollups(store, { holder })
+    })()
+      .catch((error: unknown) => options.onError?.(error))
       .finally(() => {
         current = undefined
       })

@@ -99,8 +99,9 @@ export const AGENT_DAYS: TableDefinition = {
     runs UInt64 CODEC(T64, ZSTD(1)),
     delivered_runs UInt64 CODEC(T64, ZSTD(1)),
     known_outcome_runs UInt64 CODEC(T64, ZSTD(1)),
-    cost_usd Float64 CODEC(ZSTD(1))`,
-  engine: 'MergeTree()',
+    cost_usd Float64 CODEC(ZSTD(1)),
+    refreshed_at DateTime64(6, 'UTC') DEFAULT now64(6) CODEC(Delta(8), ZSTD(1))`,
+  engine: 'ReplacingMergeTree(refreshed_at)',
   orderBy: '(project_id, day, agent_id)',
   partitionBy: 'day',
   ttlColumn: 'day',
@@ -130,8 +131,9 @@ export const QUARTER_TOTALS: TableDefinition = {
     llm_calls UInt64 CODEC(T64, ZSTD(1)),
     tool_calls UInt64 CODEC(T64, ZSTD(1)),
     tool_errors UInt64 CODEC(T64, ZSTD(1)),
-    run_durations_ns Array(UInt64) CODEC(ZSTD(1))`,
-  engine: 'MergeTree()',
+    run_durations_ns Array(UInt64) CODEC(ZSTD(1)),
+    refreshed_at DateTime64(6, 'UTC') DEFAULT now64(6) CODEC(Delta(8), ZSTD(1))`,
+  engine: 'ReplacingMergeTree(refreshed_at)',
   // The all-agents rows ('') come first in each project's range.
   orderBy: '(project_id, agent_id, quarter)',
   partitionBy: 'toDate(quarter)',
@@ -153,8 +155,9 @@ export const QUARTER_OUTCOMES: TableDefinition = {
     outcome_reason String CODEC(ZSTD(1)),
     outcome_unit LowCardinality(String),
     runs UInt64 CODEC(T64, ZSTD(1)),
-    value Float64 CODEC(ZSTD(1))`,
-  engine: 'MergeTree()',
+    value Float64 CODEC(ZSTD(1)),
+    refreshed_at DateTime64(6, 'UTC') DEFAULT now64(6) CODEC(Delta(8), ZSTD(1))`,
+  engine: 'ReplacingMergeTree(refreshed_at)',
   orderBy: '(project_id, agent_id, quarter, outcome, outcome_reason, outcome_unit)',
   partitionBy: 'toDate(quarter)',
   ttlColumn: 'quarter',
@@ -174,8 +177,9 @@ export const PEOPLE_QUARTERS: TableDefinition = {
     agent_id LowCardinality(String),
     user_id String CODEC(ZSTD(1)),
     runs UInt32 CODEC(T64, ZSTD(1)),
-    delivered_runs UInt32 CODEC(T64, ZSTD(1))`,
-  engine: 'MergeTree()',
+    delivered_runs UInt32 CODEC(T64, ZSTD(1)),
+    refreshed_at DateTime64(6, 'UTC') DEFAULT now64(6) CODEC(Delta(8), ZSTD(1))`,
+  engine: 'ReplacingMergeTree(refreshed_at)',
   orderBy: '(project_id, quarter, agent_id, user_id)',
   partitionBy: 'toDate(quarter)',
   ttlColumn: 'quarter',
@@ -194,15 +198,20 @@ export const AGENT_DAY_UNITS: TableDefinition = {
     agent_id String CODEC(ZSTD(1)),
     unit LowCardinality(String),
     delivered_runs UInt64 CODEC(T64, ZSTD(1)),
-    value Float64 CODEC(ZSTD(1))`,
-  engine: 'MergeTree()',
+    value Float64 CODEC(ZSTD(1)),
+    refreshed_at DateTime64(6, 'UTC') DEFAULT now64(6) CODEC(Delta(8), ZSTD(1))`,
+  engine: 'ReplacingMergeTree(refreshed_at)',
   orderBy: '(project_id, day, agent_id, unit)',
   partitionBy: 'day',
   ttlColumn: 'day',
   shardingKey: 'cityHash64(project_id, agent_id)',
 }
 
-/** The tables rebuilt a UTC day at a time by `refreshRollups`, each partitioned by that day. */
+/**
+ * The rollups kept by `refreshRollups` on top of run_facts. Each is a ReplacingMergeTree keyed by
+ * what it counts: a refresh re-inserts the rows of every key its changed runs touch, and the newest
+ * row of a key wins (queries read them with FINAL).
+ */
 export const DAY_ROLLUPS = [
   AGENT_DAYS,
   AGENT_DAY_UNITS,
@@ -234,7 +243,62 @@ export const RUN_CHANGES: TableDefinition = {
   shardingKey: 'cityHash64(project_id, run_id)',
 }
 
-/** One row per refresh; the latest start is the next refresh's watermark. */
+/** How long the trace change log, refresh claims and refresh records keep entries. */
+export const LOG_KEEP_DAYS = RUN_CHANGES_KEEP_DAYS
+
+/**
+ * The trace change log: which traces had a span inserted, and when. The run resolver looks for
+ * spans still waiting for their run only in the traces that changed, so attribution needs no time
+ * window: a child and its run find each other whenever the second of them arrives.
+ */
+export const TRACE_CHANGES: TableDefinition = {
+  name: 'trace_changes',
+  columns: `
+    project_id LowCardinality(String),
+    trace_id String CODEC(ZSTD(1)),
+    changed_at DateTime64(3, 'UTC') CODEC(Delta(8), ZSTD(1))`,
+  engine: 'MergeTree()',
+  orderBy: '(changed_at, project_id, trace_id)',
+  partitionBy: 'toDate(changed_at)',
+  // The spans' key: on a cluster a trace's spans and its changes sit on the same shard.
+  shardingKey: 'cityHash64(project_id, trace_id)',
+}
+
+/**
+ * Who refreshes the metrics: a collector writes a claim before each refresh and refreshes only while
+ * the newest claim is its own, so several collectors on one ClickHouse take turns instead of
+ * repeating each other's work. A claim older than the lease is void (its collector stopped).
+ * Distributed with a constant key on a cluster, so every collector reads the same claims.
+ */
+export const REFRESH_CLAIMS: TableDefinition = {
+  name: 'refresh_claims',
+  columns: `
+    holder String,
+    claimed_at DateTime64(3, 'UTC')`,
+  engine: 'MergeTree()',
+  orderBy: 'claimed_at',
+  shardingKey: '0',
+}
+
+/**
+ * One row per finished refresh. The latest `started_at` is both the next refresh's watermark and
+ * what API answers report as their freshness: every change committed before it is included.
+ */
+export const METRIC_REFRESHES: TableDefinition = {
+  name: 'metric_refreshes',
+  columns: `
+    started_at DateTime64(3, 'UTC'),
+    finished_at DateTime64(3, 'UTC'),
+    holder String,
+    mode LowCardinality(String),
+    runs_refreshed UInt64,
+    keys_refreshed UInt64`,
+  engine: 'MergeTree()',
+  orderBy: 'started_at',
+  shardingKey: '0',
+}
+
+/** The legacy refresh log of migration 2, replaced by metric_refreshes in migration 3. */
 export const ROLLUP_REFRESHES: TableDefinition = {
   name: 'rollup_refreshes',
   columns: `
@@ -283,5 +347,71 @@ export function rollupMigrationStatements(context: MigrationContext): string[] {
           context.cluster ? `${source}_local` : source,
         )} ${where} GROUP BY project_id, run_id`,
     ),
+  ]
+}
+
+/** The view for platform teams: one row per run (see RUN_SUMMARY_VIEW_SQL). */
+export const RUN_SUMMARY_VIEW = 'run_summary'
+
+/**
+ * One row per run, with its final outcome, cost, tokens, calls and person: run_facts read with
+ * FINAL, under plain names. A `GROUP BY` over it answers what the saved queries answer (for DAA:
+ * `uniqExactIf(agent_id, outcome = 'delivered')` per `toDate(start_time, tz)`).
+ */
+const RUN_SUMMARY_VIEW_SQL = `
+SELECT
+    project_id,
+    run_id,
+    parent_run_id,
+    CAST(agent_id AS String) AS agent_id,
+    user_id,
+    start_time,
+    duration_ns / 1e6 AS duration_ms,
+    status_code,
+    CAST(outcome AS String) AS outcome,
+    outcome_value,
+    CAST(outcome_unit AS String) AS outcome_unit,
+    outcome_reason,
+    outcome_recorded_at,
+    cost_usd,
+    input_tokens,
+    output_tokens,
+    input_tokens + output_tokens AS total_tokens,
+    cache_read_tokens,
+    cache_write_tokens,
+    reasoning_tokens,
+    llm_calls,
+    tool_calls,
+    tool_errors
+FROM run_facts FINAL`
+
+/**
+ * Migration 3: the day rollups become keyed ReplacingMergeTrees (re-created: a refresh rebuilds them
+ * from run_facts), the trace change log and its view, refresh claims and records, and run_summary.
+ */
+export function metricLayerMigrationStatements(context: MigrationContext): string[] {
+  const onCluster = context.cluster?.replicated ? ` ON CLUSTER ${quoteIdentifier(context.cluster.name)}` : ''
+  const local = (table: TableDefinition) =>
+    context.cluster && table.shardingKey ? `${table.name}_local` : table.name
+  const drop = (table: TableDefinition) =>
+    [...new Set([table.name, local(table)])].map(
+      (name) => `DROP TABLE IF EXISTS ${quoteIdentifier(name)}${onCluster} SYNC`,
+    )
+  const keepFor = (table: TableDefinition, column: string) =>
+    `ALTER TABLE ${quoteIdentifier(local(table))}${onCluster} MODIFY TTL toDateTime(${column}) + INTERVAL ${LOG_KEEP_DAYS} DAY`
+  return [
+    ...DAY_ROLLUPS.flatMap(drop),
+    ...DAY_ROLLUPS.flatMap((table) => createTable(table, context)),
+    ...drop(ROLLUP_REFRESHES),
+    ...createTable(TRACE_CHANGES, context),
+    keepFor(TRACE_CHANGES, 'changed_at'),
+    `CREATE MATERIALIZED VIEW IF NOT EXISTS ${quoteIdentifier('trace_changes_from_spans')}${onCluster} ` +
+      `TO ${quoteIdentifier(local(TRACE_CHANGES))} AS SELECT project_id, trace_id, now64(3) AS changed_at ` +
+      `FROM ${quoteIdentifier(context.cluster ? 'spans_local' : 'spans')} GROUP BY project_id, trace_id`,
+    ...createTable(REFRESH_CLAIMS, context),
+    keepFor(REFRESH_CLAIMS, 'claimed_at'),
+    ...createTable(METRIC_REFRESHES, context),
+    keepFor(METRIC_REFRESHES, 'started_at'),
+    `CREATE VIEW IF NOT EXISTS ${quoteIdentifier(RUN_SUMMARY_VIEW)}${onCluster} AS${RUN_SUMMARY_VIEW_SQL}`,
   ]
 }

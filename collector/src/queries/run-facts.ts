@@ -132,16 +132,30 @@ export const RAW_RUN_FACTS = `(${runFactsSelect('project_id = {project:String}')
 const QUARTER_OF_DAY = 'toUInt8(intDiv(toHour(start_time) * 60 + toMinute(start_time), 15))'
 
 /**
+ * Which rows a rollup SELECT computes: boolean SQL over run_facts' columns (constant text chosen by
+ * daa; values travel as query parameters). '1' computes every row.
+ */
+export interface RollupFilter {
+  /** Runs read from the per-run source. */
+  runs: string
+  /** agent_days only: runs read for the previous day's bitmaps (their start_time is one day earlier). */
+  previousRuns?: string
+  /** quarter_totals and quarter_outcomes only: which (project_id, agent_key, quarter) rows to keep. */
+  keys?: string
+}
+
+const ALL: RollupFilter = { runs: '1', previousRuns: '1', keys: '1' }
+
+/**
  * The rows of `agent_days`, computed from per-run facts `source` (a table or a parenthesised
- * SELECT with run_facts' columns). With `days`, only the UTC days in the query parameter
- * {days:Array(Date)}, whose previous days must be in {days_and_previous:Array(Date)}.
+ * SELECT with run_facts' columns).
  *
  * Each row also carries the agent's bitmaps of the previous UTC day (`worked_before`,
  * `delivered_before`), so a query can count an agent once per calendar day in any time zone
  * without grouping by agent: a calendar day spans at most two UTC days, and the agent counts on the
  * first of them in which it was active.
  */
-export function agentDaysSelect(source: string, days = false): string {
+export function agentDaysSelect(source: string, filter: RollupFilter = ALL): string {
   const bit = `bitShiftLeft(toUInt128(1), ${QUARTER_OF_DAY})`
   return `
 SELECT
@@ -168,7 +182,7 @@ FROM (
         countIf(outcome != 'unknown') AS known_outcome_runs,
         sum(cost_usd) AS cost_usd
     FROM ${source}
-    WHERE ${days ? 'toDate(start_time) IN {days:Array(Date)}' : '1'}
+    WHERE ${filter.runs}
     GROUP BY project_id, day, agent_id
 ) AS current
 LEFT JOIN (
@@ -179,13 +193,13 @@ LEFT JOIN (
         groupBitOr(${bit}) AS worked,
         groupBitOrIf(${bit}, outcome = 'delivered') AS delivered
     FROM ${source}
-    WHERE ${days ? 'toDate(start_time) IN {days_and_previous:Array(Date)}' : '1'}
+    WHERE ${filter.previousRuns ?? '1'}
     GROUP BY project_id, day, agent_id
 ) AS previous ON previous.project_id = current.project_id AND previous.agent_id = current.agent_id AND previous.day = current.day`
 }
 
-/** The rows of `agent_day_units`, computed like quarterTotalsSelect. */
-export function agentDayUnitsSelect(source: string, days = false): string {
+/** The rows of `agent_day_units`, computed like agentDaysSelect. */
+export function agentDayUnitsSelect(source: string, filter: RollupFilter = ALL): string {
   return `
 SELECT
     project_id,
@@ -195,13 +209,12 @@ SELECT
     count() AS delivered_runs,
     sum(outcome_value) AS value
 FROM ${source}
-WHERE outcome = 'delivered' AND outcome_unit != ''${days ? ' AND toDate(start_time) IN {days:Array(Date)}' : ''}
+WHERE outcome = 'delivered' AND outcome_unit != '' AND (${filter.runs})
 GROUP BY project_id, day, agent_id, unit`
 }
 
 /** The rows of `quarter_totals`, computed like agentDaysSelect. */
-export function quarterTotalsSelect(source: string, days = false): string {
-  const where = days ? 'toDate(start_time) IN {days:Array(Date)}' : '1'
+export function quarterTotalsSelect(source: string, filter: RollupFilter = ALL): string {
   return `
 SELECT
     project_id,
@@ -230,14 +243,14 @@ FROM (
     FROM ${source}
     -- Each run counts toward its agent's row and toward the all-agents row ('').
     ARRAY JOIN if(agent_id = '', [''], ['', toString(agent_id)]) AS agent_key
-    WHERE ${where}
+    WHERE ${filter.runs}
     GROUP BY project_id, agent_key, quarter
-)`
+)
+WHERE ${filter.keys ?? '1'}`
 }
 
 /** The rows of `quarter_outcomes`, computed like agentDaysSelect. */
-export function quarterOutcomesSelect(source: string, days = false): string {
-  const where = days ? 'toDate(start_time) IN {days:Array(Date)}' : '1'
+export function quarterOutcomesSelect(source: string, filter: RollupFilter = ALL): string {
   return `
 SELECT project_id, agent_key AS agent_id, quarter, outcome, outcome_reason, outcome_unit, runs, value
 FROM (
@@ -253,14 +266,14 @@ FROM (
     FROM ${source}
     -- Each run counts toward its agent's row and toward the all-agents row ('').
     ARRAY JOIN if(agent_id = '', [''], ['', toString(agent_id)]) AS agent_key
-    WHERE ${where}
+    WHERE ${filter.runs}
     GROUP BY project_id, agent_key, quarter, outcome, outcome_reason, outcome_unit
-)`
+)
+WHERE ${filter.keys ?? '1'}`
 }
 
 /** The rows of `people_quarters`, computed like agentDaysSelect. */
-export function peopleQuartersSelect(source: string, days = false): string {
-  const where = days ? 'toDate(start_time) IN {days:Array(Date)}' : '1'
+export function peopleQuartersSelect(source: string, filter: RollupFilter = ALL): string {
   return `
 SELECT
     project_id,
@@ -270,16 +283,16 @@ SELECT
     toUInt32(count()) AS runs,
     toUInt32(countIf(outcome = 'delivered')) AS delivered_runs
 FROM ${source}
-WHERE user_id != '' AND (${where})
+WHERE user_id != '' AND (${filter.runs})
 GROUP BY project_id, quarter, agent_id, user_id`
 }
 
 /**
- * What each rollup a saved query may read (as written in its SQL) becomes on the raw path: the
- * same rows computed from spans, runs and outcomes at query time.
+ * What each rollup a saved query may read (its table name, as written in its SQL) becomes on the
+ * raw path: the same rows computed from spans, runs and outcomes at query time.
  */
 export const RAW_SOURCES: Readonly<Record<string, string>> = {
-  'run_facts FINAL': RAW_RUN_FACTS,
+  run_facts: RAW_RUN_FACTS,
   agent_days: `(${agentDaysSelect(RAW_RUN_FACTS)}\n)`,
   quarter_totals: `(${quarterTotalsSelect(RAW_RUN_FACTS)}\n)`,
   quarter_outcomes: `(${quarterOutcomesSelect(RAW_RUN_FACTS)}\n)`,

@@ -4,6 +4,7 @@
  */
 import { z } from 'zod'
 import { ClickHouseError, type Store } from '../store/store.js'
+import { lastRefresh } from './refresh.js'
 import { RAW_SOURCES } from './run-facts.js'
 import { replaceRollupSources, type SavedQuery, savedQueries } from './saved-queries.js'
 
@@ -118,7 +119,35 @@ export interface SavedQueryResult {
   params: SavedQueryParams
   columns: { name: string; type: string }[]
   rows: Record<string, unknown>[]
+  /**
+   * How fresh the answer is: every span, run and outcome acknowledged before this instant (ISO 8601,
+   * UTC) is included; null when the metrics were never refreshed. The raw path is always current.
+   */
+  fresh_as_of: string | null
   elapsed_ms: number
+}
+
+/** Significant digits kept in Float64 results (money, values, ratios): see roundFloats. */
+export const FLOAT_DIGITS = 12
+
+/**
+ * Rounds Float64 results to FLOAT_DIGITS significant digits. Costs and values are recorded with
+ * at most a few decimals, but their sums in binary floating point carry errors in the 16th digit
+ * (five runs of 0.0021 USD add up to 0.010499999999999999): rounded, they print as recorded
+ * (0.0105), in the API, the CSV and the CLI alike. Twelve digits keep every cent of a trillion.
+ */
+function roundFloats(rows: Record<string, unknown>[], columns: readonly { name: string; type: string }[]) {
+  const floats = columns.filter((column) => column.type.includes('Float')).map((column) => column.name)
+  if (floats.length === 0) return rows
+  for (const row of rows) {
+    for (const name of floats) {
+      const value = row[name]
+      if (typeof value === 'number' && Number.isFinite(value) && value !== 0) {
+        row[name] = Number(value.toPrecision(FLOAT_DIGITS))
+      }
+    }
+  }
+  return rows
 }
 
 /** Time and memory one metrics query may take on ClickHouse (its max_execution_time and max_memory_usage). */
@@ -180,6 +209,8 @@ export async function runSavedQuery(
       ? replaceRollupSources(query.sql, (source) => RAW_SOURCES[source] ?? source)
       : query.sql
   const started = performance.now()
+  // Freshness is read first: whatever the query then sees is at least this fresh.
+  const freshAsOf = options.source === 'raw' ? new Date() : await lastRefresh(store)
   const limits = options.limits ?? {}
   let rows: Record<string, unknown>[]
   try {
@@ -206,11 +237,13 @@ export async function runSavedQuery(
     }
     throw error
   }
+  const columns = query.columns.map(({ name: column, type }) => ({ name: column, type }))
   return {
     query: query.name,
     params,
-    columns: query.columns.map(({ name: column, type }) => ({ name: column, type })),
-    rows,
+    columns,
+    rows: roundFloats(rows, columns),
+    fresh_as_of: freshAsOf?.toISOString() ?? null,
     elapsed_ms: Math.round((performance.now() - started) * 100) / 100,
   }
 }

@@ -43,16 +43,13 @@ export const SAVED_QUERIES_DIR = fileURLToPath(new URL('../../queries/', import.
 /** Every saved query takes exactly these parameters; `project` is never taken from a request. */
 export const STANDARD_PARAMS = ['project', 'from', 'to', 'tz', 'agent'] as const
 
-/** How a query reads the per-run rollup; the raw path swaps in the raw computation here. */
-export const RUN_FACTS_SOURCE = 'run_facts FINAL'
-
 /**
- * The rollups a saved query may read, as written in its SQL (outside comments). The raw path swaps
- * each for the same rows computed from the raw tables (run-facts.ts, RAW_SOURCES). the others
- * hold one row per key and are read without FINAL.
+ * The rollups a saved query may read. Each is a ReplacingMergeTree (a refresh re-inserts the rows of
+ * the keys it touched), so a query reads it as `FROM <table> [AS alias] FINAL`. The raw path swaps
+ * each for the same rows computed from the raw tables (run-facts.ts, RAW_SOURCES).
  */
 export const ROLLUP_SOURCES = [
-  RUN_FACTS_SOURCE,
+  'run_facts',
   'agent_days',
   'quarter_totals',
   'quarter_outcomes',
@@ -62,13 +59,17 @@ export const ROLLUP_SOURCES = [
 
 const SOURCE_PATTERN = new RegExp(
   // Only a table right after FROM or JOIN: `agent_days.day` or `agent_local_days` are not sources.
-  `(?<=\\b(?:FROM|JOIN)\\s+)(${ROLLUP_SOURCES.map((source) => `${source.replace(' ', '\\s+')}\\b`).join('|')})`,
+  `(?<=\\b(?:FROM|JOIN)\\s+)(${ROLLUP_SOURCES.join('|')})\\b(\\s+AS\\s+\\w+)?(\\s+FINAL\\b)?`,
   'g',
 )
 
+/** A rollup read without FINAL (found by rollupSourcesOf): its unmerged older rows would count too. */
+const NOT_FINAL = '<not final>'
+
 /**
- * Replaces every rollup a query reads with `replacement(source)`, in the SQL but not in comments
- * (a multi-line replacement inside a `--` comment would turn the rest of it into SQL).
+ * Replaces every rollup a query reads with `replacement(table)` (then its alias, without FINAL), in
+ * the SQL but not in comments (a multi-line replacement inside a `--` comment would turn the rest
+ * of it into SQL). A replacement that returns the table name leaves the text as it was.
  */
 export function replaceRollupSources(sql: string, replacement: (source: string) => string): string {
   return sql
@@ -77,7 +78,14 @@ export function replaceRollupSources(sql: string, replacement: (source: string) 
       const comment = line.indexOf('--')
       const code = comment === -1 ? line : line.slice(0, comment)
       const rest = comment === -1 ? '' : line.slice(comment)
-      return code.replace(SOURCE_PATTERN, (source) => replacement(source.replace(/\s+/, ' '))) + rest
+      return (
+        code.replace(SOURCE_PATTERN, (whole, table: string, alias: string | undefined, final?: string) => {
+          const replaced = replacement(final ? table : `${table} ${NOT_FINAL}`)
+          return replaced === table || replaced === `${table} ${NOT_FINAL}`
+            ? whole
+            : `${replaced}${alias ?? ''}`
+        }) + rest
+      )
     })
     .join('\n')
 }
@@ -165,8 +173,10 @@ function checkConsistency(file: string, query: SavedQuery): void {
   for (const param of query.params) {
     if (!query.sql.includes(`{${param.name}:`)) fail(`declares ${param.name} but never uses it`)
   }
-  if (rollupSourcesOf(query.sql).length === 0)
-    fail(`must read its runs from one of ${ROLLUP_SOURCES.join(', ')}`)
+  const sources = rollupSourcesOf(query.sql)
+  if (sources.length === 0) fail(`must read its runs from one of ${ROLLUP_SOURCES.join(', ')}`)
+  const unmerged = sources.find((source) => source.endsWith(NOT_FINAL))
+  if (unmerged) fail(`reads ${unmerged.split(' ')[0]} without FINAL (its replaced rows would count too)`)
 }
 
 let cache: ReadonlyMap<string, SavedQuery> | undefined

@@ -1,4 +1,8 @@
-import { ROLLUP_TABLES, rollupMigrationStatements } from '../queries/rollup-schema.js'
+import {
+  metricLayerMigrationStatements,
+  ROLLUP_TABLES,
+  rollupMigrationStatements,
+} from '../queries/rollup-schema.js'
 import {
   API_KEYS,
   type ClusterLayout,
@@ -44,6 +48,11 @@ export const MIGRATIONS: readonly Migration[] = [
     version: 2,
     name: 'run_facts and the day rollups, run_changes log and its feeding views, rollup_refreshes',
     statements: (context) => rollupMigrationStatements(context),
+  },
+  {
+    version: 3,
+    name: 'keyed day rollups, trace_changes, refresh_claims, metric_refreshes and the run_summary view',
+    statements: (context) => metricLayerMigrationStatements(context),
   },
 ]
 
