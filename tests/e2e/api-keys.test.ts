@@ -51,14 +51,24 @@ describe('API keys', () => {
       { id: other.id, projectId: 'other', name: 'ci', createdAt: expect.any(String), revoked: false },
     ])
 
-    expect((await postSpans(target, recordAgentRun(), other.key)).status).toBe(200)
+    // A second collector over the same database: revocation reaches both.
+    const sibling = await startTestCollector(server.url, {
+      keyRefreshMs: 500,
+      clickhouseDatabase: target.config.clickhouseDatabase,
+    })
+    cleanups.push(() => sibling.collector.close())
+    for (const collector of [target, sibling]) {
+      expect((await postSpans(collector, recordAgentRun(), other.key)).status).toBe(200)
+    }
     const revoked = await revokeApiKey(store, other.id)
     expect(revoked).toMatchObject({ id: other.id, projectId: 'other', revoked: true })
     expect((await listApiKeys(store, 'other'))[0]?.revoked).toBe(true)
-    // Within keyRefreshMs (500 ms here; 10 s by default) the collector has looked the key up again.
-    await eventually(async () =>
-      expect((await postSpans(target, recordAgentRun(), other.key)).status).toBe(401),
-    )
+    // Within keyRefreshMs (500 ms here; 10 s by default) each collector has looked the key up again.
+    for (const collector of [target, sibling]) {
+      await eventually(async () =>
+        expect((await postSpans(collector, recordAgentRun(), other.key)).status).toBe(401),
+      )
+    }
     // The project's other key is untouched; the plain key works as a name too.
     expect((await postSpans(target, recordAgentRun())).status).toBe(200)
     await expect(revokeApiKey(store, 'not-a-key')).rejects.toThrow(/neither a key id/)

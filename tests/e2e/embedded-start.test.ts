@@ -24,6 +24,9 @@ describe('embedded start', () => {
     const keyFile = join(dataDir, 'default-api-key')
     expect(readFileSync(keyFile, 'utf8').trim()).toBe(key)
     expect(statSync(keyFile).mode & 0o777).toBe(0o600)
+    // Only its owner may enter the data directory; only this start prints the key.
+    expect(statSync(dataDir).mode & 0o777).toBe(0o700)
+    expect(first.localApiKeyCreated).toBe(true)
     const response = await fetch(`${first.url}/v1/traces`, {
       method: 'POST',
       body: ProtobufTraceSerializer.serializeRequest(
@@ -39,6 +42,7 @@ describe('embedded start', () => {
 
     const second = await startCollectorServer(config())
     expect(second.localApiKey).toBe(key)
+    expect(second.localApiKeyCreated).toBe(false)
     const [keys] = await second.store.query<{ n: number }>('SELECT count() AS n FROM api_keys FINAL')
     expect(keys?.n).toBe(1)
     await second.close()

@@ -29,7 +29,7 @@ import {
   startCollectorProcess,
 } from './support.js'
 
-const REQUESTS = FULL ? 1500 : 150
+const REQUESTS = FULL ? 1500 : 100
 const SENDERS = 4
 
 let clickhouse: RunningClickHouse

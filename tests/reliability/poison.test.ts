@@ -20,7 +20,9 @@ import {
   sendUntilAcknowledged,
 } from './support.js'
 
-const FLEET_REQUESTS = FULL ? 2000 : 200
+const FLEET_REQUESTS = FULL ? 1000 : 100
+/** How long the fleet may take to be exact once sent: generous, the point is that it gets there. */
+const SETTLE_MS = FULL ? 900_000 : 180_000
 
 let clickhouse: RunningClickHouse
 let target: CollectorUnderTest
@@ -120,7 +122,7 @@ async function spansRejectedTotal(): Promise<number> {
 }
 
 it('keeps a fleet exact while poison is mixed in, and counts the poison', {
-  timeout: FULL ? 600_000 : 180_000,
+  timeout: FULL ? 1_800_000 : 300_000,
 }, async () => {
   const fleet = makeFleetRequests(FLEET_REQUESTS, { agents: 20, prefix: 'poison-fleet' })
   const expected = expectedTotals(fleet)
@@ -128,7 +130,8 @@ it('keeps a fleet exact while poison is mixed in, and counts the poison', {
   const answers: { what: string; status: number; rejected: number }[] = []
   const rejectedBefore = await spansRejectedTotal()
   const sendPoison = async (index: number, key: string) => {
-    const poison = poisons[index % poisons.length]!
+    // Fresh ids each time: every poison span sent is a span of its own.
+    const poison = poisonRequests()[index % poisons.length]!
     const response = await fetch(`${target.collector.url}/v1/traces`, {
       method: 'POST',
       body: poison.body,
@@ -169,9 +172,19 @@ it('keeps a fleet exact while poison is mixed in, and counts the poison', {
   expect(rejected + refused).toBe(poisonSent)
   expect((await spansRejectedTotal()) - rejectedBefore).toBe(rejected)
 
-  await eventually(async () =>
-    expect(await leaderboard(target.collector.url, target.apiKey)).toEqual(expectedLeaderboard(expected)),
-  )
+  try {
+    await eventually(
+      async () =>
+        expect(await leaderboard(target.collector.url, target.apiKey)).toEqual(expectedLeaderboard(expected)),
+      SETTLE_MS,
+      1000,
+    )
+  } finally {
+    // What the collector says about its log and its inserts, to read a failure by.
+    const text = await (await fetch(`${target.collector.url}/metrics`)).text()
+    const lines = text.split('\n').filter((line) => /^daa_(wal|insert_failures|dead|batches)/.test(line))
+    process.stdout.write(`[reliability] poison collector metrics: ${lines.join('; ')}\n`)
+  }
   const backfills = answers.filter((answer) => answer.what === '120 days in one request')
   const store = target.collector.store
   await eventually(async () => {

@@ -147,7 +147,7 @@ export async function startCollectorProcess(options: {
     ],
     {
       stdio: ['ignore', 'pipe', 'pipe'],
-      env: { ...process.env, DAA_FLUSH_INTERVAL_MS: '50', DAA_REPLAY_INTERVAL_MS: '200', ...options.env },
+      env: { ...process.env, DAA_REPLAY_INTERVAL_MS: '200', ...options.env },
     },
   )
   let output = ''

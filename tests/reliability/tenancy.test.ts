@@ -55,6 +55,9 @@ const asA = (path: string) =>
 
 /** Every GET route the collector serves, with how this test calls it. */
 const GET_ROUTES: Record<string, string[]> = {
+  // The dashboard page and its assets: static files, no data of anyone's (404 when not built).
+  '/': ['/'],
+  '/assets/*': ['/assets/index.js'],
   '/healthz': ['/healthz'],
   '/readyz': ['/readyz'],
   '/metrics': ['/metrics'],
@@ -70,6 +73,7 @@ describe("project A's key against project B's data", () => {
     const store = target.collector.store
     const walDir = mkdtempSync(join(tmpdir(), 'daa-tenancy-wal-'))
     try {
+      // Admin routes (registered only with an admin credential) take no project key: checked below.
       const probe = await createCollector({ store, walDir, rollupIntervalMs: 0 })
       const routes = probe.app.routes.filter((route) => route.method === 'GET').map((route) => route.path)
       await probe.shutdown()
@@ -80,12 +84,30 @@ describe("project A's key against project B's data", () => {
   })
 
   it('shows nothing of B on any read endpoint, in JSON or CSV', async () => {
-    for (const paths of Object.values(GET_ROUTES)) {
+    for (const [route, paths] of Object.entries(GET_ROUTES)) {
       for (const path of paths) {
         const response = await asA(path)
-        expect(response.status, path).toBe(200)
+        if (route === '/' || route === '/assets/*') expect([200, 404], path).toContain(response.status)
+        else expect(response.status, path).toBe(200)
         expectNothingOfB(await response.text())
       }
+    }
+    // A project key opens no admin route (they take the collector's admin credential).
+    for (const [method, path] of [
+      ['GET', '/admin/v1/keys'],
+      ['GET', `/admin/v1/keys?project=${B}`],
+      ['GET', `/admin/v1/metrics/daa?project=${B}&${range}`],
+      ['POST', '/admin/v1/keys'],
+      ['DELETE', `/admin/v1/keys/${keyB}`],
+      ['POST', `/admin/v1/import?project=${B}`],
+    ] as const) {
+      const response = await fetch(`${target.collector.url}${path}`, {
+        method,
+        headers: { authorization: `Bearer ${keyA}`, 'content-type': 'application/json' },
+        ...(method === 'POST' ? { body: JSON.stringify({ project: B }) } : {}),
+      })
+      expect(response.status, `${method} ${path}`).toBe(401)
+      expectNothingOfB((await response.text()).replaceAll(B, ''))
     }
     // Asking for one of B's agents by name answers as for an agent that never existed.
     for (const query of describeSavedQueries()) {
