@@ -9,7 +9,7 @@
 import { createApiKey, type Store } from '@daa/collector'
 import { ProtobufTraceSerializer } from '@opentelemetry/otlp-transformer'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import type { SavedQueryResult } from '../../collector/src/queries/index.js'
+import { runSavedQuery, type SavedQueryResult } from '../../collector/src/queries/index.js'
 import { EXPECTED, type MetricParams } from './expected-metrics.js'
 import { GOLDEN_PROJECT, type GoldenRun, generateGoldenDataset, OTHER_PROJECT } from './golden-dataset.js'
 import { goldenRequests, runSpan } from './golden-otlp.js'
@@ -160,6 +160,24 @@ export function describeIngestedGolden(
             project: OTHER_PROJECT,
           })),
         ])
+      },
+      TEST_TIMEOUT_MS,
+    )
+
+    it(
+      'the raw path (the benchmark baseline, joining spans, runs and outcomes) gives the same answers',
+      async () => {
+        await untilExact([{ name: 'daa', tz: 'UTC' }])
+        for (const name of Object.keys(EXPECTED)) {
+          const raw = await runSavedQuery(
+            target.store,
+            GOLDEN_PROJECT,
+            name,
+            { ...INGEST_RANGE, tz: 'Asia/Kolkata' },
+            { source: 'raw' },
+          )
+          expectRows(raw, expected(name, 'Asia/Kolkata'))
+        }
       },
       TEST_TIMEOUT_MS,
     )
