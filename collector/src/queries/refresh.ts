@@ -54,9 +54,6 @@ export const REFRESH_OVERLAP_MS = 15_000
 /** A claim older than this is void: its collector stopped or hangs, and another takes over. */
 export const CLAIM_LEASE_MS = 30_000
 
-/** Changed keys per INSERT … SELECT (they travel as query parameters). */
-const KEYS_PER_STATEMENT = 2000
-
 /** UTC days per INSERT … SELECT in a full rebuild, to bound memory. */
 const DAYS_PER_INSERT = 4
 
@@ -153,27 +150,25 @@ export async function refreshRollups(store: Store, options: RefreshOptions = {})
     )
     runsRefreshed = count?.runs ?? 0
     await insertFacts(store, runsRefreshed, `(project_id, run_id) IN (${CHANGED_RUNS})`, params)
-    const keys =
-      runsRefreshed === 0
-        ? []
-        : await store.query<{ p: string; a: string; u: string; q: string }>(
-            // A run's project, agent, person and start never change: `runs` has them (and a bloom
-            // filter on run_id), so the keys come without reading run_facts.
-            `SELECT DISTINCT project_id AS p, agent_id AS a, user_id AS u,
-                 toString(toStartOfFifteenMinutes(toDateTime(start_time, 'UTC'))) AS q
-             FROM runs WHERE (project_id, run_id) IN (${CHANGED_RUNS})`,
-            params,
-          )
-    for (let first = 0; first < keys.length; first += KEYS_PER_STATEMENT) {
-      const chunk = keys.slice(first, first + KEYS_PER_STATEMENT)
-      await recomputeRollups(store, keyScope(), {
-        kp: chunk.map((key) => key.p),
-        ka: chunk.map((key) => key.a),
-        ku: chunk.map((key) => key.u),
-        kq: chunk.map((key) => key.q),
-      })
+    keysRefreshed = 0
+    if (runsRefreshed > 0) {
+      // A run's project, agent, person and start never change: `runs` has them (with a bloom filter
+      // on run_id), so the keys come without reading run_facts; computed once, used by every rollup.
+      const refresh = randomUUID()
+      await store.command(
+        `INSERT INTO refresh_keys (refresh_id, project_id, agent_id, user_id, quarter)
+         SELECT {refresh:String}, project_id, agent_id, user_id, toStartOfFifteenMinutes(toDateTime(start_time, 'UTC')) AS quarter
+         FROM runs WHERE (project_id, run_id) IN (${CHANGED_RUNS})
+         GROUP BY project_id, agent_id, user_id, quarter`,
+        { ...params, refresh },
+      )
+      const [keys] = await store.query<{ keys: number }>(
+        'SELECT count() AS keys FROM refresh_keys WHERE refresh_id = {refresh:String}',
+        { refresh },
+      )
+      keysRefreshed = keys?.keys ?? 0
+      await recomputeRollups(store, keyScope(), { refresh })
     }
-    keysRefreshed = keys.length
   }
 
   const mode = since === null ? 'full' : 'incremental'
@@ -221,10 +216,10 @@ interface RollupScope {
   existing: Record<string, string>
 }
 
-/** The changed keys, as parallel array parameters kp/ka/ku/kq (project, agent, user, quarter). */
+/** The keys of this refresh (written to refresh_keys), with their quarter-hour as start_time. */
 const CHANGED_KEYS = `
-    SELECT k.1 AS project_id, k.2 AS agent_id, k.3 AS user_id, k.4 AS start_time
-    FROM (SELECT arrayJoin(arrayZip({kp:Array(String)}, {ka:Array(String)}, {ku:Array(String)}, {kq:Array(DateTime('UTC'))})) AS k)`
+    SELECT project_id, agent_id, user_id, quarter AS start_time
+    FROM refresh_keys WHERE refresh_id = {refresh:String}`
 
 function keyScope(): RollupScope {
   // An agent's UTC days, and the days after them (whose rows carry the previous day's bitmaps).
@@ -298,7 +293,7 @@ const ZERO_MEASURES: Record<string, Record<string, string>> = {
 async function recomputeRollups(
   store: Store,
   scope: RollupScope,
-  params: Record<string, string[]>,
+  params: Record<string, string | string[]>,
 ): Promise<void> {
   for (const table of DAY_ROLLUPS) {
     const columns = columnsOf(table)

@@ -1,6 +1,7 @@
 import {
   metricLayerMigrationStatements,
   ROLLUP_TABLES,
+  refreshKeysMigrationStatements,
   rollupMigrationStatements,
 } from '../queries/rollup-schema.js'
 import {
@@ -53,6 +54,11 @@ export const MIGRATIONS: readonly Migration[] = [
     version: 3,
     name: 'keyed day rollups, trace_changes, refresh_claims, metric_refreshes and the run_summary view',
     statements: (context) => metricLayerMigrationStatements(context),
+  },
+  {
+    version: 4,
+    name: 'refresh_keys',
+    statements: (context) => refreshKeysMigrationStatements(context),
   },
 ]
 
