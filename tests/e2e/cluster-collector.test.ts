@@ -28,13 +28,16 @@ beforeAll(async () => {
   })
 })
 afterAll(async () => {
+  // The collector first (its refresher reads every shard), then its database on the other nodes.
+  await target?.close()
   for (const node of cluster?.nodes.slice(1) ?? []) {
     await fetch(
-      `${node.url}/?query=${encodeURIComponent(`DROP DATABASE IF EXISTS ${target.config.clickhouseDatabase}`)}`,
-      {
-        method: 'POST',
-      },
+      `${node.url}/?query=${encodeURIComponent(`DROP DATABASE IF EXISTS ${target?.config.clickhouseDatabase}`)}`,
+      { method: 'POST' },
     ).catch(() => {})
+  }
+  await cluster?.stop()
+})
   }
   await target?.close()
   await cluster?.stop()

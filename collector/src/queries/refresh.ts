@@ -150,25 +150,26 @@ export async function refreshRollups(store: Store, options: RefreshOptions = {})
     )
     runsRefreshed = count?.runs ?? 0
     await insertFacts(store, runsRefreshed, `(project_id, run_id) IN (${CHANGED_RUNS})`, params)
-    keysRefreshed = 0
-    if (runsRefreshed > 0) {
-      // A run's project, agent, person and start never change: `runs` has them (with a bloom filter
-      // on run_id), so the keys come without reading run_facts; computed once, used by every rollup.
-      const refresh = randomUUID()
-      await store.command(
-        `INSERT INTO refresh_keys (refresh_id, project_id, agent_id, user_id, quarter)
-         SELECT {refresh:String}, project_id, agent_id, user_id, toStartOfFifteenMinutes(toDateTime(start_time, 'UTC')) AS quarter
-         FROM runs WHERE (project_id, run_id) IN (${CHANGED_RUNS})
-         GROUP BY project_id, agent_id, user_id, quarter`,
-        { ...params, refresh },
-      )
-      const [keys] = await store.query<{ keys: number }>(
-        'SELECT count() AS keys FROM refresh_keys WHERE refresh_id = {refresh:String}',
-        { refresh },
-      )
-      keysRefreshed = keys?.keys ?? 0
-      await recomputeRollups(store, keyScope(), { refresh })
+    const keys =
+      runsRefreshed === 0
+        ? []
+        : await store.query<{ p: string; a: string; u: string; q: string }>(
+            // A run's project, agent, person and start never change: `runs` has them (with a bloom
+            // filter on run_id), so the keys come without reading run_facts.
+            `SELECT DISTINCT project_id AS p, agent_id AS a, user_id AS u,
+                 toString(toStartOfFifteenMinutes(toDateTime(start_time, 'UTC'))) AS q
+             FROM runs WHERE (project_id, run_id) IN (${CHANGED_RUNS})`,
+            params,
+          )
+    for (const chunk of chunksOf(keys)) {
+      await recomputeRollups(store, keyScope(), {
+        kp: chunk.map((key) => key.p),
+        ka: chunk.map((key) => key.a),
+        ku: chunk.map((key) => key.u),
+        kq: chunk.map((key) => key.q),
+      })
     }
+    keysRefreshed = keys.length
   }
 
   const mode = since === null ? 'full' : 'incremental'
@@ -216,10 +217,40 @@ interface RollupScope {
   existing: Record<string, string>
 }
 
-/** The keys of this refresh (written to refresh_keys), with their quarter-hour as start_time. */
+/**
+ * The changed keys, as parallel array parameters kp/ka/ku/kq (project, agent, user, quarter-hour).
+ * Parameters rather than a staging table: on a cluster a subquery over a staging table inside each
+ * rollup's INSERT … SELECT is not evaluated where the table is (measured: it fails), while literal
+ * sets travel with the query to every shard.
+ */
 const CHANGED_KEYS = `
-    SELECT project_id, agent_id, user_id, quarter AS start_time
-    FROM refresh_keys WHERE refresh_id = {refresh:String}`
+    SELECT k.1 AS project_id, k.2 AS agent_id, k.3 AS user_id, k.4 AS start_time
+    FROM (SELECT arrayJoin(arrayZip({kp:Array(String)}, {ka:Array(String)}, {ku:Array(String)}, {kq:Array(DateTime('UTC'))})) AS k)`
+
+/**
+ * Query parameters travel in the URL (ClickHouse accepts up to 1 MiB by default): keys are sent in
+ * chunks of at most this many characters, one INSERT per rollup per chunk (usually one chunk).
+ */
+const KEY_CHARS_PER_STATEMENT = 400_000
+
+function chunksOf<Key extends { p: string; a: string; u: string; q: string }>(keys: Key[]): Key[][] {
+  const chunks: Key[][] = []
+  let current: Key[] = []
+  let chars = 0
+  for (const key of keys) {
+    // Each value is quoted and comma-separated in the URL, and percent-encoding may double it.
+    const size = 2 * (key.p.length + key.a.length + key.u.length + key.q.length + 16)
+    if (current.length > 0 && chars + size > KEY_CHARS_PER_STATEMENT) {
+      chunks.push(current)
+      current = []
+      chars = 0
+    }
+    current.push(key)
+    chars += size
+  }
+  if (current.length > 0) chunks.push(current)
+  return chunks
+}
 
 function keyScope(): RollupScope {
   // An agent's UTC days, and the days after them (whose rows carry the previous day's bitmaps).

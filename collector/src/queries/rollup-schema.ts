@@ -301,35 +301,6 @@ export const METRIC_REFRESHES: TableDefinition = {
   shardingKey: '0',
 }
 
-/**
- * The rollup keys one refresh recomputes (project, agent, person and quarter-hour of each changed
- * run), written once per refresh and read by each rollup's INSERT … SELECT: the keys are computed
- * once, and travel inside ClickHouse rather than as query parameters.
- */
-export const REFRESH_KEYS: TableDefinition = {
-  name: 'refresh_keys',
-  columns: `
-    refresh_id String,
-    project_id String,
-    agent_id String,
-    user_id String,
-    quarter DateTime('UTC'),
-    created_at DateTime('UTC') DEFAULT now()`,
-  engine: 'MergeTree()',
-  orderBy: '(refresh_id, project_id, agent_id, quarter)',
-  shardingKey: '0',
-}
-
-/** Migration 4: the refresh's key list. */
-export function refreshKeysMigrationStatements(context: MigrationContext): string[] {
-  const onCluster = context.cluster?.replicated ? ` ON CLUSTER ${quoteIdentifier(context.cluster.name)}` : ''
-  const local = context.cluster ? `${REFRESH_KEYS.name}_local` : REFRESH_KEYS.name
-  return [
-    ...createTable(REFRESH_KEYS, context),
-    `ALTER TABLE ${quoteIdentifier(local)}${onCluster} MODIFY TTL created_at + INTERVAL 1 DAY`,
-  ]
-}
-
 /** The legacy refresh log of migration 2, replaced by metric_refreshes in migration 3. */
 export const ROLLUP_REFRESHES: TableDefinition = {
   name: 'rollup_refreshes',

@@ -1,7 +1,6 @@
 import {
   metricLayerMigrationStatements,
   ROLLUP_TABLES,
-  refreshKeysMigrationStatements,
   rollupMigrationStatements,
 } from '../queries/rollup-schema.js'
 import {
@@ -54,11 +53,6 @@ export const MIGRATIONS: readonly Migration[] = [
     version: 3,
     name: 'keyed day rollups, trace_changes, refresh_claims, metric_refreshes and the run_summary view',
     statements: (context) => metricLayerMigrationStatements(context),
-  },
-  {
-    version: 4,
-    name: 'refresh_keys',
-    statements: (context) => refreshKeysMigrationStatements(context),
   },
 ]
 
