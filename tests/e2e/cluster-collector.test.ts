@@ -38,10 +38,6 @@ afterAll(async () => {
   }
   await cluster?.stop()
 })
-  }
-  await target?.close()
-  await cluster?.stop()
-})
 
 async function send(spans: ReadableSpan[]): Promise<void> {
   expect((await postSpans(target, spans)).status).toBe(200)
