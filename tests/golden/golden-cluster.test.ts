@@ -28,14 +28,15 @@ describeIngestedGolden('two collectors on a two-shard cluster', async () => {
     collectors: [first.collector.url, second.collector.url],
     store: first.collector.store,
     dispose: async () => {
+      // Both collectors first (their refreshers read every shard), then the database everywhere.
       await second.collector.close()
+      await first.close()
       for (const node of cluster.nodes.slice(1)) {
         await fetch(
           `${node.url}/?query=${encodeURIComponent(`DROP DATABASE IF EXISTS ${first.config.clickhouseDatabase}`)}`,
           { method: 'POST' },
         ).catch(() => {})
       }
-      await first.close()
     },
   }
 }, ['UTC', 'Asia/Kathmandu', 'Australia/Sydney', 'Europe/Berlin'])
