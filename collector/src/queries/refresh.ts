@@ -3,7 +3,8 @@
  * quarter_outcomes, people_quarters) equal to the raw computation, continuously. The design and the
  * measurements that chose it: collector/docs/metric-layer.md.
  *
- * Each refresh, for the changes logged since the previous refresh began (minus REFRESH_OVERLAP_MS):
+ * Each refresh, for the changes logged since the instant the previous refresh covered (its start
+ * minus the inserts still in flight then, REFRESH_OVERLAP_MS at least):
  * (1) attributes spans that arrived before their run, in the traces that changed (run-resolver.ts);
  * (2) recomputes the facts of every changed run from the raw tables into run_facts;
  * (3) re-inserts, in each rollup, the rows of the keys those runs touch (an agent's UTC day, a
@@ -45,11 +46,27 @@ import {
 export const RECOMMENDED_REFRESH_INTERVAL_MS = 1000
 
 /**
- * How far before the previous refresh's start the next one looks again. A change is logged when its
- * insert starts and becomes visible when the insert commits (about a second for a collector's
- * batch); anything committing within this margin after a refresh began is picked up by the next one.
+ * The least margin a refresh leaves for inserts still in flight. A change is logged when its insert
+ * runs and becomes visible when the insert commits; a refresh covers the changes logged before its
+ * start minus this margin, or minus the age of the oldest insert still running on the node (plus a
+ * second), whichever is more. The next refresh starts from there. Covered changes are never missed;
+ * the rest are re-read by the next refresh (every refresh re-reads about this much).
  */
-export const REFRESH_OVERLAP_MS = 15_000
+export const REFRESH_OVERLAP_MS = 5_000
+
+/** The start of the covered interval: now minus the margin for inserts still in flight. */
+async function coveredUntil(store: Store, now: Date): Promise<Date> {
+  let running = 0
+  try {
+    const [oldest] = await store.query<{ ms: number }>(
+      "SELECT toUInt64(max(elapsed) * 1000) AS ms FROM system.processes WHERE query_kind = 'Insert'",
+    )
+    running = (oldest?.ms ?? 0) + 1000
+  } catch {
+    // A server that does not show its processes: the fixed margin alone.
+  }
+  return new Date(now.getTime() - Math.max(REFRESH_OVERLAP_MS, running))
+}
 
 /** A claim older than this is void: its collector stopped or hangs, and another takes over. */
 export const CLAIM_LEASE_MS = 30_000
@@ -83,7 +100,11 @@ export interface RefreshReport {
   keysRefreshed: number
   /** Passes of the run resolver that attributed spans to their runs. */
   attributionPasses: number
-  /** ClickHouse's clock when the refresh began: the next refresh's watermark, and the answers' freshness. */
+  /**
+   * The instant this refresh covers (ClickHouse's clock at its start, minus the margin for inserts
+   * in flight): every change logged before it is in the answers. The next refresh's watermark, and
+   * the answers' `fresh_as_of`.
+   */
   startedAt: Date
   elapsedMs: number
 }
@@ -119,8 +140,10 @@ function columnsOf(table: TableDefinition): string[] {
 /** Recomputes the facts of changed runs (or all runs), then their rollup keys, and records the refresh. */
 export async function refreshRollups(store: Store, options: RefreshOptions = {}): Promise<RefreshReport> {
   const clock = Date.now()
-  const startedAt = await serverNow(store)
-  const since = options.full ? null : (options.since ?? (await defaultWatermark(store, startedAt)))
+  const now = await serverNow(store)
+  // Recorded as the refresh's start: every change logged before it is in this refresh's answers.
+  const startedAt = await coveredUntil(store, now)
+  const since = options.full ? null : (options.since ?? (await defaultWatermark(store, now)))
 
   // Attribution first: the spans it re-inserts log their runs as changed for step 2.
   const attributionPasses = await resolvePendingRuns(store, since === null ? {} : { since })
@@ -176,7 +199,7 @@ export async function refreshRollups(store: Store, options: RefreshOptions = {})
   await store.insert('metric_refreshes', [
     {
       started_at: clickHouseTime(startedAt),
-      finished_at: clickHouseTime(new Date(startedAt.getTime() + (Date.now() - clock))),
+      finished_at: clickHouseTime(new Date(now.getTime() + (Date.now() - clock))),
       holder: options.holder ?? 'manual',
       mode,
       runs_refreshed: runsRefreshed,
@@ -358,7 +381,7 @@ LIMIT 1 BY ${keys.join(', ')}`,
 async function defaultWatermark(store: Store, now: Date): Promise<Date | null> {
   const latest = await lastRefresh(store)
   if (!latest) return null
-  const since = new Date(latest.getTime() - REFRESH_OVERLAP_MS)
+  const since = latest
   const oldestLogged = now.getTime() - (LOG_KEEP_DAYS - 1) * 86_400_000
   return since.getTime() < oldestLogged ? null : since
 }
