@@ -123,7 +123,8 @@ export function describeIngestedGolden(
         }
       }
       lastAck = Date.now()
-    })
+      // Sending waits for each acknowledgment while the collector works: slow on a loaded machine.
+    }, 600_000)
     afterAll(() => target?.dispose())
 
     it(
