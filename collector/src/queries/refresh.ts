@@ -391,10 +391,11 @@ async function defaultWatermark(store: Store, now: Date): Promise<Date | null> {
  * Null when the metrics were never refreshed.
  */
 export async function lastRefresh(store: Store): Promise<Date | null> {
-  const [last] = await store.query<{ started: string; refreshes: number }>(
-    'SELECT toString(max(started_at)) AS started, count() AS refreshes FROM metric_refreshes',
+  // Newest first along the sorting key: reads one granule, however many refreshes are kept.
+  const [last] = await store.query<{ started: string }>(
+    'SELECT toString(started_at) AS started FROM metric_refreshes ORDER BY started_at DESC LIMIT 1',
   )
-  return last && last.refreshes > 0 ? parseClickHouseTime(last.started) : null
+  return last ? parseClickHouseTime(last.started) : null
 }
 
 /**
