@@ -41,6 +41,8 @@ describe('collector app', () => {
       clickhouse: 'ok',
       migrations: 'done',
       backend: 'embedded',
+      // Nothing waits in the write-ahead log, and no insert has failed.
+      log: { segments: 0, bytes: 0, oldestAgeSeconds: 0, consecutiveFailures: 0 },
     })
   })
 

@@ -1,10 +1,12 @@
-import { join } from 'node:path'
+import { dirname, join } from 'node:path'
 import { Hono } from 'hono'
-import { ApiKeyResolver } from './auth/api-keys.js'
+import { ApiKeyResolver, type ApiKeyResolverOptions } from './auth/api-keys.js'
+import { registerAdminRoutes } from './http/admin-route.js'
 import type { CollectorEnv } from './http/collector-env.js'
+import { registerDashboardRoute } from './http/dashboard-route.js'
 import { errorResponse } from './http/error-response.js'
 import { registerOtlpHttpRoute } from './http/otlp-http-route.js'
-import { acceptExport, authenticate, materializeRecord } from './ingest/export-handler.js'
+import { acceptExport, authenticate, DecodeLimiter, materializeRecord } from './ingest/export-handler.js'
 import { createIngestMetrics, type IngestMetrics } from './ingest/ingest-metrics.js'
 import { IngestPipeline, type IngestPipelineOptions } from './ingest/ingest-pipeline.js'
 import { WriteAheadLog } from './ingest/write-ahead-log.js'
@@ -13,6 +15,7 @@ import { ExportRejectedError } from './otlp/errors.js'
 import type { ExportHandler } from './otlp/grpc-server.js'
 import { registerMetricsRoutes } from './queries/metrics-routes.js'
 import { RECOMMENDED_REFRESH_INTERVAL_MS, refreshRollups, startRollupRefresher } from './queries/refresh.js'
+import type { QueryLimits } from './queries/run-saved-query.js'
 import { MIGRATIONS, MIGRATIONS_TABLE } from './store/migrations.js'
 import { type Store, StoreUnavailableError } from './store/store.js'
 
@@ -35,8 +38,30 @@ export interface CollectorOptions extends IngestPipelineOptions {
    * sharing a ClickHouse take turns. Default 1000 ms; 0 leaves it to other collectors.
    */
   rollupIntervalMs?: number
+  /**
+   * API key cache and per-key rate limits. Default: keys re-checked every 10 s (the revocation
+   * bound), served from cache for as long as ClickHouse is away; 1000 requests/s per key, bursts of 2000.
+   */
+  keys?: ApiKeyResolverOptions
+  /** Time and memory limits of each metrics query. Default 30 s and 4 GiB. */
+  queryLimits?: QueryLimits
+  /** Requests read, decoded and mapped at once; more wait their turn. Default 4. */
+  maxConcurrentDecodes?: number
+  /** Requests waiting for a decode slot before new ones get 429. Default 256. */
+  maxWaitingDecodes?: number
+  /**
+   * Longest shutdown() waits for ClickHouse to take what is buffered. Whatever it has not taken
+   * by then stays in the write-ahead log for the next start. Default 10000 ms.
+   */
+  shutdownDeadlineMs?: number
+  /** /readyz answers 503 once this many inserts in a row have failed while ClickHouse answers pings (a stuck log). Default 3. */
+  stuckAfterFailures?: number
+  /** Directory of the built-in dashboard page. Default: the installed @daa/dashboards package's build. */
+  dashboardDir?: string
   /** Receives unexpected errors (5xx). Default: written to stderr. */
   onError?: (error: unknown) => void
+  /** Enables the admin API (`/admin/v1/…`, used by the `daa` CLI) for this credential. Default: no admin API. */
+  adminToken?: string
 }
 
 export interface Collector {
@@ -70,17 +95,15 @@ export async function createCollector(options: CollectorOptions): Promise<Collec
   const onError = options.onError ?? writeToStderr
   const metrics = createIngestMetrics()
   const prices = options.prices ?? DEFAULT_PRICES
-  const log = await WriteAheadLog.open(options.walDir ?? join('.daa', 'wal'))
-  const pipeline = new IngestPipeline(
-    store,
-    log,
-    metrics,
-    (record) => materializeRecord(prices, record),
-    options,
-  )
-  // Exports acknowledged before a restart go to ClickHouse first.
+  const walDir = options.walDir ?? join('.daa', 'wal')
+  const log = await WriteAheadLog.open(walDir)
+  const pipeline = new IngestPipeline(store, log, metrics, (record) => materializeRecord(prices, record), {
+    ...options,
+    deadLetterDir: options.deadLetterDir ?? join(dirname(walDir), 'dead-letter'),
+  })
+  // Exports acknowledged before a restart go to ClickHouse first. (replay() never rejects.)
   void pipeline.replay()
-  const keys = new ApiKeyResolver(store)
+  const keys = new ApiKeyResolver(store, options.keys)
   const app = new Hono<CollectorEnv>()
 
   app.onError((error, c) => {
@@ -93,17 +116,18 @@ export async function createCollector(options: CollectorOptions): Promise<Collec
     c.json({ error: { code: 'not_found', message: `No route for ${c.req.method} ${c.req.path}` } }, 404),
   )
 
-  const ingest = { keys, pipeline, metrics, prices }
+  const decodes = new DecodeLimiter(
+    Math.max(1, options.maxConcurrentDecodes ?? 4),
+    Math.max(0, options.maxWaitingDecodes ?? 256),
+  )
+  const ingest = { keys, pipeline, metrics, prices, decodes }
   registerOtlpHttpRoute(app, { ...ingest, maxBodyBytes: options.maxBodyBytes ?? 64 * 1024 * 1024 })
 
-  const handleExport: ExportHandler = async (request, metadata) => {
+  const handleExport: ExportHandler = async (metadata) => {
     try {
+      // The key is checked before the message is decoded.
       const projectId = await authenticate(keys, metadata.authorization)
-      const outcome = await acceptExport(
-        ingest,
-        { projectId, encoding: 'protobuf', body: metadata.body },
-        request,
-      )
+      const outcome = await acceptExport(ingest, projectId, 'protobuf', () => metadata.body)
       metrics.requests.inc({ transport: 'grpc', status: 'OK' })
       return outcome
     } catch (error) {
@@ -120,24 +144,57 @@ export async function createCollector(options: CollectorOptions): Promise<Collec
     c.set('projectId', await authenticate(keys, c.req.header('authorization')))
     await next()
   })
-  registerMetricsRoutes(app, { store })
+  registerMetricsRoutes(app, { store, queryLimits: options.queryLimits })
+
+  registerDashboardRoute(app, options.dashboardDir ? { pageDir: options.dashboardDir } : {})
+  if (options.adminToken) {
+    registerAdminRoutes(app, {
+      ...ingest,
+      store,
+      token: options.adminToken,
+      maxBodyBytes: options.maxBodyBytes ?? 64 * 1024 * 1024,
+      settle: async () => {
+        await pipeline.flushAll()
+        await maintain()
+      },
+    })
+  }
 
   app.get('/healthz', (c) => c.json({ status: 'ok' }))
 
+  const stuckAfterFailures = Math.max(1, options.stuckAfterFailures ?? 3)
+  const logReport = () => {
+    const status = pipeline.status()
+    return {
+      segments: status.segments,
+      bytes: status.bytes,
+      oldestAgeSeconds: Math.round(status.oldestAgeSeconds),
+      consecutiveFailures: status.consecutiveFailures,
+      ...(status.lastError === undefined ? {} : { lastError: status.lastError }),
+    }
+  }
   app.get('/readyz', async (c) => {
-    if (!(await store.ping())) return c.json({ status: 'unavailable', clickhouse: 'unreachable' }, 503)
+    const log = logReport()
+    if (!(await store.ping())) return c.json({ status: 'unavailable', clickhouse: 'unreachable', log }, 503)
     const [row] = await store
       .query<{ version: number }>(`SELECT max(version) AS version FROM ${MIGRATIONS_TABLE}`)
       .catch(() => [])
     if ((row?.version ?? 0) < LATEST_MIGRATION) {
-      return c.json({ status: 'unavailable', clickhouse: 'ok', migrations: 'pending' }, 503)
+      return c.json({ status: 'unavailable', clickhouse: 'ok', migrations: 'pending', log }, 503)
     }
-    return c.json({ status: 'ready', clickhouse: 'ok', migrations: 'done', backend: store.kind })
+    // ClickHouse answers, yet inserts keep failing: the log is stuck and grows. Say so.
+    if (log.consecutiveFailures >= stuckAfterFailures) {
+      return c.json({ status: 'stuck', clickhouse: 'ok', migrations: 'done', backend: store.kind, log }, 503)
+    }
+    return c.json({ status: 'ready', clickhouse: 'ok', migrations: 'done', backend: store.kind, log })
   })
 
-  app.get('/metrics', async (c) =>
-    c.body(await metrics.registry.metrics(), 200, { 'content-type': metrics.registry.contentType }),
-  )
+  app.get('/metrics', async (c) => {
+    const status = pipeline.status()
+    metrics.walOldestAgeSeconds.set(status.oldestAgeSeconds)
+    metrics.walConsecutiveFailures.set(status.consecutiveFailures)
+    return c.body(await metrics.registry.metrics(), 200, { 'content-type': metrics.registry.contentType })
+  })
 
   // ClickHouse being away is reported by /readyz and the log metrics, not as an error per tick.
   const reportUnlessUnavailable = (error: unknown) => {
@@ -162,8 +219,18 @@ export async function createCollector(options: CollectorOptions): Promise<Collec
     maintain,
     shutdown() {
       shuttingDown ??= (async () => {
-        await pipeline.shutdown()
-        await rollups?.stop()
+        const deadlineMs = options.shutdownDeadlineMs ?? 10_000
+        await pipeline.shutdown(deadlineMs)
+        // The refresh is idempotent and redone by the next start: it gets the same deadline, no more.
+        let timer: NodeJS.Timeout | undefined
+        await Promise.race([
+          Promise.resolve(rollups?.stop()).catch(reportUnlessUnavailable),
+          new Promise<void>((resolve) => {
+            timer = setTimeout(resolve, deadlineMs)
+            timer.unref()
+          }),
+        ])
+        clearTimeout(timer)
       })()
       return shuttingDown
     },

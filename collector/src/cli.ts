@@ -2,112 +2,169 @@
 // The flags above: a larger young generation lets ingest's short-lived objects die young instead
 // of being promoted (a third less GC time, measured by bench:ingest), and a bounded old generation
 // keeps the footprint predictable; the collector's own buffers are bounded far below it.
-import { parseArgs } from 'node:util'
-import { createApiKey } from './auth/api-keys.js'
-import { ConfigError, loadConfig } from './config.js'
-import { listQueriesCommand, runQueryCommand } from './queries/query-commands.js'
-import { refreshRollups } from './queries/refresh.js'
-import { SavedQueryRequestError } from './queries/run-saved-query.js'
+import { type AdminClient, AdminRequestError, expectJson, openAdminClient } from './cli/admin-client.js'
+import { parseCommandLine } from './cli/args.js'
+import { importFiles } from './cli/import-files.js'
+import { formatBytes, progressBar } from './cli/progress.js'
+import { ConfigError, defaultText, flagName, loadConfig, SETTINGS } from './config.js'
+import { deadLetterCommand } from './ingest/dead-letter-command.js'
+import { listQueriesCommand } from './queries/query-commands.js'
+import { toCsv, toTable } from './queries/result-formats.js'
+import { SavedQueryRequestError, type SavedQueryResult } from './queries/run-saved-query.js'
 import { startCollectorServer } from './server.js'
 import { migrateConfigured, openStore } from './store/open-store.js'
+
+function settingsHelp(): string {
+  return Object.entries(SETTINGS)
+    .filter(([, doc]) => doc.flag)
+    .map(([key, doc]) => {
+      const flag = key === 'demo' ? '--[no-]demo' : `${flagName(key)} VALUE`
+      const plainDefault = defaultText(key as keyof typeof SETTINGS).replaceAll('`', '')
+      return `  ${flag.padEnd(28)}${doc.help.replaceAll('`', '')} (${doc.env}; default ${plainDefault})`
+    })
+    .join('\n')
+}
 
 const USAGE = `daa — Daily Active Agents
 
 Usage:
-  daa collector [options]   start the collector (OTLP/HTTP, API, dashboard)
+  daa start [options]       the collector, the built-in dashboard and a demo fleet (what npm start runs)
+  daa collector [options]   the collector alone (OTLP/HTTP, OTLP/gRPC, API, dashboard)
   daa migrate [options]     create or upgrade the ClickHouse schema, then exit
   daa keys create --project NAME [--name LABEL]
                             create an API key for a project (printed once)
+  daa dead-letter list | show FILE
+                            rows ClickHouse refused for their data (in <data dir>/dead-letter)
+  daa keys list [--project NAME]
+                            list keys (their ids, never the keys)
+  daa keys revoke ID        revoke a key by its listed id (or by the key itself)
   daa queries               list the saved metric queries
   daa query NAME --project ID --from YYYY-MM-DD --to YYYY-MM-DD [--tz ZONE] [--agent ID]
             [--format table|json|csv]
                             run a saved query (a table by default)
+  daa import --project NAME FILE...
+                            backfill OTLP JSON trace files, validated and deduplicated like exports
 
-Options (each also read from the environment variable shown):
-  --host HOST               listen address (DAA_HOST, default 127.0.0.1)
-  --port PORT               HTTP port (DAA_PORT, default 4318)
-  --grpc-port PORT          OTLP/gRPC port, -1 to disable (DAA_GRPC_PORT, default 4317)
-  --data-dir DIR            embedded database and write-ahead log (DAA_DATA_DIR, default ./.daa)
-  --retention-days N        days of data kept, 0 = forever (DAA_RETENTION_DAYS, default 400)
-  --clickhouse-url URL      use a ClickHouse server instead of the embedded engine (CLICKHOUSE_URL)
-  --clickhouse-user USER    (CLICKHOUSE_USER, default "default")
-  --clickhouse-password PW  (CLICKHOUSE_PASSWORD)
-  --clickhouse-database DB  (CLICKHOUSE_DATABASE, default "daa")
-  --clickhouse-cluster NAME create Distributed tables over this cluster (CLICKHOUSE_CLUSTER)
-  -h, --help                show this help
+keys, query and import go through the collector running on the same data directory (using the
+admin credential it keeps there, readable by its owner only), else straight to ClickHouse.
+
+Options (each also read from the environment variable shown; every setting is in the README):
+${settingsHelp()}
+  -h, --help                  show this help
 `
 
-const OPTIONS = {
-  host: { type: 'string' },
-  port: { type: 'string' },
-  'grpc-port': { type: 'string' },
-  'data-dir': { type: 'string' },
-  'retention-days': { type: 'string' },
-  'clickhouse-url': { type: 'string' },
-  'clickhouse-user': { type: 'string' },
-  'clickhouse-password': { type: 'string' },
-  'clickhouse-database': { type: 'string' },
-  'clickhouse-cluster': { type: 'string' },
-  project: { type: 'string' },
-  name: { type: 'string' },
-  from: { type: 'string' },
-  to: { type: 'string' },
-  tz: { type: 'string' },
-  agent: { type: 'string' },
-  format: { type: 'string' },
-  help: { type: 'boolean', short: 'h' },
-} as const
+const out = (text: string) => process.stdout.write(text)
 
-/** Flags that belong to a command rather than to the configuration. */
-const COMMAND_FLAGS = new Set(['help', 'project', 'name', 'from', 'to', 'tz', 'agent', 'format'])
+async function withAdmin<T>(config: ReturnType<typeof loadConfig>, work: (admin: AdminClient) => Promise<T>) {
+  const admin = await openAdminClient(config)
+  try {
+    return await work(admin)
+  } finally {
+    await admin.close()
+  }
+}
 
-function camelCase(flag: string): string {
-  return flag.replace(/-([a-z])/g, (_, letter: string) => letter.toUpperCase())
+/**
+ * On a terminal, a bar for the write-ahead log left by the previous run while it is replayed into
+ * ClickHouse, read from the collector's own /metrics (`daa_wal_bytes`).
+ */
+function showReplayProgress(url: string): void {
+  if (!process.stderr.isTTY) return
+  const walBytes = async () => {
+    const text = await (await fetch(`${url}/metrics`)).text()
+    return Number(/^daa_wal_bytes (\d+)/m.exec(text)?.[1] ?? 0)
+  }
+  void walBytes().then(
+    (initial) => {
+      if (initial <= 0) return
+      const bar = progressBar('replaying the write-ahead log', initial, { format: formatBytes })
+      let left = initial
+      const timer = setInterval(() => {
+        walBytes().then(
+          (now) => {
+            if (now < left) bar.advance(left - now)
+            left = Math.min(left, now)
+            if (now === 0) {
+              clearInterval(timer)
+              bar.done()
+            }
+          },
+          () => clearInterval(timer),
+        )
+      }, 200)
+      timer.unref()
+    },
+    () => {},
+  )
+}
+
+async function serve(config: ReturnType<typeof loadConfig>, demo: boolean): Promise<void> {
+  // Everything the collector writes (database, log, key file) is for its owner's eyes only.
+  process.umask(0o077)
+  const running = await startCollectorServer(config)
+  const grpc = running.grpcPort === undefined ? 'off' : `127.0.0.1:${running.grpcPort}`
+  out(
+    `daa collector listening on ${running.url} (OTLP/HTTP ${running.url}/v1/traces, OTLP/gRPC ${grpc}, ClickHouse: ${running.store.kind})\n`,
+  )
+  // Printed once, when created: logs of later starts must not carry it.
+  if (running.localApiKey && running.localApiKeyCreated) {
+    out(`API key for project "default": ${running.localApiKey}\n`)
+  } else if (running.localApiKey) {
+    out(`API key for project "default": in ${config.dataDir}/default-api-key\n`)
+  }
+  showReplayProgress(running.url)
+  let fleet: Awaited<ReturnType<typeof import('./demo/fleet.js').startDemoFleet>> | undefined
+  let stopping = false
+  const stop = (signal: string) => {
+    if (stopping) return
+    stopping = true
+    out(`${signal}: flushing and shutting down\n`)
+    // The demo first: its last spans go to the collector while it still listens.
+    Promise.resolve(fleet?.stop())
+      .then(() => running.close())
+      .then(
+        () => process.exit(0),
+        (error: unknown) => {
+          process.stderr.write(`shutdown failed: ${String(error)}\n`)
+          process.exit(1)
+        },
+      )
+  }
+  process.once('SIGTERM', () => stop('SIGTERM'))
+  process.once('SIGINT', () => stop('SIGINT'))
+  if (!demo) return
+  const { startDemoFleet, DEMO_PROJECT } = await import('./demo/fleet.js')
+  fleet = await startDemoFleet({
+    url: running.url,
+    store: running.store,
+    dataDir: config.dataDir,
+    progress: (total) => progressBar('demo: backfilling 30 days', total),
+    onBackfilled: () => running.settle(),
+  })
+  out(`Demo fleet writing to project "${DEMO_PROJECT}" (turn it off with --no-demo or DAA_DEMO=0).\n`)
+  await fleet.ready
+  if (!stopping) out(`Demo dashboard: ${running.url}/#key=${fleet.apiKey}\n`)
 }
 
 async function main(argv: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true })
+  const { positionals, settings, command: flags } = parseCommandLine(argv)
   const [command] = positionals
-  if (values.help || !command) {
-    process.stdout.write(USAGE)
-    return command || values.help ? 0 : 2
+  if (flags.help || !command) {
+    out(USAGE)
+    return command || flags.help ? 0 : 2
   }
-  const args = Object.fromEntries(
-    Object.entries(values)
-      .filter(([flag]) => !COMMAND_FLAGS.has(flag))
-      .map(([flag, value]) => [camelCase(flag), value]),
-  )
-  const config = loadConfig(args)
+  const config = loadConfig(settings)
 
   switch (command) {
-    case 'collector': {
-      const running = await startCollectorServer(config)
-      const grpc = running.grpcPort === undefined ? 'off' : `127.0.0.1:${running.grpcPort}`
-      process.stdout.write(
-        `daa collector listening on ${running.url} (OTLP/HTTP ${running.url}/v1/traces, OTLP/gRPC ${grpc}, ClickHouse: ${running.store.kind})\n`,
-      )
-      if (running.localApiKey) {
-        process.stdout.write(`API key for project "default": ${running.localApiKey}\n`)
-      }
-      const stop = (signal: string) => {
-        process.stdout.write(`${signal}: flushing and shutting down\n`)
-        running.close().then(
-          () => process.exit(0),
-          (error: unknown) => {
-            process.stderr.write(`shutdown failed: ${String(error)}\n`)
-            process.exit(1)
-          },
-        )
-      }
-      process.once('SIGTERM', () => stop('SIGTERM'))
-      process.once('SIGINT', () => stop('SIGINT'))
+    case 'start':
+    case 'collector':
+      await serve(config, config.demo ?? command === 'start')
       return -1
-    }
     case 'migrate': {
       const store = await openStore(config)
       try {
         const report = await migrateConfigured(store, config)
-        process.stdout.write(
+        out(
           report.applied.length
             ? `applied migrations ${report.applied.join(', ')}\n`
             : 'schema is up to date\n',
@@ -118,30 +175,78 @@ async function main(argv: string[]): Promise<number> {
       return 0
     }
     case 'keys': {
-      if (positionals[1] !== 'create' || !values.project) {
-        process.stderr.write('usage: daa keys create --project NAME [--name LABEL]\n')
-        return 2
-      }
-      const store = await openStore(config)
-      try {
-        await migrateConfigured(store, config)
-        const created = await createApiKey(store, values.project, values.name)
-        process.stdout.write(`${created.key}\n`)
-        process.stderr.write(
-          `API key for project "${created.projectId}" created. Store it now: it cannot be shown again.\n`,
+      const action = positionals[1]
+      if (action === 'create' && flags.project) {
+        const created = await withAdmin(config, async (admin) =>
+          expectJson<{ key: string; project: string }>(
+            await admin.request('/admin/v1/keys', {
+              method: 'POST',
+              headers: { 'content-type': 'application/json' },
+              body: JSON.stringify({ project: flags.project, name: flags.name }),
+            }),
+          ),
         )
-      } finally {
-        await store.close()
+        out(`${created.key}\n`)
+        process.stderr.write(
+          `API key for project "${created.project}" created. Store it now: it cannot be shown again.\n`,
+        )
+        return 0
       }
-      return 0
+      if (action === 'list') {
+        const { keys } = await withAdmin(config, async (admin) =>
+          expectJson<{
+            keys: { id: string; projectId: string; name: string; createdAt: string; revoked: boolean }[]
+          }>(
+            await admin.request(
+              `/admin/v1/keys${flags.project ? `?project=${encodeURIComponent(flags.project)}` : ''}`,
+            ),
+          ),
+        )
+        const rows = [
+          ['id', 'project', 'name', 'created', 'status'],
+          ...keys.map((key) => [
+            key.id,
+            key.projectId,
+            key.name,
+            key.createdAt,
+            key.revoked ? 'revoked' : 'active',
+          ]),
+        ]
+        const widths = rows[0]!.map((_, column) => Math.max(...rows.map((row) => row[column]!.length)))
+        for (const row of rows)
+          out(
+            `${row
+              .map((cell, column) => cell.padEnd(widths[column]!))
+              .join('  ')
+              .trimEnd()}\n`,
+          )
+        return 0
+      }
+      if (action === 'revoke' && positionals[2]) {
+        const { revoked } = await withAdmin(config, async (admin) =>
+          expectJson<{ revoked: { id: string; projectId: string }[] }>(
+            await admin.request(`/admin/v1/keys/${encodeURIComponent(positionals[2]!)}`, {
+              method: 'DELETE',
+            }),
+          ),
+        )
+        for (const key of revoked) out(`revoked key ${key.id} of project "${key.projectId}"\n`)
+        return 0
+      }
+      process.stderr.write(
+        'usage: daa keys create --project NAME [--name LABEL] | daa keys list [--project NAME] | daa keys revoke ID\n',
+      )
+      return 2
     }
+    case 'dead-letter':
+      return deadLetterCommand(config.dataDir, positionals.slice(1), process.stdout, process.stderr)
     case 'queries':
       listQueriesCommand(process.stdout)
       return 0
     case 'query': {
       const name = positionals[1]
-      const format = values.format ?? 'table'
-      if (!name || !values.project || !values.from || !values.to) {
+      const format = flags.format ?? 'table'
+      if (!name || !flags.project || !flags.from || !flags.to) {
         process.stderr.write(
           'usage: daa query NAME --project ID --from YYYY-MM-DD --to YYYY-MM-DD [--tz ZONE] [--agent ID] [--format table|json|csv]\n',
         )
@@ -151,21 +256,33 @@ async function main(argv: string[]): Promise<number> {
         process.stderr.write(`--format must be table, json or csv, not "${format}"\n`)
         return 2
       }
-      const store = await openStore(config)
-      try {
-        await migrateConfigured(store, config)
-        // A one-off command: bring the rollups up to date first, so the answer includes everything stored.
-        await refreshRollups(store)
-        await runQueryCommand(
-          store,
-          values.project,
-          { name, from: values.from, to: values.to, tz: values.tz, agent: values.agent, format },
-          process.stdout,
-        )
-      } finally {
-        await store.close()
-      }
+      const params = new URLSearchParams({ project: flags.project, from: flags.from, to: flags.to })
+      if (flags.tz) params.set('tz', flags.tz)
+      if (flags.agent) params.set('agent', flags.agent)
+      // The admin route brings the rollups up to date first, so the answer includes everything stored.
+      const result = await withAdmin(config, async (admin) =>
+        expectJson<SavedQueryResult>(
+          await admin.request(`/admin/v1/metrics/${encodeURIComponent(name)}?${params}`),
+        ),
+      )
+      if (format === 'json') out(`${JSON.stringify(result, null, 2)}\n`)
+      else if (format === 'csv') out(toCsv(result))
+      else out(toTable(result))
       return 0
+    }
+    case 'import': {
+      const files = positionals.slice(1)
+      if (!flags.project || files.length === 0) {
+        process.stderr.write('usage: daa import --project NAME FILE...\n')
+        return 2
+      }
+      const report = await withAdmin(config, (admin) => importFiles(admin, flags.project!, files))
+      out(
+        `imported ${report.acceptedSpans} spans from ${report.files} file(s) in ${report.requests} request(s)` +
+          `${report.rejectedSpans ? `; ${report.rejectedSpans} spans rejected: ${report.reasons.join('; ')}` : ''}\n`,
+      )
+      for (const failure of report.failures) process.stderr.write(`refused: ${failure}\n`)
+      return report.failures.length > 0 ? 1 : 0
     }
     default:
       process.stderr.write(`unknown command "${command}"\n\n${USAGE}`)
@@ -179,10 +296,13 @@ main(process.argv.slice(2)).then(
   },
   (error: unknown) => {
     // Errors meant for the user print as they are; anything else is prefixed so it reads as daa's.
-    const known = error instanceof ConfigError || error instanceof SavedQueryRequestError
-    process.stderr.write(
-      `${known ? (error as Error).message : `daa: ${(error as Error)?.message ?? error}`}\n`,
-    )
+    const known =
+      error instanceof ConfigError ||
+      error instanceof SavedQueryRequestError ||
+      error instanceof AdminRequestError
+    const message = (error as Error)?.message ?? String(error)
+    const hint = (error as { code?: string })?.code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' ? `\n\n${USAGE}` : ''
+    process.stderr.write(`${known ? message : `daa: ${message}`}${hint}\n`)
     process.exit(1)
   },
 )

@@ -1,5 +1,14 @@
+import { readFileSync } from 'node:fs'
+import { fileURLToPath } from 'node:url'
 import { describe, expect, it } from 'vitest'
-import { ConfigError, loadConfig } from './config.js'
+import {
+  ConfigError,
+  configSchema,
+  loadConfig,
+  SETTINGS,
+  SETTINGS_TABLE_MARKERS,
+  settingsTable,
+} from './config.js'
 
 describe('configuration', () => {
   it('takes an argument over the environment over the default', () => {
@@ -37,5 +46,19 @@ describe('configuration', () => {
     )
     expect(config.clickhouseClusterNodes).toEqual(['http://a:8123', 'http://b:8123'])
     expect(config.clickhouseClusterReplicated).toBe(false)
+  })
+})
+
+describe('configuration documentation', () => {
+  it('README.md shows the table generated from config.ts (run `npm run docs` after changing a setting)', () => {
+    const readme = readFileSync(fileURLToPath(new URL('../../README.md', import.meta.url)), 'utf8')
+    const [start, end] = SETTINGS_TABLE_MARKERS
+    const generated = readme.slice(readme.indexOf(start) + start.length, readme.indexOf(end)).trim()
+    expect(generated).toBe(settingsTable())
+  })
+
+  it('documents every setting the schema accepts, with its environment variable', () => {
+    expect(Object.keys(SETTINGS).sort()).toEqual(Object.keys(configSchema.shape).sort())
+    for (const doc of Object.values(SETTINGS)) expect(doc.help.length).toBeGreaterThan(5)
   })
 })

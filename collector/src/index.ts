@@ -1,5 +1,16 @@
 export { type Collector, type CollectorOptions, createCollector } from './app.js'
-export { ApiKeyResolver, type CreatedApiKey, createApiKey, hashApiKey } from './auth/api-keys.js'
+export {
+  type ApiKeyInfo,
+  ApiKeyNotFoundError,
+  ApiKeyResolver,
+  type ApiKeyResolverOptions,
+  type CreatedApiKey,
+  createApiKey,
+  hashApiKey,
+  listApiKeys,
+  revokeApiKey,
+} from './auth/api-keys.js'
+export { KeyRateLimiter, type RateLimitOptions } from './auth/rate-limit.js'
 export { type CollectorConfig, ConfigError, loadConfig } from './config.js'
 export { resolvePendingRuns } from './ingest/run-resolver.js'
 export {
@@ -7,11 +18,15 @@ export {
   refreshRollups,
   registerMetricsRoutes,
   runSavedQuery,
+  type SavedQuery,
+  type SavedQueryField,
   type SavedQueryParams,
   SavedQueryRequestError,
   type SavedQueryResult,
+  savedQueries,
   startRollupRefresher,
 } from './queries/index.js'
+export { DEFAULT_QUERY_LIMITS, type QueryLimits, SavedQueryLimitError } from './queries/run-saved-query.js'
 export { type RunningCollector, startCollectorServer } from './server.js'
 export { createEmbeddedStore, type EmbeddedStoreOptions } from './store/embedded-store.js'
 export { MIGRATIONS, type MigrationReport, migrate, migrateEachNode } from './store/migrations.js'

@@ -1,9 +1,11 @@
-import { readFile, writeFile } from 'node:fs/promises'
+import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises'
+import { createServer as createHttpsServer } from 'node:https'
 import type { AddressInfo } from 'node:net'
 import { join } from 'node:path'
 import { serve } from '@hono/node-server'
 import { createCollector } from './app.js'
 import { createApiKey } from './auth/api-keys.js'
+import { localUrl, newAdminToken, removeAdminFile, writeAdminFile } from './cli/admin-file.js'
 import { type CollectorConfig, ConfigError } from './config.js'
 import { DEFAULT_PRICES, type PriceTable, parsePriceTable } from './mapping/prices.js'
 import { startOtlpGrpcServer } from './otlp/grpc-server.js'
@@ -19,6 +21,8 @@ export interface RunningCollector {
    * `<dataDir>/default-api-key`), so a local setup can send spans without another step.
    */
   localApiKey: string | undefined
+  /** True when this start created `localApiKey` (the only start that should print it). */
+  localApiKeyCreated: boolean
   /** The OTLP/gRPC port, or undefined when gRPC is disabled. */
   grpcPort: number | undefined
   store: Store
@@ -42,27 +46,56 @@ async function loadPrices(file: string | undefined): Promise<PriceTable> {
 }
 
 /**
- * A local, embedded setup gets a key for project `default` on first start. The plain key is kept
- * beside the data (mode 0600): the embedded engine is locked by the running collector, so
- * `daa keys create` could not run alongside it.
+ * A local, embedded setup gets a key for project `default` on first start, so spans can be sent
+ * at once. The plain key is kept beside the data (mode 0600); it is printed only the start that
+ * creates it, so later logs never carry it.
  */
-async function ensureLocalApiKey(store: Store, dataDir: string): Promise<string | undefined> {
-  if (store.kind !== 'embedded') return undefined
+async function ensureLocalApiKey(
+  store: Store,
+  dataDir: string,
+): Promise<{ key: string | undefined; created: boolean }> {
+  if (store.kind !== 'embedded') return { key: undefined, created: false }
   const file = join(dataDir, 'default-api-key')
   const saved = await readFile(file, 'utf8').catch(() => undefined)
-  if (saved?.trim()) return saved.trim()
+  if (saved?.trim()) return { key: saved.trim(), created: false }
   const [existing] = await store.query<{ n: number }>('SELECT count() AS n FROM api_keys')
-  if ((existing?.n ?? 0) > 0) return undefined
+  if ((existing?.n ?? 0) > 0) return { key: undefined, created: false }
   const { key } = await createApiKey(store, 'default', 'local')
   await writeFile(file, `${key}\n`, { mode: 0o600 })
-  return key
+  return { key, created: true }
+}
+
+/**
+ * The data directory holds spans, keys and the log: only its owner may enter it (0700), whatever
+ * the umask, so every file below it is private even where a library created it world-readable.
+ */
+async function ensurePrivateDataDir(dataDir: string): Promise<void> {
+  await mkdir(dataDir, { recursive: true, mode: 0o700 })
+  await chmod(dataDir, 0o700)
+}
+
+async function readTls(config: CollectorConfig): Promise<{ cert: Buffer; key: Buffer } | undefined> {
+  if (!config.tlsCert || !config.tlsKey) return undefined
+  const read = async (file: string, key: 'tlsCert' | 'tlsKey', variable: string) => {
+    try {
+      return await readFile(file)
+    } catch (error) {
+      throw new ConfigError(`Invalid configuration:\n  ${key} (${variable}): ${(error as Error).message}`)
+    }
+  }
+  return {
+    cert: await read(config.tlsCert, 'tlsCert', 'DAA_TLS_CERT'),
+    key: await read(config.tlsKey, 'tlsKey', 'DAA_TLS_KEY'),
+  }
 }
 
 /** Opens the configured store, migrates it, and serves OTLP/HTTP, the API and OTLP/gRPC. */
 export async function startCollectorServer(config: CollectorConfig): Promise<RunningCollector> {
   const prices = await loadPrices(config.pricesFile)
+  const tls = await readTls(config)
+  await ensurePrivateDataDir(config.dataDir)
   const store = await openStore(config)
-  let localApiKey: string | undefined
+  let localApiKey: { key: string | undefined; created: boolean }
   try {
     await migrateConfigured(store, config)
     localApiKey = await ensureLocalApiKey(store, config.dataDir)
@@ -70,18 +103,37 @@ export async function startCollectorServer(config: CollectorConfig): Promise<Run
     await store.close()
     throw error
   }
+  const adminToken = newAdminToken()
   const collector = await createCollector({
     store,
+    adminToken,
     prices,
     walDir: join(config.dataDir, 'wal'),
+    deadLetterDir: join(config.dataDir, 'dead-letter'),
     maxBodyBytes: Math.floor(config.maxBodyMb * 1024 * 1024),
     flushIntervalMs: config.flushIntervalMs,
     maxBatchSpans: config.maxBatchSpans,
     replayIntervalMs: config.replayIntervalMs,
     rollupIntervalMs: config.rollupIntervalMs,
     maxBufferedBytes: Math.floor(config.maxBufferMb * 1024 * 1024),
+    keys: {
+      refreshMs: config.keyRefreshMs,
+      rateLimit: { requestsPerSecond: config.rateLimitRps, burst: config.rateLimitBurst },
+    },
+    queryLimits: {
+      maxExecutionSeconds: config.queryTimeoutS,
+      maxMemoryBytes: Math.floor(config.queryMaxMemoryMb * 1024 * 1024),
+    },
   })
-  const server = serve({ fetch: collector.app.fetch, port: config.port, hostname: config.host })
+  const server = tls
+    ? serve({
+        fetch: collector.app.fetch,
+        port: config.port,
+        hostname: config.host,
+        createServer: createHttpsServer,
+        serverOptions: { cert: tls.cert, key: tls.key },
+      })
+    : serve({ fetch: collector.app.fetch, port: config.port, hostname: config.host })
   await new Promise<void>((resolve, reject) => {
     server.once('listening', resolve)
     server.once('error', reject)
@@ -93,15 +145,23 @@ export async function startCollectorServer(config: CollectorConfig): Promise<Run
           port: config.grpcPort,
           maxReceiveMessageBytes: Math.floor(config.maxBodyMb * 1024 * 1024),
           handleExport: collector.handleExport,
+          ...(tls ? { tls } : {}),
         })
       : undefined
   const { port } = server.address() as AddressInfo
+  // The CLI's way in while this process holds the data directory (see cli/admin-file.ts).
+  await writeAdminFile(config.dataDir, {
+    url: localUrl(config.host, port),
+    pid: process.pid,
+    token: adminToken,
+  })
   let closing: Promise<void> | undefined
   return {
-    url: `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`,
+    url: `${tls ? 'https' : 'http'}://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`,
     port,
     grpcPort: grpc?.port,
-    localApiKey,
+    localApiKey: localApiKey.key,
+    localApiKeyCreated: localApiKey.created,
     store,
     flush: () => collector.flush(),
     async settle() {
@@ -116,7 +176,21 @@ export async function startCollectorServer(config: CollectorConfig): Promise<Run
         const grpcClosed = grpc?.close()
         await collector.shutdown()
         if ('closeIdleConnections' in server) server.closeIdleConnections()
-        await Promise.all([httpClosed, grpcClosed])
+        // Every request still open was answered by now (or refused: the collector is shut):
+        // connections that linger past a grace period are cut rather than waited for.
+        let timer: NodeJS.Timeout | undefined
+        await Promise.race([
+          Promise.all([httpClosed, grpcClosed]),
+          new Promise<void>((resolve) => {
+            timer = setTimeout(() => {
+              if ('closeAllConnections' in server) server.closeAllConnections()
+              resolve()
+            }, 5000)
+            timer.unref()
+          }),
+        ])
+        clearTimeout(timer)
+        await removeAdminFile(config.dataDir, adminToken)
         await store.close()
       })()
       return closing

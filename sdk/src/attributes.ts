@@ -1,5 +1,5 @@
 /**
- * Attribute names of the data contract (shared/DESIGN.md): OpenTelemetry GenAI semantic conventions
+ * Attribute names of the data contract (collector/README.md, "Data contract"): OpenTelemetry GenAI semantic conventions
  * first, `daa.*` only for what they lack. Kept in one place so the collector's mapping and the SDK
  * cannot drift apart silently.
  */

@@ -65,6 +65,12 @@ describe('collector durability', () => {
     const target = await startTestCollector(first.url, { replayIntervalMs: 100 })
     cleanups.push(() => target.close())
     expect((await sendRun(target, 'before-outage')).status).toBe(200)
+    // A 200 means "in the log", not "in ClickHouse": wait until ClickHouse has the first run and
+    // its segment is gone, or the outage would catch that batch too and leave a second segment.
+    await eventually(async () =>
+      expect(await runsOf(first.url, target.config.clickhouseDatabase, 'before-outage')).toBe(1),
+    )
+    await eventually(async () => expect(await metricValue(target, 'daa_wal_segments')).toBe(0))
 
     await first.stop()
     const during = await sendRun(target, 'during-outage')

@@ -362,6 +362,59 @@ function outcomesByReason(runs: readonly GoldenRun[], params: MetricParams): Row
   )
 }
 
+const timeFormatters = new Map<string, Intl.DateTimeFormat>()
+
+/** `YYYY-MM-DD hh:mm:ss` of an instant (nanoseconds, floored to the second) in `timeZone`. */
+function timeIn(timeZone: string, ns: bigint): string {
+  let formatter = timeFormatters.get(timeZone)
+  if (!formatter) {
+    formatter = new Intl.DateTimeFormat('en-CA', {
+      timeZone,
+      year: 'numeric',
+      month: '2-digit',
+      day: '2-digit',
+      hour: '2-digit',
+      minute: '2-digit',
+      second: '2-digit',
+      hourCycle: 'h23',
+    })
+    timeFormatters.set(timeZone, formatter)
+  }
+  const parts = Object.fromEntries(
+    formatter
+      .formatToParts(new Date(Number(ns / 1_000_000_000n) * 1000))
+      .map((part) => [part.type, part.value]),
+  )
+  return `${parts.year}-${parts.month}-${parts.day} ${parts.hour}:${parts.minute}:${parts.second}`
+}
+
+function recentRuns(runs: readonly GoldenRun[], params: MetricParams): Row[] {
+  return runs
+    .filter((run) => run.project === params.project && (params.agent === '' || run.agentId === params.agent))
+    .map((run) => ({ run, summary: summarize(run, params.tz), second: run.startNs / 1_000_000_000n }))
+    .filter(({ summary }) => summary.day >= params.from && summary.day <= params.to)
+    .sort((a, b) =>
+      a.second === b.second ? (a.run.runId < b.run.runId ? -1 : 1) : a.second > b.second ? -1 : 1,
+    )
+    .slice(0, 100)
+    .map(({ run, summary }) => ({
+      started_at: timeIn(params.tz, run.startNs),
+      run_id: run.runId,
+      agent_id: summary.agentId,
+      user_id: summary.userId,
+      outcome: summary.outcome,
+      reason: summary.reason,
+      value: summary.value,
+      unit: summary.unit,
+      duration_ms: summary.durationNs / 1e6,
+      cost_usd: summary.costUsd,
+      total_tokens: summary.inputTokens + summary.outputTokens,
+      llm_calls: summary.llmCalls,
+      tool_calls: summary.toolCalls,
+      tool_errors: summary.toolErrors,
+    }))
+}
+
 /** The expected rows of every saved query, by name. */
 export const EXPECTED: Record<string, (runs: readonly GoldenRun[], params: MetricParams) => Row[]> = {
   daa,
@@ -375,4 +428,5 @@ export const EXPECTED: Record<string, (runs: readonly GoldenRun[], params: Metri
   'agent-leaderboard': agentLeaderboard,
   'run-health': runHealth,
   'outcomes-by-reason': outcomesByReason,
+  'recent-runs': recentRuns,
 }

@@ -3,7 +3,7 @@
  *
  * libchdb.so from `@chdb/lib-linux-x64-gnu` is a full clickhouse-local, which can open real listeners
  * (`SYSTEM START LISTEN HTTP`) for as long as one blocking query runs. `chdb-server.py` calls it through
- * Python's ctypes in a child process (Node FFI breaks ClickHouse's stack check). See /work/shared/DESIGN.md.
+ * Python's ctypes in a child process (Node FFI breaks ClickHouse's stack check).
  */
 import { type ChildProcess, spawn } from 'node:child_process'
 import { rmSync } from 'node:fs'
@@ -28,6 +28,12 @@ export interface ClickHouseServerOptions {
   httpPort?: number
   /** Native TCP port; implies `tcp: true`. Default: a free port when `tcp` is set. */
   tcpPort?: number
+  /**
+   * Directory for the data, to start a server again on what a stopped one left (same port too, for
+   * a collector that keeps its URL). The caller owns it: stop() leaves it in place. Default: a fresh
+   * temp directory that stop() removes.
+   */
+  dataDir?: string
   /** How long to wait for `/ping` to answer before giving up. Default: 60000. */
   startTimeoutMs?: number
 }
@@ -40,7 +46,7 @@ export interface RunningClickHouse {
   tcpPort?: number
   /** Pid of the server process (python3 running libchdb.so), leader of its own process group. */
   pid: number
-  /** Temp directory holding the data (`data/`) and the config file; removed by stop(). */
+  /** Directory holding the data (`data/`) and the config file; removed by stop() unless it was given. */
   dataDir: string
   /** Kills the server, waits for it to exit and removes dataDir. Safe to call more than once. */
   stop(): Promise<void>
@@ -65,7 +71,7 @@ function installExitHook(): void {
   process.on('exit', () => {
     for (const [pid, dir] of running) {
       killGroup(pid, 'SIGKILL')
-      rmSync(dir, { recursive: true, force: true, maxRetries: 3 })
+      if (dir) rmSync(dir, { recursive: true, force: true, maxRetries: 3 })
     }
   })
 }
@@ -120,7 +126,8 @@ export async function startClickHouseServer(
   const httpPort = options.httpPort ?? picked.shift()!
   const tcpPort = tcp ? (options.tcpPort ?? picked.shift()!) : undefined
 
-  const dataDir = await mkdtemp(join(tmpdir(), 'daa-clickhouse-'))
+  const ownsDataDir = options.dataDir === undefined
+  const dataDir = options.dataDir ?? (await mkdtemp(join(tmpdir(), 'daa-clickhouse-')))
   const args = [`--path=${join(dataDir, 'data')}`, `--http_port=${httpPort}`, '--listen_host=127.0.0.1']
   if (tcpPort !== undefined) args.push(`--tcp_port=${tcpPort}`)
   const queries = ['SYSTEM START LISTEN HTTP']
@@ -167,7 +174,7 @@ export async function startClickHouseServer(
   const pid = child.pid
   if (pid !== undefined) {
     installExitHook()
-    running.set(pid, dataDir)
+    running.set(pid, ownsDataDir ? dataDir : '')
   }
 
   let stopping: Promise<void> | undefined
@@ -180,7 +187,7 @@ export async function startClickHouseServer(
         clearTimeout(timer)
         running.delete(pid)
       }
-      await rm(dataDir, { recursive: true, force: true, maxRetries: 3 })
+      if (ownsDataDir) await rm(dataDir, { recursive: true, force: true, maxRetries: 3 })
     })()
     return stopping
   }

@@ -2,6 +2,7 @@ import type { Context } from 'hono'
 import type { ContentfulStatusCode } from 'hono/utils/http-status'
 import { ExportRejectedError, type ExportRejectionKind, OtlpDecodeError } from '../otlp/errors.js'
 import { encodeRpcStatus } from '../otlp/rpc-status.js'
+import { SavedQueryLimitError } from '../queries/run-saved-query.js'
 import { ClickHouseError, StoreUnavailableError } from '../store/store.js'
 import type { CollectorEnv } from './collector-env.js'
 import { HttpError } from './http-error.js'
@@ -52,6 +53,9 @@ function classify(error: unknown): Classified {
       retryAfterSeconds: 5,
     }
   }
+  if (error instanceof SavedQueryLimitError) {
+    return { status: 503, code: 'query_limit_exceeded', message: error.message }
+  }
   if (error instanceof ClickHouseError) {
     return { status: 500, code: 'clickhouse_error', message: `ClickHouse error ${error.type || error.code}` }
   }
@@ -68,7 +72,13 @@ export function errorResponse(
   onUnexpected: (error: unknown) => void,
 ) {
   const classified = classify(error)
-  if (classified.status >= 500 && classified.code !== 'unavailable') onUnexpected(error)
+  if (
+    classified.status >= 500 &&
+    classified.code !== 'unavailable' &&
+    classified.code !== 'query_limit_exceeded'
+  ) {
+    onUnexpected(error)
+  }
   const headers: Record<string, string> = {}
   if (classified.retryAfterSeconds !== undefined)
     headers['retry-after'] = String(classified.retryAfterSeconds)

@@ -1,6 +1,5 @@
 import type { Hono } from 'hono'
 import { acceptExport, authenticate, type ExportHandlerDependencies } from '../ingest/export-handler.js'
-import { decodeExportBody } from '../otlp/decode-request.js'
 import { encodeExportResponse, type OtlpEncoding } from '../otlp/export-response.js'
 import type { CollectorEnv } from './collector-env.js'
 import { HttpError } from './http-error.js'
@@ -36,10 +35,11 @@ export function registerOtlpHttpRoute(app: Hono<CollectorEnv>, options: OtlpHttp
     }
     c.set('otlpEncoding', encoding)
     c.set('transport', 'http')
+    // The key is checked before a byte of the body is read.
     const projectId = await authenticate(options.keys, c.req.header('authorization'))
-    const body = await readBoundedBody(c.req.raw, c.req.header('content-encoding'), options.maxBodyBytes)
-    const request = decodeExportBody(encoding, body)
-    const outcome = await acceptExport(options, { projectId, encoding, body }, request)
+    const outcome = await acceptExport(options, projectId, encoding, () =>
+      readBoundedBody(c.req.raw, c.req.header('content-encoding'), options.maxBodyBytes),
+    )
     options.metrics.requests.inc({ transport: 'http', status: '200' })
     const payload = encodeExportResponse(outcome, encoding)
     return c.body(payload as Uint8Array<ArrayBuffer> | string, 200, {

@@ -4,7 +4,7 @@ import type { PriceTable } from '../mapping/prices.js'
 import { decodeExportBody } from '../otlp/decode-request.js'
 import type { DecodedRequest } from '../otlp/decoded-span.js'
 import { ExportRejectedError } from '../otlp/errors.js'
-import { type ExportOutcome, exportOutcomeOf } from '../otlp/export-response.js'
+import { type ExportOutcome, exportOutcomeOf, type OtlpEncoding } from '../otlp/export-response.js'
 import type { MappedRows } from '../store/rows.js'
 import type { IngestMetrics } from './ingest-metrics.js'
 import type { IngestPipeline } from './ingest-pipeline.js'
@@ -15,6 +15,7 @@ export interface ExportHandlerDependencies {
   pipeline: IngestPipeline
   prices: PriceTable
   metrics: IngestMetrics
+  decodes: DecodeLimiter
 }
 
 /** The project that owns the request's key; refuses the request when there is none. */
@@ -40,24 +41,85 @@ export async function authenticate(keys: ApiKeyResolver, authorization: string |
     )
   }
   if (!projectId) throw new ExportRejectedError('unauthenticated', 'Unknown or revoked API key.')
+  const retryAfterSeconds = keys.throttle(key)
+  if (retryAfterSeconds > 0) {
+    const { requestsPerSecond, burst } = keys.rateLimit
+    throw new ExportRejectedError(
+      'overloaded',
+      `This API key is over its rate limit of ${requestsPerSecond} requests/s (bursts of ${burst}); retry later.`,
+      { retryAfterSeconds },
+    )
+  }
   return projectId
 }
 
 /**
- * The transport-independent core of an export: map the decoded spans of an authenticated
- * project and hand them to the pipeline; resolves once they are durable.
+ * Bounds the requests being read, decoded, mapped and encoded at once: each holds its body and
+ * its decoded spans, so without a bound a burst of large requests holds all of theirs together.
+ * Requests beyond the bound wait their turn; beyond `maxWaiting` they get 429.
+ */
+export class DecodeLimiter {
+  private running = 0
+  private readonly waiting: Array<() => void> = []
+
+  constructor(
+    private readonly maxConcurrent: number,
+    private readonly maxWaiting: number,
+  ) {}
+
+  /** Resolves with a release function once the request may go on. */
+  async acquire(): Promise<() => void> {
+    if (this.running >= this.maxConcurrent) {
+      if (this.waiting.length >= this.maxWaiting) {
+        throw new ExportRejectedError('overloaded', 'The collector is busy decoding; retry shortly.', {
+          retryAfterSeconds: 1,
+        })
+      }
+      await new Promise<void>((resolve) => this.waiting.push(resolve))
+    } else {
+      this.running += 1
+    }
+    let released = false
+    return () => {
+      if (released) return
+      released = true
+      const next = this.waiting.shift()
+      // The slot passes straight to the next waiter.
+      if (next) next()
+      else this.running -= 1
+    }
+  }
+}
+
+/**
+ * The transport-independent core of an export, for an authenticated project: read and decode the
+ * body (within the decode bound), map the valid spans, and hand them to the pipeline; resolves
+ * once they are durable.
  */
 export async function acceptExport(
   dependencies: ExportHandlerDependencies,
-  record: WalRecord,
-  request: DecodedRequest,
-): Promise<ExportOutcome> {
+  projectId: string,
+  encoding: OtlpEncoding,
+  readBody: () => Promise<Uint8Array> | Uint8Array,
+): Promise<ExportOutcome & { acceptedSpans: number }> {
   const { metrics } = dependencies
-  metrics.spansReceived.inc(request.spans.length + request.rejectedSpans)
-  if (request.rejectedSpans > 0) metrics.spansRejected.inc(request.rejectedSpans)
-  const rows = mapSpans(record.projectId, request.spans, dependencies.prices)
-  await dependencies.pipeline.accept(record, rows)
-  return exportOutcomeOf(request)
+  const release = await dependencies.decodes.acquire()
+  let request: DecodedRequest
+  let durable: Promise<void>
+  try {
+    const body = await readBody()
+    request = decodeExportBody(encoding, body)
+    metrics.spansReceived.inc(request.spans.length + request.rejectedSpans)
+    if (request.rejectedSpans > 0) metrics.spansRejected.inc(request.rejectedSpans)
+    const rows = mapSpans(projectId, request.spans, dependencies.prices)
+    const record: WalRecord = { projectId, encoding, body, ingestedAt: Date.now() }
+    durable = dependencies.pipeline.accept(record, rows)
+  } finally {
+    // The rows are encoded and buffered (counted by the pipeline's own bound): the next may decode.
+    release()
+  }
+  await durable
+  return { ...exportOutcomeOf(request), acceptedSpans: request.spans.length }
 }
 
 /** Decodes a logged request body again and maps it, exactly as when it arrived (for replay). */

@@ -53,6 +53,37 @@ export function createIngestMetrics() {
       help: 'Write-ahead log segments not yet committed in ClickHouse',
       registers: [registry],
     }),
+    walOldestAgeSeconds: new Gauge({
+      name: 'daa_wal_oldest_age_seconds',
+      help: 'Age of the oldest write-ahead log record not yet committed in ClickHouse (0 when none waits)',
+      registers: [registry],
+    }),
+    walConsecutiveFailures: new Gauge({
+      name: 'daa_wal_consecutive_insert_failures',
+      help: 'Inserts into ClickHouse failed in a row (0 once one succeeds): a growing value is a stuck log',
+      registers: [registry],
+    }),
+    replayFailures: new Counter({
+      name: 'daa_wal_replay_failures_total',
+      help: 'Replays of the write-ahead log that stopped at a failed insert (retried on the next tick)',
+      registers: [registry],
+    }),
+    walWriteFailures: new Counter({
+      name: 'daa_wal_write_failures_total',
+      help: 'Appends to the write-ahead log that failed (full disk, I/O error): answered 503, segment rolled',
+      registers: [registry],
+    }),
+    walSkippedRecords: new Counter({
+      name: 'daa_wal_skipped_records_total',
+      help: 'Torn or corrupt write-ahead log stretches skipped on replay (the intact records around them are replayed)',
+      registers: [registry],
+    }),
+    deadLetterRows: new Counter({
+      name: 'daa_dead_letter_rows_total',
+      help: 'Rows ClickHouse refused for their data, set aside in the dead-letter area, by table',
+      labelNames: ['table'] as const,
+      registers: [registry],
+    }),
     walBytes: new Gauge({
       name: 'daa_wal_bytes',
       help: 'Bytes in write-ahead log segments not yet committed in ClickHouse',

@@ -31,7 +31,8 @@ export function readNumber(value: AttributeValue | undefined): number | undefine
 
 /**
  * A token count for a UInt64 column: a non-negative integer (fractions are truncated); negative,
- * non-numeric and non-finite values read as absent.
+ * non-numeric and non-finite values read as absent. (Decoding already rejects spans whose token
+ * counts are numbers outside UInt64's exact range: see span-validation.ts.)
  */
 export function readCount(value: AttributeValue | undefined): number | undefined {
   const number = readNumber(value)

@@ -506,8 +506,8 @@ describe('attribute values of the wrong type', () => {
         { key: 'user.id', value: { kvlistValue: { values: [{ key: 'id', value: { stringValue: 'u1' } }] } } },
         { key: 'gen_ai.conversation.id', value: { boolValue: true } },
         { key: 'gen_ai.usage.input_tokens', value: { stringValue: '1200' } },
-        { key: 'gen_ai.usage.output_tokens', value: { doubleValue: 30.9 } },
-        { key: 'gen_ai.usage.cache_read.input_tokens', value: { intValue: '-5' } },
+        // A whole count sent as a double is a count (a fraction or a negative is rejected at decode).
+        { key: 'gen_ai.usage.output_tokens', value: { doubleValue: 30 } },
         {
           key: 'gen_ai.usage.cache_creation.input_tokens',
           value: { arrayValue: { values: [{ intValue: 1 }] } },

@@ -1,6 +1,6 @@
 /**
  * Decoded spans → the rows of the spans, runs and outcomes tables (the data contract in
- * shared/DESIGN.md; column meanings in store/rows.ts).
+ * collector/README.md; column meanings in store/rows.ts).
  *
  * Runs on the ingest hot path (50k+ spans/s on one core), so it is one linear pass plus a memoised
  * parent walk, with Map/Set lookups instead of regexes and no JSON round trips. It never throws on
@@ -9,6 +9,7 @@
 import type { Attributes, DecodedEvent, DecodedLink, DecodedSpan } from '../otlp/decoded-span.js'
 import type { AttributeMap, MappedRows, OutcomeRow, RunRow, SpanRow } from '../store/rows.js'
 import { readNumber, readSpanId, readText, renderAttributes } from './attribute-readers.js'
+import { mergeNestedSameAgentRuns } from './nested-runs.js'
 import { outcomeOf } from './outcomes.js'
 import { costUsd, type PriceTable } from './prices.js'
 import { BatchRunResolver, declaredRunIdOf } from './run-resolution.js'
@@ -25,6 +26,14 @@ const SPAN_KIND_NAMES: readonly string[] = [
 ]
 const STATUS_CODE_NAMES: readonly string[] = ['UNSET', 'OK', 'ERROR']
 const STATUS_ERROR = 2
+
+/**
+ * Span attributes daa adds to every stored span, so each mapping decision can be looked up:
+ * which conventions read the span (the one that decided its operation first), and for a nested
+ * span of the same agent, the run span it was merged into.
+ */
+export const CONVENTION_ATTRIBUTE = 'daa.convention'
+export const MERGED_INTO_RUN_ATTRIBUTE = 'daa.run.merged_into'
 
 /** `error.type` as the GenAI conventions define it for a failure whose type nobody named. */
 const UNKNOWN_ERROR_TYPE = '_OTHER'
@@ -115,7 +124,8 @@ function appendLinks(row: SpanRow, links: readonly DecodedLink[]): void {
 /**
  * Maps one batch of decoded spans of one project to table rows:
  * - one SpanRow per span;
- * - one RunRow per agent run (`invoke_agent` span, or a recognised third-party agent span);
+ * - one RunRow per agent run (`invoke_agent` span, or a recognised third-party agent span), a
+ *   nested span of the same agent merged into the run around it (nested-runs.ts);
  * - one OutcomeRow per run span carrying a valid `daa.outcome`, and per late `daa.outcome` span with
  *   a valid `daa.run.id`.
  *
@@ -125,6 +135,7 @@ function appendLinks(row: SpanRow, links: readonly DecodedLink[]): void {
  */
 export function mapSpans(projectId: string, spans: readonly DecodedSpan[], prices: PriceTable): MappedRows {
   const semanticsBySpan = spans.map(readSpanSemantics)
+  const mergedRuns = mergeNestedSameAgentRuns(spans, semanticsBySpan)
   const resolver = new BatchRunResolver(
     spans,
     semanticsBySpan.map((semantics) => semantics.operation),
@@ -144,6 +155,10 @@ export function mapSpans(projectId: string, spans: readonly DecodedSpan[], price
     const duration = durationNs(span)
     const statusCode = STATUS_CODE_NAMES[span.status.code] ?? 'UNSET'
     const errorType = errorTypeOf(span)
+    const spanAttributes = renderAttributes(span.attributes)
+    spanAttributes[CONVENTION_ATTRIBUTE] = semantics.conventions
+    const mergedInto = mergedRuns.get(index)
+    if (mergedInto !== undefined) spanAttributes[MERGED_INTO_RUN_ATTRIBUTE] = mergedInto
 
     const row: SpanRow = {
       project_id: projectId,
@@ -158,7 +173,7 @@ export function mapSpans(projectId: string, spans: readonly DecodedSpan[], price
       resource_attributes: resource.attributes,
       scope_name: span.scope.name,
       scope_version: span.scope.version,
-      span_attributes: renderAttributes(span.attributes),
+      span_attributes: spanAttributes,
       duration_ns: duration,
       status_code: statusCode,
       status_message: span.status.message,

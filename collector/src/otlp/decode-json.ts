@@ -24,7 +24,13 @@ import { int64ToAttributeValue, setAttribute } from './attribute-values.js'
 import type { Attributes, AttributeValue, DecodedRequest, DecodedSpan } from './decoded-span.js'
 import { OtlpDecodeError } from './errors.js'
 import { isAllZeroHex, isHexDigits } from './hex.js'
-import { RejectionTally, type SpanCandidate, validateSpan } from './span-validation.js'
+import {
+  ATTRIBUTE_LIMITS,
+  attributesProblem,
+  RejectionTally,
+  type SpanCandidate,
+  validateSpan,
+} from './span-validation.js'
 
 function snakeCaseOf(camelCase: string): string {
   return camelCase.replace(/[A-Z]/g, (letter) => `_${letter.toLowerCase()}`)
@@ -217,6 +223,24 @@ function nameOfUnparsedSpan(span: unknown): string {
 }
 
 /**
+ * zod's schema for AnyValue recurses once per nesting level, so a value nested some hundreds deep
+ * (still a few KB of JSON) overflows the stack. That is the sender's fault, not ours: undefined
+ * here, and the caller rejects the span (or the body) with a reason. Values nested deeper than
+ * ATTRIBUTE_LIMITS.maxDepth but not this deep are rejected by validateSpan.
+ */
+function parseNested<Output>(
+  schema: z.ZodType<Output>,
+  input: unknown,
+): z.ZodSafeParseResult<Output> | undefined {
+  try {
+    return schema.safeParse(input)
+  } catch (error) {
+    if (error instanceof RangeError) return undefined
+    throw error
+  }
+}
+
+/**
  * Decodes an OTLP/JSON ExportTraceServiceRequest. Throws OtlpDecodeError when the text is not JSON or not
  * shaped like the request; spans that are malformed or fail validation are counted in `rejectedSpans`.
  */
@@ -231,7 +255,12 @@ export function decodeJsonRequest(text: string): DecodedRequest {
   if (typeof body !== 'object' || body === null || Array.isArray(body)) {
     throw new OtlpDecodeError('the body is not a JSON object (an ExportTraceServiceRequest)')
   }
-  const parsedRequest = requestSchema.safeParse(body)
+  const parsedRequest = parseNested(requestSchema, body)
+  if (parsedRequest === undefined) {
+    throw new OtlpDecodeError(
+      `the body is not an OTLP/JSON ExportTraceServiceRequest: a resource or scope value is nested far deeper than ${ATTRIBUTE_LIMITS.maxDepth} levels`,
+    )
+  }
   if (!parsedRequest.success) {
     throw new OtlpDecodeError(
       `the body is not an OTLP/JSON ExportTraceServiceRequest: ${describeFirstIssue(parsedRequest.error)}`,
@@ -243,9 +272,23 @@ export function decodeJsonRequest(text: string): DecodedRequest {
   const tally = new RejectionTally()
   for (const resourceSpans of parsedRequest.data.resourceSpans) {
     const resource = resourceSpans.resource.attributes
+    const resourceProblem = attributesProblem(resource, 'resource attributes')
     for (const { scope, spans: unparsedSpans } of resourceSpans.scopeSpans) {
+      // Checked once per resource and scope: a bad one rejects each of its spans, with its reason.
+      const sharedProblem = resourceProblem ?? attributesProblem(scope.attributes, 'scope attributes')
       for (const unparsedSpan of unparsedSpans) {
-        const parsedSpan = spanSchema.safeParse(unparsedSpan)
+        if (sharedProblem !== undefined) {
+          tally.reject(sharedProblem, nameOfUnparsedSpan(unparsedSpan))
+          continue
+        }
+        const parsedSpan = parseNested(spanSchema, unparsedSpan)
+        if (parsedSpan === undefined) {
+          tally.reject(
+            `an attribute value is nested far deeper than ${ATTRIBUTE_LIMITS.maxDepth} levels`,
+            nameOfUnparsedSpan(unparsedSpan),
+          )
+          continue
+        }
         if (!parsedSpan.success) {
           tally.reject(describeFirstIssue(parsedSpan.error), nameOfUnparsedSpan(unparsedSpan))
           continue

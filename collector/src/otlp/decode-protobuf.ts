@@ -21,7 +21,7 @@ import {
   type WireLong,
   type WireSpan,
 } from './protobuf-schema.js'
-import { RejectionTally, type SpanCandidate, validateSpan } from './span-validation.js'
+import { attributesProblem, RejectionTally, type SpanCandidate, validateSpan } from './span-validation.js'
 
 const twoToThe32 = 4294967296
 
@@ -126,13 +126,20 @@ export function decodeProtobufRequest(bytes: Uint8Array): DecodedRequest {
   for (const resourceSpans of request.resourceSpans) {
     // Decoded once and shared by every span of the resource (and of the scope, below).
     const resource = decodeAttributes(resourceSpans.resource?.attributes ?? [])
+    const resourceProblem = attributesProblem(resource, 'resource attributes')
     for (const scopeSpans of resourceSpans.scopeSpans) {
       const scope = {
         name: scopeSpans.scope?.name ?? '',
         version: scopeSpans.scope?.version ?? '',
         attributes: decodeAttributes(scopeSpans.scope?.attributes ?? []),
       }
+      // Checked once per resource and scope: a bad one rejects each of its spans, with its reason.
+      const sharedProblem = resourceProblem ?? attributesProblem(scope.attributes, 'scope attributes')
       for (const wireSpan of scopeSpans.spans) {
+        if (sharedProblem !== undefined) {
+          tally.reject(sharedProblem, wireSpan.name)
+          continue
+        }
         const checked = validateSpan(toSpanCandidate(wireSpan, resource, scope))
         if (typeof checked === 'string') tally.reject(checked, wireSpan.name)
         else spans.push(checked)

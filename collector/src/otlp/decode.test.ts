@@ -92,8 +92,9 @@ describe('decoding OTLP/protobuf', () => {
                     spanId: Buffer.from(validIds.spanId, 'hex'),
                     parentSpanId: Buffer.alloc(8), // all zero: read as "no parent"
                     name: 'edge values',
-                    startTimeUnixNano: '18446744073709551615', // the largest fixed64
-                    endTimeUnixNano: '18446744073709551615',
+                    // The last instant DateTime64(9) stores (2^63 - 1 ns); one later is rejected.
+                    startTimeUnixNano: '9223372036854775807',
+                    endTimeUnixNano: '9223372036854775807',
                     attributes: [
                       { key: 'max.int64', value: { intValue: '9223372036854775807' } },
                       { key: 'min.int64', value: { intValue: '-9223372036854775808' } },
@@ -139,7 +140,7 @@ describe('decoding OTLP/protobuf', () => {
     const [span] = decoded.spans
     expect(span?.traceId).toBe(validIds.traceId)
     expect(span?.parentSpanId).toBe('')
-    expect(span?.startTimeUnixNano).toBe(18446744073709551615n)
+    expect(span?.startTimeUnixNano).toBe(9223372036854775807n)
     expect(span?.status).toEqual({ code: 2, message: 'boom' })
     expect(span?.resource).toEqual({ 'service.name': 'svc' })
     expect(span?.scope).toEqual({ name: 'scope', version: '1.0', attributes: { 'scope.attr': true } })

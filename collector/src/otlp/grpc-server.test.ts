@@ -95,8 +95,8 @@ async function rawExportError(port: number, body: Uint8Array): Promise<ServiceEr
 describe('OTLP/gRPC server', () => {
   it('receives the official gRPC exporter, spans and authorization metadata intact (gzip too)', async () => {
     const received: ReceivedExport[] = []
-    const server = await startServer(async (request, metadata) => {
-      received.push({ request, metadata })
+    const server = await startServer(async (metadata) => {
+      received.push({ request: decodeProtobufRequest(metadata.body), metadata })
       return accepted
     })
     const metadata = new Metadata()
@@ -116,8 +116,7 @@ describe('OTLP/gRPC server', () => {
     const expected = officialSpans.map(expectedDecodedSpan).sort(bySpanId)
     for (const { request, metadata: receivedMetadata } of received) {
       expect(receivedMetadata.authorization).toBe('Bearer daa_key_123')
-      // The raw message comes along (decompressed), for the write-ahead log: it decodes to the same spans.
-      expect(decodeProtobufRequest(receivedMetadata.body)).toEqual(request)
+      // The raw message comes along (decompressed): the handler decodes it once the key is checked.
       expect(request.rejectedSpans).toBe(0)
       expect([...request.spans].sort(bySpanId)).toEqual(expected)
     }
@@ -125,7 +124,7 @@ describe('OTLP/gRPC server', () => {
 
   it('passes no authorization when the sender sets none', async () => {
     const received: ExportRequestMetadata[] = []
-    const server = await startServer(async (_request, metadata) => {
+    const server = await startServer(async (metadata) => {
       received.push(metadata)
       return accepted
     })
@@ -135,7 +134,7 @@ describe('OTLP/gRPC server', () => {
   })
 
   it('answers UNAUTHENTICATED when the handler refuses the key, and the exporter reports the failure', async () => {
-    const server = await startServer(async (_request, metadata) => {
+    const server = await startServer(async (metadata) => {
       throw new ExportRejectedError(
         'unauthenticated',
         `unknown API key ${metadata.authorization ?? '(none)'}`,
@@ -150,8 +149,8 @@ describe('OTLP/gRPC server', () => {
   })
 
   it('answers a partial success with an ExportTraceServiceResponse the official deserializer reads', async () => {
-    const server = await startServer(async (request) => ({
-      rejectedSpans: request.rejectedSpans + 2,
+    const server = await startServer(async (metadata) => ({
+      rejectedSpans: decodeProtobufRequest(metadata.body).rejectedSpans + 2,
       errorMessage: 'two spans were over the attribute limit',
     }))
     const body = ProtobufTraceSerializer.serializeRequest(officialSpans)!
@@ -168,15 +167,17 @@ describe('OTLP/gRPC server', () => {
   })
 
   it('answers INVALID_ARGUMENT for a body that is not an ExportTraceServiceRequest', async () => {
-    let handled = false
-    const server = await startServer(async () => {
-      handled = true
+    let decoded = false
+    const server = await startServer(async (metadata) => {
+      // As the collector does: the key first (none here), then the decode, which throws.
+      decodeProtobufRequest(metadata.body)
+      decoded = true
       return accepted
     })
     const error = await rawExportError(server.port, new Uint8Array([0x0a, 0xff]))
     expect(error.code).toBe(status.INVALID_ARGUMENT)
     expect(error.details).toMatch(/not a protobuf ExportTraceServiceRequest/)
-    expect(handled).toBe(false)
+    expect(decoded).toBe(false)
   })
 
   it.each([

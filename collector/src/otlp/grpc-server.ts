@@ -15,8 +15,6 @@ import {
   type sendUnaryData,
   status,
 } from '@grpc/grpc-js'
-import { decodeProtobufRequest } from './decode-protobuf.js'
-import type { DecodedRequest } from './decoded-span.js'
 import { ExportRejectedError, type ExportRejectionKind, OtlpDecodeError } from './errors.js'
 import { type ExportOutcome, encodeExportResponse } from './export-response.js'
 import { traceServiceExportPath } from './protobuf-schema.js'
@@ -31,19 +29,20 @@ export interface ExportRequestMetadata {
 }
 
 /**
- * Accepts a decoded export. Resolves with the outcome to report (rejected spans, message) once the
- * accepted spans are durable; throws ExportRejectedError to refuse the whole request.
+ * Accepts an export: checks its key first, then decodes the message (so an unauthenticated caller
+ * never costs a decode). Resolves with the outcome to report (rejected spans, message) once the
+ * accepted spans are durable; throws ExportRejectedError to refuse the whole request, or
+ * OtlpDecodeError for a message that is not an export request.
  */
-export type ExportHandler = (
-  request: DecodedRequest,
-  metadata: ExportRequestMetadata,
-) => Promise<ExportOutcome>
+export type ExportHandler = (metadata: ExportRequestMetadata) => Promise<ExportOutcome>
 
 export interface OtlpGrpcServerOptions {
   host: string
   /** 0 picks a free port; read the bound one from the returned server. */
   port: number
   handleExport: ExportHandler
+  /** PEM certificate chain and private key: serve TLS only. Default: none (plaintext). */
+  tls?: { cert: Buffer; key: Buffer }
   /** Largest request accepted, after decompression. Default 64 MiB, the OTLP specification's advice. */
   maxReceiveMessageBytes?: number
   /** How long close() lets in-flight exports finish before cutting them off. Default 10 s. */
@@ -117,8 +116,9 @@ export async function startOtlpGrpcServer(options: OtlpGrpcServerOptions): Promi
   const { handleExport, onUnexpectedError } = options
   const shutdownGraceMs = options.shutdownGraceMs ?? defaultShutdownGraceMs
 
-  // Requests stay raw bytes through grpc-js and are decoded in the handler, so that a decode failure is
-  // answered with INVALID_ARGUMENT (grpc-js would answer a throwing deserializer with INTERNAL).
+  // Requests stay raw bytes through grpc-js and are decoded in the handler, after the key is checked,
+  // so that a decode failure is answered with INVALID_ARGUMENT (grpc-js would answer a throwing
+  // deserializer with INTERNAL).
   const traceService: ServiceDefinition = {
     Export: {
       path: traceServiceExportPath,
@@ -140,7 +140,7 @@ export async function startOtlpGrpcServer(options: OtlpGrpcServerOptions): Promi
     const authorization = firstStringValue(call.metadata, 'authorization')
     if (authorization !== undefined) metadata.authorization = authorization
     Promise.resolve()
-      .then(() => handleExport(decodeProtobufRequest(call.request), metadata))
+      .then(() => handleExport(metadata))
       .then(
         (outcome) => callback(null, outcome),
         (error: unknown) => callback(toServiceError(error, onUnexpectedError)),
@@ -155,7 +155,9 @@ export async function startOtlpGrpcServer(options: OtlpGrpcServerOptions): Promi
   const port = await new Promise<number>((resolve, reject) => {
     server.bindAsync(
       bindAddress(options.host, options.port),
-      ServerCredentials.createInsecure(),
+      options.tls
+        ? ServerCredentials.createSsl(null, [{ cert_chain: options.tls.cert, private_key: options.tls.key }])
+        : ServerCredentials.createInsecure(),
       (error, boundPort) => (error ? reject(error) : resolve(boundPort)),
     )
   })

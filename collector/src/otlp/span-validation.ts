@@ -10,12 +10,143 @@
  * - a link whose trace or span id is invalid (the link could never be followed);
  * - start time 0 (the specification makes it semantically required; a span "at 1970" would corrupt daily
  *   metrics) and end time before start time (the specification expects end >= start);
- * - a status code other than 0, 1 or 2 (StatusCode is a closed set, unlike SpanKind).
+ * - a status code other than 0, 1 or 2 (StatusCode is a closed set, unlike SpanKind);
+ * - a start, end or event time after 2149-06-06, the last day ClickHouse's Date holds: spans are
+ *   partitioned and rolled up by day, and a later day wraps around to the 1970s (where retention
+ *   would delete it), while past 2262-04-11 even DateTime64(9) overflows and fails the insert of
+ *   every span batched with it;
+ * - a token count (every attribute in TOKEN_COUNT_ATTRIBUTES) that is a number but not a whole number
+ *   from 0 to 2^53 - 1 (negative, fractional, NaN, 1e21…): the columns are UInt64, and a count above
+ *   2^53 has already lost its exact value; a count that is not a number at all reads as absent;
+ * - attributes (of the span, its events and links, and of its resource and scope) beyond
+ *   ATTRIBUTE_LIMITS: too many, a key or a string value too long, values nested too deep.
  * What is accepted: an empty name (the specification: "equivalent to an unknown span name"), any span kind
  * (unknown kinds are kept as numbers, as protobuf enums are open), and an empty trace state.
  */
-import type { DecodedSpan, StatusCode } from './decoded-span.js'
+import { TOKEN_COUNT_ATTRIBUTES } from '../mapping/span-semantics.js'
+import type { Attributes, AttributeValue, DecodedSpan, StatusCode } from './decoded-span.js'
 import { isValidHexId } from './hex.js'
+
+/**
+ * The first instant past what the schema stores, in nanoseconds since the epoch: 2149-06-07T00:00Z,
+ * the day after the last one ClickHouse's Date holds (day partitions, day rollups).
+ */
+export const MAX_TIMESTAMP_NS = BigInt(Date.UTC(2149, 5, 7)) * 1_000_000n
+const MAX_DAY = '2149-06-06, the last day ClickHouse stores'
+
+/**
+ * Bounds on sender-controlled attributes. They are far above what any instrumentation writes (the
+ * OpenTelemetry SDKs default to 128 attributes per span) and keep one span's memory and its
+ * ClickHouse row bounded.
+ */
+export const ATTRIBUTE_LIMITS = {
+  /** Attributes in one map (a span's, an event's, a link's, a resource's, a scope's, a kvlist's). */
+  maxAttributes: 1000,
+  /** Characters in one attribute key. */
+  maxKeyLength: 1024,
+  /** Characters in one string value (prompts and completions included). */
+  maxValueLength: 1024 * 1024,
+  /** Values in one array value. */
+  maxArrayValues: 10_000,
+  /** Nesting of array and kvlist values inside one another. */
+  maxDepth: 16,
+  /** Events of one span, and links of one span. */
+  maxEvents: 10_000,
+} as const
+
+function valueProblem(value: AttributeValue, key: string, depth: number): string | undefined {
+  if (typeof value === 'string') {
+    return value.length > ATTRIBUTE_LIMITS.maxValueLength
+      ? `attribute ${JSON.stringify(key.slice(0, 64))} is longer than ${ATTRIBUTE_LIMITS.maxValueLength} characters`
+      : undefined
+  }
+  if (value === null || typeof value !== 'object') return undefined
+  if (depth >= ATTRIBUTE_LIMITS.maxDepth) {
+    return `attribute ${JSON.stringify(key.slice(0, 64))} is nested deeper than ${ATTRIBUTE_LIMITS.maxDepth} levels`
+  }
+  if (Array.isArray(value)) {
+    if (value.length > ATTRIBUTE_LIMITS.maxArrayValues) {
+      return `attribute ${JSON.stringify(key.slice(0, 64))} holds more than ${ATTRIBUTE_LIMITS.maxArrayValues} values`
+    }
+    for (const item of value) {
+      const problem = valueProblem(item, key, depth + 1)
+      if (problem !== undefined) return problem
+    }
+    return undefined
+  }
+  return mapProblem(value, depth + 1)
+}
+
+function mapProblem(attributes: Attributes, depth: number): string | undefined {
+  let count = 0
+  for (const key in attributes) {
+    count++
+    if (key.length > ATTRIBUTE_LIMITS.maxKeyLength) {
+      return `an attribute key is longer than ${ATTRIBUTE_LIMITS.maxKeyLength} characters`
+    }
+    const problem = valueProblem(attributes[key]!, key, depth)
+    if (problem !== undefined) return problem
+  }
+  return count > ATTRIBUTE_LIMITS.maxAttributes
+    ? `more than ${ATTRIBUTE_LIMITS.maxAttributes} attributes in one map`
+    : undefined
+}
+
+/** Why a map of attributes cannot be stored (see ATTRIBUTE_LIMITS), or undefined when it can. */
+export function attributesProblem(attributes: Attributes, where: string): string | undefined {
+  const problem = mapProblem(attributes, 0)
+  return problem === undefined ? undefined : `${where}: ${problem}`
+}
+
+/** A token count that a UInt64 column takes exactly: a whole number from 0 to 2^53 - 1. */
+function isStorableCount(count: number): boolean {
+  return Number.isSafeInteger(count) && count >= 0
+}
+
+function tokenCountProblem(attributes: Attributes): string | undefined {
+  for (const key of TOKEN_COUNT_ATTRIBUTES) {
+    const value = attributes[key]
+    let count: number
+    if (typeof value === 'number') count = value
+    else if (typeof value === 'string' && value.trim() !== '' && !Number.isNaN(Number(value)))
+      count = Number(value)
+    else continue
+    if (!isStorableCount(count)) {
+      return `${key} ${JSON.stringify(String(value).slice(0, 32))} is not a token count (a whole number from 0 to 2^53 - 1)`
+    }
+  }
+  return undefined
+}
+
+function timestampProblem(candidate: SpanCandidate): string | undefined {
+  if (candidate.startTimeUnixNano >= MAX_TIMESTAMP_NS) return `startTimeUnixNano is after ${MAX_DAY}`
+  if (candidate.endTimeUnixNano >= MAX_TIMESTAMP_NS) return `endTimeUnixNano is after ${MAX_DAY}`
+  for (const event of candidate.events) {
+    if (event.timeUnixNano >= MAX_TIMESTAMP_NS) return `an event timeUnixNano is after ${MAX_DAY}`
+  }
+  return undefined
+}
+
+/** Attribute limits of the span itself, its events and its links (resource and scope are checked once each). */
+function spanAttributesProblem(candidate: SpanCandidate): string | undefined {
+  if (candidate.events.length > ATTRIBUTE_LIMITS.maxEvents) {
+    return `more than ${ATTRIBUTE_LIMITS.maxEvents} events`
+  }
+  if (candidate.links.length > ATTRIBUTE_LIMITS.maxEvents) {
+    return `more than ${ATTRIBUTE_LIMITS.maxEvents} links`
+  }
+  const own = attributesProblem(candidate.attributes, 'attributes')
+  if (own !== undefined) return own
+  for (const event of candidate.events) {
+    const problem = attributesProblem(event.attributes, 'event attributes')
+    if (problem !== undefined) return problem
+  }
+  for (const link of candidate.links) {
+    const problem = attributesProblem(link.attributes, 'link attributes')
+    if (problem !== undefined) return problem
+  }
+  return undefined
+}
 
 /** A span as decoded from the wire, before its status code is known to be a StatusCode. */
 export type SpanCandidate = Omit<DecodedSpan, 'status'> & { status: { code: number; message: string } }
@@ -49,6 +180,9 @@ export function validateSpan(candidate: SpanCandidate): DecodedSpan | string {
   }
   const { code } = candidate.status
   if (!isStatusCode(code)) return `status.code ${code} is not 0 (unset), 1 (ok) or 2 (error)`
+  const problem =
+    timestampProblem(candidate) ?? tokenCountProblem(candidate.attributes) ?? spanAttributesProblem(candidate)
+  if (problem !== undefined) return problem
   // The status code, the only field SpanCandidate types more loosely, was checked just above.
   return candidate as DecodedSpan
 }

@@ -7,13 +7,15 @@
 import type { Context, Hono } from 'hono'
 import type { Store } from '../store/store.js'
 import { toCsv } from './result-formats.js'
-import { runSavedQuery, SavedQueryRequestError } from './run-saved-query.js'
+import { type QueryLimits, runSavedQuery, SavedQueryRequestError } from './run-saved-query.js'
 import { STANDARD_PARAMS, savedQueries } from './saved-queries.js'
 
 export type MetricsEnv = { Variables: { projectId: string } }
 
 export interface MetricsRoutesOptions {
   store: Store
+  /** Time and memory limits per query. Default DEFAULT_QUERY_LIMITS (30 s, 4 GiB). */
+  queryLimits?: QueryLimits
 }
 
 /** Describes every saved query (for API clients, dashboards generators and `daa queries`). */
@@ -60,7 +62,9 @@ export function registerMetricsRoutes<E extends MetricsEnv>(
           `Invalid parameters: format must be json or csv, not "${format}".`,
         )
       }
-      const result = await runSavedQuery(store, projectId, c.req.param('name') ?? '', params)
+      const result = await runSavedQuery(store, projectId, c.req.param('name') ?? '', params, {
+        limits: options.queryLimits,
+      })
       if (format === 'csv') {
         return c.body(toCsv(result), 200, {
           'Content-Type': 'text/csv; charset=utf-8',

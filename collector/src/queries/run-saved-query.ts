@@ -3,7 +3,7 @@
  * the caller's (the API key's, or the CLI's `--project`), never a request parameter.
  */
 import { z } from 'zod'
-import type { Store } from '../store/store.js'
+import { ClickHouseError, type Store } from '../store/store.js'
 import { lastRefresh } from './refresh.js'
 import { RAW_SOURCES } from './run-facts.js'
 import { replaceRollupSources, type SavedQuery, savedQueries } from './saved-queries.js'
@@ -150,7 +150,43 @@ function roundFloats(rows: Record<string, unknown>[], columns: readonly { name: 
   return rows
 }
 
+/** Time and memory one metrics query may take on ClickHouse (its max_execution_time and max_memory_usage). */
+export interface QueryLimits {
+  /** Seconds. Default 30 (DAA_QUERY_TIMEOUT_S). */
+  maxExecutionSeconds?: number
+  /** Bytes. Default 4 GiB (DAA_QUERY_MAX_MEMORY_MB). */
+  maxMemoryBytes?: number
+}
+
+export const DEFAULT_QUERY_LIMITS = { maxExecutionSeconds: 30, maxMemoryBytes: 4096 * 1024 * 1024 } as const
+
+/** A saved query stopped at its time or memory limit: the server was not wrong, the question was too big. */
+export class SavedQueryLimitError extends Error {
+  override readonly name = 'SavedQueryLimitError'
+  readonly status = 503
+  constructor(
+    readonly limit: 'time' | 'memory',
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options)
+  }
+}
+
+// ClickHouse's codes for a query stopped by max_execution_time / max_memory_usage.
+const TIMEOUT_CODES = new Set([159, 160]) // TIMEOUT_EXCEEDED, TOO_SLOW
+const MEMORY_CODES = new Set([241]) // MEMORY_LIMIT_EXCEEDED
+
+function withLimits(sql: string, limits: QueryLimits): string {
+  const seconds = limits.maxExecutionSeconds ?? DEFAULT_QUERY_LIMITS.maxExecutionSeconds
+  const bytes = Math.floor(limits.maxMemoryBytes ?? DEFAULT_QUERY_LIMITS.maxMemoryBytes)
+  // Saved queries end with their outermost clause (no SETTINGS, no semicolon): append ours.
+  return `${sql.trimEnd().replace(/;$/, '')}\nSETTINGS max_execution_time = ${Number(seconds)}, max_memory_usage = ${bytes}, timeout_overflow_mode = 'throw'`
+}
+
 export interface RunOptions {
+  /** Time and memory limits; default DEFAULT_QUERY_LIMITS. */
+  limits?: QueryLimits
   /**
    * `rollup` (default) reads the pre-aggregated run_facts, agent_days and quarter_totals, as the
    * dashboards do; `raw` computes the same rows from spans, runs and outcomes on the fly (for checks and benchmarks).
@@ -175,7 +211,32 @@ export async function runSavedQuery(
   const started = performance.now()
   // Freshness is read first: whatever the query then sees is at least this fresh.
   const freshAsOf = options.source === 'raw' ? new Date() : await lastRefresh(store)
-  const rows = await store.query<Record<string, unknown>>(sql, { ...params, project: projectId })
+  const limits = options.limits ?? {}
+  let rows: Record<string, unknown>[]
+  try {
+    rows = await store.query<Record<string, unknown>>(withLimits(sql, limits), {
+      ...params,
+      project: projectId,
+    })
+  } catch (error) {
+    if (error instanceof ClickHouseError && TIMEOUT_CODES.has(error.code)) {
+      const seconds = limits.maxExecutionSeconds ?? DEFAULT_QUERY_LIMITS.maxExecutionSeconds
+      throw new SavedQueryLimitError(
+        'time',
+        `The query "${query.name}" ran longer than its limit of ${seconds} s (DAA_QUERY_TIMEOUT_S): ask for a shorter range or raise the limit.`,
+        { cause: error },
+      )
+    }
+    if (error instanceof ClickHouseError && MEMORY_CODES.has(error.code)) {
+      const mib = Math.round((limits.maxMemoryBytes ?? DEFAULT_QUERY_LIMITS.maxMemoryBytes) / 1048576)
+      throw new SavedQueryLimitError(
+        'memory',
+        `The query "${query.name}" needed more than its memory limit of ${mib} MiB (DAA_QUERY_MAX_MEMORY_MB): ask for a shorter range or raise the limit.`,
+        { cause: error },
+      )
+    }
+    throw error
+  }
   const columns = query.columns.map(({ name: column, type }) => ({ name: column, type }))
   return {
     query: query.name,

@@ -2,8 +2,10 @@ import { mkdirSync } from 'node:fs'
 import { resolve } from 'node:path'
 import {
   ClickHouseError,
+  chunkText,
   clickHouseErrorFromMessage,
   encodeRows,
+  INSERT_SETTINGS,
   type QueryParams,
   quoteIdentifier,
   SESSION_SETTINGS,
@@ -54,7 +56,10 @@ async function loadChdb(): Promise<ChdbModule> {
   }
 }
 
-const connectionArgs = Object.entries(SESSION_SETTINGS).map(([name, value]) => `--${name}=${value}`)
+// chDB's insert() takes no settings of its own, so the insert settings hold for the whole session.
+const connectionArgs = Object.entries({ ...SESSION_SETTINGS, ...INSERT_SETTINGS }).map(
+  ([name, value]) => `--${name}=${value}`,
+)
 
 function toStoreError(error: unknown): Error {
   if (error instanceof ClickHouseError) return error
@@ -137,7 +142,7 @@ export async function createEmbeddedStore(options: EmbeddedStoreOptions = {}): P
       try {
         await active.insert({
           table: qualify(database, table),
-          values: Buffer.from(rows.chunks.join('')),
+          values: Buffer.from(rows.chunks.map(chunkText).join('')),
           columns: [...rows.columns],
           format: 'JSONCompactEachRow',
         })

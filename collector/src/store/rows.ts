@@ -182,6 +182,13 @@ export const OUTCOME_COLUMNS = [
   'source_span_id',
 ] as const satisfies readonly (keyof OutcomeRow)[]
 
+/**
+ * Appended to every insert (spans, runs, outcomes): when the collector first took the request, so
+ * a row replayed from the write-ahead log keeps the version it had, and a newer version (a run
+ * attribution made since) still wins in the ReplacingMergeTree.
+ */
+export const INGESTED_AT_COLUMN = 'ingested_at'
+
 type Exhaustive<Row, Listed> = Exclude<keyof Row, Listed> extends never ? true : never
 const columnListsAreComplete: [
   Exhaustive<SpanRow, (typeof SPAN_COLUMNS)[number]>,

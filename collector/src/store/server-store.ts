@@ -1,9 +1,16 @@
 import { Readable } from 'node:stream'
-import { type ClickHouseClient, ClickHouseLogLevel, createClient } from '@clickhouse/client'
+import {
+  type ClickHouseClient,
+  ClickHouseLogLevel,
+  type ClickHouseSettings,
+  createClient,
+} from '@clickhouse/client'
 import {
   ClickHouseError,
+  chunkPieces,
   clickHouseErrorFromMessage,
   encodeRows,
+  INSERT_SETTINGS,
   insertStatement,
   type QueryParams,
   quoteIdentifier,
@@ -36,6 +43,11 @@ const UNAVAILABLE_CODES = new Set([
   'ENOTFOUND',
   'EPIPE',
 ])
+
+// The client types some numeric settings as strings (UInt64); over HTTP every value is text anyway.
+const SERVER_INSERT_SETTINGS = Object.fromEntries(
+  Object.entries(INSERT_SETTINGS).map(([name, value]) => [name, String(value)]),
+) as ClickHouseSettings
 
 function toStoreError(error: unknown): Error {
   if (error instanceof ClickHouseError || error instanceof StoreUnavailableError) return error
@@ -105,7 +117,9 @@ export async function createServerStore(options: ServerStoreOptions): Promise<St
       try {
         const result = await client.exec({
           query: insertStatement(table, rows.columns),
-          values: Readable.from(rows.chunks, { objectMode: false }),
+          // Piece by piece: a shared value is written as it is, never copied per row.
+          values: Readable.from(rows.chunks.flatMap(chunkPieces), { objectMode: false }),
+          clickhouse_settings: SERVER_INSERT_SETTINGS,
         })
         // The answer to an INSERT is empty; reading it to the end frees the connection.
         result.stream.resume()

@@ -84,6 +84,19 @@ export function quoteIdentifier(name: string): string {
 }
 
 /**
+ * Settings of every insert, on both backends. An insert must be committed when it returns: with
+ * `async_insert` (which a server profile may turn on) ClickHouse answers before the rows are
+ * written, and a failure afterwards would lose rows whose write-ahead log segment is already gone.
+ * A batch spans as many days as its spans do (a backfill, a sender's clock): the rows are
+ * partitioned by day, and a batch is bounded by its row count instead of its day count.
+ */
+export const INSERT_SETTINGS = {
+  async_insert: 0,
+  wait_for_async_insert: 1,
+  max_partitions_per_insert_block: 0,
+} as const
+
+/**
  * Rows encoded as JSONCompactEachRow lines under one column list: about half the bytes of
  * JSONEachRow and markedly cheaper for ClickHouse to parse. Ingest encodes each request's rows as
  * they arrive, so a batch waiting for ClickHouse holds a few flat strings instead of many
@@ -92,31 +105,134 @@ export function quoteIdentifier(name: string): string {
 export interface EncodedRows {
   columns: readonly string[]
   /** JSONCompactEachRow text, each chunk whole lines. */
-  chunks: string[]
+  chunks: EncodedChunk[]
   /** Rows across all chunks. */
   count: number
+  /**
+   * Characters held in memory: a large map shared by many rows (a resource's attributes) counts
+   * once, although every line carries it when sent.
+   */
+  bytes: number
 }
 
-/** Encodes rows under `columns` (default: the keys of the first row) as one chunk. */
+/**
+ * One line that carries a large shared value, kept in three pieces: joining them (or letting V8
+ * flatten a concatenation, which it does in place the moment the text is written anywhere) would
+ * make one copy of the shared value per row, held until the batch is committed.
+ */
+export interface SharedLine {
+  head: string
+  shared: string
+  /** Ends with the line's newline. */
+  tail: string
+}
+
+/** Whole lines of JSONCompactEachRow: a flat string of lines, or one line around a shared value. */
+export type EncodedChunk = string | SharedLine
+
+/** The pieces of a chunk, in order, as they are sent. */
+export function chunkPieces(chunk: EncodedChunk): string[] {
+  return typeof chunk === 'string' ? [chunk] : [chunk.head, chunk.shared, chunk.tail]
+}
+
+/** Characters of a chunk once sent. */
+export function chunkLength(chunk: EncodedChunk): number {
+  return typeof chunk === 'string'
+    ? chunk.length
+    : chunk.head.length + chunk.shared.length + chunk.tail.length
+}
+
+/** A chunk as one string (for one insert at a time, never for a batch that waits). */
+export function chunkText(chunk: EncodedChunk): string {
+  return typeof chunk === 'string' ? chunk : chunk.head + chunk.shared + chunk.tail
+}
+
+/** A map value at least this long (as JSON) is encoded once and shared by the lines that carry it. */
+const SHARED_VALUE_MIN_CHARS = 1024
+
+/**
+ * Encodes rows under `columns` (default: the keys of the first row), followed by the `trailing`
+ * values on every line. A map object shared by many rows (the decoders share a resource's
+ * attributes, and mapping renders them once) is turned into JSON once from its second row on; when
+ * it is large, each line that carries it is its own chunk (a SharedLine), so memory holds one copy
+ * of it instead of one per row. Small lines are joined into one flat chunk.
+ */
 export function encodeRows(
   rows: readonly object[],
   columns: readonly string[] = Object.keys(rows[0] ?? {}),
+  trailing: readonly unknown[] = [],
 ): EncodedRows {
-  const lines: string[] = new Array(rows.length)
-  const values: unknown[] = new Array(columns.length)
+  const width = columns.length
+  const values: unknown[] = new Array(width + trailing.length)
+  for (let index = 0; index < trailing.length; index++) values[width + index] = trailing[index]
+  const sharedText = new Map<object, string | null>()
+  // Only a map that the previous row carried too is a candidate: rows' own maps are not stringified twice.
+  const previous: unknown[] = new Array(width)
+  const chunks: EncodedChunk[] = []
+  let lines: string[] = []
+  let bytes = 0
   for (let line = 0; line < rows.length; line++) {
     const record = rows[line] as Record<string, unknown>
-    for (let index = 0; index < columns.length; index++) values[index] = record[columns[index]!]
-    lines[line] = JSON.stringify(values)
+    let shared = -1
+    let text: string | null = null
+    for (let index = 0; index < width; index++) {
+      const value = record[columns[index]!]
+      values[index] = value
+      const repeated = previous[index] === value
+      previous[index] = value
+      if (shared === -1 && repeated && typeof value === 'object' && value !== null && !Array.isArray(value)) {
+        let known = sharedText.get(value)
+        if (known === undefined) {
+          const json = JSON.stringify(value)
+          known = json.length >= SHARED_VALUE_MIN_CHARS ? json : null
+          sharedText.set(value, known)
+          if (known !== null) bytes += known.length
+        }
+        if (known !== null) {
+          shared = index
+          text = known
+        }
+      }
+    }
+    if (shared === -1 || text === null) {
+      const encoded = JSON.stringify(values)
+      lines.push(encoded)
+      bytes += encoded.length + 1
+      continue
+    }
+    const head = shared === 0 ? '[' : `${JSON.stringify(values.slice(0, shared)).slice(0, -1)},`
+    const tail =
+      shared === values.length - 1 ? ']\n' : `,${JSON.stringify(values.slice(shared + 1)).slice(1)}\n`
+    if (lines.length > 0) chunks.push(`${lines.join('\n')}\n`)
+    lines = []
+    chunks.push({ head, shared: text, tail })
+    bytes += head.length + tail.length
   }
-  // One flat string per request: a batch waiting for ClickHouse then holds no rope of small pieces.
-  return { columns, chunks: rows.length > 0 ? [`${lines.join('\n')}\n`] : [], count: rows.length }
+  // Small lines become one flat string: a batch waiting for ClickHouse then holds no rope of small pieces.
+  if (lines.length > 0) chunks.push(`${lines.join('\n')}\n`)
+  return { columns, chunks, count: rows.length, bytes }
+}
+
+/** The lines of encoded rows, one string each (to isolate a row ClickHouse refuses). */
+export function encodedLines(rows: EncodedRows): string[] {
+  const lines: string[] = []
+  for (const chunk of rows.chunks) {
+    for (const line of chunkText(chunk).split('\n')) if (line !== '') lines.push(line)
+  }
+  return lines
+}
+
+/** Lines (whole, without their newline) as encoded rows. */
+export function rowsOfLines(columns: readonly string[], lines: readonly string[]): EncodedRows {
+  const text = lines.length > 0 ? `${lines.join('\n')}\n` : ''
+  return { columns, chunks: text ? [text] : [], count: lines.length, bytes: text.length }
 }
 
 /** Appends `more` to `target` (same columns). */
 export function appendEncoded(target: EncodedRows, more: EncodedRows): void {
   for (const chunk of more.chunks) target.chunks.push(chunk)
   target.count += more.count
+  target.bytes += more.bytes
 }
 
 /** The INSERT statement for encoded rows (identifiers quoted; no values in the SQL text). */

@@ -1,0 +1,110 @@
+/**
+ * How the CLI reaches the admin API: through the collector running on this data directory when
+ * there is one (the embedded engine admits one process), else through an in-process collector
+ * over the configured store ("direct": any ClickHouse server, or the embedded engine nobody holds).
+ * Both answer the same routes, so every command has one code path.
+ */
+import { join } from 'node:path'
+import { createCollector } from '../app.js'
+import type { CollectorConfig } from '../config.js'
+import { migrateConfigured, openStore } from '../store/open-store.js'
+import { newAdminToken, readAdminFile } from './admin-file.js'
+
+export interface AdminClient {
+  /** `running collector at <url>` or `direct`. */
+  readonly via: string
+  request(path: string, init?: RequestInit): Promise<Response>
+  close(): Promise<void>
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch (error) {
+    // EPERM: the process exists but belongs to someone else.
+    return (error as NodeJS.ErrnoException).code === 'EPERM'
+  }
+}
+
+async function runningCollector(dataDir: string): Promise<AdminClient | undefined> {
+  const admin = await readAdminFile(dataDir)
+  if (!admin || !isAlive(admin.pid)) return undefined
+  const healthy = await fetch(`${admin.url}/healthz`).then(
+    (response) => response.ok,
+    () => false,
+  )
+  if (!healthy) return undefined
+  return {
+    via: `running collector at ${admin.url}`,
+    request(path, init = {}) {
+      const headers = new Headers(init.headers)
+      headers.set('authorization', `Bearer ${admin.token}`)
+      return fetch(`${admin.url}${path}`, { ...init, headers })
+    },
+    async close() {},
+  }
+}
+
+async function direct(config: CollectorConfig): Promise<AdminClient> {
+  const store = await openStore(config)
+  try {
+    await migrateConfigured(store, config)
+  } catch (error) {
+    await store.close()
+    throw error
+  }
+  const token = newAdminToken()
+  // No collector holds this data directory (else we would have gone through it), so its
+  // write-ahead log is ours: anything left in it is replayed first, and imports are logged there.
+  const collector = await createCollector({
+    store,
+    adminToken: token,
+    walDir: join(config.dataDir, 'wal'),
+    maxBodyBytes: Math.floor(config.maxBodyMb * 1024 * 1024),
+    flushIntervalMs: config.flushIntervalMs,
+    maxBatchSpans: config.maxBatchSpans,
+    maxBufferedBytes: Math.floor(config.maxBufferMb * 1024 * 1024),
+    rollupIntervalMs: 0,
+  })
+  return {
+    via: 'direct',
+    async request(path, init = {}) {
+      const headers = new Headers(init.headers)
+      headers.set('authorization', `Bearer ${token}`)
+      return collector.app.request(path, { ...init, headers })
+    },
+    async close() {
+      try {
+        await collector.shutdown()
+      } finally {
+        await store.close()
+      }
+    },
+  }
+}
+
+export async function openAdminClient(config: CollectorConfig): Promise<AdminClient> {
+  return (await runningCollector(config.dataDir)) ?? (await direct(config))
+}
+
+/** The JSON answer, or an Error carrying the API's message. */
+export async function expectJson<T>(response: Response): Promise<T> {
+  const text = await response.text()
+  let body: unknown
+  try {
+    body = JSON.parse(text)
+  } catch {
+    body = undefined
+  }
+  if (!response.ok) {
+    const message = (body as { error?: { message?: string } } | undefined)?.error?.message ?? text
+    throw new AdminRequestError(message || `HTTP ${response.status}`)
+  }
+  return body as T
+}
+
+/** A refusal from the admin API, printed as it is. */
+export class AdminRequestError extends Error {
+  override readonly name = 'AdminRequestError'
+}

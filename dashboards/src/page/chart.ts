@@ -1,0 +1,190 @@
+/** uPlot charts for the page's daily series, coloured from the theme's CSS variables. */
+import uPlot from 'uplot'
+import 'uplot/dist/uPlot.min.css'
+import type { SeriesSpec, TimeSeriesPanel } from '../panels.js'
+import { formatValue } from './format.js'
+
+export type Row = Record<string, unknown>
+
+const PALETTE = ['--s1', '--s2', '--s3', '--s4', '--s5', '--s6']
+const NAMED: Record<string, string> = {
+  delivered: '--delivered',
+  partial: '--partial',
+  failed: '--failed',
+  abandoned: '--abandoned',
+  unknown: '--unknown',
+}
+
+function cssVar(name: string): string {
+  return getComputedStyle(document.documentElement).getPropertyValue(name).trim() || '#888'
+}
+
+/** Seconds at UTC midnight of a YYYY-MM-DD day: the x axis is calendar days, drawn in UTC. */
+function daySeconds(day: string): number {
+  return Date.parse(`${day}T00:00:00Z`) / 1000
+}
+
+interface DrawnSeries {
+  spec: SeriesSpec
+  label: string
+  values: (number | null)[]
+  /** What the bar is drawn up to (stacked bars); the legend shows `values`. */
+  drawn: (number | null)[]
+  color: string
+}
+
+function toNumber(value: unknown): number | null {
+  if (value === null || value === undefined || value === '') return null
+  const number = Number(value)
+  return Number.isFinite(number) ? number : null
+}
+
+/** The panel's series from its rows: one per spec, or one per spec and split value. */
+function seriesOf(panel: TimeSeriesPanel, rows: Row[], days: string[]): DrawnSeries[] {
+  const index = new Map(days.map((day, position) => [day, position]))
+  const result: DrawnSeries[] = []
+  const splits = panel.splitBy ? [...new Set(rows.map((row) => String(row[panel.splitBy!])))] : [undefined]
+  let colour = 0
+  for (const split of splits) {
+    for (const spec of panel.series) {
+      const values: (number | null)[] = days.map(() => null)
+      for (const row of rows) {
+        if (split !== undefined && String(row[panel.splitBy!]) !== split) continue
+        const position = index.get(String(row.day))
+        if (position !== undefined) values[position] = toNumber(row[spec.column])
+      }
+      if (split !== undefined && values.every((value) => value === null)) continue
+      const named = NAMED[spec.column]
+      result.push({
+        spec,
+        label: split === undefined ? spec.label : `${spec.label} (${split})`,
+        values: spec.negative ? values.map((value) => (value === null ? null : -value)) : values,
+        drawn: [],
+        color: cssVar(named ?? PALETTE[colour++ % PALETTE.length]!),
+      })
+    }
+  }
+  // Stacked bars: each bar is drawn from zero to the sum of itself and the bars before it, the
+  // tallest first, so every bar shows its own share. Negative bars stack downwards on their own.
+  const bars = result.filter((series) => series.spec.bars)
+  for (const series of result) series.drawn = series.values
+  for (const sign of [1, -1]) {
+    const group = bars.filter((series) => (series.spec.negative ? -1 : 1) === sign)
+    let running = days.map(() => 0)
+    for (const series of group) {
+      running = running.map((sum, position) => sum + (series.values[position] ?? 0))
+      series.drawn = running.slice()
+    }
+  }
+  // The top of each stack (the tallest bar) is drawn first, the bottom one last, then the lines.
+  const order = (series: DrawnSeries) => (series.spec.bars ? -1 - bars.indexOf(series) : 0)
+  return result.sort((a, b) => order(a) - order(b))
+}
+
+export interface DrawnChart {
+  destroy(): void
+}
+
+/** Draws `panel` into `host`; the legend shows each series' own values under the cursor. */
+export function drawTimeSeries(
+  host: HTMLElement,
+  panel: TimeSeriesPanel,
+  rows: Row[],
+  days: string[],
+): DrawnChart {
+  const series = seriesOf(panel, rows, days)
+  const axisColor = cssVar('--axis')
+  const gridColor = cssVar('--grid')
+  const hasRight = series.some((entry) => entry.spec.right && !entry.spec.hidden)
+  const leftUnit = series.find((entry) => !entry.spec.right)?.spec.unit ?? 'count'
+  const rightUnit = series.find((entry) => entry.spec.right)?.spec.unit ?? 'percent'
+  const bars = uPlot.paths.bars!({ size: [0.7, 28], gap: 1 })
+  const width = Math.max(280, host.clientWidth)
+  const options: uPlot.Options = {
+    width,
+    height: 240,
+    tzDate: (seconds) => uPlot.tzDate(new Date(seconds * 1000), 'Etc/UTC'),
+    cursor: { points: { size: 6 }, drag: { x: false, y: false } },
+    legend: { live: true },
+    scales: {
+      x: { time: true },
+      y: { range: (_u, min, max) => [Math.min(0, min), max > 0 ? max * 1.08 : 1] },
+      right: {
+        range: (_u, min, max) => [Math.min(0, min), Math.max(max, rightUnit === 'percent' ? 1 : 0.001)],
+      },
+    },
+    axes: [
+      {
+        stroke: axisColor,
+        grid: { stroke: gridColor, width: 1 },
+        ticks: { stroke: gridColor },
+        values: (_u, splits) =>
+          splits.map((seconds) =>
+            new Date(seconds * 1000).toLocaleDateString('en', {
+              month: 'short',
+              day: 'numeric',
+              timeZone: 'UTC',
+            }),
+          ),
+      },
+      {
+        stroke: axisColor,
+        grid: { stroke: gridColor, width: 1 },
+        ticks: { stroke: gridColor },
+        size: 56,
+        values: (_u, splits) => splits.map((value) => formatValue(Math.abs(value), leftUnit, true)),
+      },
+      ...(hasRight
+        ? [
+            {
+              scale: 'right',
+              side: 1,
+              stroke: axisColor,
+              grid: { show: false },
+              ticks: { stroke: gridColor },
+              size: 56,
+              values: (_u: uPlot, splits: number[]) =>
+                splits.map((value) => formatValue(value, rightUnit, true)),
+            } satisfies uPlot.Axis,
+          ]
+        : []),
+    ],
+    series: [
+      {
+        label: 'Day',
+        value: (_u, seconds) => (seconds == null ? '—' : new Date(seconds * 1000).toISOString().slice(0, 10)),
+      },
+      ...series.map(
+        (entry, position): uPlot.Series => ({
+          label: entry.label,
+          show: !entry.spec.hidden,
+          scale: entry.spec.right ? 'right' : 'y',
+          stroke: entry.color,
+          width: entry.spec.bars ? 0 : 2,
+          fill: entry.spec.bars ? entry.color : entry.spec.right ? undefined : `${entry.color}14`,
+          paths: entry.spec.bars ? bars : undefined,
+          points: { show: false },
+          spanGaps: false,
+          // The legend shows the series' own value, not the stacked height.
+          value: (_u, _value, _series, index) => {
+            const raw = index == null ? null : series[position]!.values[index]
+            return raw == null ? '—' : formatValue(entry.spec.negative ? -raw : raw, entry.spec.unit)
+          },
+        }),
+      ),
+    ],
+  }
+  const data: uPlot.AlignedData = [days.map(daySeconds), ...series.map((entry) => entry.drawn)]
+  const plot = new uPlot(options, data, host)
+  const observer = new ResizeObserver(() => {
+    const next = Math.max(280, host.clientWidth)
+    if (Math.abs(next - plot.width) > 2) plot.setSize({ width: next, height: 240 })
+  })
+  observer.observe(host)
+  return {
+    destroy() {
+      observer.disconnect()
+      plot.destroy()
+    },
+  }
+}

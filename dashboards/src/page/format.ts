@@ -1,0 +1,27 @@
+/** Number formatting for the page: the same units the panels declare. */
+import type { ValueUnit } from '../panels.js'
+
+const compact = new Intl.NumberFormat('en', { notation: 'compact', maximumFractionDigits: 1 })
+const whole = new Intl.NumberFormat('en', { maximumFractionDigits: 0 })
+const decimal = new Intl.NumberFormat('en', { maximumFractionDigits: 2 })
+
+export function formatValue(value: unknown, unit: ValueUnit | 'text' | 'date', short = false): string {
+  if (value === null || value === undefined || value === '') return unit === 'text' ? '' : '—'
+  if (unit === 'text' || unit === 'date') return String(value)
+  const number = Number(value)
+  if (!Number.isFinite(number)) return String(value)
+  switch (unit) {
+    case 'percent':
+      return `${(number * 100).toFixed(short || number === 0 || number === 1 ? 0 : 1)}%`
+    case 'usd':
+      if (Math.abs(number) >= 1000) return `$${compact.format(number)}`
+      return `$${number.toFixed(Math.abs(number) < 1 && number !== 0 ? 3 : 2)}`
+    case 'ms':
+      return Math.abs(number) >= 1000 ? `${decimal.format(number / 1000)} s` : `${whole.format(number)} ms`
+    case 'count':
+    case 'tokens':
+      return Math.abs(number) >= 10_000 || short ? compact.format(number) : whole.format(number)
+    default:
+      return Math.abs(number) >= 10_000 ? compact.format(number) : decimal.format(number)
+  }
+}

@@ -1,0 +1,112 @@
+/**
+ * The Mastra application the Mastra conformance suite runs (in a child process: Mastra 1.x needs
+ * Node ≥ 22.13). A Mastra Agent with one tool and `ai/test`'s MockLanguageModelV3, traced by
+ * `@mastra/observability` with `@mastra/otel-exporter` to the collector at DAA_ENDPOINT
+ * (OTLP/protobuf, key DAA_API_KEY). For each person in DAA_USERS (comma-separated) the agent answers
+ * once; the first answer's run is marked delivered with `@daa/sdk`'s `outcome()`, from the trace and
+ * span ids Mastra returns. Prints the run references as JSON.
+ */
+import { Mastra } from '@mastra/core'
+import { Agent } from '@mastra/core/agent'
+import { createTool } from '@mastra/core/tools'
+import { Observability } from '@mastra/observability'
+import { OtelExporter } from '@mastra/otel-exporter'
+import { MockLanguageModelV3 } from 'ai/test'
+import { z } from 'zod'
+// The SDK's sources (run by tsx), so the suite needs no build first.
+import { init, outcome, shutdown } from '../../sdk/src/index.js'
+
+const endpoint = process.env.DAA_ENDPOINT!
+const apiKey = process.env.DAA_API_KEY!
+const users = process.env.DAA_USERS!.split(',')
+
+/** Usage in the AI SDK 6 provider format (LanguageModelV3Usage). */
+function usage(input: number, output: number) {
+  return {
+    inputTokens: { total: input, noCache: input, cacheRead: 0, cacheWrite: 0 },
+    outputTokens: { total: output, text: output, reasoning: 0 },
+  }
+}
+
+type GenerateResult = Awaited<ReturnType<MockLanguageModelV3['doGenerate']>>
+
+/** One run's replies: 100 + 150 input tokens, 20 + 10 output tokens, one tool call. */
+function weatherReplies(): GenerateResult[] {
+  return [
+    {
+      content: [
+        {
+          type: 'tool-call',
+          toolCallId: 'call-1',
+          toolName: 'weather',
+          input: JSON.stringify({ city: 'Oslo' }),
+        },
+      ],
+      finishReason: { unified: 'tool-calls', raw: 'tool_calls' },
+      usage: usage(100, 20),
+      warnings: [],
+    },
+    {
+      content: [{ type: 'text', text: 'It is 4 °C in Oslo.' }],
+      finishReason: { unified: 'stop', raw: 'stop' },
+      usage: usage(150, 10),
+      warnings: [],
+    },
+  ]
+}
+
+/** The mock model plays its replies in order: one script per run. */
+const model = new MockLanguageModelV3({
+  modelId: 'mock-model-1',
+  doGenerate: users
+    .flatMap(() => weatherReplies())
+    .map((reply) => ({ ...reply, content: [...reply.content] })),
+})
+
+const weather = createTool({
+  id: 'weather',
+  description: 'Current temperature of a city',
+  inputSchema: z.object({ city: z.string() }),
+  execute: async ({ city }) => ({ city, celsius: 4 }),
+})
+
+const exporter = new OtelExporter({
+  provider: {
+    custom: {
+      endpoint,
+      headers: { authorization: `Bearer ${apiKey}` },
+      protocol: 'http/protobuf',
+    },
+  },
+  signals: { logs: false },
+})
+init({ endpoint, apiKey, serviceName: 'mastra-app' })
+
+const agent = new Agent({
+  id: 'weather-bot',
+  name: 'Weather Bot',
+  instructions: 'Answer briefly.',
+  model,
+  tools: { weather },
+})
+const mastra = new Mastra({
+  agents: { weather: agent },
+  logger: false,
+  observability: new Observability({
+    configs: { otel: { serviceName: 'mastra-app', exporters: [exporter] } },
+  }),
+})
+const refs: string[] = []
+for (const user of users) {
+  const result = await mastra.getAgent('weather').generate('Weather in Oslo?', {
+    tracingOptions: { metadata: { userId: user } },
+  })
+  if (result.text !== 'It is 4 °C in Oslo.') throw new Error(`unexpected answer: ${result.text}`)
+  refs.push(`00-${result.traceId}-${result.spanId}-01`)
+}
+outcome(refs[0]!, { status: 'delivered', value: 1, unit: 'answers' })
+
+await exporter.flush()
+await exporter.shutdown()
+await shutdown()
+process.stdout.write(`${JSON.stringify({ refs })}\n`)

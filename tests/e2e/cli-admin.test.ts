@@ -1,0 +1,136 @@
+/**
+ * The CLI beside a running collector on the embedded engine (which admits one process): keys are
+ * created, listed and revoked, saved queries run and OTLP JSON files are imported through the
+ * collector's admin API, with the credential it keeps in the data directory. Once it stops, the
+ * same commands go straight to the engine.
+ */
+import { type ChildProcess, execFile, spawn } from 'node:child_process'
+import { existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { promisify } from 'node:util'
+import { JsonTraceSerializer } from '@opentelemetry/otlp-transformer'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { recordAgentRun } from '../support/agent-spans.js'
+
+// The committed bin shim, as `npx daa` runs it.
+const DAA = fileURLToPath(new URL('../../collector/bin/daa.js', import.meta.url))
+const exec = promisify(execFile)
+const dataDir = mkdtempSync(join(tmpdir(), 'daa-cli-admin-'))
+const env = { ...process.env, DAA_DATA_DIR: dataDir, DAA_FLUSH_INTERVAL_MS: '50' }
+const daa = (...args: string[]) => exec(DAA, args, { env })
+
+let collector: ChildProcess
+let exited: Promise<number | null>
+let url: string
+
+beforeAll(async () => {
+  // The documented flag forms: `--name=value`, `--name value`, and a negative value.
+  collector = spawn(DAA, ['collector', '--port=0', '--grpc-port', '-1', '--no-demo'], {
+    env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
+  exited = new Promise((resolve) => collector.once('exit', (code) => resolve(code)))
+  url = await new Promise<string>((resolve, reject) => {
+    let seen = ''
+    collector.stdout!.on('data', (chunk: Buffer) => {
+      seen += chunk.toString()
+      const match = /listening on (http:\/\/\S+) .*OTLP\/gRPC off/.exec(seen)
+      if (match) resolve(match[1]!)
+    })
+    collector.once('exit', (code) => reject(new Error(`collector exited with ${code}: ${seen}`)))
+  })
+})
+afterAll(() => {
+  collector?.kill('SIGKILL')
+  rmSync(dataDir, { recursive: true, force: true })
+})
+
+const send = (key: string, body: string) =>
+  fetch(`${url}/v1/traces`, {
+    method: 'POST',
+    body,
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${key}` },
+  })
+const exportJson = (agent: string) =>
+  new TextDecoder().decode(
+    JsonTraceSerializer.serializeRequest(recordAgentRun({ agent, outcome: 'delivered' }))!,
+  )
+
+describe('daa CLI while the embedded collector runs', () => {
+  it('keeps the admin credential readable by its owner only', () => {
+    expect(statSync(join(dataDir, 'admin.json')).mode & 0o777).toBe(0o600)
+  })
+
+  it('creates, lists and revokes keys through the collector', async () => {
+    const created = await daa('keys', 'create', '--project', 'shop', '--name', 'checkout')
+    const key = created.stdout.trim()
+    expect(key).toMatch(/^daa_[A-Za-z0-9_-]{20,}$/)
+    expect((await send(key, exportJson('shop-bot'))).status).toBe(200)
+
+    const listed = await daa('keys', 'list', '--project', 'shop')
+    const line = listed.stdout.split('\n').find((text) => text.includes('checkout'))!
+    expect(line).toMatch(/^[0-9a-f]{12}\s+shop\s+checkout\s+.*active$/)
+    expect(listed.stdout).not.toContain(key)
+
+    const id = line.split(/\s+/)[0]!
+    const revoked = await daa('keys', 'revoke', id)
+    expect(revoked.stdout).toMatch(new RegExp(`revoked key ${id} of project "shop"`))
+    // The running collector forgets the key at once.
+    expect((await send(key, exportJson('shop-bot'))).status).toBe(401)
+    expect((await daa('keys', 'list', '--project', 'shop')).stdout).toMatch(/checkout\s+.*revoked/)
+
+    const unknown = await daa('keys', 'revoke', 'abcdef0123').catch(
+      (error: { code: number; stderr: string }) => error,
+    )
+    expect(unknown).toMatchObject({
+      code: 1,
+      stderr: expect.stringMatching(/No API key has the id "abcdef0123"/),
+    })
+  })
+
+  it('imports OTLP JSON files like the endpoint: bad lines refused, good ones kept, a second import counted once', async () => {
+    const file = join(dataDir, 'export.jsonl')
+    const firstRun = exportJson('import-bot')
+    writeFileSync(file, `${firstRun}\n${exportJson('import-bot')}\n{"resourceSpans": 12}\n`)
+    const first = await daa('import', '--project', 'imports', file).catch(
+      (error: { code: number; stdout: string; stderr: string }) => error,
+    )
+    expect(first).toMatchObject({ code: 1 })
+    expect((first as { stdout: string }).stdout).toMatch(
+      /imported 8 spans from 1 file\(s\) in 3 request\(s\)/,
+    )
+    expect((first as { stderr: string }).stderr).toMatch(/refused: .*export\.jsonl:3: /)
+
+    // The first run again (a retried backfill): the store keeps one copy.
+    const again = join(dataDir, 'again.json')
+    writeFileSync(again, firstRun)
+    expect((await daa('import', '--project', 'imports', again)).stdout).toMatch(/imported 4 spans/)
+
+    const day = new Date().toISOString().slice(0, 10)
+    const query = await daa(
+      'query',
+      'agent-leaderboard',
+      '--project',
+      'imports',
+      '--from',
+      day,
+      '--to',
+      day,
+      '--format',
+      'json',
+    )
+    const { rows } = JSON.parse(query.stdout) as { rows: { agent_id: string; runs: number }[] }
+    expect(rows.map((row) => [row.agent_id, Number(row.runs)])).toEqual([['import-bot', 2]])
+  })
+
+  it('stops on SIGINT, removes the credential, and the same commands then go straight to the engine', async () => {
+    collector.kill('SIGINT')
+    expect(await exited).toBe(0)
+    expect(existsSync(join(dataDir, 'admin.json'))).toBe(false)
+    const listed = await daa('keys', 'list')
+    expect(listed.stdout).toMatch(/shop\s+checkout\s+.*revoked/)
+    expect(listed.stdout).toMatch(/default\s+local\s+.*active/)
+  })
+})

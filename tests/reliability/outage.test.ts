@@ -1,0 +1,111 @@
+/**
+ * A ClickHouse outage under load: the server is stopped for longer than any cache (95 s in the full
+ * form; in the short form a few seconds, but many times the key refresh interval set for the
+ * test), then started again on the same data and port. Every export is acknowledged from the
+ * write-ahead log throughout, and the counts are exact afterwards.
+ */
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { afterAll, expect, it } from 'vitest'
+import { pickFreePorts, type RunningClickHouse, startClickHouseServer } from '../support/clickhouse-server.js'
+import { startTestCollector } from '../support/collector-harness.js'
+import { expectedTotals, type FleetRequest, makeFleetRequests } from './fleet.js'
+import {
+  countSpans,
+  eventually,
+  expectedLeaderboard,
+  FULL,
+  leaderboard,
+  percentile,
+  report,
+  sendUntilAcknowledged,
+  sleep,
+} from './support.js'
+
+const OUTAGE_MS = FULL ? 95_000 : 4000
+/** The full form keeps the default refresh (10 s); the short one shortens it so the outage outlasts it. */
+const KEY_REFRESH_MS = FULL ? 10_000 : 300
+const SENDERS = 4
+const REQUESTS_PER_SECOND_PER_SENDER = 10
+
+const cleanups: Array<() => Promise<unknown> | unknown> = []
+afterAll(async () => {
+  for (const cleanup of cleanups.splice(0).reverse()) await Promise.resolve(cleanup()).catch(() => {})
+})
+
+it(`acknowledges every export through a ${OUTAGE_MS / 1000} s ClickHouse outage and counts exactly afterwards`, {
+  timeout: FULL ? 600_000 : 180_000,
+}, async () => {
+  const [port] = await pickFreePorts(1)
+  const clickhouseDir = mkdtempSync(join(tmpdir(), 'daa-outage-ch-'))
+  cleanups.push(() => rmSync(clickhouseDir, { recursive: true, force: true }))
+  let clickhouse: RunningClickHouse = await startClickHouseServer({ httpPort: port, dataDir: clickhouseDir })
+  cleanups.push(() => clickhouse.stop())
+  const target = await startTestCollector(clickhouse.url, {
+    keyRefreshMs: KEY_REFRESH_MS,
+    replayIntervalMs: 200,
+    rollupIntervalMs: 500,
+  })
+  cleanups.push(() => target.close())
+
+  const total = Math.ceil(((OUTAGE_MS + 8000) / 1000) * SENDERS * REQUESTS_PER_SECOND_PER_SENDER * 1.2)
+  const pool = makeFleetRequests(total, { agents: 30, runsPerRequest: 5, prefix: 'outage' })
+  const sent: FleetRequest[] = []
+  let next = 0
+  let phase: 'before' | 'outage' | 'after' | 'done' = 'before'
+  const firstAttempts = { before: [] as number[], outage: [] as number[], after: [] as number[] }
+  const latencies: number[] = []
+  const sender = async () => {
+    while (phase !== 'done' && next < pool.length) {
+      const request = pool[next++]!
+      const during = phase as Exclude<typeof phase, 'done'>
+      const result = await sendUntilAcknowledged(() => target.collector.url, target.apiKey, request.body)
+      sent.push(request)
+      firstAttempts[during].push(result.attempts[0] === 'network' ? 0 : result.attempts[0]!)
+      latencies.push(result.latencyMs)
+      await sleep(1000 / REQUESTS_PER_SECOND_PER_SENDER)
+    }
+  }
+  const senders = Promise.all(Array.from({ length: SENDERS }, sender))
+
+  await eventually(async () => expect(firstAttempts.before.length).toBeGreaterThanOrEqual(20), 60_000, 20)
+  await clickhouse.stop()
+  phase = 'outage'
+  const outageStarted = performance.now()
+  let readyDuringOutage: number | undefined
+  while (performance.now() - outageStarted < OUTAGE_MS) {
+    await sleep(500)
+    readyDuringOutage = (await fetch(`${target.collector.url}/readyz`)).status
+  }
+  clickhouse = await startClickHouseServer({ httpPort: port, dataDir: clickhouseDir })
+  phase = 'after'
+  const backAt = performance.now()
+  await eventually(async () => expect(firstAttempts.after.length).toBeGreaterThanOrEqual(20), 60_000, 20)
+  phase = 'done'
+  await senders
+
+  // Every first attempt during the outage was acknowledged: the log carried it.
+  expect(firstAttempts.outage.length).toBeGreaterThan(0)
+  expect(firstAttempts.outage.filter((status) => status !== 200)).toEqual([])
+  expect(readyDuringOutage).toBe(503)
+  const expected = expectedTotals(sent)
+  await eventually(
+    async () =>
+      expect(await leaderboard(target.collector.url, target.apiKey)).toEqual(expectedLeaderboard(expected)),
+    180_000,
+    500,
+  )
+  expect(await countSpans(target.collector.store, target.projectId)).toBe(expected.spans)
+  report('outage', {
+    outageSeconds: OUTAGE_MS / 1000,
+    keyRefreshMs: KEY_REFRESH_MS,
+    requests: sent.length,
+    acknowledgedDuringOutage: firstAttempts.outage.length,
+    refusedDuringOutage: firstAttempts.outage.filter((status) => status !== 200).length,
+    spans: expected.spans,
+    exactAfterRestartMs: Math.round(performance.now() - backAt),
+    ackLatencyP50Ms: Math.round(percentile(latencies, 50)),
+    ackLatencyP99Ms: Math.round(percentile(latencies, 99)),
+  })
+})
