@@ -102,6 +102,10 @@ async function main(): Promise<void> {
 
     // Catch-up: late outcomes for runs spread over all 30 days, then the refresh that includes them.
     const every = Math.max(1, Math.floor(RUNS / LATE_OUTCOMES))
+    // What a running collector's refresher would have covered by now: everything logged until just
+    // before the late outcomes (the loading and the first refresh are long done).
+    const [clock] = await store.query<{ now: string }>("SELECT toString(now64(3, 'UTC')) AS now")
+    const covered = new Date(`${clock!.now.replace(' ', 'T')}Z`)
     const catchUp = await timed(async () => {
       await store.command(
         `INSERT INTO outcomes (project_id, run_id, status, value, unit, reason, recorded_at, source_span_id)
@@ -109,7 +113,7 @@ async function main(): Promise<void> {
          FROM numbers({runs:UInt64}) WHERE number % {every:UInt64} = 7 LIMIT {late:UInt64}`,
         { runs: RUNS, every, late: LATE_OUTCOMES },
       )
-      return refreshRollups(store, { since: refresh.result.startedAt })
+      return refreshRollups(store, { since: covered })
     })
     console.log(
       `catch-up after ${LATE_OUTCOMES.toLocaleString()} late outcomes over ${DAYS} days: ${(catchUp.ms / 1000).toFixed(1)} s ` +
