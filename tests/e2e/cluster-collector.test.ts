@@ -1,10 +1,9 @@
 /**
  * A collector writing to a two-shard ClickHouse cluster (Distributed tables, no Keeper): runs and
- * their late-arriving children land on the shards and come back whole. (The metric rollups are not
- * maintained on clusters yet: their day swaps are single-table, so this suite does not refresh them.)
+ * their late-arriving children land on the shards and come back whole, attributed and counted by
+ * the metrics without anyone calling a refresh. (Two collectors and every saved query on this
+ * cluster: tests/golden/golden-cluster.test.ts.)
  */
-
-import { resolvePendingRuns } from '@daa/collector'
 import { context, trace } from '@opentelemetry/api'
 import {
   InMemorySpanExporter,
@@ -23,27 +22,36 @@ let target: CollectorUnderTest
 beforeAll(async () => {
   cluster = await startClickHouseCluster({ shards: 2 })
   target = await startTestCollector(cluster.nodes[0]!.url, {
-    rollupIntervalMs: 0,
     clickhouseCluster: cluster.clusterName,
     clickhouseClusterReplicated: 'false',
     clickhouseClusterNodes: cluster.nodes.map((node) => node.url).join(','),
   })
 })
 afterAll(async () => {
+  // The collector first (its refresher reads every shard), then its database on the other nodes.
+  await target?.close()
   for (const node of cluster?.nodes.slice(1) ?? []) {
     await fetch(
-      `${node.url}/?query=${encodeURIComponent(`DROP DATABASE IF EXISTS ${target.config.clickhouseDatabase}`)}`,
-      {
-        method: 'POST',
-      },
+      `${node.url}/?query=${encodeURIComponent(`DROP DATABASE IF EXISTS ${target?.config.clickhouseDatabase}`)}`,
+      { method: 'POST' },
     ).catch(() => {})
   }
-  await target?.close()
   await cluster?.stop()
 })
 
 async function send(spans: ReadableSpan[]): Promise<void> {
   expect((await postSpans(target, spans)).status).toBe(200)
+}
+
+/** Polls `read` until it returns `wanted` (deep equality); fails after two minutes. */
+async function eventually<T>(read: () => Promise<T>, wanted: T): Promise<void> {
+  const deadline = Date.now() + 120_000
+  let last = await read()
+  while (JSON.stringify(last) !== JSON.stringify(wanted) && Date.now() < deadline) {
+    await new Promise((resolve) => setTimeout(resolve, 250))
+    last = await read()
+  }
+  expect(last).toEqual(wanted)
 }
 
 describe('collector on a two-shard cluster', () => {
@@ -52,12 +60,28 @@ describe('collector on a two-shard cluster', () => {
       recordAgentRun({ agent: `agent-${index % 8}`, outcome: 'delivered', value: 1 }),
     )
     await send(runs.flat())
-    await target.collector.flush()
     const store = target.collector.store
-    const [total] = await store.query<{ runs: number; spans: number }>(
-      'SELECT (SELECT count() FROM runs FINAL) AS runs, (SELECT count() FROM spans FINAL) AS spans',
+    await eventually(
+      async () =>
+        (
+          await store.query<{ runs: number; spans: number }>(
+            'SELECT (SELECT count() FROM runs FINAL) AS runs, (SELECT count() FROM spans FINAL) AS spans',
+          )
+        )[0],
+      { runs: 40, spans: 160 },
     )
-    expect(total).toEqual({ runs: 40, spans: 160 })
+    // The metrics API counts them (rollups kept on the cluster by the collector's own refresher).
+    const today = new Date().toISOString().slice(0, 10)
+    await eventually(
+      async () => {
+        const response = await fetch(`${target.collector.url}/api/v1/metrics/daa?from=${today}&to=${today}`, {
+          headers: { authorization: `Bearer ${target.apiKey}` },
+        })
+        const [row] = ((await response.json()) as { rows: Record<string, number>[] }).rows
+        return { daa: row?.daa, runs: row?.runs, delivered_runs: row?.delivered_runs }
+      },
+      { daa: 8, runs: 40, delivered_runs: 40 },
+    )
     const perShard = await Promise.all(
       cluster.nodes.map(async (node) => {
         const response = await fetch(
@@ -85,18 +109,14 @@ describe('collector on a two-shard cluster', () => {
     chat.end()
     run.end()
     const [chatSpan, runSpan] = exporter.getFinishedSpans()
-    const settle = async () => {
-      await target.collector.flush()
-      await resolvePendingRuns(target.collector.store)
-    }
+    const runIdOfChat = () =>
+      target.collector.store.query<{ run_id: string }>(
+        'SELECT run_id FROM spans FINAL WHERE span_id = {span:String}',
+        { span: chatSpan!.spanContext().spanId },
+      )
     await send([chatSpan!])
-    await settle()
+    await eventually(runIdOfChat, [{ run_id: '' }])
     await send([runSpan!])
-    await settle()
-    const rows = await target.collector.store.query<{ run_id: string }>(
-      'SELECT run_id FROM spans FINAL WHERE span_id = {span:String}',
-      { span: chatSpan!.spanContext().spanId },
-    )
-    expect(rows).toEqual([{ run_id: runSpan!.spanContext().spanId }])
+    await eventually(runIdOfChat, [{ run_id: runSpan!.spanContext().spanId }])
   })
 })

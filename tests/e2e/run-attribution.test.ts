@@ -1,6 +1,8 @@
 /**
  * Child spans count toward their nearest invoke_agent ancestor even when that ancestor arrives in
- * another request — here the children come first, as a BatchSpanProcessor often sends them.
+ * another request — here the children come first, as a BatchSpanProcessor often sends them — and
+ * whatever their age (a backfill from weeks ago). Nobody calls a refresh: the test waits for the
+ * collector to attribute them, and for the metrics API to count them.
  */
 import { context, trace } from '@opentelemetry/api'
 import {
@@ -24,20 +26,25 @@ afterAll(async () => {
   await clickhouse?.stop()
 })
 
-/** run → plan step (not a run) → chat; and run → tool. Plain OpenTelemetry, no daa.run.id stamps. */
-function recordNestedRun(): Record<'run' | 'step' | 'chat' | 'tool', ReadableSpan> {
+/**
+ * run → plan step (not a run) → chat; and run → tool. Plain OpenTelemetry, no daa.run.id stamps.
+ * `startTime` sets when the run began (default: now).
+ */
+function recordNestedRun(startTime = Date.now()): Record<'run' | 'step' | 'chat' | 'tool', ReadableSpan> {
   const exporter = new InMemorySpanExporter()
   const tracer = new TracerProvider({ spanProcessors: [new SimpleSpanProcessor({ exporter })] }).getTracer(
     'plain',
   )
   const run = tracer.startSpan('invoke_agent planner', {
+    startTime,
     attributes: { 'gen_ai.operation.name': 'invoke_agent', 'gen_ai.agent.name': 'planner' },
   })
   const inRun = trace.setSpan(context.active(), run)
-  const step = tracer.startSpan('plan step', {}, inRun)
+  const step = tracer.startSpan('plan step', { startTime: startTime + 1 }, inRun)
   const chat = tracer.startSpan(
     'chat claude',
     {
+      startTime: startTime + 2,
       attributes: {
         'gen_ai.operation.name': 'chat',
         'gen_ai.usage.input_tokens': 500,
@@ -46,15 +53,18 @@ function recordNestedRun(): Record<'run' | 'step' | 'chat' | 'tool', ReadableSpa
     },
     trace.setSpan(inRun, step),
   )
-  chat.end()
-  step.end()
+  chat.end(startTime + 10)
+  step.end(startTime + 11)
   const tool = tracer.startSpan(
     'execute_tool fetch',
-    { attributes: { 'gen_ai.operation.name': 'execute_tool', 'gen_ai.tool.name': 'fetch' } },
+    {
+      startTime: startTime + 12,
+      attributes: { 'gen_ai.operation.name': 'execute_tool', 'gen_ai.tool.name': 'fetch' },
+    },
     inRun,
   )
-  tool.end()
-  run.end()
+  tool.end(startTime + 20)
+  run.end(startTime + 30)
   const byName = (name: string) => exporter.getFinishedSpans().find((span) => span.name === name)!
   return {
     run: byName('invoke_agent planner'),
@@ -66,39 +76,64 @@ function recordNestedRun(): Record<'run' | 'step' | 'chat' | 'tool', ReadableSpa
 
 async function send(spans: ReadableSpan[]): Promise<void> {
   expect((await postSpans(target, spans)).status).toBe(200)
-  await target.collector.settle()
+}
+
+/** Polls `read` until it returns `wanted` (deep equality), as a dashboard polls; fails after a minute. */
+async function eventually<T>(read: () => Promise<T>, wanted: T): Promise<void> {
+  const deadline = Date.now() + 60_000
+  let last = await read()
+  while (JSON.stringify(last) !== JSON.stringify(wanted) && Date.now() < deadline) {
+    await new Promise((resolve) => setTimeout(resolve, 200))
+    last = await read()
+  }
+  expect(last).toEqual(wanted)
+}
+
+const runIdsIn = (trace: string) => async () =>
+  Object.fromEntries(
+    (
+      await target.collector.store.query<{ span_name: string; run_id: string }>(
+        'SELECT span_name, run_id FROM spans FINAL WHERE trace_id = {trace:String} ORDER BY span_name',
+        { trace },
+      )
+    ).map((row) => [row.span_name, row.run_id]),
+  )
+
+/** The day's tool calls and LLM calls per run, from the metrics API (run-health). */
+const healthOn = (day: string) => async () => {
+  const response = await fetch(`${target.collector.url}/api/v1/metrics/run-health?from=${day}&to=${day}`, {
+    headers: { authorization: `Bearer ${target.apiKey}` },
+  })
+  const [row] = ((await response.json()) as { rows: Record<string, number>[] }).rows
+  return { runs: row?.runs, tool_calls: row?.tool_calls, llm_calls_per_run: row?.llm_calls_per_run }
 }
 
 describe('run attribution across requests', () => {
-  it('attributes a grandchild and a child that arrived before their run', async () => {
-    const spans = recordNestedRun()
-    await send([spans.chat])
-    await send([spans.tool])
-    await send([spans.step])
-    const runIdOf = async () =>
-      Object.fromEntries(
-        (
-          await target.collector.store.query<{ span_name: string; run_id: string }>(
-            'SELECT span_name, run_id FROM spans FINAL WHERE trace_id = {trace:String}',
-            { trace: spans.run.spanContext().traceId },
-          )
-        ).map((row) => [row.span_name, row.run_id]),
-      )
-    // Without their run, nothing can be attributed yet.
-    expect(await runIdOf()).toEqual({ 'chat claude': '', 'execute_tool fetch': '', 'plan step': '' })
+  for (const [label, ageDays] of [
+    ['today', 0],
+    ['in a backfill 30 days old', 30],
+  ] as const) {
+    it(`attributes a grandchild and a child that arrived before their run (${label})`, async () => {
+      const started = Date.now() - ageDays * 86_400_000
+      const day = new Date(started).toISOString().slice(0, 10)
+      const spans = recordNestedRun(started)
+      const traceId = spans.run.spanContext().traceId
+      await send([spans.chat])
+      await send([spans.tool])
+      await send([spans.step])
+      // Without their run, nothing can be attributed (the three spans are stored, unattributed).
+      await eventually(runIdsIn(traceId), { 'chat claude': '', 'execute_tool fetch': '', 'plan step': '' })
 
-    await send([spans.run])
-    const runId = spans.run.spanContext().spanId
-    expect(await runIdOf()).toEqual({
-      'invoke_agent planner': runId,
-      'plan step': runId,
-      'chat claude': runId,
-      'execute_tool fetch': runId,
+      await send([spans.run])
+      const runId = spans.run.spanContext().spanId
+      await eventually(runIdsIn(traceId), {
+        'chat claude': runId,
+        'execute_tool fetch': runId,
+        'invoke_agent planner': runId,
+        'plan step': runId,
+      })
+      // …and the metrics count them toward the run, without anyone calling a refresh.
+      await eventually(healthOn(day), { runs: 1, tool_calls: 1, llm_calls_per_run: 1 })
     })
-    const [usage] = await target.collector.store.query<{ input: number; tools: number }>(
-      "SELECT sum(input_tokens) AS input, countIf(operation = 'execute_tool') AS tools FROM spans FINAL WHERE run_id = {runId:String} AND operation != 'invoke_agent'",
-      { runId },
-    )
-    expect(usage).toEqual({ input: 500, tools: 1 })
-  })
+  }
 })

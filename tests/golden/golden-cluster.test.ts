@@ -13,29 +13,34 @@ beforeAll(async () => {
 })
 afterAll(() => cluster?.stop())
 
-describeIngestedGolden('two collectors on a two-shard cluster', async () => {
-  const clusterConfig = {
-    clickhouseCluster: cluster.clusterName,
-    clickhouseClusterReplicated: 'false',
-    clickhouseClusterNodes: cluster.nodes.map((node) => node.url).join(','),
-  }
-  const first: CollectorUnderTest = await startTestCollector(cluster.nodes[0]!.url, clusterConfig)
-  const second = await startTestCollector(cluster.nodes[1]!.url, {
-    ...clusterConfig,
-    clickhouseDatabase: first.config.clickhouseDatabase,
-  })
-  return {
-    collectors: [first.collector.url, second.collector.url],
-    store: first.collector.store,
-    dispose: async () => {
-      await second.collector.close()
-      for (const node of cluster.nodes.slice(1)) {
-        await fetch(
-          `${node.url}/?query=${encodeURIComponent(`DROP DATABASE IF EXISTS ${first.config.clickhouseDatabase}`)}`,
-          { method: 'POST' },
-        ).catch(() => {})
-      }
-      await first.close()
-    },
-  }
-}, ['UTC', 'Asia/Kathmandu', 'Australia/Sydney', 'Europe/Berlin'])
+describeIngestedGolden(
+  'two collectors on a two-shard cluster',
+  async () => {
+    const clusterConfig = {
+      clickhouseCluster: cluster.clusterName,
+      clickhouseClusterReplicated: 'false',
+      clickhouseClusterNodes: cluster.nodes.map((node) => node.url).join(','),
+    }
+    const first: CollectorUnderTest = await startTestCollector(cluster.nodes[0]!.url, clusterConfig)
+    const second = await startTestCollector(cluster.nodes[1]!.url, {
+      ...clusterConfig,
+      clickhouseDatabase: first.config.clickhouseDatabase,
+    })
+    return {
+      collectors: [first.collector.url, second.collector.url],
+      store: first.collector.store,
+      dispose: async () => {
+        // Both collectors first (their refreshers read every shard), then the database everywhere.
+        await second.collector.close()
+        await first.close()
+        for (const node of cluster.nodes.slice(1)) {
+          await fetch(
+            `${node.url}/?query=${encodeURIComponent(`DROP DATABASE IF EXISTS ${first.config.clickhouseDatabase}`)}`,
+            { method: 'POST' },
+          ).catch(() => {})
+        }
+      },
+    }
+  },
+  { timeZones: ['UTC', 'Asia/Kathmandu', 'Australia/Sydney', 'Europe/Berlin'] },
+)

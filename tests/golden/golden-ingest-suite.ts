@@ -9,7 +9,7 @@
 import { createApiKey, type Store } from '@daa/collector'
 import { ProtobufTraceSerializer } from '@opentelemetry/otlp-transformer'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import type { SavedQueryResult } from '../../collector/src/queries/index.js'
+import { runSavedQuery, type SavedQueryResult } from '../../collector/src/queries/index.js'
 import { EXPECTED, type MetricParams } from './expected-metrics.js'
 import { GOLDEN_PROJECT, type GoldenRun, generateGoldenDataset, OTHER_PROJECT } from './golden-dataset.js'
 import { goldenRequests, runSpan } from './golden-otlp.js'
@@ -52,10 +52,17 @@ interface Mismatch {
   error: unknown
 }
 
+export interface IngestSuiteOptions {
+  /** Time zones whose answers are compared. Default: ALL_TIME_ZONES. */
+  timeZones?: readonly string[]
+  /** Also check the raw path (the benchmark's baseline) against the expected answers. Default: false. */
+  checkRawPath?: boolean
+}
+
 export function describeIngestedGolden(
   backend: string,
   start: () => Promise<IngestBackend>,
-  timeZones: readonly string[] = ALL_TIME_ZONES,
+  { timeZones = ALL_TIME_ZONES, checkRawPath = false }: IngestSuiteOptions = {},
 ) {
   describe(`saved queries after real ingestion: ${backend}`, () => {
     const dataset = generateGoldenDataset()
@@ -116,7 +123,8 @@ export function describeIngestedGolden(
         }
       }
       lastAck = Date.now()
-    })
+      // Sending waits for each acknowledgment while the collector works: slow on a loaded machine.
+    }, 600_000)
     afterAll(() => target?.dispose())
 
     it(
@@ -163,6 +171,27 @@ export function describeIngestedGolden(
       },
       TEST_TIMEOUT_MS,
     )
+
+    // The slowest check (the raw path recomputes every run per query): on one backend is enough.
+    if (checkRawPath) {
+      it(
+        'the raw path (the benchmark baseline, joining spans, runs and outcomes) gives the same answers',
+        async () => {
+          await untilExact([{ name: 'daa', tz: 'UTC' }])
+          for (const name of Object.keys(EXPECTED)) {
+            const raw = await runSavedQuery(
+              target.store,
+              GOLDEN_PROJECT,
+              name,
+              { ...INGEST_RANGE, tz: 'Asia/Kolkata' },
+              { source: 'raw' },
+            )
+            expectRows(raw, expected(name, 'Asia/Kolkata'))
+          }
+        },
+        TEST_TIMEOUT_MS,
+      )
+    }
 
     it('run_summary: a plain GROUP BY gives the API answer (DAA, cost, tokens per day)', async () => {
       await untilExact([{ name: 'cost-per-outcome', tz: 'Europe/Berlin' }])

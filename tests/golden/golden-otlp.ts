@@ -143,7 +143,7 @@ export interface OtlpRequest {
 }
 
 /** The requests, in sending order. */
-export function goldenRequests(dataset: GoldenDataset, runsPerRequest = 40): OtlpRequest[] {
+export function goldenRequests(dataset: GoldenDataset, runsPerRequest = 120): OtlpRequest[] {
   const requests: Omit<OtlpRequest, 'retried'>[] = []
   const later: Omit<OtlpRequest, 'retried'>[] = []
   for (const project of new Set(dataset.runs.map((run) => run.project))) {

@@ -9,7 +9,15 @@ beforeAll(async () => {
 })
 afterAll(() => server?.stop())
 
-describeIngestedGolden('one collector on a ClickHouse server', async () => {
-  const target = await startTestCollector(server.url)
-  return { collectors: [target.collector.url], store: target.collector.store, dispose: () => target.close() }
-})
+describeIngestedGolden(
+  'one collector on a ClickHouse server',
+  async () => {
+    const target = await startTestCollector(server.url)
+    return {
+      collectors: [target.collector.url],
+      store: target.collector.store,
+      dispose: () => target.close(),
+    }
+  },
+  { checkRawPath: true },
+)

@@ -40,7 +40,8 @@ beforeAll(async () => {
     await next()
   })
   registerMetricsRoutes(app, { store })
-})
+  // A full first refresh of the golden rows on the embedded engine: slow on a loaded 2-core machine.
+}, 300_000)
 afterAll(async () => {
   await store?.close()
   rmSync(dataDir, { recursive: true, force: true })

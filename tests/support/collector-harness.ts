@@ -54,8 +54,12 @@ export async function startTestCollector(
     dataDir,
     config,
     async close() {
-      await collector.store.command(`DROP DATABASE IF EXISTS ${config.clickhouseDatabase}`).catch(() => {})
+      // The collector first (its metrics refresher may be mid-refresh), then its database.
       await collector.close()
+      await fetch(
+        `${clickhouseUrl}/?query=${encodeURIComponent(`DROP DATABASE IF EXISTS ${config.clickhouseDatabase}`)}`,
+        { method: 'POST' },
+      ).catch(() => {})
       rmSync(dataDir, { recursive: true, force: true })
     },
   }

@@ -3,7 +3,8 @@
  * quarter_outcomes, people_quarters) equal to the raw computation, continuously. The design and the
  * measurements that chose it: collector/docs/metric-layer.md.
  *
- * Each refresh, for the changes logged since the previous refresh began (minus REFRESH_OVERLAP_MS):
+ * Each refresh, for the changes logged since the instant the previous refresh covered (its start
+ * minus the inserts still in flight then, REFRESH_OVERLAP_MS at least):
  * (1) attributes spans that arrived before their run, in the traces that changed (run-resolver.ts);
  * (2) recomputes the facts of every changed run from the raw tables into run_facts;
  * (3) re-inserts, in each rollup, the rows of the keys those runs touch (an agent's UTC day, a
@@ -45,17 +46,30 @@ import {
 export const RECOMMENDED_REFRESH_INTERVAL_MS = 1000
 
 /**
- * How far before the previous refresh's start the next one looks again. A change is logged when its
- * insert starts and becomes visible when the insert commits (about a second for a collector's
- * batch); anything committing within this margin after a refresh began is picked up by the next one.
+ * The least margin a refresh leaves for inserts still in flight. A change is logged when its insert
+ * runs and becomes visible when the insert commits; a refresh covers the changes logged before its
+ * start minus this margin, or minus the age of the oldest insert still running on the node (plus a
+ * second), whichever is more. The next refresh starts from there. Covered changes are never missed;
+ * the rest are re-read by the next refresh (every refresh re-reads about this much).
  */
-export const REFRESH_OVERLAP_MS = 15_000
+export const REFRESH_OVERLAP_MS = 5_000
+
+/** The start of the covered interval: now minus the margin for inserts still in flight. */
+async function coveredUntil(store: Store, now: Date): Promise<Date> {
+  let running = 0
+  try {
+    const [oldest] = await store.query<{ ms: number }>(
+      "SELECT toUInt64(max(elapsed) * 1000) AS ms FROM system.processes WHERE query_kind = 'Insert'",
+    )
+    running = (oldest?.ms ?? 0) + 1000
+  } catch {
+    // A server that does not show its processes: the fixed margin alone.
+  }
+  return new Date(now.getTime() - Math.max(REFRESH_OVERLAP_MS, running))
+}
 
 /** A claim older than this is void: its collector stopped or hangs, and another takes over. */
 export const CLAIM_LEASE_MS = 30_000
-
-/** Changed keys per INSERT … SELECT (they travel as query parameters). */
-const KEYS_PER_STATEMENT = 2000
 
 /** UTC days per INSERT … SELECT in a full rebuild, to bound memory. */
 const DAYS_PER_INSERT = 4
@@ -86,7 +100,11 @@ export interface RefreshReport {
   keysRefreshed: number
   /** Passes of the run resolver that attributed spans to their runs. */
   attributionPasses: number
-  /** ClickHouse's clock when the refresh began: the next refresh's watermark, and the answers' freshness. */
+  /**
+   * The instant this refresh covers (ClickHouse's clock at its start, minus the margin for inserts
+   * in flight): every change logged before it is in the answers. The next refresh's watermark, and
+   * the answers' `fresh_as_of`.
+   */
   startedAt: Date
   elapsedMs: number
 }
@@ -122,8 +140,10 @@ function columnsOf(table: TableDefinition): string[] {
 /** Recomputes the facts of changed runs (or all runs), then their rollup keys, and records the refresh. */
 export async function refreshRollups(store: Store, options: RefreshOptions = {}): Promise<RefreshReport> {
   const clock = Date.now()
-  const startedAt = await serverNow(store)
-  const since = options.full ? null : (options.since ?? (await defaultWatermark(store, startedAt)))
+  const now = await serverNow(store)
+  // Recorded as the refresh's start: every change logged before it is in this refresh's answers.
+  const startedAt = await coveredUntil(store, now)
+  const since = options.full ? null : (options.since ?? (await defaultWatermark(store, now)))
 
   // Attribution first: the spans it re-inserts log their runs as changed for step 2.
   const attributionPasses = await resolvePendingRuns(store, since === null ? {} : { since })
@@ -157,15 +177,14 @@ export async function refreshRollups(store: Store, options: RefreshOptions = {})
       runsRefreshed === 0
         ? []
         : await store.query<{ p: string; a: string; u: string; q: string }>(
-            // A run's project, agent, person and start never change: `runs` has them (and a bloom
+            // A run's project, agent, person and start never change: `runs` has them (with a bloom
             // filter on run_id), so the keys come without reading run_facts.
             `SELECT DISTINCT project_id AS p, agent_id AS a, user_id AS u,
                  toString(toStartOfFifteenMinutes(toDateTime(start_time, 'UTC'))) AS q
              FROM runs WHERE (project_id, run_id) IN (${CHANGED_RUNS})`,
             params,
           )
-    for (let first = 0; first < keys.length; first += KEYS_PER_STATEMENT) {
-      const chunk = keys.slice(first, first + KEYS_PER_STATEMENT)
+    for (const chunk of chunksOf(keys)) {
       await recomputeRollups(store, keyScope(), {
         kp: chunk.map((key) => key.p),
         ka: chunk.map((key) => key.a),
@@ -180,7 +199,7 @@ export async function refreshRollups(store: Store, options: RefreshOptions = {})
   await store.insert('metric_refreshes', [
     {
       started_at: clickHouseTime(startedAt),
-      finished_at: clickHouseTime(new Date(startedAt.getTime() + (Date.now() - clock))),
+      finished_at: clickHouseTime(new Date(now.getTime() + (Date.now() - clock))),
       holder: options.holder ?? 'manual',
       mode,
       runs_refreshed: runsRefreshed,
@@ -221,10 +240,40 @@ interface RollupScope {
   existing: Record<string, string>
 }
 
-/** The changed keys, as parallel array parameters kp/ka/ku/kq (project, agent, user, quarter). */
+/**
+ * The changed keys, as parallel array parameters kp/ka/ku/kq (project, agent, user, quarter-hour).
+ * Parameters rather than a staging table: on a cluster a subquery over a staging table inside each
+ * rollup's INSERT … SELECT is not evaluated where the table is (measured: it fails), while literal
+ * sets travel with the query to every shard.
+ */
 const CHANGED_KEYS = `
     SELECT k.1 AS project_id, k.2 AS agent_id, k.3 AS user_id, k.4 AS start_time
     FROM (SELECT arrayJoin(arrayZip({kp:Array(String)}, {ka:Array(String)}, {ku:Array(String)}, {kq:Array(DateTime('UTC'))})) AS k)`
+
+/**
+ * Query parameters travel in the URL (ClickHouse accepts up to 1 MiB by default): keys are sent in
+ * chunks of at most this many characters, one INSERT per rollup per chunk (usually one chunk).
+ */
+const KEY_CHARS_PER_STATEMENT = 400_000
+
+function chunksOf<Key extends { p: string; a: string; u: string; q: string }>(keys: Key[]): Key[][] {
+  const chunks: Key[][] = []
+  let current: Key[] = []
+  let chars = 0
+  for (const key of keys) {
+    // Each value is quoted and comma-separated in the URL, and percent-encoding may double it.
+    const size = 2 * (key.p.length + key.a.length + key.u.length + key.q.length + 16)
+    if (current.length > 0 && chars + size > KEY_CHARS_PER_STATEMENT) {
+      chunks.push(current)
+      current = []
+      chars = 0
+    }
+    current.push(key)
+    chars += size
+  }
+  if (current.length > 0) chunks.push(current)
+  return chunks
+}
 
 function keyScope(): RollupScope {
   // An agent's UTC days, and the days after them (whose rows carry the previous day's bitmaps).
@@ -298,7 +347,7 @@ const ZERO_MEASURES: Record<string, Record<string, string>> = {
 async function recomputeRollups(
   store: Store,
   scope: RollupScope,
-  params: Record<string, string[]>,
+  params: Record<string, string | string[]>,
 ): Promise<void> {
   for (const table of DAY_ROLLUPS) {
     const columns = columnsOf(table)
@@ -332,7 +381,7 @@ LIMIT 1 BY ${keys.join(', ')}`,
 async function defaultWatermark(store: Store, now: Date): Promise<Date | null> {
   const latest = await lastRefresh(store)
   if (!latest) return null
-  const since = new Date(latest.getTime() - REFRESH_OVERLAP_MS)
+  const since = latest
   const oldestLogged = now.getTime() - (LOG_KEEP_DAYS - 1) * 86_400_000
   return since.getTime() < oldestLogged ? null : since
 }
@@ -342,10 +391,11 @@ async function defaultWatermark(store: Store, now: Date): Promise<Date | null> {
  * Null when the metrics were never refreshed.
  */
 export async function lastRefresh(store: Store): Promise<Date | null> {
-  const [last] = await store.query<{ started: string; refreshes: number }>(
-    'SELECT toString(max(started_at)) AS started, count() AS refreshes FROM metric_refreshes',
+  // Newest first along the sorting key: reads one granule, however many refreshes are kept.
+  const [last] = await store.query<{ started: string }>(
+    'SELECT toString(started_at) AS started FROM metric_refreshes ORDER BY started_at DESC LIMIT 1',
   )
-  return last && last.refreshes > 0 ? parseClickHouseTime(last.started) : null
+  return last ? parseClickHouseTime(last.started) : null
 }
 
 /**
