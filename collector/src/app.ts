@@ -147,16 +147,23 @@ export async function createCollector(options: CollectorOptions): Promise<Collec
   registerMetricsRoutes(app, { store, queryLimits: options.queryLimits })
 
   registerDashboardRoute(app, options.dashboardDir ? { pageDir: options.dashboardDir } : {})
+  const rollupInterval = options.rollupIntervalMs ?? RECOMMENDED_REFRESH_INTERVAL_MS
   if (options.adminToken) {
     registerAdminRoutes(app, {
       ...ingest,
       store,
       token: options.adminToken,
       maxBodyBytes: options.maxBodyBytes ?? 64 * 1024 * 1024,
-      settle: async () => {
-        await pipeline.flushAll()
-        await maintain()
-      },
+      // With a refresher in this process the CLI reads what the API reads, as fresh as it is (each
+      // answer says how fresh); without one (the CLI's own in-process collector) nobody else may
+      // refresh, so a query first makes everything acknowledged visible.
+      settle:
+        rollupInterval > 0
+          ? undefined
+          : async () => {
+              await pipeline.flushAll()
+              await maintain()
+            },
     })
   }
 
@@ -204,7 +211,6 @@ export async function createCollector(options: CollectorOptions): Promise<Collec
   const maintain = async () => {
     await refreshRollups(store)
   }
-  const rollupInterval = options.rollupIntervalMs ?? RECOMMENDED_REFRESH_INTERVAL_MS
   const rollups =
     rollupInterval > 0
       ? startRollupRefresher(store, { intervalMs: rollupInterval, onError: reportUnlessUnavailable })

@@ -32,8 +32,11 @@ export interface AdminRouteOptions extends ExportHandlerDependencies {
   store: Store
   keys: ApiKeyResolver
   maxBodyBytes: number
-  /** Makes everything acknowledged visible to the saved queries (flush, attribute, refresh rollups). */
-  settle: () => Promise<void>
+  /**
+   * Makes everything acknowledged visible to the saved queries (flush, attribute, refresh rollups)
+   * before a query. Default: none, the query reads what the metrics API reads.
+   */
+  settle?: () => Promise<void>
 }
 
 const digest = (text: string) => createHash('sha256').update(text).digest()
@@ -93,7 +96,7 @@ export function registerAdminRoutes(app: Hono<CollectorEnv>, options: AdminRoute
   app.get('/admin/v1/metrics/:name', async (c) => {
     const { project, ...params } = c.req.query()
     const projectId = requireProject(project)
-    await options.settle()
+    await options.settle?.()
     try {
       return c.json(await runSavedQuery(options.store, projectId, c.req.param('name'), params))
     } catch (error) {
