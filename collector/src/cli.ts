@@ -293,6 +293,14 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
+// A collector outlives whatever reads its output (a closed terminal, a supervisor's pipe): a line
+// written to a broken pipe must not crash it before it has flushed what it acknowledged.
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on('error', (error: NodeJS.ErrnoException) => {
+    if (error.code !== 'EPIPE') throw error
+  })
+}
+
 main(process.argv.slice(2)).then(
   (code) => {
     if (code >= 0) process.exit(code)

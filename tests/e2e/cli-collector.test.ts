@@ -116,6 +116,37 @@ describe('daa CLI', () => {
     expect({ daa: value('daa'), working: value('working_agents') }).toEqual({ daa: 1, working: 1 })
   })
 
+  it('still flushes and exits 0 on SIGTERM when whatever read its output has gone (EPIPE)', async () => {
+    const database = freshDatabaseName()
+    const { stdout: key } = await run(CLI, ['keys', 'create', '--project', 'acme'], {
+      env: environment(database),
+    })
+    const collector = spawn(CLI, ['collector'], {
+      env: environment(database, { DAA_FLUSH_INTERVAL_MS: '30000' }),
+      stdio: ['ignore', 'pipe', 'pipe'],
+    })
+    const exited = new Promise<number | null>((resolve) => collector.once('exit', (code) => resolve(code)))
+    const [, url] = await waitForLine(collector, /listening on (http:\/\/\S+)/)
+    // The reader goes away (a closed terminal, a supervisor's pipe): the shutdown line hits a broken pipe.
+    collector.stdout!.destroy()
+    const response = await fetch(`${url}/v1/traces`, {
+      method: 'POST',
+      body: ProtobufTraceSerializer.serializeRequest(
+        recordAgentRun({ agent: 'epipe-bot', outcome: 'delivered' }),
+      )!,
+      headers: { 'content-type': 'application/x-protobuf', authorization: `Bearer ${key.trim()}` },
+    })
+    expect(response.status).toBe(200)
+    collector.kill('SIGTERM')
+    expect(await exited).toBe(0)
+    const store = await createServerStore({ url: clickhouse.url, database })
+    const [row] = await store.query<{ runs: number }>(
+      "SELECT count() AS runs FROM runs FINAL WHERE agent_id = 'epipe-bot'",
+    )
+    await store.close()
+    expect(row).toEqual({ runs: 1 })
+  })
+
   it('explains how to get the embedded engine when chdb is not installed', async () => {
     // A module hook that hides the chdb package, as on a server-only install (npm ci --omit=optional).
     writeFileSync(
