@@ -15,45 +15,11 @@ import { MockLanguageModelV3 } from 'ai/test'
 import { z } from 'zod'
 // The SDK's sources (run by tsx), so the suite needs no build first.
 import { init, outcome, shutdown } from '../../sdk/src/index.js'
+import { weatherReplies } from './weather-script.js'
 
 const endpoint = process.env.DAA_ENDPOINT!
 const apiKey = process.env.DAA_API_KEY!
 const users = process.env.DAA_USERS!.split(',')
-
-/** Usage in the AI SDK 6 provider format (LanguageModelV3Usage). */
-function usage(input: number, output: number) {
-  return {
-    inputTokens: { total: input, noCache: input, cacheRead: 0, cacheWrite: 0 },
-    outputTokens: { total: output, text: output, reasoning: 0 },
-  }
-}
-
-type GenerateResult = Awaited<ReturnType<MockLanguageModelV3['doGenerate']>>
-
-/** One run's replies: 100 + 150 input tokens, 20 + 10 output tokens, one tool call. */
-function weatherReplies(): GenerateResult[] {
-  return [
-    {
-      content: [
-        {
-          type: 'tool-call',
-          toolCallId: 'call-1',
-          toolName: 'weather',
-          input: JSON.stringify({ city: 'Oslo' }),
-        },
-      ],
-      finishReason: { unified: 'tool-calls', raw: 'tool_calls' },
-      usage: usage(100, 20),
-      warnings: [],
-    },
-    {
-      content: [{ type: 'text', text: 'It is 4 °C in Oslo.' }],
-      finishReason: { unified: 'stop', raw: 'stop' },
-      usage: usage(150, 10),
-      warnings: [],
-    },
-  ]
-}
 
 /** The mock model plays its replies in order: one script per run. */
 const model = new MockLanguageModelV3({

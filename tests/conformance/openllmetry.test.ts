@@ -27,41 +27,11 @@ import {
   runsOf,
   startFrameworkCollector,
 } from './framework-harness.js'
-
-/** Usage in the AI SDK 6 provider format (LanguageModelV3Usage). */
-function usage(input: number, output: number) {
-  return {
-    inputTokens: { total: input, noCache: input, cacheRead: 0, cacheWrite: 0 },
-    outputTokens: { total: output, text: output, reasoning: 0 },
-  }
-}
+import { weatherReplies } from './weather-script.js'
 
 /** One run's script: 100 + 150 input tokens, 20 + 10 output tokens, one tool call. */
 function weatherModel(): MockLanguageModelV3 {
-  return new MockLanguageModelV3({
-    modelId: 'mock-model-1',
-    doGenerate: [
-      {
-        content: [
-          {
-            type: 'tool-call',
-            toolCallId: 'call-1',
-            toolName: 'weather',
-            input: JSON.stringify({ city: 'Oslo' }),
-          },
-        ],
-        finishReason: { unified: 'tool-calls', raw: 'tool_calls' },
-        usage: usage(100, 20),
-        warnings: [],
-      },
-      {
-        content: [{ type: 'text', text: 'It is 4 °C in Oslo.' }],
-        finishReason: { unified: 'stop', raw: 'stop' },
-        usage: usage(150, 10),
-        warnings: [],
-      },
-    ],
-  })
+  return new MockLanguageModelV3({ modelId: 'mock-model-1', doGenerate: weatherReplies() })
 }
 
 const tools = {
