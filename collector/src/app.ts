@@ -154,6 +154,7 @@ export async function createCollector(options: CollectorOptions): Promise<Collec
       store,
       token: options.adminToken,
       maxBodyBytes: options.maxBodyBytes ?? 64 * 1024 * 1024,
+      queryLimits: options.queryLimits,
       // With a refresher in this process the CLI reads what the API reads, as fresh as it is (each
       // answer says how fresh); without one (the CLI's own in-process collector) nobody else may
       // refresh, so a query first makes everything acknowledged visible.

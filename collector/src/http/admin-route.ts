@@ -20,7 +20,7 @@ import {
 } from '../auth/api-keys.js'
 import { acceptExport, type ExportHandlerDependencies } from '../ingest/export-handler.js'
 import type { OtlpEncoding } from '../otlp/export-response.js'
-import { runSavedQuery, SavedQueryRequestError } from '../queries/run-saved-query.js'
+import { type QueryLimits, runSavedQuery } from '../queries/run-saved-query.js'
 import type { Store } from '../store/store.js'
 import type { CollectorEnv } from './collector-env.js'
 import { HttpError } from './http-error.js'
@@ -37,6 +37,8 @@ export interface AdminRouteOptions extends ExportHandlerDependencies {
    * before a query. Default: none, the query reads what the metrics API reads.
    */
   settle?: () => Promise<void>
+  /** Time and memory limits of each query. Default: runSavedQuery's (30 s, 4 GiB). */
+  queryLimits?: QueryLimits
 }
 
 const digest = (text: string) => createHash('sha256').update(text).digest()
@@ -97,14 +99,12 @@ export function registerAdminRoutes(app: Hono<CollectorEnv>, options: AdminRoute
     const { project, ...params } = c.req.query()
     const projectId = requireProject(project)
     await options.settle?.()
-    try {
-      return c.json(await runSavedQuery(options.store, projectId, c.req.param('name'), params))
-    } catch (error) {
-      if (error instanceof SavedQueryRequestError) {
-        return c.json({ error: { code: error.code, message: error.message } }, error.status)
-      }
-      throw error
-    }
+    // The same time and memory limits as the metrics API.
+    return c.json(
+      await runSavedQuery(options.store, projectId, c.req.param('name'), params, {
+        limits: options.queryLimits,
+      }),
+    )
   })
 
   app.post('/admin/v1/import', async (c) => {

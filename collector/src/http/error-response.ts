@@ -2,7 +2,7 @@ import type { Context } from 'hono'
 import type { ContentfulStatusCode } from 'hono/utils/http-status'
 import { ExportRejectedError, type ExportRejectionKind, OtlpDecodeError } from '../otlp/errors.js'
 import { encodeRpcStatus } from '../otlp/rpc-status.js'
-import { SavedQueryLimitError } from '../queries/run-saved-query.js'
+import { SavedQueryLimitError, SavedQueryRequestError } from '../queries/run-saved-query.js'
 import { ClickHouseError, StoreUnavailableError } from '../store/store.js'
 import type { CollectorEnv } from './collector-env.js'
 import { HttpError } from './http-error.js'
@@ -53,6 +53,8 @@ function classify(error: unknown): Classified {
       retryAfterSeconds: 5,
     }
   }
+  if (error instanceof SavedQueryRequestError)
+    return { status: error.status, code: error.code, message: error.message }
   if (error instanceof SavedQueryLimitError) {
     return { status: 503, code: 'query_limit_exceeded', message: error.message }
   }

@@ -74,6 +74,8 @@ export function registerMetricsRoutes<E extends MetricsEnv>(
       }
       return c.json(result)
     } catch (error) {
+      // Answered here, not left to the collector's error handler: these routes are exported, and
+      // mounted on apps (tests, embedders) that have none.
       if (error instanceof SavedQueryRequestError) {
         return c.json(errorBody(error.code, error.message), error.status)
       }
