@@ -11,7 +11,7 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { PassThrough } from 'node:stream'
-import { createServerStore, migrate, resolvePendingRuns, type Store } from '@daa/collector'
+import { createServerStore, migrate, type Store, startRollupRefresher } from '@daa/collector'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { deadLetterCommand } from '../../collector/src/ingest/dead-letter-command.js'
 import { listDeadLetters, readDeadLetters } from '../../collector/src/ingest/dead-letters.js'
@@ -214,7 +214,20 @@ describe('ingest pipeline against a ClickHouse server', () => {
       .done
     await second.pipeline.flushAll()
     await second.pipeline.shutdown()
-    await resolvePendingRuns(store)
+    // A collector's refresher attributes the child to its run, as it runs beside every collector.
+    const refresher = startRollupRefresher(store, { intervalMs: 200 })
+    const attributedRun = async () =>
+      (
+        await store.query<{ run_id: string }>(
+          "SELECT run_id FROM spans FINAL WHERE project_id = 'epsilon' AND span_name = 'early-child'",
+        )
+      )[0]?.run_id
+    const deadline = Date.now() + 60_000
+    while ((await attributedRun()) !== parentId && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 100))
+    }
+    await refresher.stop()
+    expect(await attributedRun()).toBe(parentId)
 
     // The child's request is replayed (a crash before its segment was deleted, a second collector…).
     const replayLog = await WriteAheadLog.open(walDir)
