@@ -16,36 +16,16 @@
 -- column: retained_agents UInt64 — of those, agents that delivered on cohort_day + day_offset
 -- column: retention_rate Float64 — retained_agents / cohort_agents; 0 for an empty cohort
 WITH
+    -- The calendar days in tz whose slices (calendar-slices.sql) the query needs.
+    toDate(0) AS calendar_from,
+    {to:Date} AS calendar_to,
     utc_days AS (
         -- Every UTC day of the project's history up to the one that holds the end of `to` in tz.
         SELECT DISTINCT day AS utc_day
         FROM agent_days FINAL
         WHERE project_id = {project:String} AND day <= toDate(toDateTime({to:Date} + 1, {tz:String}) - 1, 'UTC')
     ),
-    slices AS (
-        -- Each UTC day with each calendar day in tz it overlaps, and the quarter-hours
-        -- [first_quarter, end_quarter) of the UTC day that belong to that calendar day. Every offset
-        -- in use is a multiple of 15 minutes, so a calendar day (23, 24 or 25 hours) is whole quarters.
-        SELECT
-            utc_day,
-            local_day,
-            toUInt8(greatest(0, intDiv(dateDiff('minute', toDateTime(utc_day, 'UTC'), toDateTime(local_day, {tz:String})), 15))) AS first_quarter,
-            toUInt8(least(96, intDiv(dateDiff('minute', toDateTime(utc_day, 'UTC'), toDateTime(local_day + 1, {tz:String})), 15))) AS end_quarter,
-            -- When the calendar day began on the previous UTC day: its first quarter-hour there
-            -- (the day's quarters on that UTC day are [previous_first_quarter, 96)); else 96.
-            toUInt8(if(toDateTime(local_day, {tz:String}) < toDateTime(utc_day, 'UTC'),
-                intDiv(dateDiff('minute', toDateTime(utc_day - 1, 'UTC'), toDateTime(local_day, {tz:String})), 15),
-                96)) AS previous_first_quarter
-        FROM (
-            SELECT
-                utc_day,
-                toDate(toDateTime(utc_day, 'UTC'), {tz:String}) AS first_local_day,
-                first_local_day + arrayJoin(range(toUInt64(dateDiff('day', first_local_day,
-                    toDate(toDateTime(utc_day, 'UTC') + 86399, {tz:String})) + 1))) AS local_day
-            FROM utc_days
-        )
-        WHERE local_day <= {to:Date}
-    ),
+    -- include: calendar-slices.sql
     delivering_days AS (
         -- One row per agent and calendar day in tz on which it started a run that was delivered: a
         -- bit in [first_quarter, end_quarter) of one of the UTC days' `delivered` bitmaps. A calendar

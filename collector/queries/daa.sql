@@ -17,6 +17,9 @@
 -- column: runs UInt64 — runs started that day
 -- column: delivered_runs UInt64 — runs started that day whose outcome is delivered
 WITH
+    -- The calendar days in tz whose slices (calendar-slices.sql) the query needs.
+    {from:Date} AS calendar_from,
+    {to:Date} AS calendar_to,
     utc_days AS (
         -- The UTC days that overlap the calendar days from … to in tz.
         SELECT toDate(toDateTime({from:Date}, {tz:String}), 'UTC') + number AS utc_day
@@ -24,30 +27,7 @@ WITH
             toDate(toDateTime({from:Date}, {tz:String}), 'UTC'),
             toDate(toDateTime({to:Date} + 1, {tz:String}) - 1, 'UTC')) + 1))
     ),
-    slices AS (
-        -- Each UTC day with each calendar day in tz it overlaps, and the quarter-hours
-        -- [first_quarter, end_quarter) of the UTC day that belong to that calendar day. Every offset
-        -- in use is a multiple of 15 minutes, so a calendar day (23, 24 or 25 hours) is whole quarters.
-        SELECT
-            utc_day,
-            local_day,
-            toUInt8(greatest(0, intDiv(dateDiff('minute', toDateTime(utc_day, 'UTC'), toDateTime(local_day, {tz:String})), 15))) AS first_quarter,
-            toUInt8(least(96, intDiv(dateDiff('minute', toDateTime(utc_day, 'UTC'), toDateTime(local_day + 1, {tz:String})), 15))) AS end_quarter,
-            -- When the calendar day began on the previous UTC day: its first quarter-hour there
-            -- (the day's quarters on that UTC day are [previous_first_quarter, 96)); else 96.
-            toUInt8(if(toDateTime(local_day, {tz:String}) < toDateTime(utc_day, 'UTC'),
-                intDiv(dateDiff('minute', toDateTime(utc_day - 1, 'UTC'), toDateTime(local_day, {tz:String})), 15),
-                96)) AS previous_first_quarter
-        FROM (
-            SELECT
-                utc_day,
-                toDate(toDateTime(utc_day, 'UTC'), {tz:String}) AS first_local_day,
-                first_local_day + arrayJoin(range(toUInt64(dateDiff('day', first_local_day,
-                    toDate(toDateTime(utc_day, 'UTC') + 86399, {tz:String})) + 1))) AS local_day
-            FROM utc_days
-        )
-        WHERE local_day >= {from:Date} AND local_day <= {to:Date}
-    ),
+    -- include: calendar-slices.sql
     agent_slices AS (
         -- Per agent and (UTC day, calendar day) slice: did the agent start a run, and a delivered one,
         -- in that calendar day for the first time in this slice? A calendar day spans at most two UTC

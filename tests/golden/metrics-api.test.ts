@@ -1,54 +1,99 @@
 /**
- * The metrics API (Hono routes) and the CLI commands over the saved queries, on the embedded store
- * loaded with the golden dataset; plus a check that each .sql header declares exactly the columns
- * and types ClickHouse returns.
+ * The metrics API and the CLI commands over the saved queries, on a collector (embedded engine, as
+ * `npm start` runs it) fed the golden fleet through OTLP, children before their runs, retries and
+ * late outcomes included; nobody calls a refresh: the tests wait, as a dashboard would, until the API
+ * answers exactly. Plus a check that each .sql header declares exactly the columns and types
+ * ClickHouse returns, and that shared SQL fragments are expanded.
  */
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { createEmbeddedStore, migrate, type Store } from '@daa/collector'
-import { Hono } from 'hono'
+import {
+  createApiKey,
+  loadConfig,
+  type RunningCollector,
+  type Store,
+  startCollectorServer,
+} from '@daa/collector'
+import { ProtobufTraceSerializer } from '@opentelemetry/otlp-transformer'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import {
+  expandIncludes,
   listQueriesCommand,
-  type MetricsEnv,
-  refreshRollups,
-  registerMetricsRoutes,
   runQueryCommand,
+  SavedQueryDefinitionError,
   SavedQueryRequestError,
   savedQueries,
 } from '../../collector/src/queries/index.js'
 import { EXPECTED } from './expected-metrics.js'
 import { GOLDEN_PROJECT, generateGoldenDataset, OTHER_PROJECT } from './golden-dataset.js'
-import { loadWave, RANGE } from './golden-suite.js'
+import { goldenRequests } from './golden-otlp.js'
+import { RANGE } from './golden-suite.js'
 
 const dataDir = mkdtempSync(join(tmpdir(), 'daa-metrics-api-'))
 const dataset = generateGoldenDataset()
+const keys = new Map<string, string>()
+let collector: RunningCollector
 let store: Store
-let app: Hono<MetricsEnv>
-
-beforeAll(async () => {
-  store = await createEmbeddedStore({ path: dataDir, database: 'metrics_api' })
-  await migrate(store, { retentionDays: 0 })
-  await loadWave(store, dataset, 1)
-  await loadWave(store, dataset, 2)
-  await refreshRollups(store)
-  app = new Hono<MetricsEnv>()
-  // Stands in for the auth middleware: the API key decides the project; here, a test header does.
-  app.use('/api/*', async (c, next) => {
-    c.set('projectId', c.req.header('x-test-project') ?? GOLDEN_PROJECT)
-    await next()
-  })
-  registerMetricsRoutes(app, { store })
-  // A full first refresh of the golden rows on the embedded engine: slow on a loaded 2-core machine.
-}, 300_000)
-afterAll(async () => {
-  await store?.close()
-  rmSync(dataDir, { recursive: true, force: true })
-})
 
 const get = (path: string, project = GOLDEN_PROJECT) =>
-  app.request(path, { headers: { 'x-test-project': project } })
+  fetch(`${collector.url}${path}`, { headers: { authorization: `Bearer ${keys.get(project)}` } })
+
+/** Polls the API, as a dashboard would, until `path` answers `rows` (the collector refreshes on its own). */
+async function untilAnswers(
+  path: string,
+  project: string,
+  rows: unknown[],
+  withinMs = 240_000,
+): Promise<void> {
+  const deadline = Date.now() + withinMs
+  for (;;) {
+    const body = (await (await get(path, project)).json()) as { rows?: unknown[] }
+    if (JSON.stringify(body.rows) === JSON.stringify(rows)) return
+    if (Date.now() > deadline) expect(body.rows).toEqual(rows)
+    await new Promise((resolve) => setTimeout(resolve, 250))
+  }
+}
+
+beforeAll(async () => {
+  collector = await startCollectorServer(
+    loadConfig({ host: '127.0.0.1', port: 0, grpcPort: 0, dataDir, flushIntervalMs: 50 }, {}),
+  )
+  store = collector.store
+  for (const project of [GOLDEN_PROJECT, OTHER_PROJECT]) {
+    keys.set(project, (await createApiKey(store, project, 'metrics-api')).key)
+  }
+  for (const request of goldenRequests(dataset)) {
+    for (let attempt = 0; attempt < (request.retried ? 2 : 1); attempt++) {
+      const response = await fetch(`${collector.url}/v1/traces`, {
+        method: 'POST',
+        body: ProtobufTraceSerializer.serializeRequest(request.spans)!,
+        headers: {
+          'content-type': 'application/x-protobuf',
+          authorization: `Bearer ${keys.get(request.project)}`,
+        },
+      })
+      expect(response.status).toBe(200)
+    }
+  }
+  // Every test below reads the fleet's final answers: wait for them, without calling a refresh.
+  for (const [project, tz] of [
+    [GOLDEN_PROJECT, 'UTC'],
+    [GOLDEN_PROJECT, 'Asia/Kolkata'],
+    [OTHER_PROJECT, 'UTC'],
+  ] as const) {
+    await untilAnswers(
+      `/api/v1/metrics/daa?${new URLSearchParams({ ...RANGE, tz })}`,
+      project,
+      EXPECTED.daa!(dataset.runs, { project, ...RANGE, tz, agent: '' }),
+    )
+  }
+  // Sending waits for each acknowledgment, then the collector's refresher catches up: slow on a loaded machine.
+}, 600_000)
+afterAll(async () => {
+  await collector?.close()
+  rmSync(dataDir, { recursive: true, force: true })
+})
 
 describe('GET /api/v1/metrics', () => {
   it('lists every saved query with its description, parameters and columns', async () => {
@@ -103,7 +148,7 @@ describe('GET /api/v1/metrics/:name', () => {
     expect(lines[1]).toMatch(/^2026-03-01,\d+,/)
   })
 
-  it('takes the project from the middleware only: a project parameter is refused, not obeyed', async () => {
+  it('takes the project from the API key only: a project parameter is refused, not obeyed', async () => {
     const sneaky = await get(`/api/v1/metrics/daa?from=2026-03-01&to=2026-03-26&project=${OTHER_PROJECT}`)
     expect(sneaky.status).toBe(400)
     expect(await sneaky.json()).toEqual({
@@ -112,7 +157,7 @@ describe('GET /api/v1/metrics/:name', () => {
         message: 'Invalid parameters: unknown parameter "project" (the project comes from the API key).',
       },
     })
-    // The same request without the parameter answers for the middleware's project, and only it.
+    // The same request without the parameter answers for the key's project, and only it.
     const mine = (await (await get('/api/v1/metrics/daa?from=2026-03-01&to=2026-03-26')).json()) as {
       rows: unknown[]
     }
@@ -271,5 +316,29 @@ describe('.sql headers', () => {
         query.name,
       ).toEqual(query.columns.map(({ name, type }) => ({ name, type })))
     }
+  })
+})
+
+describe('shared SQL fragments', () => {
+  it('are expanded where a query includes them, so every consumer runs one text', () => {
+    const daa = savedQueries().get('daa')!
+    expect(daa.sql).not.toContain('-- include:')
+    expect(daa.sql).toContain('slices AS (')
+    for (const name of ['daa', 'waa-maa', 'agent-lifecycle', 'agent-retention']) {
+      expect(
+        savedQueries()
+          .get(name)!
+          .sql.match(/\bslices AS \(/g),
+        name,
+      ).toHaveLength(1)
+    }
+  })
+
+  it('refuse a query that includes a fragment that does not exist', () => {
+    const text = savedQueries()
+      .get('daa')!
+      .sql.replace('WITH\n', 'WITH\n    -- include: no-such-fragment.sql\n')
+    expect(() => expandIncludes('daa.sql', text)).toThrow(SavedQueryDefinitionError)
+    expect(() => expandIncludes('daa.sql', text)).toThrow(/includes no-such-fragment.sql/)
   })
 })

@@ -31,6 +31,8 @@ export {
   type SavedQueryResult,
 } from './run-saved-query.js'
 export {
+  expandIncludes,
+  FRAGMENTS_DIR,
   parseSavedQuery,
   SAVED_QUERIES_DIR,
   type SavedQuery,

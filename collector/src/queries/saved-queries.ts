@@ -12,6 +12,10 @@
  *     -- column: day Date — calendar day    repeatable: output column name, type, description
  *
  * Any field may continue on following lines that start with `--` and more spaces.
+ *
+ * SQL shared by several queries lives once, in collector/queries/fragments/: a line
+ * `-- include: calendar-slices.sql` is replaced by that file (without its leading comment) when the
+ * query is loaded, so every consumer runs the expanded text.
  */
 import { readdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
@@ -181,6 +185,26 @@ function checkConsistency(file: string, query: SavedQuery): void {
 
 let cache: ReadonlyMap<string, SavedQuery> | undefined
 
+/** Where the shared SQL fragments live. */
+export const FRAGMENTS_DIR = join(SAVED_QUERIES_DIR, 'fragments')
+
+const INCLUDE = /^[ \t]*-- include: ([\w.-]+\.sql)[ \t]*$/gm
+
+/** Replaces each `-- include: <fragment>.sql` line with the fragment's SQL (its comment header dropped). */
+export function expandIncludes(file: string, sql: string, fragmentsDir = FRAGMENTS_DIR): string {
+  return sql.replace(INCLUDE, (_line, fragment: string) => {
+    let text: string
+    try {
+      text = readFileSync(join(fragmentsDir, fragment), 'utf8')
+    } catch {
+      throw new SavedQueryDefinitionError(`${file}: includes ${fragment}, which is not in ${fragmentsDir}`)
+    }
+    const lines = text.split('\n')
+    const body = lines.findIndex((line) => !line.startsWith('--'))
+    return lines.slice(body).join('\n').replace(/\n$/, '')
+  })
+}
+
 /** Loads (once) every saved query, by name, sorted by name. */
 export function savedQueries(): ReadonlyMap<string, SavedQuery> {
   if (cache) return cache
@@ -189,7 +213,10 @@ export function savedQueries(): ReadonlyMap<string, SavedQuery> {
     .sort()
   cache = new Map(
     files.map((file) => {
-      const query = parseSavedQuery(file, readFileSync(join(SAVED_QUERIES_DIR, file), 'utf8'))
+      const query = parseSavedQuery(
+        file,
+        expandIncludes(file, readFileSync(join(SAVED_QUERIES_DIR, file), 'utf8')),
+      )
       return [query.name, query] as const
     }),
   )
