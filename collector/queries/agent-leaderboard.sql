@@ -103,7 +103,7 @@ WITH
         GROUP BY agent_id
     ),
     people AS (
-        SELECT agent_id, uniqExact(user_id) AS agent_people
+        SELECT agent_id, uniqExact(person) AS agent_people
         FROM people_quarters FINAL
         WHERE project_id = {project:String}
           AND quarter >= toDateTime({from:Date}, {tz:String})

@@ -5,7 +5,8 @@
 --   day; working agents counts the agents with at least one run of any outcome. A run belongs to
 --   the calendar day (in tz) on which it started, and its outcome is the latest one recorded for it,
 --   so a late outcome moves the run's status but never its day. Sub-agent runs are runs of their own
---   agent. Days without runs appear with zeros.
+--   agent; a run without an agent id counts toward runs but is no agent's. Days without runs appear
+--   with zeros.
 -- param: project String — the project, bound from the API key or the command line, never from the request
 -- param: from Date — first calendar day, inclusive
 -- param: to Date — last calendar day, inclusive

@@ -17,8 +17,8 @@ WITH
     people_by_day AS (
         SELECT
             toDate(quarter, {tz:String}) AS day,
-            uniqExactIf(user_id, delivered_runs > 0) AS day_people_served,
-            uniqExact(user_id) AS day_people_with_runs
+            uniqExactIf(person, delivered_runs > 0) AS day_people_served,
+            uniqExact(person) AS day_people_with_runs
         FROM people_quarters FINAL
         WHERE project_id = {project:String}
           AND quarter >= toDateTime({from:Date}, {tz:String})

@@ -113,8 +113,11 @@ function daa(runs: readonly GoldenRun[], params: MetricParams): Row[] {
   const days = daysBetween(params.from, params.to)
   return [...groupByDay(runsOf(runs, params, params.from), days)].map(([day, dayRuns]) => ({
     day,
-    daa: distinct(dayRuns.filter((run) => run.outcome === 'delivered').map((run) => run.agentId)),
-    working_agents: distinct(dayRuns.map((run) => run.agentId)),
+    // A run without an agent id is no agent's (it still counts toward runs).
+    daa: distinct(
+      dayRuns.filter((run) => run.outcome === 'delivered' && run.agentId !== '').map((run) => run.agentId),
+    ),
+    working_agents: distinct(dayRuns.filter((run) => run.agentId !== '').map((run) => run.agentId)),
     runs: dayRuns.length,
     delivered_runs: dayRuns.filter((run) => run.outcome === 'delivered').length,
   }))
@@ -124,7 +127,7 @@ function daa(runs: readonly GoldenRun[], params: MetricParams): Row[] {
 function deliveringDays(runs: readonly GoldenRun[], params: MetricParams): Map<string, string[]> {
   const byAgent = new Map<string, Set<string>>()
   for (const run of runsOf(runs, params, null)) {
-    if (run.outcome !== 'delivered') continue
+    if (run.outcome !== 'delivered' || run.agentId === '') continue
     const days = byAgent.get(run.agentId) ?? new Set<string>()
     days.add(run.day)
     byAgent.set(run.agentId, days)
@@ -279,6 +282,7 @@ function agentRetention(runs: readonly GoldenRun[], params: MetricParams): Row[]
 function agentLeaderboard(runs: readonly GoldenRun[], params: MetricParams): Row[] {
   const byAgent = new Map<string, RunSummary[]>()
   for (const run of runsOf(runs, params, params.from)) {
+    if (run.agentId === '') continue
     byAgent.set(run.agentId, [...(byAgent.get(run.agentId) ?? []), run])
   }
   const rows = [...byAgent].map(([agentId, agentRuns]) => {

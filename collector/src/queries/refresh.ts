@@ -46,13 +46,35 @@ import {
 export const RECOMMENDED_REFRESH_INTERVAL_MS = 1000
 
 /**
- * The least margin a refresh leaves for inserts still in flight. A change is logged when its insert
- * runs and becomes visible when the insert commits; a refresh covers the changes logged before its
- * start minus this margin, or minus the age of the oldest insert still running on the node (plus a
- * second), whichever is more. The next refresh starts from there. Covered changes are never missed;
- * the rest are re-read by the next refresh (every refresh re-reads about this much).
+ * The least margin a refresh leaves for inserts still in flight on a cluster. A change is logged
+ * when its insert runs and becomes visible when the insert commits; a refresh covers the changes
+ * logged before its start minus a margin: the age of the oldest insert still running (plus a
+ * second), and on a cluster at least this much, because the inserts of collectors writing through
+ * other nodes do not show in this node's `system.processes`. The next refresh starts from there.
+ * Covered changes are never missed; the rest are re-read by the next refresh (every refresh re-reads
+ * about the margin's worth of changes, so a smaller margin is less work per refresh).
  */
 export const REFRESH_OVERLAP_MS = 5_000
+
+/** The margin on one node, where system.processes shows every insert in flight. */
+export const LOCAL_REFRESH_OVERLAP_MS = 1_000
+
+/** Whether the change log is spread over a cluster's shards (a Distributed table), per store. */
+const clustered = new WeakMap<Store, Promise<boolean>>()
+
+function isClustered(store: Store): Promise<boolean> {
+  let known = clustered.get(store)
+  if (!known) {
+    known = store
+      .query<{ engine: string }>(
+        "SELECT engine FROM system.tables WHERE database = currentDatabase() AND name = 'run_changes'",
+      )
+      .then(([row]) => row?.engine === 'Distributed')
+      .catch(() => true)
+    clustered.set(store, known)
+  }
+  return known
+}
 
 /** The start of the covered interval: now minus the margin for inserts still in flight. */
 async function coveredUntil(store: Store, now: Date): Promise<Date> {
@@ -63,9 +85,11 @@ async function coveredUntil(store: Store, now: Date): Promise<Date> {
     )
     running = (oldest?.ms ?? 0) + 1000
   } catch {
-    // A server that does not show its processes: the fixed margin alone.
+    // A server that does not show its processes: the cluster's margin, which assumes nothing.
+    running = REFRESH_OVERLAP_MS
   }
-  return new Date(now.getTime() - Math.max(REFRESH_OVERLAP_MS, running))
+  const floor = (await isClustered(store)) ? REFRESH_OVERLAP_MS : LOCAL_REFRESH_OVERLAP_MS
+  return new Date(now.getTime() - Math.max(floor, running))
 }
 
 /** A claim older than this is void: its collector stopped or hangs, and another takes over. */
@@ -176,10 +200,10 @@ export async function refreshRollups(store: Store, options: RefreshOptions = {})
     const keys =
       runsRefreshed === 0
         ? []
-        : await store.query<{ p: string; a: string; u: string; q: string }>(
-            // A run's project, agent, person and start never change: `runs` has them (with a bloom
-            // filter on run_id), so the keys come without reading run_facts.
-            `SELECT DISTINCT project_id AS p, agent_id AS a, user_id AS u,
+        : await store.query<{ p: string; a: string; q: string }>(
+            // A run's project, agent and start never change: `runs` has them (with a bloom filter
+            // on run_id), so the keys come without reading run_facts.
+            `SELECT DISTINCT project_id AS p, agent_id AS a,
                  toString(toStartOfFifteenMinutes(toDateTime(start_time, 'UTC'))) AS q
              FROM runs WHERE (project_id, run_id) IN (${CHANGED_RUNS})`,
             params,
@@ -188,7 +212,6 @@ export async function refreshRollups(store: Store, options: RefreshOptions = {})
       await recomputeRollups(store, keyScope(), {
         kp: chunk.map((key) => key.p),
         ka: chunk.map((key) => key.a),
-        ku: chunk.map((key) => key.u),
         kq: chunk.map((key) => key.q),
       })
     }
@@ -241,14 +264,14 @@ interface RollupScope {
 }
 
 /**
- * The changed keys, as parallel array parameters kp/ka/ku/kq (project, agent, user, quarter-hour).
+ * The changed keys, as parallel array parameters kp/ka/kq (project, agent, quarter-hour).
  * Parameters rather than a staging table: on a cluster a subquery over a staging table inside each
  * rollup's INSERT … SELECT is not evaluated where the table is (measured: it fails), while literal
  * sets travel with the query to every shard.
  */
 const CHANGED_KEYS = `
-    SELECT k.1 AS project_id, k.2 AS agent_id, k.3 AS user_id, k.4 AS start_time
-    FROM (SELECT arrayJoin(arrayZip({kp:Array(String)}, {ka:Array(String)}, {ku:Array(String)}, {kq:Array(DateTime('UTC'))})) AS k)`
+    SELECT k.1 AS project_id, k.2 AS agent_id, k.3 AS start_time
+    FROM (SELECT arrayJoin(arrayZip({kp:Array(String)}, {ka:Array(String)}, {kq:Array(DateTime('UTC'))})) AS k)`
 
 /**
  * Query parameters travel in the URL (ClickHouse accepts up to 1 MiB by default): keys are sent in
@@ -256,13 +279,13 @@ const CHANGED_KEYS = `
  */
 const KEY_CHARS_PER_STATEMENT = 400_000
 
-function chunksOf<Key extends { p: string; a: string; u: string; q: string }>(keys: Key[]): Key[][] {
+function chunksOf<Key extends { p: string; a: string; q: string }>(keys: Key[]): Key[][] {
   const chunks: Key[][] = []
   let current: Key[] = []
   let chars = 0
   for (const key of keys) {
     // Each value is quoted and comma-separated in the URL, and percent-encoding may double it.
-    const size = 2 * (key.p.length + key.a.length + key.u.length + key.q.length + 16)
+    const size = 2 * (key.p.length + key.a.length + key.q.length + 12)
     if (current.length > 0 && chars + size > KEY_CHARS_PER_STATEMENT) {
       chunks.push(current)
       current = []
@@ -286,23 +309,25 @@ function keyScope(): RollupScope {
   const agentQuarters = `
     SELECT project_id, agent_key, start_time FROM (${CHANGED_KEYS})
     ARRAY JOIN ['', agent_id] AS agent_key`
+  // Each filter is on a prefix of its source's sorting key, so it reads only the keys' ranges:
+  // run_facts by (project, quarter-hour, agent), quarter_totals and quarter_outcomes by (project, agent, quarter).
   const quarterFilter: RollupFilter = {
     runs: `(project_id, toStartOfFifteenMinutes(start_time)) IN (${quarters})`,
     keys: `(project_id, agent_key, quarter) IN (${agentQuarters})`,
   }
   return {
     filters: {
-      [AGENT_DAYS.name]: {
-        runs: `(project_id, agent_id, toDate(start_time)) IN (${agentDays})`,
-        previousRuns: `(project_id, agent_id, toDate(start_time) + 1) IN (${agentDays})`,
-      },
-      [AGENT_DAY_UNITS.name]: { runs: `(project_id, agent_id, toDate(start_time)) IN (${agentDaysOwn})` },
       [QUARTER_TOTALS.name]: quarterFilter,
       [QUARTER_OUTCOMES.name]: quarterFilter,
       [PEOPLE_QUARTERS.name]: {
-        runs: `(project_id, toStartOfFifteenMinutes(start_time), agent_id, user_id) IN (
-            SELECT project_id, start_time, agent_id, user_id FROM (${CHANGED_KEYS}))`,
+        runs: `(project_id, toStartOfFifteenMinutes(start_time), agent_id) IN (
+            SELECT project_id, start_time, agent_id FROM (${CHANGED_KEYS}))`,
       },
+      [AGENT_DAYS.name]: {
+        runs: `(project_id, agent_id, toDate(quarter)) IN (${agentDays})`,
+        previousRuns: `(project_id, agent_id, toDate(quarter) + 1) IN (${agentDays})`,
+      },
+      [AGENT_DAY_UNITS.name]: { runs: `(project_id, agent_id, toDate(quarter)) IN (${agentDaysOwn})` },
     },
     existing: {
       [AGENT_DAY_UNITS.name]: `(project_id, agent_id, day) IN (${agentDaysOwn})`,
@@ -314,27 +339,32 @@ function keyScope(): RollupScope {
 /** Every key of the UTC days in the {days:Array(Date)} parameter (a full rebuild, a few days at a time). */
 function dayScope(): RollupScope {
   const days = 'toDate(start_time) IN {days:Array(Date)}'
+  const quarterDays = 'toDate(quarter) IN {days:Array(Date)}'
   return {
     filters: {
-      [AGENT_DAYS.name]: { runs: days, previousRuns: 'toDate(start_time) + 1 IN {days:Array(Date)}' },
-      [AGENT_DAY_UNITS.name]: { runs: days },
       [QUARTER_TOTALS.name]: { runs: days },
       [QUARTER_OUTCOMES.name]: { runs: days },
       [PEOPLE_QUARTERS.name]: { runs: days },
+      [AGENT_DAYS.name]: { runs: quarterDays, previousRuns: 'toDate(quarter) + 1 IN {days:Array(Date)}' },
+      [AGENT_DAY_UNITS.name]: { runs: quarterDays },
     },
     existing: {
       [AGENT_DAY_UNITS.name]: 'day IN {days:Array(Date)}',
-      [QUARTER_OUTCOMES.name]: 'toDate(quarter) IN {days:Array(Date)}',
+      [QUARTER_OUTCOMES.name]: quarterDays,
     },
   }
 }
 
-const ROLLUP_SELECTS: Record<string, (source: string, filter: RollupFilter) => string> = {
-  [AGENT_DAYS.name]: agentDaysSelect,
-  [AGENT_DAY_UNITS.name]: agentDayUnitsSelect,
-  [QUARTER_TOTALS.name]: quarterTotalsSelect,
-  [QUARTER_OUTCOMES.name]: quarterOutcomesSelect,
-  [PEOPLE_QUARTERS.name]: peopleQuartersSelect,
+/** How each rollup's rows are computed, and from which layer below (read with FINAL). */
+const ROLLUP_SELECTS: Record<
+  string,
+  { select: (source: string, filter: RollupFilter) => string; from: string }
+> = {
+  [QUARTER_TOTALS.name]: { select: quarterTotalsSelect, from: 'run_facts FINAL' },
+  [QUARTER_OUTCOMES.name]: { select: quarterOutcomesSelect, from: 'run_facts FINAL' },
+  [PEOPLE_QUARTERS.name]: { select: peopleQuartersSelect, from: 'run_facts FINAL' },
+  [AGENT_DAYS.name]: { select: agentDaysSelect, from: 'quarter_totals FINAL' },
+  [AGENT_DAY_UNITS.name]: { select: agentDayUnitsSelect, from: 'quarter_outcomes FINAL' },
 }
 
 /** The measures of the rollups that may need rows of zeros, and each one's zero. */
@@ -343,7 +373,10 @@ const ZERO_MEASURES: Record<string, Record<string, string>> = {
   [QUARTER_OUTCOMES.name]: { runs: 'toUInt64(0)', value: 'toFloat64(0)' },
 }
 
-/** Re-inserts every rollup row in `scope`, computed from run_facts; one INSERT per rollup. */
+/**
+ * Re-inserts every rollup row in `scope`, one INSERT per rollup, in DAY_ROLLUPS' order: the day
+ * rollups read the quarter-hour rows the statements before them just wrote.
+ */
 async function recomputeRollups(
   store: Store,
   scope: RollupScope,
@@ -352,7 +385,8 @@ async function recomputeRollups(
   for (const table of DAY_ROLLUPS) {
     const columns = columnsOf(table)
     const target = `INSERT INTO ${quoteIdentifier(table.name)} (${columns.join(', ')})`
-    const fresh = ROLLUP_SELECTS[table.name]!('run_facts FINAL', scope.filters[table.name]!)
+    const { select, from } = ROLLUP_SELECTS[table.name]!
+    const fresh = select(from, scope.filters[table.name]!)
     const zeros = ZERO_MEASURES[table.name]
     const existing = scope.existing[table.name]
     if (!zeros || !existing) {

@@ -1,46 +1,32 @@
 /**
- * The pre-aggregation behind the saved queries: one row of facts per run.
+ * The tables behind the saved queries, in three layers; the design and the measurements that chose
+ * it are in collector/docs/metric-layer.md.
  *
- * Every saved query is a question about runs (their day, agent, person, outcome, cost, tokens,
- * calls), so the rollup is `run_facts`: each run joined once with its spans' totals and its winning
- * outcome. Queries then read one narrow row per run instead of joining spans and outcomes.
+ * - `run_facts`: one row per run (its final outcome, cost, tokens, calls), recomputed from the raw
+ *   tables whenever any of the run's rows changes (`run_changes`, fed by materialized views).
+ * - Per quarter-hour, from run_facts: `quarter_totals` and `quarter_outcomes` (per agent, and
+ *   agent_id '' for all agents together) and `people_quarters` (per agent and person).
+ * - Per agent and UTC day, from the quarter-hour rows: `agent_days` (bitmaps of the day's 96
+ *   quarter-hours with a run and with a delivered run, so DAA is exact in every time zone: every
+ *   offset in use is a multiple of 15 minutes) and `agent_day_units` (the leaderboard's value).
  *
- * Why not insert-triggered materialized views that sum into the rollup: the raw tables are
- * ReplacingMergeTree, so a retried batch is inserted twice and a view would count it twice; and a
- * late outcome changes a run that was already summed. Instead:
- *
- * - `run_changes` is a change log: materialized views on runs, spans and outcomes write the
- *   (project, run) of every inserted row. Writing a run id twice is harmless, so retries are fine.
- * - `refreshRollups` (refresh.ts) recomputes the facts of every run changed since the last refresh
- *   from the raw tables (read through FINAL, exactly like the raw path) and inserts them into
- *   `run_facts`, a ReplacingMergeTree keyed by the run: the new row replaces the old one. The refresh
- *   is idempotent, so overlapping or concurrent refreshes only repeat work.
- * - `rollup_refreshes` records each refresh, so the next one knows where to start.
- *
- * Two small rollups sit on top of `run_facts` for the dashboard's hot queries. Both are keyed by UTC
- * day partitions, and a refresh rebuilds every UTC day it touched as a whole partition in a staging
- * table and swaps it in (`ALTER TABLE … REPLACE PARTITION … FROM`), so they hold exactly one row per
- * key and queries read them without FINAL:
- *
- * - `agent_days`: one row per project, agent and UTC day, with two 96-bit bitmaps (UInt128) of the
- *   quarter-hours of that day in which the agent started a run (`worked`) and a run that ended up
- *   delivered (`delivered`). Every IANA offset in use is a multiple of 15 minutes, so a calendar day
- *   in any time zone (23, 24 or 25 hours long) is a range of quarter-hours over at most two UTC days:
- *   DAA, working agents, WAA/MAA, lifecycle and retention are exact for every time zone from it.
- *   About agents × days rows (600k at 20k agents over 30 days) instead of one row per run.
- * - `quarter_totals`: per project, quarter-hour (UTC) and agent, the sums of the run counters (runs
- *   by outcome, error runs, cost, tokens, LLM and tool calls), plus one row per quarter-hour with
- *   agent_id '' that holds the sums over all agents: the per-day sums of any time zone add up whole
- *   quarter-hours, and a dashboard without an agent filter reads 96 rows per day. It also keeps the
- *   durations of those runs (an array), so exact latency percentiles need no per-run rows.
- * - `quarter_outcomes`: the same keys plus outcome status, reason and unit: runs and value sums.
- * - `agent_day_units`: per agent, UTC day and unit, delivered runs and value (the leaderboard).
- * - `people_quarters`: per quarter-hour, agent and person, runs and delivered runs: exact distinct
- *   people per calendar day or per agent, without run ids and without FINAL.
+ * Every table is a ReplacingMergeTree keyed by what it counts: a refresh re-inserts the rows of the
+ * keys its changed runs touch, and the newest row of a key wins (queries read with FINAL), so a
+ * refresh that runs twice changes nothing. Each is ordered so that a refresh finds a key's inputs in
+ * a narrow range of the layer below, with small granules (`KEYED_GRANULES`): work grows with what
+ * changed, not with history.
  */
 import { createTable, type MigrationContext } from '../store/migrations.js'
 import type { TableDefinition } from '../store/schema.js'
 import { quoteIdentifier } from '../store/store.js'
+
+/**
+ * Index granularity of the derived tables. A refresh reads the inputs of a few hundred keys per
+ * second scattered over the whole history; with ClickHouse's default 8,192 rows per granule each key
+ * costs a granule, so a refresh read most of a 10M-run table (measured: metric-layer.md). 1,024
+ * rows make that 8× less, for a sparse index of 10k marks per 10M rows.
+ */
+export const KEYED_GRANULES = 'index_granularity = 1024'
 
 /** One row per run (the latest refresh wins): what every saved query reads. */
 export const RUN_FACTS: TableDefinition = {
@@ -70,8 +56,11 @@ export const RUN_FACTS: TableDefinition = {
     outcome_recorded_at DateTime64(9, 'UTC') CODEC(Delta(8), ZSTD(1)),
     refreshed_at DateTime64(6, 'UTC') DEFAULT now64(6) CODEC(Delta(8), ZSTD(1))`,
   engine: 'ReplacingMergeTree(refreshed_at)',
-  // The same key as `runs`: a tenant's days are contiguous ranges, and a run's row never moves.
-  orderBy: '(project_id, toDate(start_time), agent_id, run_id)',
+  // A run's row never moves (its start and agent are fixed). By quarter-hour first: a refresh reads
+  // every run of each quarter-hour it recomputes (the all-agents rows), and an agent's runs of a
+  // quarter-hour (the per-agent rows) are a sub-range of it.
+  orderBy: '(project_id, toStartOfFifteenMinutes(start_time), agent_id, run_id)',
+  settings: KEYED_GRANULES,
   // By month, not by day like the raw tables: a refresh inserts the runs it touched, and a day
   // partition per touched day would make a late-outcome catch-up or a backfill write hundreds of
   // tiny parts (measured: FINAL reads then slow down several times; metric-layer.md).
@@ -109,6 +98,7 @@ export const AGENT_DAYS: TableDefinition = {
   partitionBy: 'toYYYYMM(day)',
   ttlColumn: 'day',
   shardingKey: 'cityHash64(project_id, agent_id)',
+  settings: KEYED_GRANULES,
 }
 
 /**
@@ -142,6 +132,7 @@ export const QUARTER_TOTALS: TableDefinition = {
   partitionBy: 'toYYYYMM(quarter)',
   ttlColumn: 'quarter',
   shardingKey: 'cityHash64(project_id, agent_id)',
+  settings: KEYED_GRANULES,
 }
 
 /**
@@ -165,12 +156,15 @@ export const QUARTER_OUTCOMES: TableDefinition = {
   partitionBy: 'toYYYYMM(quarter)',
   ttlColumn: 'quarter',
   shardingKey: 'cityHash64(project_id, agent_id)',
+  settings: KEYED_GRANULES,
 }
 
 /**
  * Per project, UTC quarter-hour, agent and person (runs with a user id only): the person's runs
- * with that agent in that quarter-hour, and how many were delivered. Narrower than run_facts (no
- * run ids) and one row per key, so exact distinct people per day or per agent need no FINAL.
+ * with that agent in that quarter-hour, and how many were delivered. The person is kept as
+ * cityHash64(user_id): distinct counts over 64-bit numbers are about three times faster than over
+ * strings (measured at 10M runs: metric-layer.md), and two of even ten million people share a hash
+ * with a probability of about 3 in a million. One row per key; no run ids.
  */
 export const PEOPLE_QUARTERS: TableDefinition = {
   name: 'people_quarters',
@@ -178,15 +172,16 @@ export const PEOPLE_QUARTERS: TableDefinition = {
     project_id LowCardinality(String),
     quarter DateTime('UTC') CODEC(Delta(4), ZSTD(1)),
     agent_id LowCardinality(String),
-    user_id String CODEC(ZSTD(1)),
+    person UInt64 CODEC(ZSTD(1)),
     runs UInt32 CODEC(T64, ZSTD(1)),
     delivered_runs UInt32 CODEC(T64, ZSTD(1)),
     refreshed_at DateTime64(6, 'UTC') DEFAULT now64(6) CODEC(Delta(8), ZSTD(1))`,
   engine: 'ReplacingMergeTree(refreshed_at)',
-  orderBy: '(project_id, quarter, agent_id, user_id)',
+  orderBy: '(project_id, quarter, agent_id, person)',
   partitionBy: 'toYYYYMM(quarter)',
   ttlColumn: 'quarter',
-  shardingKey: 'cityHash64(project_id, user_id)',
+  shardingKey: 'cityHash64(project_id, person)',
+  settings: KEYED_GRANULES,
 }
 
 /**
@@ -208,19 +203,21 @@ export const AGENT_DAY_UNITS: TableDefinition = {
   partitionBy: 'toYYYYMM(day)',
   ttlColumn: 'day',
   shardingKey: 'cityHash64(project_id, agent_id)',
+  settings: KEYED_GRANULES,
 }
 
 /**
- * The rollups kept by `refreshRollups` on top of run_facts. Each is a ReplacingMergeTree keyed by
- * what it counts: a refresh re-inserts the rows of every key its changed runs touch, and the newest
- * row of a key wins (queries read them with FINAL).
+ * The rollups kept by `refreshRollups` on top of run_facts, in the order a refresh computes them:
+ * the quarter-hour layer from run_facts, then the day layer from the quarter-hour rows. Each is a
+ * ReplacingMergeTree keyed by what it counts: a refresh re-inserts the rows of every key its changed
+ * runs touch, and the newest row of a key wins (queries read them with FINAL).
  */
 export const DAY_ROLLUPS = [
-  AGENT_DAYS,
-  AGENT_DAY_UNITS,
   QUARTER_TOTALS,
   QUARTER_OUTCOMES,
   PEOPLE_QUARTERS,
+  AGENT_DAYS,
+  AGENT_DAY_UNITS,
 ] as const
 
 /**
@@ -418,5 +415,25 @@ export function metricLayerMigrationStatements(context: MigrationContext): strin
     ...createTable(METRIC_REFRESHES, context),
     keepFor(METRIC_REFRESHES, 'started_at'),
     `CREATE VIEW IF NOT EXISTS ${quoteIdentifier(RUN_SUMMARY_VIEW)}${onCluster} AS${RUN_SUMMARY_VIEW_SQL}`,
+  ]
+}
+
+/**
+ * Migration 4: run_facts and the rollups are re-created with the keyed layout (run_facts by
+ * quarter-hour, people by hashed person, small granules); the refresh log is emptied, so the first
+ * refresh after it is a full rebuild from the raw tables (answers are partial until it finishes).
+ */
+export function keyedLayersMigrationStatements(context: MigrationContext): string[] {
+  const onCluster = context.cluster?.replicated ? ` ON CLUSTER ${quoteIdentifier(context.cluster.name)}` : ''
+  const local = (table: TableDefinition) =>
+    context.cluster && table.shardingKey ? `${table.name}_local` : table.name
+  const drop = (table: TableDefinition) =>
+    [...new Set([table.name, local(table)])].map(
+      (name) => `DROP TABLE IF EXISTS ${quoteIdentifier(name)}${onCluster} SYNC`,
+    )
+  return [
+    ...[RUN_FACTS, ...DAY_ROLLUPS].flatMap(drop),
+    ...[RUN_FACTS, ...DAY_ROLLUPS].flatMap((table) => createTable(table, context)),
+    `TRUNCATE TABLE IF EXISTS ${quoteIdentifier(local(METRIC_REFRESHES))}${onCluster}`,
   ]
 }

@@ -128,17 +128,17 @@ LEFT JOIN (
 /** The raw path for the saved queries: the facts of every run of the query's project. */
 export const RAW_RUN_FACTS = `(${runFactsSelect('project_id = {project:String}')}\n)`
 
-/** The quarter-hour (0 … 95) of its UTC day in which a DateTime('UTC') `start_time` falls. */
-const QUARTER_OF_DAY = 'toUInt8(intDiv(toHour(start_time) * 60 + toMinute(start_time), 15))'
+/** The quarter-hour (0 … 95) of its UTC day in which a DateTime('UTC') `quarter` falls. */
+const QUARTER_OF_DAY = 'toUInt8(intDiv(toHour(quarter) * 60 + toMinute(quarter), 15))'
 
 /**
- * Which rows a rollup SELECT computes: boolean SQL over run_facts' columns (constant text chosen by
- * daa; values travel as query parameters). '1' computes every row.
+ * Which rows a rollup SELECT computes: boolean SQL over its source's columns (constant text chosen
+ * by daa; values travel as query parameters). '1' computes every row.
  */
 export interface RollupFilter {
-  /** Runs read from the per-run source. */
+  /** Rows read from the source (per-run facts, or per-agent quarter-hour rows for the day rollups). */
   runs: string
-  /** agent_days only: runs read for the previous day's bitmaps (their start_time is one day earlier). */
+  /** agent_days only: rows read for the previous day's bitmaps (their quarter is one day earlier). */
   previousRuns?: string
   /** quarter_totals and quarter_outcomes only: which (project_id, agent_key, quarter) rows to keep. */
   keys?: string
@@ -147,8 +147,9 @@ export interface RollupFilter {
 const ALL: RollupFilter = { runs: '1', previousRuns: '1', keys: '1' }
 
 /**
- * The rows of `agent_days`, computed from per-run facts `source` (a table or a parenthesised
- * SELECT with run_facts' columns).
+ * The rows of `agent_days`, computed from the per-agent rows of `quarter_totals` (`source`: that
+ * table, or a parenthesised SELECT with its columns): an agent's UTC day is its 96 quarter-hours.
+ * Runs without an agent id count toward runs (the all-agents rows) but are no agent's.
  *
  * Each row also carries the agent's bitmaps of the previous UTC day (`worked_before`,
  * `delivered_before`), so a query can count an agent once per calendar day in any time zone
@@ -166,54 +167,54 @@ SELECT
     current.delivered AS delivered,
     previous.worked AS worked_before,
     previous.delivered AS delivered_before,
-    current.runs AS runs,
-    current.delivered_runs AS delivered_runs,
-    current.known_outcome_runs AS known_outcome_runs,
-    current.cost_usd AS cost_usd
+    current.day_runs AS runs,
+    current.day_delivered_runs AS delivered_runs,
+    current.day_known_outcome_runs AS known_outcome_runs,
+    current.day_cost_usd AS cost_usd
 FROM (
+    -- Aliases unlike the source's columns, which the aggregates read.
     SELECT
         project_id,
-        toDate(start_time) AS day,
+        toDate(quarter) AS day,
         agent_id,
-        groupBitOr(${bit}) AS worked,
-        groupBitOrIf(${bit}, outcome = 'delivered') AS delivered,
-        count() AS runs,
-        countIf(outcome = 'delivered') AS delivered_runs,
-        countIf(outcome != 'unknown') AS known_outcome_runs,
-        sum(cost_usd) AS cost_usd
+        groupBitOrIf(${bit}, runs > 0) AS worked,
+        groupBitOrIf(${bit}, delivered_runs > 0) AS delivered,
+        sum(runs) AS day_runs,
+        sum(delivered_runs) AS day_delivered_runs,
+        sum(runs - unknown_runs) AS day_known_outcome_runs,
+        sum(cost_usd) AS day_cost_usd
     FROM ${source}
-    WHERE ${filter.runs}
+    WHERE agent_id != '' AND (${filter.runs})
     GROUP BY project_id, day, agent_id
 ) AS current
 LEFT JOIN (
     SELECT
         project_id,
-        toDate(start_time) + 1 AS day,
+        toDate(quarter) + 1 AS day,
         agent_id,
-        groupBitOr(${bit}) AS worked,
-        groupBitOrIf(${bit}, outcome = 'delivered') AS delivered
+        groupBitOrIf(${bit}, runs > 0) AS worked,
+        groupBitOrIf(${bit}, delivered_runs > 0) AS delivered
     FROM ${source}
-    WHERE ${filter.previousRuns ?? '1'}
+    WHERE agent_id != '' AND (${filter.previousRuns ?? '1'})
     GROUP BY project_id, day, agent_id
 ) AS previous ON previous.project_id = current.project_id AND previous.agent_id = current.agent_id AND previous.day = current.day`
 }
 
-/** The rows of `agent_day_units`, computed like agentDaysSelect. */
+/** The rows of `agent_day_units`, computed from the per-agent rows of `quarter_outcomes` (`source`). */
 export function agentDayUnitsSelect(source: string, filter: RollupFilter = ALL): string {
+  // Aliases unlike the source's columns, which the aggregates read.
   return `
-SELECT
-    project_id,
-    toDate(start_time) AS day,
-    agent_id,
-    outcome_unit AS unit,
-    count() AS delivered_runs,
-    sum(outcome_value) AS value
-FROM ${source}
-WHERE outcome = 'delivered' AND outcome_unit != '' AND (${filter.runs})
-GROUP BY project_id, day, agent_id, unit`
+SELECT project_id, day, agent_id, unit, unit_runs AS delivered_runs, unit_value AS value
+FROM (
+    SELECT project_id, toDate(quarter) AS day, agent_id, outcome_unit AS unit,
+           sum(runs) AS unit_runs, sum(value) AS unit_value
+    FROM ${source}
+    WHERE agent_id != '' AND outcome = 'delivered' AND outcome_unit != '' AND (${filter.runs})
+    GROUP BY project_id, day, agent_id, unit
+)`
 }
 
-/** The rows of `quarter_totals`, computed like agentDaysSelect. */
+/** The rows of `quarter_totals`, computed from per-run facts `source` (run_facts, or RAW_RUN_FACTS). */
 export function quarterTotalsSelect(source: string, filter: RollupFilter = ALL): string {
   return `
 SELECT
@@ -249,7 +250,7 @@ FROM (
 WHERE ${filter.keys ?? '1'}`
 }
 
-/** The rows of `quarter_outcomes`, computed like agentDaysSelect. */
+/** The rows of `quarter_outcomes`, computed like quarterTotalsSelect. */
 export function quarterOutcomesSelect(source: string, filter: RollupFilter = ALL): string {
   return `
 SELECT project_id, agent_key AS agent_id, quarter, outcome, outcome_reason, outcome_unit, runs, value
@@ -272,30 +273,33 @@ FROM (
 WHERE ${filter.keys ?? '1'}`
 }
 
-/** The rows of `people_quarters`, computed like agentDaysSelect. */
+/** The rows of `people_quarters`, computed like quarterTotalsSelect. */
 export function peopleQuartersSelect(source: string, filter: RollupFilter = ALL): string {
   return `
 SELECT
     project_id,
     toStartOfFifteenMinutes(start_time) AS quarter,
     agent_id,
-    user_id,
+    cityHash64(user_id) AS person,
     toUInt32(count()) AS runs,
     toUInt32(countIf(outcome = 'delivered')) AS delivered_runs
 FROM ${source}
 WHERE user_id != '' AND (${filter.runs})
-GROUP BY project_id, quarter, agent_id, user_id`
+GROUP BY project_id, quarter, agent_id, person`
 }
 
 /**
  * What each rollup a saved query may read (its table name, as written in its SQL) becomes on the
  * raw path: the same rows computed from spans, runs and outcomes at query time.
  */
+const RAW_QUARTER_TOTALS = `(${quarterTotalsSelect(RAW_RUN_FACTS)}\n)`
+const RAW_QUARTER_OUTCOMES = `(${quarterOutcomesSelect(RAW_RUN_FACTS)}\n)`
+
 export const RAW_SOURCES: Readonly<Record<string, string>> = {
   run_facts: RAW_RUN_FACTS,
-  agent_days: `(${agentDaysSelect(RAW_RUN_FACTS)}\n)`,
-  quarter_totals: `(${quarterTotalsSelect(RAW_RUN_FACTS)}\n)`,
-  quarter_outcomes: `(${quarterOutcomesSelect(RAW_RUN_FACTS)}\n)`,
+  agent_days: `(${agentDaysSelect(RAW_QUARTER_TOTALS)}\n)`,
+  quarter_totals: RAW_QUARTER_TOTALS,
+  quarter_outcomes: RAW_QUARTER_OUTCOMES,
   people_quarters: `(${peopleQuartersSelect(RAW_RUN_FACTS)}\n)`,
-  agent_day_units: `(${agentDayUnitsSelect(RAW_RUN_FACTS)}\n)`,
+  agent_day_units: `(${agentDayUnitsSelect(RAW_QUARTER_OUTCOMES)}\n)`,
 }

@@ -1,4 +1,5 @@
 import {
+  keyedLayersMigrationStatements,
   metricLayerMigrationStatements,
   ROLLUP_TABLES,
   rollupMigrationStatements,
@@ -54,6 +55,11 @@ export const MIGRATIONS: readonly Migration[] = [
     name: 'keyed day rollups, trace_changes, refresh_claims, metric_refreshes and the run_summary view',
     statements: (context) => metricLayerMigrationStatements(context),
   },
+  {
+    version: 4,
+    name: 'run_facts by quarter-hour, people by hashed person, small granules in every derived table',
+    statements: (context) => keyedLayersMigrationStatements(context),
+  },
 ]
 
 /**
@@ -80,6 +86,15 @@ function ttlClause(column: string, retentionDays: number): string {
   return `toDateTime(${column}) + INTERVAL ${retentionDays} DAY`
 }
 
+function settingsClause(table: TableDefinition): string {
+  const settings = [
+    // Whole-day partitions expire together, so TTL can drop parts instead of rewriting them.
+    table.ttlColumn ? 'ttl_only_drop_parts = 1' : '',
+    table.settings ?? '',
+  ].filter(Boolean)
+  return settings.length > 0 ? `SETTINGS ${settings.join(', ')}` : ''
+}
+
 /** DDL for one table: the table itself on a single node; local tables plus a Distributed table on a cluster. */
 export function createTable(table: TableDefinition, context: MigrationContext): string[] {
   const distributed = context.cluster !== undefined && table.shardingKey !== undefined
@@ -92,8 +107,7 @@ export function createTable(table: TableDefinition, context: MigrationContext): 
     table.ttlColumn && context.retentionDays > 0
       ? `TTL ${ttlClause(table.ttlColumn, context.retentionDays)}`
       : '',
-    // Whole-day partitions expire together, so TTL can drop parts instead of rewriting them.
-    table.ttlColumn ? 'SETTINGS ttl_only_drop_parts = 1' : '',
+    settingsClause(table),
   ].filter(Boolean)
   const statements = [
     `CREATE TABLE IF NOT EXISTS ${quoteIdentifier(localName)}${onCluster(context.cluster)} (\n    ${body}\n) ${clauses.join('\n')}`,

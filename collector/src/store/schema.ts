@@ -38,6 +38,7 @@ export interface TableDefinition {
   /** Sharding expression for the Distributed table; tables without one are not distributed. */
   shardingKey?: string
   indexes?: string[]
+  /** Table settings for the SETTINGS clause, e.g. `index_granularity = 1024`. Default: none. */
   settings?: string
 }
 
