@@ -34,6 +34,7 @@ import {
 import {
   agentDaysSelect,
   agentDayUnitsSelect,
+  outcomeFactsSelect,
   peopleQuartersSelect,
   quarterOutcomesSelect,
   quarterTotalsSelect,
@@ -153,6 +154,13 @@ const CHANGED_RUNS = `
     SELECT project_id, run_id FROM run_changes
     WHERE changed_at >= {since:DateTime64(3, 'UTC')}`
 
+/** Changed runs with a new run or span row (or logged before the change log had a source). */
+const FULLY_CHANGED_RUNS = `${CHANGED_RUNS} AND source != 'outcomes'`
+
+/** Changed runs whose only new rows are outcomes. */
+const OUTCOME_CHANGED_RUNS = `${CHANGED_RUNS} AND source = 'outcomes'
+    AND (project_id, run_id) NOT IN (${FULLY_CHANGED_RUNS})`
+
 /** The column names of a table, in order, without the version column (it takes its default). */
 function columnsOf(table: TableDefinition): string[] {
   return table.columns
@@ -191,21 +199,29 @@ export async function refreshRollups(store: Store, options: RefreshOptions = {})
     keysRefreshed = days.length
   } else {
     const params = { since: clickHouseTime(since) }
-    const [count] = await store.query<{ runs: number }>(
-      `SELECT uniqExact(project_id, run_id) AS runs FROM (${CHANGED_RUNS})`,
+    const [count] = await store.query<{ runs: number; full: number }>(
+      `SELECT uniqExact(project_id, run_id) AS runs, uniqExactIf(project_id, run_id, source != 'outcomes') AS full
+       FROM run_changes WHERE changed_at >= {since:DateTime64(3, 'UTC')}`,
       params,
     )
     runsRefreshed = count?.runs ?? 0
-    await insertFacts(store, runsRefreshed, `(project_id, run_id) IN (${CHANGED_RUNS})`, params)
+    // Runs with a new run or span row are recomputed from the raw tables; runs with only new
+    // outcomes (a late outcome for a run of any age) keep their span totals from run_facts.
+    await insertFacts(store, count?.full ?? 0, `(project_id, run_id) IN (${FULLY_CHANGED_RUNS})`, params)
+    if (runsRefreshed > (count?.full ?? 0)) {
+      await store.command(
+        `${INSERT_FACTS}\n${outcomeFactsSelect(`(project_id, run_id) IN (${OUTCOME_CHANGED_RUNS})`)}`,
+        params,
+      )
+    }
     const keys =
       runsRefreshed === 0
         ? []
         : await store.query<{ p: string; a: string; q: string }>(
-            // A run's project, agent and start never change: `runs` has them (with a bloom filter
-            // on run_id), so the keys come without reading run_facts.
-            `SELECT DISTINCT project_id AS p, agent_id AS a,
-                 toString(toStartOfFifteenMinutes(toDateTime(start_time, 'UTC'))) AS q
-             FROM runs WHERE (project_id, run_id) IN (${CHANGED_RUNS})`,
+            // A run's project, agent and start never change, so any version of its run_facts row
+            // gives its keys (found by run id through the table's bloom filter).
+            `SELECT DISTINCT project_id AS p, agent_id AS a, toString(toStartOfFifteenMinutes(start_time)) AS q
+             FROM run_facts WHERE (project_id, run_id) IN (${CHANGED_RUNS})`,
             params,
           )
     for (const chunk of chunksOf(keys)) {

@@ -72,13 +72,7 @@ SELECT
     s.run_reasoning_tokens AS reasoning_tokens,
     s.run_llm_calls AS llm_calls,
     s.run_tool_calls AS tool_calls,
-    s.run_tool_errors AS tool_errors,
-    -- An unmatched LEFT JOIN row has the default (empty) run_id.
-    if(o.run_id = '', 'unknown', o.latest_status) AS outcome,
-    o.latest_value AS outcome_value,
-    o.latest_unit AS outcome_unit,
-    o.latest_reason AS outcome_reason,
-    o.latest_recorded_at AS outcome_recorded_at
+    s.run_tool_errors AS tool_errors,${OUTCOME_FACTS}
 FROM (
     SELECT project_id, run_id, parent_run_id, agent_id, user_id, start_time, duration_ns, status_code, cost_usd
     FROM runs FINAL
@@ -109,7 +103,12 @@ LEFT JOIN (
     )
     GROUP BY project_id, run_id
 ) AS s ON s.project_id = r.project_id AND s.run_id = r.run_id
-LEFT JOIN (
+LEFT JOIN ${latestOutcomes(runFilter)} AS o ON o.project_id = r.project_id AND o.run_id = r.run_id`
+}
+
+/** Per run matching `runFilter`, its latest outcome (the `latest_…` columns); runs without one are absent. */
+function latestOutcomes(runFilter: string): string {
+  return `(
     -- Retried outcome rows are identical copies, so argMax needs no FINAL.
     SELECT
         project_id,
@@ -122,7 +121,35 @@ LEFT JOIN (
     FROM outcomes
     WHERE ${runFilter}
     GROUP BY project_id, run_id
-) AS o ON o.project_id = r.project_id AND o.run_id = r.run_id`
+)`
+}
+
+/** The run_facts columns that come from the outcome, and how they are read from latestOutcomes (`o`). */
+const OUTCOME_FACTS = `
+    -- An unmatched LEFT JOIN row has the default (empty) run_id.
+    if(o.run_id = '', 'unknown', o.latest_status) AS outcome,
+    o.latest_value AS outcome_value,
+    o.latest_unit AS outcome_unit,
+    o.latest_reason AS outcome_reason,
+    o.latest_recorded_at AS outcome_recorded_at`
+
+/**
+ * The facts of runs whose only changes since their last refresh are outcomes: their stored row in
+ * `run_facts` with the outcome read again. Spans and run rows are not read: a late outcome for an
+ * old run costs a lookup in run_facts and in outcomes. Runs not in run_facts yet give no row (they
+ * are computed in full when their run span arrives).
+ */
+export function outcomeFactsSelect(runFilter: string): string {
+  const kept = RUN_FACT_COLUMNS.filter((column) => !column.startsWith('outcome'))
+  return `
+SELECT
+    ${kept.map((column) => `f.${column} AS ${column}`).join(',\n    ')},${OUTCOME_FACTS}
+FROM (
+    SELECT ${kept.join(', ')}
+    FROM run_facts FINAL
+    WHERE ${runFilter}
+) AS f
+LEFT JOIN ${latestOutcomes(runFilter)} AS o ON o.project_id = f.project_id AND o.run_id = f.run_id`
 }
 
 /** The raw path for the saved queries: the facts of every run of the query's project. */
