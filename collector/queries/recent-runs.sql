@@ -23,6 +23,22 @@
 -- column: llm_calls UInt32 — LLM calls in the run
 -- column: tool_calls UInt32 — tool calls in the run
 -- column: tool_errors UInt32 — failed tool calls in the run
+WITH
+    newest_quarters AS (
+        -- The range's quarter-hours, newest first, with the runs started in each and after it
+        -- (agent_id '' holds the sums over all agents).
+        SELECT quarter, runs, sum(runs) OVER (ORDER BY quarter DESC) - runs AS later_runs
+        FROM quarter_totals FINAL
+        WHERE project_id = {project:String}
+          AND agent_id = {agent:String}
+          AND quarter >= toDateTime({from:Date}, {tz:String})
+          AND quarter < toDateTime({to:Date} + 1, {tz:String})
+    ),
+    cutoff AS (
+        -- The oldest quarter-hour that still holds one of the 100 newest runs: run_facts is read
+        -- from there on only (it is sorted by quarter-hour), not over the whole range.
+        SELECT min(quarter) FROM newest_quarters WHERE runs > 0 AND later_runs < 100
+    )
 SELECT
     formatDateTime(start_time, '%Y-%m-%d %H:%i:%S', {tz:String}) AS started_at,
     run_id,
@@ -44,5 +60,6 @@ WHERE project_id = {project:String}
   -- Midnight of `from` to midnight after `to` in tz.
   AND start_time >= toDateTime({from:Date}, {tz:String})
   AND start_time < toDateTime({to:Date} + 1, {tz:String})
+  AND toStartOfFifteenMinutes(start_time) >= (SELECT * FROM cutoff)
 ORDER BY start_time DESC, run_id ASC
 LIMIT 100
