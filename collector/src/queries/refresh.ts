@@ -290,25 +290,33 @@ const CHANGED_KEYS = `
     FROM (SELECT arrayJoin(arrayZip({kp:Array(String)}, {ka:Array(String)}, {kq:Array(DateTime('UTC'))})) AS k)`
 
 /**
- * Query parameters travel in the URL (ClickHouse accepts up to 1 MiB by default): keys are sent in
- * chunks of at most this many characters, one INSERT per rollup per chunk (usually one chunk).
+ * Query parameters travel in the URL, and ClickHouse's HTTP interface refuses a parameter longer
+ * than 100,000 characters ("HTML Form Exception: Field value too long"). Keys are sent in chunks
+ * whose every parameter, percent-encoded, stays under this; one INSERT per rollup per chunk
+ * (one chunk for the few hundred keys of a steady-state refresh).
  */
-const KEY_CHARS_PER_STATEMENT = 400_000
+const PARAM_CHARS = 90_000
 
 function chunksOf<Key extends { p: string; a: string; q: string }>(keys: Key[]): Key[][] {
   const chunks: Key[][] = []
   let current: Key[] = []
-  let chars = 0
+  const sizes = { p: 0, a: 0, q: 0 }
+  // Each value is sent quoted and comma-separated, as `'value',`.
+  const encoded = (value: string) => encodeURIComponent(`'${value}',`).length
   for (const key of keys) {
-    // Each value is quoted and comma-separated in the URL, and percent-encoding may double it.
-    const size = 2 * (key.p.length + key.a.length + key.q.length + 12)
-    if (current.length > 0 && chars + size > KEY_CHARS_PER_STATEMENT) {
+    const size = { p: encoded(key.p), a: encoded(key.a), q: encoded(key.q) }
+    if (
+      current.length > 0 &&
+      (sizes.p + size.p > PARAM_CHARS || sizes.a + size.a > PARAM_CHARS || sizes.q + size.q > PARAM_CHARS)
+    ) {
       chunks.push(current)
       current = []
-      chars = 0
+      sizes.p = sizes.a = sizes.q = 0
     }
     current.push(key)
-    chars += size
+    sizes.p += size.p
+    sizes.a += size.a
+    sizes.q += size.q
   }
   if (current.length > 0) chunks.push(current)
   return chunks
