@@ -23,6 +23,7 @@ export default defineConfig({
       { find: /^@daa\/collector$/, replacement: src('./collector/src/index.ts') },
       { find: /^@daa\/sdk$/, replacement: src('./sdk/src/index.ts') },
       { find: /^@daa\/sdk\/openai-agents$/, replacement: src('./sdk/src/openai-agents/index.ts') },
+      { find: /^@daa\/sdk\/attributes$/, replacement: src('./sdk/src/attributes.ts') },
       { find: /^@daa\/dashboards$/, replacement: src('./dashboards/src/index.ts') },
     ],
   },

@@ -1,7 +1,8 @@
 /**
  * Attribute names of the data contract (collector/README.md, "Data contract"): OpenTelemetry GenAI semantic conventions
  * first, `daa.*` only for what they lack. Kept in one place so the collector's mapping and the SDK
- * cannot drift apart silently.
+ * cannot drift apart silently: the collector imports them from `@daa/sdk/attributes`, a side-effect
+ * free entry without the SDK's runtime.
  */
 
 export const GEN_AI_OPERATION_NAME = 'gen_ai.operation.name'
@@ -23,6 +24,8 @@ export const USER_ID = 'user.id'
 export const ERROR_TYPE = 'error.type'
 
 export const DAA_RUN_ID = 'daa.run.id'
+/** The enclosing run of a run whose parent span is in another service (read by the collector). */
+export const DAA_PARENT_RUN_ID = 'daa.parent_run.id'
 export const DAA_OUTCOME = 'daa.outcome'
 export const DAA_OUTCOME_VALUE = 'daa.outcome.value'
 export const DAA_OUTCOME_UNIT = 'daa.outcome.unit'

@@ -6,6 +6,7 @@
  * parent walk, with Map/Set lookups instead of regexes and no JSON round trips. It never throws on
  * attribute values: a value of the wrong type reads as absent.
  */
+import { DAA_COST_USD, DAA_PARENT_RUN_ID, ERROR_TYPE } from '@daa/sdk/attributes'
 import type { Attributes, DecodedEvent, DecodedLink, DecodedSpan } from '../otlp/decoded-span.js'
 import type { AttributeMap, MappedRows, OutcomeRow, RunRow, SpanRow } from '../store/rows.js'
 import { readNumber, readSpanId, readText, renderAttributes } from './attribute-readers.js'
@@ -74,7 +75,7 @@ function durationNs(span: DecodedSpan): number {
  * exception, else '_OTHER'; '' for a span that did not fail.
  */
 function errorTypeOf(span: DecodedSpan): string {
-  const declared = readText(span.attributes['error.type'])
+  const declared = readText(span.attributes[ERROR_TYPE])
   if (declared !== undefined) return declared
   if (span.status.code !== STATUS_ERROR) return ''
   for (const event of span.events) {
@@ -87,7 +88,7 @@ function errorTypeOf(span: DecodedSpan): string {
 
 /** `daa.cost.usd` when the sender set a usable one (a finite number of 0 or more). */
 function declaredCostOf(span: DecodedSpan): number | undefined {
-  const cost = readNumber(span.attributes['daa.cost.usd'])
+  const cost = readNumber(span.attributes[DAA_COST_USD])
   return cost !== undefined && cost >= 0 ? cost : undefined
 }
 
@@ -212,7 +213,7 @@ export function mapSpans(projectId: string, spans: readonly DecodedSpan[], price
         run_id: span.spanId,
         trace_id: span.traceId,
         parent_run_id:
-          resolver.enclosingRunOfParent(span) || (readSpanId(span.attributes['daa.parent_run.id']) ?? ''),
+          resolver.enclosingRunOfParent(span) || (readSpanId(span.attributes[DAA_PARENT_RUN_ID]) ?? ''),
         agent_id: semantics.agentId,
         agent_name: semantics.agentName,
         agent_version: semantics.agentVersion,

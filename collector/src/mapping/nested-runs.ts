@@ -10,6 +10,7 @@
  * spans together when the run is shorter than its export delay (5 s by default); an enclosing run
  * that arrives in another request cannot merge what came before it.
  */
+import { DAA_RUN_ID } from '@daa/sdk/attributes'
 import type { DecodedSpan } from '../otlp/decoded-span.js'
 import { readSpanId } from './attribute-readers.js'
 import { OPERATION_INVOKE_AGENT, type SpanSemantics } from './span-semantics.js'
@@ -27,7 +28,7 @@ export function mergeNestedSameAgentRuns(
   for (let index = 0; index < spans.length; index++) {
     if (semanticsBySpan[index]!.operation !== OPERATION_INVOKE_AGENT) continue
     const span = spans[index]!
-    if (span.parentSpanId === '' || readSpanId(span.attributes['daa.run.id']) === span.spanId) continue
+    if (span.parentSpanId === '' || readSpanId(span.attributes[DAA_RUN_ID]) === span.spanId) continue
     // Built only for batches with a nested run candidate: most batches have none.
     if (indexBySpanKey === undefined) {
       indexBySpanKey = new Map()
@@ -69,7 +70,7 @@ function enclosingRunIndex(
     if (semanticsBySpan[index]!.operation === OPERATION_INVOKE_AGENT) return index
     const parent = spans[index]!
     // A span stamped with its run's id (by @daa/sdk) names the nearest run: stop there.
-    if (readSpanId(parent.attributes['daa.run.id']) !== undefined) return undefined
+    if (readSpanId(parent.attributes[DAA_RUN_ID]) !== undefined) return undefined
     parentId = parent.parentSpanId
   }
   return undefined

@@ -1,4 +1,11 @@
 /** Outcome rows: from a run span's own `daa.outcome`, or from a late `daa.outcome` span. */
+import {
+  DAA_OUTCOME,
+  DAA_OUTCOME_REASON,
+  DAA_OUTCOME_UNIT,
+  DAA_OUTCOME_VALUE,
+  DAA_RUN_ID,
+} from '@daa/sdk/attributes'
 import type { DecodedSpan } from '../otlp/decoded-span.js'
 import type { OutcomeRow, OutcomeStatus } from '../store/rows.js'
 import { readNumber, readSpanId, readText } from './attribute-readers.js'
@@ -25,23 +32,23 @@ function isOutcomeStatus(value: string | undefined): value is OutcomeStatus {
  */
 export function outcomeOf(projectId: string, span: DecodedSpan, operation: string): OutcomeRow | undefined {
   const attributes = span.attributes
-  const statusValue = attributes['daa.outcome']
+  const statusValue = attributes[DAA_OUTCOME]
   if (statusValue === undefined) return undefined
   const status = readText(statusValue)
   if (!isOutcomeStatus(status)) return undefined
 
   let runId: string | undefined
   if (operation === OPERATION_INVOKE_AGENT) runId = span.spanId
-  else if (span.name === LATE_OUTCOME_SPAN_NAME) runId = readSpanId(attributes['daa.run.id'])
+  else if (span.name === LATE_OUTCOME_SPAN_NAME) runId = readSpanId(attributes[DAA_RUN_ID])
   if (runId === undefined) return undefined
 
   return {
     project_id: projectId,
     run_id: runId,
     status,
-    value: readNumber(attributes['daa.outcome.value']) ?? 0,
-    unit: readText(attributes['daa.outcome.unit']) ?? '',
-    reason: readText(attributes['daa.outcome.reason']) ?? '',
+    value: readNumber(attributes[DAA_OUTCOME_VALUE]) ?? 0,
+    unit: readText(attributes[DAA_OUTCOME_UNIT]) ?? '',
+    reason: readText(attributes[DAA_OUTCOME_REASON]) ?? '',
     recorded_at: span.endTimeUnixNano.toString(),
     source_span_id: span.spanId,
   }

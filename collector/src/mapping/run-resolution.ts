@@ -3,6 +3,7 @@
  * found by following parent span ids within the trace. Spans whose ancestors are in another batch
  * resolve to '' here; the store resolves those later in ClickHouse.
  */
+import { DAA_RUN_ID } from '@daa/sdk/attributes'
 import type { DecodedSpan } from '../otlp/decoded-span.js'
 import { readSpanId } from './attribute-readers.js'
 import { OPERATION_INVOKE_AGENT } from './span-semantics.js'
@@ -13,7 +14,7 @@ import { OPERATION_INVOKE_AGENT } from './span-semantics.js'
  */
 export function declaredRunIdOf(span: DecodedSpan, operation: string): string | undefined {
   if (operation === OPERATION_INVOKE_AGENT) return span.spanId
-  return readSpanId(span.attributes['daa.run.id'])
+  return readSpanId(span.attributes[DAA_RUN_ID])
 }
 
 export class BatchRunResolver {

@@ -16,6 +16,7 @@
  * Conversation `session.id`; person `user.id` (the GenAI reader reads it), else `user_id` / `userId`
  * in the `metadata` JSON (what LangChain's `invoke(…, { metadata })` puts there).
  */
+import { USER_ID } from '@daa/sdk/attributes'
 import type { DecodedSpan } from '../../otlp/decoded-span.js'
 import { readText } from '../attribute-readers.js'
 import {
@@ -101,7 +102,7 @@ export const openInferenceReader: ConventionReader = {
       operation,
       agentName,
       userId:
-        readText(attributes['user.id']) ??
+        readText(attributes[USER_ID]) ??
         metadataText(metadata, 'user_id') ??
         metadataText(metadata, 'userId'),
       conversationId: readText(attributes['session.id']),

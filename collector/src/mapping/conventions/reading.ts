@@ -9,14 +9,19 @@
 import type { Attributes, DecodedSpan } from '../../otlp/decoded-span.js'
 import { readCount } from '../attribute-readers.js'
 
-export const OPERATION_INVOKE_AGENT = 'invoke_agent'
-export const OPERATION_EXECUTE_TOOL = 'execute_tool'
-export const OPERATION_CHAT = 'chat'
+// The data contract's names (operations the SDK emits, the late-outcome span) live in the SDK.
+export {
+  LATE_OUTCOME_SPAN_NAME,
+  OPERATION_CHAT,
+  OPERATION_EXECUTE_TOOL,
+  OPERATION_INVOKE_AGENT,
+} from '@daa/sdk/attributes'
+
 export const OPERATION_TEXT_COMPLETION = 'text_completion'
 export const OPERATION_EMBEDDINGS = 'embeddings'
 export const OPERATION_RETRIEVAL = 'retrieval'
+/** The operation of a late-outcome span: named after the span itself. */
 export const OPERATION_LATE_OUTCOME = 'daa.outcome'
-export const LATE_OUTCOME_SPAN_NAME = 'daa.outcome'
 
 export interface TokenCounts {
   inputTokens: number
