@@ -4,11 +4,13 @@
  * measurements that chose it: collector/docs/metric-layer.md.
  *
  * Each refresh, for the changes logged since the instant the previous refresh covered (its start
- * minus the inserts still in flight then, REFRESH_OVERLAP_MS at least):
+ * minus the inserts still in flight then; 1 s at least on one node, 5 s on a cluster):
  * (1) attributes spans that arrived before their run, in the traces that changed (run-resolver.ts);
- * (2) recomputes the facts of every changed run from the raw tables into run_facts;
- * (3) re-inserts, in each rollup, the rows of the keys those runs touch (an agent's UTC day, a
- *     quarter-hour, an agent's quarter-hour, a person's quarter-hour), computed from run_facts.
+ * (2) recomputes the facts of every changed run into run_facts: from the raw tables when a run or
+ *     span row changed, from its stored row and its outcomes when only outcomes did;
+ * (3) re-inserts the rows of the keys those runs touch, layer by layer: the quarter-hour rollups
+ *     (all agents', each agent's, each agent's people) from run_facts, then the day rollups (an
+ *     agent's UTC day) from the quarter-hour rows.
  * Every table is a ReplacingMergeTree keyed by what it counts, so a re-inserted row replaces the
  * previous one and queries read with FINAL. Only INSERTs: the same statements run on one node, on
  * the embedded engine and through Distributed tables on a cluster. A key that lost all its runs to
