@@ -114,6 +114,8 @@ export function describeStoreContract(backend: string, open: () => Promise<Store
       expect(changed.retentionChanged.map((name) => name.replace(/_local$/, '')).sort()).toEqual([
         'agent_day_units',
         'agent_days',
+        'bucket_outcomes',
+        'bucket_totals',
         'outcomes',
         'people_quarters',
         'quarter_outcomes',

@@ -25,9 +25,11 @@ import { resolvePendingRuns } from '../ingest/run-resolver.js'
 import type { TableDefinition } from '../store/schema.js'
 import { quoteIdentifier, type Store } from '../store/store.js'
 import {
+  AGENT_BUCKET,
   AGENT_DAY_UNITS,
   AGENT_DAYS,
-  DAY_ROLLUPS,
+  BUCKET_OUTCOMES,
+  BUCKET_TOTALS,
   LOG_KEEP_DAYS,
   PEOPLE_QUARTERS,
   QUARTER_OUTCOMES,
@@ -36,10 +38,14 @@ import {
 import {
   agentDaysSelect,
   agentDayUnitsSelect,
+  agentQuarterOutcomesSelect,
+  agentQuarterTotalsSelect,
+  allAgentsOutcomesSelect,
+  allAgentsTotalsSelect,
+  bucketOutcomesSelect,
+  bucketTotalsSelect,
   outcomeFactsSelect,
   peopleQuartersSelect,
-  quarterOutcomesSelect,
-  quarterTotalsSelect,
   type RollupFilter,
   RUN_FACT_COLUMNS,
   runFactsSelect,
@@ -274,11 +280,60 @@ async function insertFacts(
   }
 }
 
-/** Which rows of each rollup a recompute writes, and which existing rows it may have to zero. */
+/**
+ * The steps of a recompute, in order: the quarter-hour layer from run_facts (each agent's rows, each
+ * bucket of agents' rows, people), the all-agents rows from the buckets, then the day layer from
+ * the quarter-hour rows. Each step is one INSERT … SELECT into `table` from `from` (read with FINAL).
+ */
+const STEPS = [
+  {
+    name: 'agent quarters',
+    table: QUARTER_TOTALS,
+    select: agentQuarterTotalsSelect,
+    from: 'run_facts FINAL',
+  },
+  {
+    name: 'agent quarter outcomes',
+    table: QUARTER_OUTCOMES,
+    select: agentQuarterOutcomesSelect,
+    from: 'run_facts FINAL',
+  },
+  { name: 'bucket quarters', table: BUCKET_TOTALS, select: bucketTotalsSelect, from: 'run_facts FINAL' },
+  {
+    name: 'bucket quarter outcomes',
+    table: BUCKET_OUTCOMES,
+    select: bucketOutcomesSelect,
+    from: 'run_facts FINAL',
+  },
+  { name: 'people', table: PEOPLE_QUARTERS, select: peopleQuartersSelect, from: 'run_facts FINAL' },
+  {
+    name: 'all-agents quarters',
+    table: QUARTER_TOTALS,
+    select: allAgentsTotalsSelect,
+    from: 'bucket_totals FINAL',
+  },
+  {
+    name: 'all-agents quarter outcomes',
+    table: QUARTER_OUTCOMES,
+    select: allAgentsOutcomesSelect,
+    from: 'bucket_outcomes FINAL',
+  },
+  { name: 'agent days', table: AGENT_DAYS, select: agentDaysSelect, from: 'quarter_totals FINAL' },
+  {
+    name: 'agent day units',
+    table: AGENT_DAY_UNITS,
+    select: agentDayUnitsSelect,
+    from: 'quarter_outcomes FINAL',
+  },
+] as const
+
+type StepName = (typeof STEPS)[number]['name']
+
+/** Which rows each step writes and, for steps whose keys can lose all their runs, which existing rows it zeroes. */
 interface RollupScope {
-  filters: Record<string, RollupFilter>
-  /** For rollups whose keys can lose all their runs: the existing rows in scope (WHERE over the table). */
-  existing: Record<string, string>
+  filters: Record<StepName, RollupFilter>
+  /** The existing rows in scope (a WHERE over the step's table). */
+  existing: Partial<Record<StepName, string>>
 }
 
 /**
@@ -330,91 +385,84 @@ function keyScope(): RollupScope {
     SELECT project_id, agent_id, toDate(start_time) FROM (${CHANGED_KEYS})
     UNION ALL SELECT project_id, agent_id, toDate(start_time) + 1 FROM (${CHANGED_KEYS})`
   const agentDaysOwn = `SELECT project_id, agent_id, toDate(start_time) FROM (${CHANGED_KEYS})`
-  // The quarter-hours (all agents: every run of them is read) and each agent's quarter-hours.
   const quarters = `SELECT project_id, start_time FROM (${CHANGED_KEYS})`
-  const agentQuarters = `
-    SELECT project_id, agent_key, start_time FROM (${CHANGED_KEYS})
-    ARRAY JOIN ['', agent_id] AS agent_key`
-  // Each filter is on a prefix of its source's sorting key, so it reads only the keys' ranges:
-  // run_facts by (project, quarter-hour, agent), quarter_totals and quarter_outcomes by (project, agent, quarter).
-  const quarterFilter: RollupFilter = {
-    runs: `(project_id, toStartOfFifteenMinutes(start_time)) IN (${quarters})`,
-    keys: `(project_id, agent_key, quarter) IN (${agentQuarters})`,
-  }
+  // Each filter is a prefix of its source's sorting key, so it reads only the keys' ranges:
+  // run_facts (project, quarter-hour, bucket, agent), the bucket tables (project, quarter-hour,
+  // bucket), quarter_totals and quarter_outcomes (project, agent, quarter-hour).
+  const agentQuarters = `(project_id, toStartOfFifteenMinutes(start_time), ${AGENT_BUCKET}, agent_id) IN (
+        SELECT project_id, start_time, ${AGENT_BUCKET}, agent_id FROM (${CHANGED_KEYS}))`
+  const bucketQuarters = `(project_id, toStartOfFifteenMinutes(start_time), ${AGENT_BUCKET}) IN (
+        SELECT project_id, start_time, ${AGENT_BUCKET} FROM (${CHANGED_KEYS}))`
   return {
     filters: {
-      [QUARTER_TOTALS.name]: quarterFilter,
-      [QUARTER_OUTCOMES.name]: quarterFilter,
-      [PEOPLE_QUARTERS.name]: {
-        runs: `(project_id, toStartOfFifteenMinutes(start_time), agent_id) IN (
-            SELECT project_id, start_time, agent_id FROM (${CHANGED_KEYS}))`,
-      },
-      [AGENT_DAYS.name]: {
+      'agent quarters': { runs: agentQuarters },
+      'agent quarter outcomes': { runs: agentQuarters },
+      'bucket quarters': { runs: bucketQuarters },
+      'bucket quarter outcomes': { runs: bucketQuarters },
+      people: { runs: agentQuarters },
+      'all-agents quarters': { runs: `(project_id, quarter) IN (${quarters})` },
+      'all-agents quarter outcomes': { runs: `(project_id, quarter) IN (${quarters})` },
+      'agent days': {
         runs: `(project_id, agent_id, toDate(quarter)) IN (${agentDays})`,
         previousRuns: `(project_id, agent_id, toDate(quarter) + 1) IN (${agentDays})`,
       },
-      [AGENT_DAY_UNITS.name]: { runs: `(project_id, agent_id, toDate(quarter)) IN (${agentDaysOwn})` },
+      'agent day units': { runs: `(project_id, agent_id, toDate(quarter)) IN (${agentDaysOwn})` },
     },
     existing: {
-      [AGENT_DAY_UNITS.name]: `(project_id, agent_id, day) IN (${agentDaysOwn})`,
-      [QUARTER_OUTCOMES.name]: `(project_id, agent_id, quarter) IN (${agentQuarters})`,
+      'agent quarter outcomes': `agent_id != '' AND (project_id, agent_id, quarter) IN (
+        SELECT project_id, agent_id, start_time FROM (${CHANGED_KEYS}))`,
+      'bucket quarter outcomes': `(project_id, quarter, bucket) IN (
+        SELECT project_id, start_time, ${AGENT_BUCKET} FROM (${CHANGED_KEYS}))`,
+      'all-agents quarter outcomes': `agent_id = '' AND (project_id, quarter) IN (${quarters})`,
+      'agent day units': `(project_id, agent_id, day) IN (${agentDaysOwn})`,
     },
   }
 }
 
 /** Every key of the UTC days in the {days:Array(Date)} parameter (a full rebuild, a few days at a time). */
 function dayScope(): RollupScope {
-  const days = 'toDate(start_time) IN {days:Array(Date)}'
+  const days = { runs: 'toDate(start_time) IN {days:Array(Date)}' }
   const quarterDays = 'toDate(quarter) IN {days:Array(Date)}'
   return {
     filters: {
-      [QUARTER_TOTALS.name]: { runs: days },
-      [QUARTER_OUTCOMES.name]: { runs: days },
-      [PEOPLE_QUARTERS.name]: { runs: days },
-      [AGENT_DAYS.name]: { runs: quarterDays, previousRuns: 'toDate(quarter) + 1 IN {days:Array(Date)}' },
-      [AGENT_DAY_UNITS.name]: { runs: quarterDays },
+      'agent quarters': days,
+      'agent quarter outcomes': days,
+      'bucket quarters': days,
+      'bucket quarter outcomes': days,
+      people: days,
+      'all-agents quarters': { runs: quarterDays },
+      'all-agents quarter outcomes': { runs: quarterDays },
+      'agent days': { runs: quarterDays, previousRuns: 'toDate(quarter) + 1 IN {days:Array(Date)}' },
+      'agent day units': { runs: quarterDays },
     },
     existing: {
-      [AGENT_DAY_UNITS.name]: 'day IN {days:Array(Date)}',
-      [QUARTER_OUTCOMES.name]: quarterDays,
+      'agent quarter outcomes': `agent_id != '' AND ${quarterDays}`,
+      'bucket quarter outcomes': quarterDays,
+      'all-agents quarter outcomes': `agent_id = '' AND ${quarterDays}`,
+      'agent day units': 'day IN {days:Array(Date)}',
     },
   }
-}
-
-/** How each rollup's rows are computed, and from which layer below (read with FINAL). */
-const ROLLUP_SELECTS: Record<
-  string,
-  { select: (source: string, filter: RollupFilter) => string; from: string }
-> = {
-  [QUARTER_TOTALS.name]: { select: quarterTotalsSelect, from: 'run_facts FINAL' },
-  [QUARTER_OUTCOMES.name]: { select: quarterOutcomesSelect, from: 'run_facts FINAL' },
-  [PEOPLE_QUARTERS.name]: { select: peopleQuartersSelect, from: 'run_facts FINAL' },
-  [AGENT_DAYS.name]: { select: agentDaysSelect, from: 'quarter_totals FINAL' },
-  [AGENT_DAY_UNITS.name]: { select: agentDayUnitsSelect, from: 'quarter_outcomes FINAL' },
 }
 
 /** The measures of the rollups that may need rows of zeros, and each one's zero. */
 const ZERO_MEASURES: Record<string, Record<string, string>> = {
   [AGENT_DAY_UNITS.name]: { delivered_runs: 'toUInt64(0)', value: 'toFloat64(0)' },
   [QUARTER_OUTCOMES.name]: { runs: 'toUInt64(0)', value: 'toFloat64(0)' },
+  [BUCKET_OUTCOMES.name]: { runs: 'toUInt64(0)', value: 'toFloat64(0)' },
 }
 
-/**
- * Re-inserts every rollup row in `scope`, one INSERT per rollup, in DAY_ROLLUPS' order: the day
- * rollups read the quarter-hour rows the statements before them just wrote.
- */
+/** Re-inserts every rollup row in `scope`, one INSERT per step, in STEPS' order (each layer reads the one before). */
 async function recomputeRollups(
   store: Store,
   scope: RollupScope,
   params: Record<string, string | string[]>,
 ): Promise<void> {
-  for (const table of DAY_ROLLUPS) {
+  for (const { name, table, select, from } of STEPS) {
     const columns = columnsOf(table)
     const target = `INSERT INTO ${quoteIdentifier(table.name)} (${columns.join(', ')})`
-    const { select, from } = ROLLUP_SELECTS[table.name]!
-    const fresh = select(from, scope.filters[table.name]!)
+    const fresh = select(from, scope.filters[name])
     const zeros = ZERO_MEASURES[table.name]
-    const existing = scope.existing[table.name]
+    const existing = scope.existing[name]
     if (!zeros || !existing) {
       await store.command(`${target}\n${fresh}`, params)
       continue

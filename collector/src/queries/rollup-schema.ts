@@ -28,6 +28,13 @@ import { quoteIdentifier } from '../store/store.js'
  */
 export const KEYED_GRANULES = 'index_granularity = 1024'
 
+/**
+ * The agent bucket of a run (0 … 63): all agents' quarter-hour sums are kept as 64 partial sums,
+ * one per bucket of agents, so a late outcome recomputes the few runs of its bucket (about 50 at
+ * 10M runs a month) instead of every run of its quarter-hour (about 3,500).
+ */
+export const AGENT_BUCKET = 'toUInt8(cityHash64(agent_id) % 64)'
+
 /** One row per run (the latest refresh wins): what every saved query reads. */
 export const RUN_FACTS: TableDefinition = {
   name: 'run_facts',
@@ -56,10 +63,10 @@ export const RUN_FACTS: TableDefinition = {
     outcome_recorded_at DateTime64(9, 'UTC') CODEC(Delta(8), ZSTD(1)),
     refreshed_at DateTime64(6, 'UTC') DEFAULT now64(6) CODEC(Delta(8), ZSTD(1))`,
   engine: 'ReplacingMergeTree(refreshed_at)',
-  // A run's row never moves (its start and agent are fixed). By quarter-hour first: a refresh reads
-  // every run of each quarter-hour it recomputes (the all-agents rows), and an agent's runs of a
-  // quarter-hour (the per-agent rows) are a sub-range of it.
-  orderBy: '(project_id, toStartOfFifteenMinutes(start_time), agent_id, run_id)',
+  // A run's row never moves (its start and agent are fixed). By quarter-hour, then agent bucket,
+  // then agent: the runs a refresh recomputes a bucket's or an agent's quarter-hour from are one
+  // narrow range each.
+  orderBy: `(project_id, toStartOfFifteenMinutes(start_time), ${AGENT_BUCKET}, agent_id, run_id)`,
   // A late outcome names its run only: the refresh finds the run's facts by id. A granule is
   // skipped only if none of the refresh's few hundred ids may be in it, so the false-positive rate
   // must be tiny: at 1% and 500 ids nearly every granule passed (measured 975 of 980); at 0.01%
@@ -164,6 +171,34 @@ export const QUARTER_OUTCOMES: TableDefinition = {
   settings: KEYED_GRANULES,
 }
 
+/** The sums of quarter_totals for one bucket of agents (AGENT_BUCKET); the all-agents rows add them. */
+export const BUCKET_TOTALS: TableDefinition = {
+  ...QUARTER_TOTALS,
+  name: 'bucket_totals',
+  columns: QUARTER_TOTALS.columns
+    .replace('agent_id String CODEC(ZSTD(1)),\n    quarter', 'quarter')
+    .replace(
+      "quarter DateTime('UTC') CODEC(Delta(4), ZSTD(1)),",
+      "quarter DateTime('UTC') CODEC(Delta(4), ZSTD(1)),\n    bucket UInt8,",
+    ),
+  orderBy: '(project_id, quarter, bucket)',
+  shardingKey: 'cityHash64(project_id, quarter)',
+}
+
+/** The rows of quarter_outcomes for one bucket of agents; the all-agents rows add them. */
+export const BUCKET_OUTCOMES: TableDefinition = {
+  ...QUARTER_OUTCOMES,
+  name: 'bucket_outcomes',
+  columns: QUARTER_OUTCOMES.columns
+    .replace('agent_id String CODEC(ZSTD(1)),\n    quarter', 'quarter')
+    .replace(
+      "quarter DateTime('UTC') CODEC(Delta(4), ZSTD(1)),",
+      "quarter DateTime('UTC') CODEC(Delta(4), ZSTD(1)),\n    bucket UInt8,",
+    ),
+  orderBy: '(project_id, quarter, bucket, outcome, outcome_reason, outcome_unit)',
+  shardingKey: 'cityHash64(project_id, quarter)',
+}
+
 /**
  * Per project, UTC quarter-hour, agent and person (runs with a user id only): the person's runs
  * with that agent in that quarter-hour, and how many were delivered. The person is kept as
@@ -220,6 +255,8 @@ export const AGENT_DAY_UNITS: TableDefinition = {
 export const DAY_ROLLUPS = [
   QUARTER_TOTALS,
   QUARTER_OUTCOMES,
+  BUCKET_TOTALS,
+  BUCKET_OUTCOMES,
   PEOPLE_QUARTERS,
   AGENT_DAYS,
   AGENT_DAY_UNITS,

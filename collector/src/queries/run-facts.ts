@@ -16,6 +16,8 @@
  *   id); `unknown` when the run has none.
  */
 
+import { AGENT_BUCKET } from './rollup-schema.js'
+
 /** Operations that are LLM calls. */
 export const LLM_OPERATIONS = ['chat', 'generate_content', 'text_completion'] as const
 
@@ -167,11 +169,9 @@ export interface RollupFilter {
   runs: string
   /** agent_days only: rows read for the previous day's bitmaps (their quarter is one day earlier). */
   previousRuns?: string
-  /** quarter_totals and quarter_outcomes only: which (project_id, agent_key, quarter) rows to keep. */
-  keys?: string
 }
 
-const ALL: RollupFilter = { runs: '1', previousRuns: '1', keys: '1' }
+const ALL: RollupFilter = { runs: '1', previousRuns: '1' }
 
 /**
  * The rows of `agent_days`, computed from the per-agent rows of `quarter_totals` (`source`: that
@@ -241,63 +241,131 @@ FROM (
 )`
 }
 
-/** The rows of `quarter_totals`, computed from per-run facts `source` (run_facts, or RAW_RUN_FACTS). */
-export function quarterTotalsSelect(source: string, filter: RollupFilter = ALL): string {
+/**
+ * The measures of quarter_totals (and bucket_totals), in their columns' order: each one's
+ * aggregate over per-run facts, and over rows of the same table (to add buckets into all agents).
+ */
+const QUARTER_TOTAL_MEASURES: readonly (readonly [column: string, perRun: string, perRow: string])[] = [
+  ['runs', 'count()', 'sum(runs)'],
+  ['delivered_runs', "countIf(outcome = 'delivered')", 'sum(delivered_runs)'],
+  ['partial_runs', "countIf(outcome = 'partial')", 'sum(partial_runs)'],
+  ['failed_runs', "countIf(outcome = 'failed')", 'sum(failed_runs)'],
+  ['abandoned_runs', "countIf(outcome = 'abandoned')", 'sum(abandoned_runs)'],
+  ['unknown_runs', "countIf(outcome = 'unknown')", 'sum(unknown_runs)'],
+  ['error_runs', "countIf(status_code = 'ERROR')", 'sum(error_runs)'],
+  ['cost_usd', 'sum(cost_usd)', 'sum(cost_usd)'],
+  ['input_tokens', 'sum(input_tokens)', 'sum(input_tokens)'],
+  ['output_tokens', 'sum(output_tokens)', 'sum(output_tokens)'],
+  ['llm_calls', 'sum(toUInt64(llm_calls))', 'sum(llm_calls)'],
+  ['tool_calls', 'sum(toUInt64(tool_calls))', 'sum(tool_calls)'],
+  ['tool_errors', 'sum(toUInt64(tool_errors))', 'sum(tool_errors)'],
+  // The durations themselves, so latency percentiles are exact without per-run rows.
+  ['run_durations_ns', 'groupArray(duration_ns)', 'groupArrayArray(run_durations_ns)'],
+]
+
+/** The measures of quarter_outcomes (and bucket_outcomes), like QUARTER_TOTAL_MEASURES. */
+const QUARTER_OUTCOME_MEASURES: readonly (readonly [column: string, perRun: string, perRow: string])[] = [
+  ['runs', 'count()', 'sum(runs)'],
+  ['value', 'sum(outcome_value)', 'sum(value)'],
+]
+
+/**
+ * `SELECT <keys>, <measures> FROM source WHERE … GROUP BY <keys>`, with the aggregates computed under
+ * other names first: an aggregate may not read a column that an alias of the same name shadows.
+ */
+function grouped(
+  keys: readonly (readonly [column: string, expression: string])[],
+  measures: readonly (readonly [column: string, aggregate: string])[],
+  source: string,
+  where: string,
+): string {
   return `
-SELECT
-    project_id,
-    agent_key AS agent_id,
-    quarter, runs, delivered_runs, partial_runs, failed_runs, abandoned_runs, unknown_runs, error_runs,
-    cost_usd, input_tokens, output_tokens, llm_calls, tool_calls, tool_errors, run_durations_ns
+SELECT ${[...keys.map(([column]) => column), ...measures.map(([column]) => `m_${column} AS ${column}`)].join(', ')}
 FROM (
     SELECT
-        project_id,
-        agent_key,
-        toStartOfFifteenMinutes(start_time) AS quarter,
-        count() AS runs,
-        countIf(outcome = 'delivered') AS delivered_runs,
-        countIf(outcome = 'partial') AS partial_runs,
-        countIf(outcome = 'failed') AS failed_runs,
-        countIf(outcome = 'abandoned') AS abandoned_runs,
-        countIf(outcome = 'unknown') AS unknown_runs,
-        countIf(status_code = 'ERROR') AS error_runs,
-        sum(cost_usd) AS cost_usd,
-        sum(input_tokens) AS input_tokens,
-        sum(output_tokens) AS output_tokens,
-        sum(toUInt64(llm_calls)) AS llm_calls,
-        sum(toUInt64(tool_calls)) AS tool_calls,
-        sum(toUInt64(tool_errors)) AS tool_errors,
-        groupArray(duration_ns) AS run_durations_ns
+        ${[...keys.map(([column, expression]) => `${expression} AS ${column}`), ...measures.map(([column, aggregate]) => `${aggregate} AS m_${column}`)].join(',\n        ')}
     FROM ${source}
-    -- Each run counts toward its agent's row and toward the all-agents row ('').
-    ARRAY JOIN if(agent_id = '', [''], ['', toString(agent_id)]) AS agent_key
-    WHERE ${filter.runs}
-    GROUP BY project_id, agent_key, quarter
-)
-WHERE ${filter.keys ?? '1'}`
+    WHERE ${where}
+    GROUP BY ${keys.map(([column]) => column).join(', ')}
+)`
 }
 
-/** The rows of `quarter_outcomes`, computed like quarterTotalsSelect. */
-export function quarterOutcomesSelect(source: string, filter: RollupFilter = ALL): string {
-  return `
-SELECT project_id, agent_key AS agent_id, quarter, outcome, outcome_reason, outcome_unit, runs, value
-FROM (
-    SELECT
-        project_id,
-        agent_key,
-        toStartOfFifteenMinutes(start_time) AS quarter,
-        outcome,
-        outcome_reason,
-        outcome_unit,
-        count() AS runs,
-        sum(outcome_value) AS value
-    FROM ${source}
-    -- Each run counts toward its agent's row and toward the all-agents row ('').
-    ARRAY JOIN if(agent_id = '', [''], ['', toString(agent_id)]) AS agent_key
-    WHERE ${filter.runs}
-    GROUP BY project_id, agent_key, quarter, outcome, outcome_reason, outcome_unit
-)
-WHERE ${filter.keys ?? '1'}`
+const perRun = (measures: typeof QUARTER_TOTAL_MEASURES) =>
+  measures.map(([column, aggregate]) => [column, aggregate] as const)
+const perRow = (measures: typeof QUARTER_TOTAL_MEASURES) =>
+  measures.map(([column, , aggregate]) => [column, aggregate] as const)
+const QUARTER = ['quarter', 'toStartOfFifteenMinutes(start_time)'] as const
+const OUTCOME_KEYS = [
+  ['outcome', 'outcome'],
+  ['outcome_reason', 'outcome_reason'],
+  ['outcome_unit', 'outcome_unit'],
+] as const
+
+/**
+ * The per-agent rows of `quarter_totals`, from per-run facts `source` (run_facts, or RAW_RUN_FACTS).
+ * Runs without an agent id count only toward the all-agents rows.
+ */
+export function agentQuarterTotalsSelect(source: string, filter: RollupFilter = ALL): string {
+  return grouped(
+    [['project_id', 'project_id'], ['agent_id', 'agent_id'], QUARTER],
+    perRun(QUARTER_TOTAL_MEASURES),
+    source,
+    `agent_id != '' AND (${filter.runs})`,
+  )
+}
+
+/** The rows of `bucket_totals`: the sums of each bucket of agents (AGENT_BUCKET), from per-run facts. */
+export function bucketTotalsSelect(source: string, filter: RollupFilter = ALL): string {
+  return grouped(
+    [['project_id', 'project_id'], QUARTER, ['bucket', AGENT_BUCKET]],
+    perRun(QUARTER_TOTAL_MEASURES),
+    source,
+    filter.runs,
+  )
+}
+
+/** The all-agents rows of `quarter_totals` (agent_id ''), added up from `bucket_totals` rows (`source`). */
+export function allAgentsTotalsSelect(source: string, filter: RollupFilter = ALL): string {
+  return grouped(
+    [
+      ['project_id', 'project_id'],
+      ['agent_id', "''"],
+      ['quarter', 'quarter'],
+    ],
+    perRow(QUARTER_TOTAL_MEASURES),
+    source,
+    filter.runs,
+  )
+}
+
+/** The per-agent rows of `quarter_outcomes`, like agentQuarterTotalsSelect. */
+export function agentQuarterOutcomesSelect(source: string, filter: RollupFilter = ALL): string {
+  return grouped(
+    [['project_id', 'project_id'], ['agent_id', 'agent_id'], QUARTER, ...OUTCOME_KEYS],
+    perRun(QUARTER_OUTCOME_MEASURES),
+    source,
+    `agent_id != '' AND (${filter.runs})`,
+  )
+}
+
+/** The rows of `bucket_outcomes`, like bucketTotalsSelect. */
+export function bucketOutcomesSelect(source: string, filter: RollupFilter = ALL): string {
+  return grouped(
+    [['project_id', 'project_id'], QUARTER, ['bucket', AGENT_BUCKET], ...OUTCOME_KEYS],
+    perRun(QUARTER_OUTCOME_MEASURES),
+    source,
+    filter.runs,
+  )
+}
+
+/** The all-agents rows of `quarter_outcomes`, added up from `bucket_outcomes` rows (`source`). */
+export function allAgentsOutcomesSelect(source: string, filter: RollupFilter = ALL): string {
+  return grouped(
+    [['project_id', 'project_id'], ['agent_id', "''"], ['quarter', 'quarter'], ...OUTCOME_KEYS],
+    perRow(QUARTER_OUTCOME_MEASURES),
+    source,
+    filter.runs,
+  )
 }
 
 /** The rows of `people_quarters`, computed like quarterTotalsSelect. */
@@ -319,8 +387,10 @@ GROUP BY project_id, quarter, agent_id, person`
  * What each rollup a saved query may read (its table name, as written in its SQL) becomes on the
  * raw path: the same rows computed from spans, runs and outcomes at query time.
  */
-const RAW_QUARTER_TOTALS = `(${quarterTotalsSelect(RAW_RUN_FACTS)}\n)`
-const RAW_QUARTER_OUTCOMES = `(${quarterOutcomesSelect(RAW_RUN_FACTS)}\n)`
+const RAW_QUARTER_TOTALS = `(${agentQuarterTotalsSelect(RAW_RUN_FACTS)}
+UNION ALL ${allAgentsTotalsSelect(`(${bucketTotalsSelect(RAW_RUN_FACTS)})`)}\n)`
+const RAW_QUARTER_OUTCOMES = `(${agentQuarterOutcomesSelect(RAW_RUN_FACTS)}
+UNION ALL ${allAgentsOutcomesSelect(`(${bucketOutcomesSelect(RAW_RUN_FACTS)})`)}\n)`
 
 export const RAW_SOURCES: Readonly<Record<string, string>> = {
   run_facts: RAW_RUN_FACTS,
