@@ -4,8 +4,10 @@
  *
  * - `run_facts`: one row per run (its final outcome, cost, tokens, calls), recomputed from the raw
  *   tables whenever any of the run's rows changes (`run_changes`, fed by materialized views).
- * - Per quarter-hour, from run_facts: `quarter_totals` and `quarter_outcomes` (per agent, and
- *   agent_id '' for all agents together) and `people_quarters` (per agent and person).
+ * - Per quarter-hour, from run_facts: `quarter_totals` and `quarter_outcomes` per agent,
+ *   `bucket_totals` and `bucket_outcomes` per bucket of agents (AGENT_BUCKET), `people_quarters` per
+ *   agent and person; then the all-agents rows of quarter_totals and quarter_outcomes (agent_id '')
+ *   as the sums of the buckets.
  * - Per agent and UTC day, from the quarter-hour rows: `agent_days` (bitmaps of the day's 96
  *   quarter-hours with a run and with a delivered run, so DAA is exact in every time zone: every
  *   offset in use is a multiple of 15 minutes) and `agent_day_units` (the leaderboard's value).
