@@ -12,6 +12,8 @@ export interface BenchDataOptions {
   project: string
   /** First day, YYYY-MM-DD (UTC). */
   firstDay: string
+  /** Spans per run, the run span included (about 10 in a realistic trace). */
+  spansPerRun: number
 }
 
 function statements(options: BenchDataOptions) {
@@ -35,23 +37,29 @@ SELECT '${PROJECT}', run_hex, leftPad(run_hex, 32, '0'), '', agent, agent, '1.0.
        if(cityHash64(number, 'error') % 50 = 0, 'ERROR', 'OK'), '', (cityHash64(number, 'cost') % 100) / 10000
 FROM (SELECT number, ${RUN_FIELDS} FROM numbers({first:UInt64}, {count:UInt64}))`
 
-  /** Per run: its invoke_agent span, one LLM call and one tool call (a tenth of them failing). */
+  /**
+   * Per run: its invoke_agent span, then LLM calls and tool calls in turn (a tenth of the tool calls
+   * failing): `spansPerRun` spans in all (10 by default: the agent, 5 LLM calls, 4 tool calls).
+   */
   const INSERT_SPANS = `
 INSERT INTO spans (project_id, timestamp, trace_id, span_id, parent_span_id, span_name, span_kind, service_name,
                    duration_ns, status_code, operation, run_id, agent_id, user_id, request_model, tool_name,
                    input_tokens, output_tokens, cost_usd, error_type)
-SELECT '${PROJECT}', fromUnixTimestamp64Nano(start_ns + role * 1000000), leftPad(run_hex, 32, '0'),
-       if(role = 0, run_hex, leftPad(lower(hex(number * 4 + role)), 16, '1')),
+SELECT '${PROJECT}', fromUnixTimestamp64Nano(start_ns + span_index * 1000000), leftPad(run_hex, 32, '0'),
+       if(role = 0, run_hex, leftPad(lower(hex(number * 16 + span_index)), 16, '1')),
        if(role = 0, '', run_hex),
        ['invoke_agent bench', 'chat gpt-5', 'execute_tool search'][role + 1], 'INTERNAL', 'bench',
        if(role = 0, run_duration_ns, 50000000),
-       if(role = 2 AND cityHash64(number, 'tool') % 10 = 0, 'ERROR', 'OK'),
+       if(role = 2 AND cityHash64(number, span_index, 'tool') % 10 = 0, 'ERROR', 'OK'),
        ['invoke_agent', 'chat', 'execute_tool'][role + 1], run_hex, agent, person,
        if(role = 1, 'gpt-5', ''), if(role = 2, 'search', ''),
-       if(role = 1, 500 + cityHash64(number, 'in') % 4000, 0), if(role = 1, 50 + cityHash64(number, 'out') % 800, 0),
-       if(role = 1, (cityHash64(number, 'llm') % 1000) / 100000, 0), ''
+       if(role = 1, 500 + cityHash64(number, span_index, 'in') % 4000, 0),
+       if(role = 1, 50 + cityHash64(number, span_index, 'out') % 800, 0),
+       if(role = 1, (cityHash64(number, span_index, 'llm') % 1000) / 100000, 0), ''
 FROM (SELECT number, ${RUN_FIELDS} FROM numbers({first:UInt64}, {count:UInt64}))
-ARRAY JOIN [0, 1, 2] AS role`
+-- Span 0 is the run; odd spans are LLM calls, even ones tool calls.
+ARRAY JOIN range(${options.spansPerRun}) AS span_index
+ARRAY JOIN [if(span_index = 0, 0, if(span_index % 2 = 1, 1, 2))] AS role`
 
   /** 80% of runs get an outcome on the run span; 5% a late outcome an hour later that may change it. */
   const INSERT_OUTCOMES = `

@@ -28,6 +28,8 @@ import { loadBenchData } from './query-bench-data.js'
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 10_000_000)
 const AGENTS = Number(process.env.BENCH_AGENTS ?? 20_000)
+/** Spans per run, the run span included: the agent, 5 LLM calls and 4 tool calls by default. */
+const SPANS_PER_RUN = Number(process.env.BENCH_SPANS_PER_RUN ?? 10)
 const PEOPLE = 500_000
 const DAYS = 30
 const ROLLUP_REPEATS = Number(process.env.BENCH_REPEATS ?? 5)
@@ -72,7 +74,10 @@ async function main(): Promise<void> {
     await migrate(store, { retentionDays: 0 })
     const [stored] = await store.query<{ runs: number }>('SELECT uniqExact(run_id) AS runs FROM runs')
     if (reused && stored!.runs >= RUNS) {
-      console.log(`reusing ${stored!.runs.toLocaleString()} runs at ${reused}: no load, no rebuild`)
+      const [spans] = await store.query<{ spans: number }>('SELECT count() AS spans FROM spans')
+      console.log(
+        `reusing ${stored!.runs.toLocaleString()} runs and ${spans!.spans.toLocaleString()} spans at ${reused}: no load, no rebuild`,
+      )
       await refreshRollups(store)
     } else await loadAndRebuild(store)
 
@@ -163,6 +168,7 @@ async function loadAndRebuild(store: Awaited<ReturnType<typeof createServerStore
       days: DAYS,
       project: PROJECT,
       firstDay: FIRST_DAY,
+      spansPerRun: SPANS_PER_RUN,
     }),
   )
   const [counts] = await store.query<{ runs: number; spans: number; outcomes: number }>(
