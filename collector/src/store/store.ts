@@ -2,6 +2,7 @@
  * One small interface over the two ways daa runs ClickHouse: embedded (chDB, in-process)
  * and server (`@clickhouse/client` over HTTP). Both run the same SQL text.
  */
+import { Buffer } from 'node:buffer'
 
 /** A query parameter value. SQL values always travel as parameters, never spliced into SQL text. */
 export type QueryParamValue = string | number | boolean | bigint | Date | null | readonly QueryParamValue[]
@@ -127,24 +128,42 @@ export interface SharedLine {
   tail: string
 }
 
-/** Whole lines of JSONCompactEachRow: a flat string of lines, or one line around a shared value. */
-export type EncodedChunk = string | SharedLine
+/**
+ * Whole lines of JSONCompactEachRow: a flat run of lines (a string, or its UTF-8 bytes), or one
+ * line around a shared value.
+ */
+export type EncodedChunk = string | Buffer | SharedLine
 
-/** The pieces of a chunk, in order, as they are sent. */
-export function chunkPieces(chunk: EncodedChunk): string[] {
-  return typeof chunk === 'string' ? [chunk] : [chunk.head, chunk.shared, chunk.tail]
+function isSharedLine(chunk: EncodedChunk): chunk is SharedLine {
+  return typeof chunk === 'object' && !Buffer.isBuffer(chunk)
 }
 
-/** Characters of a chunk once sent. */
+/** The pieces of a chunk, in order, as they are sent. */
+export function chunkPieces(chunk: EncodedChunk): Array<string | Buffer> {
+  return isSharedLine(chunk) ? [chunk.head, chunk.shared, chunk.tail] : [chunk]
+}
+
+/** Size of a chunk once sent (characters of text, bytes of a Buffer). */
 export function chunkLength(chunk: EncodedChunk): number {
-  return typeof chunk === 'string'
-    ? chunk.length
-    : chunk.head.length + chunk.shared.length + chunk.tail.length
+  return isSharedLine(chunk) ? chunk.head.length + chunk.shared.length + chunk.tail.length : chunk.length
 }
 
 /** A chunk as one string (for one insert at a time, never for a batch that waits). */
 export function chunkText(chunk: EncodedChunk): string {
-  return typeof chunk === 'string' ? chunk : chunk.head + chunk.shared + chunk.tail
+  if (typeof chunk === 'string') return chunk
+  return isSharedLine(chunk) ? chunk.head + chunk.shared + chunk.tail : chunk.toString('utf8')
+}
+
+/** Lines in a chunk. */
+export function chunkLineCount(chunk: EncodedChunk): number {
+  if (isSharedLine(chunk)) return 1
+  let count = 0
+  if (typeof chunk === 'string') {
+    for (let at = chunk.indexOf('\n'); at !== -1; at = chunk.indexOf('\n', at + 1)) count++
+  } else {
+    for (let at = chunk.indexOf(0x0a); at !== -1; at = chunk.indexOf(0x0a, at + 1)) count++
+  }
+  return count
 }
 
 /** A map value at least this long (as JSON) is encoded once and shared by the lines that carry it. */
@@ -203,14 +222,23 @@ export function encodeRows(
     const head = shared === 0 ? '[' : `${JSON.stringify(values.slice(0, shared)).slice(0, -1)},`
     const tail =
       shared === values.length - 1 ? ']\n' : `,${JSON.stringify(values.slice(shared + 1)).slice(1)}\n`
-    if (lines.length > 0) chunks.push(`${lines.join('\n')}\n`)
+    if (lines.length > 0) chunks.push(flatChunk(lines))
     lines = []
     chunks.push({ head, shared: text, tail })
     bytes += head.length + tail.length
   }
-  // Small lines become one flat string: a batch waiting for ClickHouse then holds no rope of small pieces.
-  if (lines.length > 0) chunks.push(`${lines.join('\n')}\n`)
+  if (lines.length > 0) chunks.push(flatChunk(lines))
   return { columns, chunks, count: rows.length, bytes }
+}
+
+/**
+ * Small lines become one flat run of UTF-8 bytes. A batch waits a second or more for ClickHouse:
+ * held as strings, every young-generation collection on the way would copy it (and then the old
+ * generation would mark it); a Buffer's bytes live outside the JavaScript heap, and the string
+ * they came from dies young, where collecting it is free.
+ */
+function flatChunk(lines: string[]): Buffer {
+  return Buffer.from(`${lines.join('\n')}\n`, 'utf8')
 }
 
 /** The lines of encoded rows, one string each (to isolate a row ClickHouse refuses). */
