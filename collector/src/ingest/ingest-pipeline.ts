@@ -78,9 +78,11 @@ function emptyBatch(): Batch {
 /** One request's rows, encoded with the `ingested_at` its log record carries (the same on replay). */
 function encodeRequest(rows: MappedRows, ingestedAt: number): Batch {
   const trailing = [Math.round(ingestedAt)]
-  const spans = encodeRows(rows.spans, SPAN_COLUMNS, trailing)
-  const runs = encodeRows(rows.runs, RUN_COLUMNS, trailing)
-  const outcomes = encodeRows(rows.outcomes, OUTCOME_COLUMNS, trailing)
+  // Each table's rows come from one object literal in mapping (map-spans.ts, outcomes.ts).
+  const sameShape = { sameShape: true }
+  const spans = encodeRows(rows.spans, SPAN_COLUMNS, trailing, sameShape)
+  const runs = encodeRows(rows.runs, RUN_COLUMNS, trailing, sameShape)
+  const outcomes = encodeRows(rows.outcomes, OUTCOME_COLUMNS, trailing, sameShape)
   spans.columns = INSERT_COLUMNS.spans
   runs.columns = INSERT_COLUMNS.runs
   outcomes.columns = INSERT_COLUMNS.outcomes
