@@ -86,6 +86,12 @@ async function waitForCommit(store: Store, expected: RowTotals): Promise<void> {
   }
 }
 
+/** The Node flags on a script's `#!/usr/bin/env -S node …` line. */
+function shebangFlags(script: string): string[] {
+  const first = readFileSync(script, 'utf8').split('\n', 1)[0] ?? ''
+  return first.startsWith('#!') ? first.split(' ').filter((word) => word.startsWith('--')) : []
+}
+
 /** Collectors still running: a failed round must not leave one behind, holding the output pipe open. */
 const runningCollectors = new Set<ChildProcess>()
 
@@ -98,6 +104,8 @@ async function startCollector(clickhouseUrl: string, database: string, dataDir: 
       ...(process.env.BENCH_PROFILE_DIR
         ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE_DIR}`]
         : []),
+      // The shebang's Node flags (heap sizes), which running `node cli.js` would otherwise drop.
+      ...(process.env.BENCH_PROFILE_DIR || process.env.BENCH_NODE_FLAGS ? shebangFlags(cli) : []),
       ...(process.env.BENCH_NODE_FLAGS?.split(' ').filter(Boolean) ?? []),
       ...(process.env.BENCH_PROFILE_DIR || process.env.BENCH_NODE_FLAGS ? [cli] : []),
       'collector',
