@@ -57,10 +57,16 @@ const CLOCK_TICKS = Number(execFileSync('getconf', ['CLK_TCK']).toString().trim(
 
 /** User + system CPU seconds a process (all its threads) has used so far. */
 function cpuSeconds(pid: number): number {
+  const { user, system } = cpuSplit(pid)
+  return user + system
+}
+
+/** User and system (kernel: sockets, disk, fsync) CPU seconds a process has used so far. */
+function cpuSplit(pid: number): { user: number; system: number } {
   // Fields after the command name, which is in parentheses and may hold spaces: utime, stime are 14, 15.
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
-  return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS
+  return { user: Number(fields[11]) / CLOCK_TICKS, system: Number(fields[12]) / CLOCK_TICKS }
 }
 
 /** CPU seconds this process used (the load generator, or the direct baseline's encoder). */
@@ -227,6 +233,7 @@ async function throughCollector(
     outcomes: warmUp.totals.outcomes + totals.outcomes,
   }
   const cpuBefore = { collector: cpuSeconds(collector.pid), clickhouse: cpuSeconds(clickhouse.pid) }
+  const systemBefore = cpuSplit(collector.pid).system
   const started = performance.now()
   if (options.pace) {
     const spansPerRequest = totals.spans / bodies.length
@@ -259,6 +266,7 @@ async function throughCollector(
   const seconds = (performance.now() - started) / 1000
   const cpu = {
     collector: cpuSeconds(collector.pid) - cpuBefore.collector,
+    collectorSystem: cpuSplit(collector.pid).system - systemBefore,
     clickhouse: cpuSeconds(clickhouse.pid) - cpuBefore.clickhouse,
   }
   agent.destroy()
@@ -281,6 +289,7 @@ async function throughCollector(
     rate: totals.spans / seconds,
     ackRate: totals.spans / ackSeconds,
     collectorCpu: cpu.collector * perMillion,
+    collectorSystemCpu: cpu.collectorSystem * perMillion,
     clickhouseCpu: cpu.clickhouse * perMillion,
     p50: percentile(latencies, 50),
     p99: percentile(latencies, 99),
@@ -486,7 +495,7 @@ async function main() {
       `  through one collector process, to acknowledgment (fsynced in its log) ${cell(median(collector.map((c) => c.ackRate)))} spans/s`,
       `  collector / direct JSON, same round                                  ${cell(ratio, 2)}×        (target ≥ 0.80)`,
       `  collector / direct Native, same round                                ${cell(nativeRatio, 2)}×`,
-      `  CPU s per million spans: collector process                           ${cell(collectorCpu, 1)}`,
+      `  CPU s per million spans: collector process                           ${cell(collectorCpu, 1)}   (of which kernel: ${median(collector.map((c) => c.collectorSystemCpu)).toFixed(1)})`,
       `  CPU s per million spans: ClickHouse, fed by the collector            ${cell(clickhouseCpuCollector, 1)}`,
       `  CPU s per million spans: ClickHouse, direct JSON / Native            ${cell(clickhouseCpuJson, 1)} / ${clickhouseCpuNative.toFixed(1)}`,
       `  CPU s per million spans: direct JSON encoder (this process)          ${cell(median(jsonRounds.map((r) => r.encoderCpu)), 1)}`,
