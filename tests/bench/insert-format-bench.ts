@@ -50,11 +50,8 @@ const formats: Record<string, (rows: SpanRow[]) => Buffer> = {
   // As the pipeline does it (ingest-pipeline.ts encodeRequest): one flat Buffer per request.
   JSONCompactEachRow: (rows) => {
     const { chunks } = encodeRows(rows, SPAN_COLUMNS, [INGESTED_AT], { sameShape: true })
-    // Without a resource of 1 KiB or more, a request's rows are one flat Buffer already.
-    if (chunks.length === 1 && Buffer.isBuffer(chunks[0])) return chunks[0]
-    return Buffer.concat(
-      chunks.flatMap(chunkPieces).map((piece) => (typeof piece === 'string' ? Buffer.from(piece) : piece)),
-    )
+    // The bytes sent: a request's lines are one flat string, unless a resource of 1 KiB or more is shared.
+    return Buffer.from(chunks.flatMap(chunkPieces).join(''))
   },
   RowBinary: (() => {
     const encode = rowBinaryEncoder(SPANS, columns)

@@ -2,7 +2,7 @@ import { mkdirSync } from 'node:fs'
 import { resolve } from 'node:path'
 import {
   ClickHouseError,
-  chunkPieces,
+  chunkText,
   clickHouseErrorFromMessage,
   encodeRows,
   INSERT_SETTINGS,
@@ -142,11 +142,7 @@ export async function createEmbeddedStore(options: EmbeddedStoreOptions = {}): P
       try {
         await active.insert({
           table: qualify(database, table),
-          values: Buffer.concat(
-            rows.chunks
-              .flatMap(chunkPieces)
-              .map((piece) => (typeof piece === 'string' ? Buffer.from(piece) : piece)),
-          ),
+          values: Buffer.from(rows.chunks.map(chunkText).join('')),
           columns: [...rows.columns],
           format: 'JSONCompactEachRow',
         })

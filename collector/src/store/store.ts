@@ -2,7 +2,6 @@
  * One small interface over the two ways daa runs ClickHouse: embedded (chDB, in-process)
  * and server (`@clickhouse/client` over HTTP). Both run the same SQL text.
  */
-import { Buffer } from 'node:buffer'
 
 /** A query parameter value. SQL values always travel as parameters, never spliced into SQL text. */
 export type QueryParamValue = string | number | boolean | bigint | Date | null | readonly QueryParamValue[]
@@ -128,41 +127,31 @@ export interface SharedLine {
   tail: string
 }
 
-/**
- * Whole lines of JSONCompactEachRow: a flat run of lines (a string, or its UTF-8 bytes), or one
- * line around a shared value.
- */
-export type EncodedChunk = string | Buffer | SharedLine
-
-function isSharedLine(chunk: EncodedChunk): chunk is SharedLine {
-  return typeof chunk === 'object' && !Buffer.isBuffer(chunk)
-}
+/** Whole lines of JSONCompactEachRow: a flat string of lines, or one line around a shared value. */
+export type EncodedChunk = string | SharedLine
 
 /** The pieces of a chunk, in order, as they are sent. */
-export function chunkPieces(chunk: EncodedChunk): Array<string | Buffer> {
-  return isSharedLine(chunk) ? [chunk.head, chunk.shared, chunk.tail] : [chunk]
+export function chunkPieces(chunk: EncodedChunk): string[] {
+  return typeof chunk === 'string' ? [chunk] : [chunk.head, chunk.shared, chunk.tail]
 }
 
-/** Size of a chunk once sent (characters of text, bytes of a Buffer). */
+/** Characters of a chunk once sent. */
 export function chunkLength(chunk: EncodedChunk): number {
-  return isSharedLine(chunk) ? chunk.head.length + chunk.shared.length + chunk.tail.length : chunk.length
+  return typeof chunk === 'string'
+    ? chunk.length
+    : chunk.head.length + chunk.shared.length + chunk.tail.length
 }
 
 /** A chunk as one string (for one insert at a time, never for a batch that waits). */
 export function chunkText(chunk: EncodedChunk): string {
-  if (typeof chunk === 'string') return chunk
-  return isSharedLine(chunk) ? chunk.head + chunk.shared + chunk.tail : chunk.toString('utf8')
+  return typeof chunk === 'string' ? chunk : chunk.head + chunk.shared + chunk.tail
 }
 
 /** Lines in a chunk. */
 export function chunkLineCount(chunk: EncodedChunk): number {
-  if (isSharedLine(chunk)) return 1
+  if (typeof chunk !== 'string') return 1
   let count = 0
-  if (typeof chunk === 'string') {
-    for (let at = chunk.indexOf('\n'); at !== -1; at = chunk.indexOf('\n', at + 1)) count++
-  } else {
-    for (let at = chunk.indexOf(0x0a); at !== -1; at = chunk.indexOf(0x0a, at + 1)) count++
-  }
+  for (let at = chunk.indexOf('\n'); at !== -1; at = chunk.indexOf('\n', at + 1)) count++
   return count
 }
 
@@ -264,15 +253,14 @@ function hasKeysInOrder(row: object, columns: readonly string[]): boolean {
 }
 
 /**
- * Small lines become one flat run of UTF-8 bytes. A batch waits a second or more for ClickHouse:
- * held as strings, every young-generation collection on the way would copy it (and then the old
- * generation would mark it); a Buffer's bytes live outside the JavaScript heap, and the string
- * they came from dies young, where collecting it is free.
+ * Small lines become one flat string: a batch waiting for ClickHouse then holds no rope of small
+ * pieces. (Held as UTF-8 Buffers instead, off the JavaScript heap, the collector measured no less
+ * CPU: see docs/ingest-speed.md.)
  */
-function flatChunk(lines: string[]): Buffer {
+function flatChunk(lines: string[]): string {
   // An empty last element gives the final newline without a second copy of the joined text.
   lines.push('')
-  return Buffer.from(lines.join('\n'), 'utf8')
+  return lines.join('\n')
 }
 
 /** The lines of encoded rows, one string each (to isolate a row ClickHouse refuses). */
