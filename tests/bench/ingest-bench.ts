@@ -32,6 +32,11 @@ const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 64)
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3)
 const BATCH_SPANS = Number(process.env.BENCH_DIRECT_BATCH ?? 20_000)
 const WARM_UP_REQUESTS = 20
+/**
+ * BENCH_COMPARE_CLI: the cli.js of another build (say, main's), measured in the same rounds as this
+ * one, so a change is compared with what it replaces under the same load on a shared machine.
+ */
+const COMPARE_CLI = process.env.BENCH_COMPARE_CLI
 
 function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? Number.NaN
@@ -52,10 +57,16 @@ const CLOCK_TICKS = Number(execFileSync('getconf', ['CLK_TCK']).toString().trim(
 
 /** User + system CPU seconds a process (all its threads) has used so far. */
 function cpuSeconds(pid: number): number {
+  const { user, system } = cpuSplit(pid)
+  return user + system
+}
+
+/** User and system (kernel: sockets, disk, fsync) CPU seconds a process has used so far. */
+function cpuSplit(pid: number): { user: number; system: number } {
   // Fields after the command name, which is in parentheses and may hold spaces: utime, stime are 14, 15.
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
-  return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS
+  return { user: Number(fields[11]) / CLOCK_TICKS, system: Number(fields[12]) / CLOCK_TICKS }
 }
 
 /** CPU seconds this process used (the load generator, or the direct baseline's encoder). */
@@ -81,17 +92,28 @@ async function waitForCommit(store: Store, expected: RowTotals): Promise<void> {
   }
 }
 
-async function startCollector(clickhouseUrl: string, database: string, dataDir: string) {
+/** The Node flags on a script's `#!/usr/bin/env -S node …` line. */
+function shebangFlags(script: string): string[] {
+  const first = readFileSync(script, 'utf8').split('\n', 1)[0] ?? ''
+  return first.startsWith('#!') ? first.split(' ').filter((word) => word.startsWith('--')) : []
+}
+
+/** Collectors still running: a failed round must not leave one behind, holding the output pipe open. */
+const runningCollectors = new Set<ChildProcess>()
+
+async function startCollector(clickhouseUrl: string, database: string, dataDir: string, cli = CLI) {
   // The bin itself, so its shebang's Node flags apply, as for a user running `daa collector`.
   const child: ChildProcess = spawn(
-    process.env.BENCH_PROFILE_DIR || process.env.BENCH_NODE_FLAGS ? 'node' : CLI,
+    process.env.BENCH_PROFILE_DIR || process.env.BENCH_NODE_FLAGS ? 'node' : cli,
     [
       // BENCH_PROFILE_DIR: write a CPU profile of the collector; BENCH_NODE_FLAGS: extra flags to compare.
       ...(process.env.BENCH_PROFILE_DIR
         ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE_DIR}`]
         : []),
+      // The shebang's Node flags (heap sizes), which running `node cli.js` would otherwise drop.
+      ...(process.env.BENCH_PROFILE_DIR || process.env.BENCH_NODE_FLAGS ? shebangFlags(cli) : []),
       ...(process.env.BENCH_NODE_FLAGS?.split(' ').filter(Boolean) ?? []),
-      ...(process.env.BENCH_PROFILE_DIR || process.env.BENCH_NODE_FLAGS ? [CLI] : []),
+      ...(process.env.BENCH_PROFILE_DIR || process.env.BENCH_NODE_FLAGS ? [cli] : []),
       'collector',
     ],
     {
@@ -106,6 +128,8 @@ async function startCollector(clickhouseUrl: string, database: string, dataDir: 
       stdio: ['ignore', 'pipe', 'inherit'],
     },
   )
+  runningCollectors.add(child)
+  child.once('exit', () => runningCollectors.delete(child))
   const url = await new Promise<string>((resolve, reject) => {
     let seen = ''
     child.stdout!.on('data', (chunk: Buffer) => {
@@ -129,6 +153,8 @@ async function startCollector(clickhouseUrl: string, database: string, dataDir: 
 interface CollectorRoundOptions {
   /** Open-loop pacing in spans/s (latency measured from each request's scheduled time); default: as fast as it goes. */
   pace?: number
+  /** The collector's cli.js; default: this checkout's build. */
+  cli?: string
 }
 
 async function throughCollector(
@@ -144,13 +170,26 @@ async function throughCollector(
   await migrate(setup, { retentionDays: 0 })
   const { key } = await createApiKey(setup, 'bench')
   const dataDir = mkdtempSync(join(tmpdir(), 'daa-bench-'))
-  const collector = await startCollector(clickhouseUrl, database, dataDir)
+  const collector = await startCollector(clickhouseUrl, database, dataDir, options.cli)
   // node:http with keep-alive: the lightest sender, so the load generator takes as little of the
   // machine's two cores as it can from the collector and ClickHouse.
   const agent = new Agent({ keepAlive: true, maxSockets: options.pace ? 4 * CONCURRENCY : CONCURRENCY })
   const target = new URL(`${collector.url}/v1/traces`)
-  const send = (body: Uint8Array) =>
-    new Promise<void>((resolve, reject) => {
+  let retries = 0
+  // A real OTLP sender retries a 429 or 503 (the collector's backpressure). The wait is the
+  // collector's Retry-After capped at 100 ms, so a round measures throughput, not the hint; every
+  // retry is counted and printed.
+  const send = async (body: Uint8Array): Promise<void> => {
+    for (;;) {
+      const retryAfter = await sendOnce(body)
+      if (retryAfter === undefined) return
+      retries++
+      await new Promise((resolve) => setTimeout(resolve, Math.min(100, retryAfter * 1000)))
+    }
+  }
+  /** Resolves undefined once acknowledged, or the Retry-After seconds of a 429/503. */
+  const sendOnce = (body: Uint8Array) =>
+    new Promise<number | undefined>((resolve, reject) => {
       const request = httpRequest(
         {
           agent,
@@ -166,14 +205,19 @@ async function throughCollector(
         },
         (response) => {
           response.resume()
-          response.once('end', () =>
-            response.statusCode === 200
-              ? resolve()
-              : reject(new Error(`collector answered ${response.statusCode}`)),
-          )
+          response.once('end', () => {
+            if (response.statusCode === 200) resolve(undefined)
+            else if (response.statusCode === 429 || response.statusCode === 503)
+              resolve(Number(response.headers['retry-after'] ?? 1))
+            else reject(new Error(`collector answered ${response.statusCode}`))
+          })
         },
       )
-      request.once('error', reject)
+      // A keep-alive socket the collector closed while idle (between the warm-up and the round):
+      // retried at once on a new one, as senders do.
+      request.once('error', (error: NodeJS.ErrnoException) =>
+        error.code === 'ECONNRESET' ? resolve(0) : reject(error),
+      )
       request.end(body)
     })
   const idleRss = currentRssMb(collector.pid)
@@ -189,6 +233,7 @@ async function throughCollector(
     outcomes: warmUp.totals.outcomes + totals.outcomes,
   }
   const cpuBefore = { collector: cpuSeconds(collector.pid), clickhouse: cpuSeconds(clickhouse.pid) }
+  const systemBefore = cpuSplit(collector.pid).system
   const started = performance.now()
   if (options.pace) {
     const spansPerRequest = totals.spans / bodies.length
@@ -221,6 +266,7 @@ async function throughCollector(
   const seconds = (performance.now() - started) / 1000
   const cpu = {
     collector: cpuSeconds(collector.pid) - cpuBefore.collector,
+    collectorSystem: cpuSplit(collector.pid).system - systemBefore,
     clickhouse: cpuSeconds(clickhouse.pid) - cpuBefore.clickhouse,
   }
   agent.destroy()
@@ -243,6 +289,7 @@ async function throughCollector(
     rate: totals.spans / seconds,
     ackRate: totals.spans / ackSeconds,
     collectorCpu: cpu.collector * perMillion,
+    collectorSystemCpu: cpu.collectorSystem * perMillion,
     clickhouseCpu: cpu.clickhouse * perMillion,
     p50: percentile(latencies, 50),
     p99: percentile(latencies, 99),
@@ -250,6 +297,7 @@ async function throughCollector(
     idleRss,
     inserts,
     insertMs,
+    retries,
   }
 }
 
@@ -408,11 +456,19 @@ async function main() {
     const jsonRounds: Array<Awaited<ReturnType<typeof directJson>>> = []
     const nativeRounds: Array<Awaited<ReturnType<typeof directNative>>> = []
     const collector: Array<Awaited<ReturnType<typeof throughCollector>>> = []
+    const compared: Array<Awaited<ReturnType<typeof throughCollector>>> = []
     // Interleaved rounds: this machine is shared and noisy, so each side sees the same conditions.
     for (let round = 0; round < ROUNDS; round++) {
       jsonRounds.push(await directJson(clickhouse, rows))
       nativeRounds.push(await directNative(clickhouse, native, rows.totals))
+      // With a compared build, the two take turns going first.
+      const compare = async () => {
+        if (COMPARE_CLI)
+          compared.push(await throughCollector(clickhouse, bodies, rows.totals, warmUp, { cli: COMPARE_CLI }))
+      }
+      if (round % 2 === 1) await compare()
       collector.push(await throughCollector(clickhouse, bodies, rows.totals, warmUp))
+      if (round % 2 === 0) await compare()
     }
     const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!
     // Each round's collector rate against the baselines measured just before it, under the same load.
@@ -439,7 +495,7 @@ async function main() {
       `  through one collector process, to acknowledgment (fsynced in its log) ${cell(median(collector.map((c) => c.ackRate)))} spans/s`,
       `  collector / direct JSON, same round                                  ${cell(ratio, 2)}×        (target ≥ 0.80)`,
       `  collector / direct Native, same round                                ${cell(nativeRatio, 2)}×`,
-      `  CPU s per million spans: collector process                           ${cell(collectorCpu, 1)}`,
+      `  CPU s per million spans: collector process                           ${cell(collectorCpu, 1)}   (of which kernel: ${median(collector.map((c) => c.collectorSystemCpu)).toFixed(1)})`,
       `  CPU s per million spans: ClickHouse, fed by the collector            ${cell(clickhouseCpuCollector, 1)}`,
       `  CPU s per million spans: ClickHouse, direct JSON / Native            ${cell(clickhouseCpuJson, 1)} / ${clickhouseCpuNative.toFixed(1)}`,
       `  CPU s per million spans: direct JSON encoder (this process)          ${cell(median(jsonRounds.map((r) => r.encoderCpu)), 1)}`,
@@ -447,10 +503,21 @@ async function main() {
       `  ack latency p50 / p99 at full load                                   ${typical.p50.toFixed(1)} ms / ${typical.p99.toFixed(1)} ms`,
       `  ack latency p50 / p99 at half the maximum (${(rate / 2).toFixed(0)} spans/s, open loop) ${paced.p50.toFixed(1)} ms / ${paced.p99.toFixed(1)} ms   (target p99 < 250 ms)`,
       `  collector batches / mean insert time                                 ${typical.inserts} batches, ${typical.insertMs.toFixed(0)} ms each`,
+      `  requests refused with 429/503 and retried (all rounds, paced run)  ${cell(collector.reduce((sum, c) => sum + c.retries, 0))}, ${paced.retries}`,
       `  collector RSS idle / peak                                            ${idleRss.toFixed(0)} MB / ${peakRss.toFixed(0)} MB   (target: peak < 300 MB)`,
     ]
+    if (COMPARE_CLI) {
+      const other = median(compared.map((c) => c.rate))
+      lines.push(
+        `  compared build (${COMPARE_CLI}), same rounds:`,
+        `    to commit ${cell(other)} spans/s   rounds: ${list(compared.map((c) => c.rate))}   / direct JSON ${median(compared.map((c, round) => c.rate / jsonRounds[round]!.rate)).toFixed(2)}×`,
+        `    CPU s per million spans: collector ${median(compared.map((c) => c.collectorCpu)).toFixed(1)}, ClickHouse ${median(compared.map((c) => c.clickhouseCpu)).toFixed(1)}`,
+        `    ack p50 / p99 at full load ${median(compared.map((c) => c.p50)).toFixed(1)} ms / ${median(compared.map((c) => c.p99)).toFixed(1)} ms; RSS peak ${Math.max(...compared.map((c) => c.rss)).toFixed(0)} MB; retried ${compared.reduce((sum, c) => sum + c.retries, 0)}`,
+      )
+    }
     process.stdout.write(`${lines.join('\n')}\n`)
   } finally {
+    for (const child of runningCollectors) child.kill('SIGKILL')
     await clickhouse.stop()
   }
 }

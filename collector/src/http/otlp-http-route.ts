@@ -1,3 +1,4 @@
+import type { IncomingMessage } from 'node:http'
 import type { Hono } from 'hono'
 import { acceptExport, authenticate, type ExportHandlerDependencies } from '../ingest/export-handler.js'
 import { encodeExportResponse, type OtlpEncoding } from '../otlp/export-response.js'
@@ -38,7 +39,13 @@ export function registerOtlpHttpRoute(app: Hono<CollectorEnv>, options: OtlpHttp
     // The key is checked before a byte of the body is read.
     const projectId = await authenticate(options.keys, c.req.header('authorization'))
     const outcome = await acceptExport(options, projectId, encoding, () =>
-      readBoundedBody(c.req.raw, c.req.header('content-encoding'), options.maxBodyBytes),
+      readBoundedBody(
+        c.req.raw,
+        c.req.header('content-encoding'),
+        options.maxBodyBytes,
+        // Set by @hono/node-server; absent under app.request(), which reads the web Request.
+        (c.env as { incoming?: IncomingMessage } | undefined)?.incoming,
+      ),
     )
     options.metrics.requests.inc({ transport: 'http', status: '200' })
     const payload = encodeExportResponse(outcome, encoding)

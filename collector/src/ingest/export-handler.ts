@@ -108,6 +108,8 @@ export async function acceptExport(
   let durable: Promise<void>
   try {
     const body = await readBody()
+    // Refused here, a request under backpressure costs no decoding.
+    dependencies.pipeline.admit(body.byteLength)
     request = decodeExportBody(encoding, body)
     metrics.spansReceived.inc(request.spans.length + request.rejectedSpans)
     if (request.rejectedSpans > 0) metrics.spansRejected.inc(request.rejectedSpans)

@@ -10,6 +10,7 @@ import {
   appendEncoded,
   ClickHouseError,
   chunkLength,
+  chunkLineCount,
   type EncodedChunk,
   type EncodedRows,
   encodedLines,
@@ -77,9 +78,11 @@ function emptyBatch(): Batch {
 /** One request's rows, encoded with the `ingested_at` its log record carries (the same on replay). */
 function encodeRequest(rows: MappedRows, ingestedAt: number): Batch {
   const trailing = [Math.round(ingestedAt)]
-  const spans = encodeRows(rows.spans, SPAN_COLUMNS, trailing)
-  const runs = encodeRows(rows.runs, RUN_COLUMNS, trailing)
-  const outcomes = encodeRows(rows.outcomes, OUTCOME_COLUMNS, trailing)
+  // Each table's rows come from one object literal in mapping (map-spans.ts, outcomes.ts).
+  const sameShape = { sameShape: true }
+  const spans = encodeRows(rows.spans, SPAN_COLUMNS, trailing, sameShape)
+  const runs = encodeRows(rows.runs, RUN_COLUMNS, trailing, sameShape)
+  const outcomes = encodeRows(rows.outcomes, OUTCOME_COLUMNS, trailing, sameShape)
   spans.columns = INSERT_COLUMNS.spans
   runs.columns = INSERT_COLUMNS.runs
   outcomes.columns = INSERT_COLUMNS.outcomes
@@ -134,6 +137,19 @@ export interface LogStatus {
   consecutiveFailures: number
   /** The last insert failure, while failures continue. */
   lastError: string | undefined
+}
+
+/**
+ * Encoded rows per byte of an OTLP/protobuf body, a little under what realistic GenAI traces give
+ * (2.3: JSON repeats a resource's attributes and every key on each row), so `admit` seldom refuses
+ * a request that would have fit. A JSON body is larger than its rows, so it is admitted generously.
+ */
+const ENCODED_BYTES_PER_BODY_BYTE = 2
+
+function overloaded(): ExportRejectedError {
+  return new ExportRejectedError('overloaded', 'The collector is busy writing; retry shortly.', {
+    retryAfterSeconds: 2,
+  })
 }
 
 function writeWarning(message: string): void {
@@ -209,6 +225,20 @@ export class IngestPipeline {
   }
 
   /**
+   * Refuses a request body, before it is decoded, when its rows would not fit in the buffer: under
+   * backpressure a refused request then costs no decode, map or encode (which a sender's retry
+   * repeats). The estimate is ENCODED_BYTES_PER_BODY_BYTE × the body's size; `accept` still checks
+   * the exact encoded size.
+   */
+  admit(bodyBytes: number): void {
+    if (this.closed || this.log.size >= this.maxLogBytes) return // accept() says why, with its own hint
+    const buffered = this.current.bytes + this.inFlightBytes
+    if (buffered > 0 && buffered + bodyBytes * ENCODED_BYTES_PER_BODY_BYTE > this.maxBufferedBytes) {
+      throw overloaded()
+    }
+  }
+
+  /**
    * Takes one request: logs its body and buffers its rows. Resolves once the body is on disk;
    * rejects with ExportRejectedError (overloaded or unavailable, with a retry hint) when the
    * request cannot be taken now.
@@ -229,11 +259,7 @@ export class IngestPipeline {
     // Backpressure instead of growing: the sender retries later, and nothing acknowledged is at risk.
     // What counts is what stays in memory (encoded rows), not the request's size on the wire.
     const buffered = this.current.bytes + this.inFlightBytes
-    if (buffered > 0 && buffered + encoded.bytes > this.maxBufferedBytes) {
-      throw new ExportRejectedError('overloaded', 'The collector is busy writing; retry shortly.', {
-        retryAfterSeconds: 2,
-      })
-    }
+    if (buffered > 0 && buffered + encoded.bytes > this.maxBufferedBytes) throw overloaded()
     // The log append and the buffering happen in the same tick, so a sealed segment and the batch
     // cut with it always hold the same requests.
     const durable = this.log.append(record)
@@ -469,12 +495,6 @@ export class IngestPipeline {
 
 function countLines(chunks: readonly EncodedChunk[]): number {
   let count = 0
-  for (const chunk of chunks) {
-    if (typeof chunk !== 'string') {
-      count++
-      continue
-    }
-    for (let at = chunk.indexOf('\n'); at !== -1; at = chunk.indexOf('\n', at + 1)) count++
-  }
+  for (const chunk of chunks) count += chunkLineCount(chunk)
   return count
 }

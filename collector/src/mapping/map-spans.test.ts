@@ -2,7 +2,7 @@ import { SpanKind, SpanStatusCode } from '@opentelemetry/api'
 import { describe, expect, it } from 'vitest'
 import { decodeJsonRequest } from '../otlp/decode-json.js'
 import type { DecodedSpan } from '../otlp/decoded-span.js'
-import type { SpanRow } from '../store/rows.js'
+import { OUTCOME_COLUMNS, RUN_COLUMNS, SPAN_COLUMNS, type SpanRow } from '../store/rows.js'
 import { mapSpans } from './map-spans.js'
 import { createPriceTable, DEFAULT_PRICES } from './prices.js'
 import { createTestTracing, decodeThroughOtlp, endAt, nanosecondsAt } from './test-tracing.js'
@@ -108,6 +108,14 @@ describe('a plain GenAI agent run with LLM calls, a tool call and an inline outc
     endAt(run, 1000)
     return { spans: decodeThroughOtlp(tracing.finishedSpans()), run, tool, firstChat }
   }
+
+  it('builds each row with its keys in the column order, which lets ingest encode it by its values', () => {
+    const rows = mapSpans(PROJECT, recordRun().spans, prices)
+    expect(rows.runs.length * rows.outcomes.length).toBeGreaterThan(0)
+    for (const row of rows.spans) expect(Object.keys(row)).toEqual(SPAN_COLUMNS)
+    for (const row of rows.runs) expect(Object.keys(row)).toEqual(RUN_COLUMNS)
+    for (const row of rows.outcomes) expect(Object.keys(row)).toEqual(OUTCOME_COLUMNS)
+  })
 
   it('maps every span to a row with the GenAI columns filled', () => {
     const { spans, run, tool } = recordRun()

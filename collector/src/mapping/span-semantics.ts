@@ -23,7 +23,7 @@ import {
   type ConventionReading,
   OPERATION_INVOKE_AGENT,
   type SpanFields,
-  type TokenCounts,
+  TOKEN_COUNT_FIELDS,
 } from './conventions/reading.js'
 import { vercelAiReader } from './conventions/vercel-ai.js'
 
@@ -84,14 +84,6 @@ const TEXT_FIELDS = [
   'toolCallId',
 ] as const satisfies readonly (keyof SpanFields)[]
 
-const TOKEN_FIELDS = [
-  'inputTokens',
-  'outputTokens',
-  'cacheReadTokens',
-  'cacheWriteTokens',
-  'reasoningTokens',
-] as const satisfies readonly (keyof TokenCounts)[]
-
 /** Reads the GenAI meaning of one span. Never throws; absent or mistyped attributes read as ''/0. */
 export function readSpanSemantics(span: DecodedSpan): SpanSemantics {
   const readings: ConventionReading[] = []
@@ -122,7 +114,7 @@ export function readSpanSemantics(span: DecodedSpan): SpanSemantics {
   // An agent named but not identified is identified by its name (the data contract).
   if (semantics.agentId === '') semantics.agentId = semantics.agentName
   const withTokens = carriesTokens(operation)
-  for (const field of TOKEN_FIELDS) {
+  for (const field of TOKEN_COUNT_FIELDS) {
     let value: number | undefined
     if (withTokens) {
       for (const reading of readings) {

@@ -1,108 +1,164 @@
 /** OTLP/protobuf (the body of OTLP/HTTP `application/x-protobuf` and of OTLP/gRPC) → DecodedRequest. */
-import { Buffer } from 'node:buffer'
-import { int64ToAttributeValue, setAttribute } from './attribute-values.js'
-import type {
-  Attributes,
-  AttributeValue,
-  DecodedEvent,
-  DecodedLink,
-  DecodedRequest,
-  DecodedSpan,
-} from './decoded-span.js'
+import type { Attributes, DecodedEvent, DecodedLink, DecodedRequest, DecodedSpan } from './decoded-span.js'
 import { OtlpDecodeError } from './errors.js'
-import { bytesToHex, isAllZeroHex } from './hex.js'
+import { isAllZeroHex } from './hex.js'
 import {
-  exportTraceServiceRequestType,
-  type WireAnyValue,
-  type WireEvent,
-  type WireExportTraceServiceRequest,
-  type WireKeyValue,
-  type WireLink,
-  type WireLong,
-  type WireSpan,
-} from './protobuf-schema.js'
+  ProtobufFormatError,
+  ProtobufReader,
+  readEvent,
+  readKeyValueInto,
+  readLink,
+  WIRE,
+} from './protobuf-reader.js'
 import { attributesProblem, RejectionTally, type SpanCandidate, validateSpan } from './span-validation.js'
 
-const twoToThe32 = 4294967296
+const LENGTH_DELIMITED = WIRE.lengthDelimited
 
-/** A fixed64 timestamp as bigint. */
-function unsignedToBigInt(value: WireLong | number): bigint {
-  if (typeof value === 'number') return BigInt(value)
-  return (BigInt(value.high >>> 0) << 32n) | BigInt(value.low >>> 0)
-}
-
-/** An int64 attribute value: a number when exactly representable, else decimal text. */
-function signedToAttributeValue(value: WireLong | number): number | string {
-  if (typeof value === 'number') return value
-  // Exact whenever the result is a safe integer; beyond that the double may round, so fall back to bigint.
-  const approximate = value.high * twoToThe32 + (value.low >>> 0)
-  if (Number.isSafeInteger(approximate)) return approximate
-  return int64ToAttributeValue((BigInt(value.high) << 32n) + BigInt(value.low >>> 0))
-}
-
-function decodeAnyValue(anyValue: WireAnyValue | null): AttributeValue {
-  if (anyValue === null) return null
-  // The member present on the wire is the own property (protobufjs keeps defaults on the prototype).
-  // Most frequent first.
-  if (Object.hasOwn(anyValue, 'stringValue')) return anyValue.stringValue
-  if (Object.hasOwn(anyValue, 'intValue')) return signedToAttributeValue(anyValue.intValue)
-  if (Object.hasOwn(anyValue, 'doubleValue')) return anyValue.doubleValue
-  if (Object.hasOwn(anyValue, 'boolValue')) return anyValue.boolValue
-  if (anyValue.arrayValue) return anyValue.arrayValue.values.map(decodeAnyValue)
-  if (anyValue.kvlistValue) return decodeAttributes(anyValue.kvlistValue.values)
-  if (Object.hasOwn(anyValue, 'bytesValue')) {
-    // AttributeValue has no binary type: bytes become base64, as OTLP/JSON writes them.
-    const bytes = anyValue.bytesValue
-    return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('base64')
-  }
-  // No member set: the specification's "empty value".
-  return null
-}
-
-function decodeAttributes(keyValues: WireKeyValue[]): Attributes {
+/** Span (trace.proto), with the resource and scope it belongs to. */
+function readSpan(reader: ProtobufReader, resource: Attributes, scope: DecodedSpan['scope']): SpanCandidate {
+  let traceId = ''
+  let spanId = ''
+  let traceState = ''
+  let parentSpanId = ''
+  let name = ''
+  let kind = 0
+  let startTimeUnixNano = 0n
+  let endTimeUnixNano = 0n
   const attributes: Attributes = {}
-  for (const keyValue of keyValues) setAttribute(attributes, keyValue.key, decodeAnyValue(keyValue.value))
-  return attributes
-}
-
-function decodeEvent(event: WireEvent): DecodedEvent {
-  return {
-    timeUnixNano: unsignedToBigInt(event.timeUnixNano),
-    name: event.name,
-    attributes: decodeAttributes(event.attributes),
+  const events: DecodedEvent[] = []
+  const links: DecodedLink[] = []
+  let statusCode = 0
+  let statusMessage = ''
+  while (reader.position < reader.end) {
+    const tag = reader.tag()
+    switch (tag) {
+      case (1 << 3) | LENGTH_DELIMITED:
+        traceId = reader.hex()
+        break
+      case (2 << 3) | LENGTH_DELIMITED:
+        spanId = reader.hex()
+        break
+      case (3 << 3) | LENGTH_DELIMITED:
+        traceState = reader.string()
+        break
+      case (4 << 3) | LENGTH_DELIMITED:
+        parentSpanId = reader.hex()
+        break
+      case (5 << 3) | LENGTH_DELIMITED:
+        name = reader.string()
+        break
+      case (6 << 3) | WIRE.varint:
+        // An enum is an int32: a negative one arrives as a ten-byte varint.
+        kind = reader.varint32() | 0
+        break
+      case (7 << 3) | WIRE.fixed64:
+        startTimeUnixNano = reader.fixed64AsBigInt()
+        break
+      case (8 << 3) | WIRE.fixed64:
+        endTimeUnixNano = reader.fixed64AsBigInt()
+        break
+      case (9 << 3) | LENGTH_DELIMITED:
+        readKeyValueInto(reader, attributes)
+        break
+      case (11 << 3) | LENGTH_DELIMITED: {
+        const outer = reader.enter()
+        events.push(readEvent(reader))
+        reader.leave(outer)
+        break
+      }
+      case (13 << 3) | LENGTH_DELIMITED: {
+        const outer = reader.enter()
+        links.push(readLink(reader))
+        reader.leave(outer)
+        break
+      }
+      case (15 << 3) | LENGTH_DELIMITED: {
+        // Status: message = 2, code = 3 (1 is the retired deprecated_code).
+        const outer = reader.enter()
+        while (reader.position < reader.end) {
+          const statusTag = reader.tag()
+          if (statusTag === ((2 << 3) | LENGTH_DELIMITED)) statusMessage = reader.string()
+          else if (statusTag === ((3 << 3) | WIRE.varint)) statusCode = reader.varint32() | 0
+          else reader.skip(statusTag & 7, statusTag >>> 3)
+        }
+        reader.leave(outer)
+        break
+      }
+      default:
+        reader.skip(tag & 7, tag >>> 3)
+    }
   }
-}
-
-function decodeLink(link: WireLink): DecodedLink {
   return {
-    traceId: bytesToHex(link.traceId),
-    spanId: bytesToHex(link.spanId),
-    traceState: link.traceState,
-    attributes: decodeAttributes(link.attributes),
-  }
-}
-
-function toSpanCandidate(span: WireSpan, resource: Attributes, scope: DecodedSpan['scope']): SpanCandidate {
-  const parentSpanId = bytesToHex(span.parentSpanId)
-  return {
-    traceId: bytesToHex(span.traceId),
-    spanId: bytesToHex(span.spanId),
+    traceId,
+    spanId,
     parentSpanId: isAllZeroHex(parentSpanId) ? '' : parentSpanId,
-    traceState: span.traceState,
-    name: span.name,
-    kind: span.kind,
-    startTimeUnixNano: unsignedToBigInt(span.startTimeUnixNano),
-    endTimeUnixNano: unsignedToBigInt(span.endTimeUnixNano),
-    attributes: decodeAttributes(span.attributes),
-    events: span.events.map(decodeEvent),
-    links: span.links.map(decodeLink),
-    status:
-      span.status === null
-        ? { code: 0, message: '' }
-        : { code: span.status.code, message: span.status.message },
+    traceState,
+    name,
+    kind,
+    startTimeUnixNano,
+    endTimeUnixNano,
+    attributes,
+    events,
+    links,
+    status: { code: statusCode, message: statusMessage },
     resource,
     scope,
   }
+}
+
+/** Resource (resource.proto): its attributes are field 1. */
+function readResource(reader: ProtobufReader): Attributes {
+  const attributes: Attributes = {}
+  while (reader.position < reader.end) {
+    const tag = reader.tag()
+    if (tag === ((1 << 3) | LENGTH_DELIMITED)) readKeyValueInto(reader, attributes)
+    else reader.skip(tag & 7, tag >>> 3)
+  }
+  return attributes
+}
+
+function readScope(reader: ProtobufReader): DecodedSpan['scope'] {
+  const scope = { name: '', version: '', attributes: {} as Attributes }
+  while (reader.position < reader.end) {
+    const tag = reader.tag()
+    if (tag === ((1 << 3) | LENGTH_DELIMITED)) scope.name = reader.string()
+    else if (tag === ((2 << 3) | LENGTH_DELIMITED)) scope.version = reader.string()
+    else if (tag === ((3 << 3) | LENGTH_DELIMITED)) readKeyValueInto(reader, scope.attributes)
+    else reader.skip(tag & 7, tag >>> 3)
+  }
+  return scope
+}
+
+/** Where each message of a ResourceSpans starts and ends, so its resource is read before its spans. */
+interface Slice {
+  start: number
+  end: number
+}
+
+/** The length-delimited fields of the current message with the given field number, in order. */
+function fieldsOf(reader: ProtobufReader, fieldNumber: number): Slice[] {
+  const slices: Slice[] = []
+  while (reader.position < reader.end) {
+    const tag = reader.tag()
+    if (tag === ((fieldNumber << 3) | LENGTH_DELIMITED)) {
+      const length = reader.varint32()
+      const start = reader.take(length)
+      slices.push({ start, end: start + length })
+    } else reader.skip(tag & 7, tag >>> 3)
+  }
+  return slices
+}
+
+/** Reads `slice` with `read`; a sub-message field written several times is merged, as protobuf requires. */
+function within<T>(reader: ProtobufReader, slice: Slice, read: (reader: ProtobufReader) => T): T {
+  const outerEnd = reader.end
+  const outerPosition = reader.position
+  reader.position = slice.start
+  reader.end = slice.end
+  const result = read(reader)
+  reader.position = outerPosition
+  reader.end = outerEnd
+  return result
 }
 
 /**
@@ -110,41 +166,68 @@ function toSpanCandidate(span: WireSpan, resource: Attributes, scope: DecodedSpa
  * that decode but fail validation (see span-validation.ts) are counted in `rejectedSpans` instead.
  */
 export function decodeProtobufRequest(bytes: Uint8Array): DecodedRequest {
-  let request: WireExportTraceServiceRequest
-  try {
-    // protobufjs returns its reflected Message; WireExportTraceServiceRequest describes the same fields.
-    request = exportTraceServiceRequestType.decode(bytes) as unknown as WireExportTraceServiceRequest
-  } catch (error) {
-    const reason = error instanceof Error ? error.message : String(error)
-    throw new OtlpDecodeError(`the body is not a protobuf ExportTraceServiceRequest (${reason})`, {
-      cause: error,
-    })
-  }
-
   const spans: DecodedSpan[] = []
   const tally = new RejectionTally()
-  for (const resourceSpans of request.resourceSpans) {
-    // Decoded once and shared by every span of the resource (and of the scope, below).
-    const resource = decodeAttributes(resourceSpans.resource?.attributes ?? [])
-    const resourceProblem = attributesProblem(resource, 'resource attributes')
-    for (const scopeSpans of resourceSpans.scopeSpans) {
-      const scope = {
-        name: scopeSpans.scope?.name ?? '',
-        version: scopeSpans.scope?.version ?? '',
-        attributes: decodeAttributes(scopeSpans.scope?.attributes ?? []),
-      }
-      // Checked once per resource and scope: a bad one rejects each of its spans, with its reason.
-      const sharedProblem = resourceProblem ?? attributesProblem(scope.attributes, 'scope attributes')
-      for (const wireSpan of scopeSpans.spans) {
-        if (sharedProblem !== undefined) {
-          tally.reject(sharedProblem, wireSpan.name)
-          continue
+  const reader = new ProtobufReader(bytes)
+  try {
+    // ExportTraceServiceRequest: resource_spans = 1. ResourceSpans: resource = 1, scope_spans = 2.
+    // ScopeSpans: scope = 1, spans = 2. A message may put its fields in any order, so each level
+    // finds its sub-messages first and reads the resource (or scope) before the spans that share it.
+    for (const resourceSpans of fieldsOf(reader, 1)) {
+      within(reader, resourceSpans, () => {
+        const resource: Attributes = {}
+        const scopeSpansList: Slice[] = []
+        while (reader.position < reader.end) {
+          const tag = reader.tag()
+          if (tag === ((1 << 3) | LENGTH_DELIMITED)) {
+            const outer = reader.enter()
+            Object.assign(resource, readResource(reader))
+            reader.leave(outer)
+          } else if (tag === ((2 << 3) | LENGTH_DELIMITED)) {
+            const length = reader.varint32()
+            const start = reader.take(length)
+            scopeSpansList.push({ start, end: start + length })
+          } else reader.skip(tag & 7, tag >>> 3)
         }
-        const checked = validateSpan(toSpanCandidate(wireSpan, resource, scope))
-        if (typeof checked === 'string') tally.reject(checked, wireSpan.name)
-        else spans.push(checked)
-      }
+        // Decoded once and shared by every span of the resource (and of the scope, below).
+        const resourceProblem = attributesProblem(resource, 'resource attributes')
+        for (const scopeSpans of scopeSpansList) {
+          within(reader, scopeSpans, () => {
+            let scope: DecodedSpan['scope'] = { name: '', version: '', attributes: {} }
+            const spanSlices: Slice[] = []
+            while (reader.position < reader.end) {
+              const tag = reader.tag()
+              if (tag === ((1 << 3) | LENGTH_DELIMITED)) {
+                const outer = reader.enter()
+                scope = readScope(reader)
+                reader.leave(outer)
+              } else if (tag === ((2 << 3) | LENGTH_DELIMITED)) {
+                const length = reader.varint32()
+                const start = reader.take(length)
+                spanSlices.push({ start, end: start + length })
+              } else reader.skip(tag & 7, tag >>> 3)
+            }
+            // Checked once per resource and scope: a bad one rejects each of its spans, with its reason.
+            const sharedProblem = resourceProblem ?? attributesProblem(scope.attributes, 'scope attributes')
+            for (const spanSlice of spanSlices) {
+              const candidate = within(reader, spanSlice, () => readSpan(reader, resource, scope))
+              if (sharedProblem !== undefined) {
+                tally.reject(sharedProblem, candidate.name)
+                continue
+              }
+              const checked = validateSpan(candidate)
+              if (typeof checked === 'string') tally.reject(checked, candidate.name)
+              else spans.push(checked)
+            }
+          })
+        }
+      })
     }
+  } catch (error) {
+    if (!(error instanceof ProtobufFormatError)) throw error
+    throw new OtlpDecodeError(`the body is not a protobuf ExportTraceServiceRequest (${error.message})`, {
+      cause: error,
+    })
   }
   return { spans, rejectedSpans: tally.rejectedSpans, rejectionMessages: tally.messages() }
 }

@@ -1,5 +1,6 @@
 import { JsonTraceSerializer, ProtobufTraceSerializer } from '@opentelemetry/otlp-transformer'
 import type { ReadableSpan } from '@opentelemetry/sdk-trace'
+import protobuf from 'protobufjs/light.js'
 import { beforeAll, describe, expect, it } from 'vitest'
 import { decodeJsonRequest } from './decode-json.js'
 import { decodeProtobufRequest } from './decode-protobuf.js'
@@ -52,7 +53,7 @@ describe('decoding what the official OpenTelemetry JS exporters send', () => {
     const body = ProtobufTraceSerializer.serializeRequest(officialSpans)
     if (body === undefined) throw new Error('the serializer produced no body')
     const decoded = decodeProtobufRequest(body)
-    expect(decoded.rejectedSpans).toBe(0)
+    expect(decoded.rejectionMessages).toEqual([])
     expect(decoded.rejectionMessages).toEqual([])
     expect([...decoded.spans].sort(bySpanId)).toEqual(expectedSpans)
   })
@@ -61,7 +62,7 @@ describe('decoding what the official OpenTelemetry JS exporters send', () => {
     const body = JsonTraceSerializer.serializeRequest(officialSpans)
     if (body === undefined) throw new Error('the serializer produced no body')
     const decoded = decodeJsonRequest(new TextDecoder().decode(body))
-    expect(decoded.rejectedSpans).toBe(0)
+    expect(decoded.rejectionMessages).toEqual([])
     expect([...decoded.spans].sort(bySpanId)).toEqual(expectedSpans)
   })
 
@@ -138,7 +139,7 @@ describe('decoding OTLP/protobuf', () => {
       }),
     )
     expect(decoded.rejectionMessages).toEqual([])
-    expect(decoded.rejectedSpans).toBe(0)
+    expect(decoded.rejectionMessages).toEqual([])
     const [span] = decoded.spans
     expect(span?.traceId).toBe(validIds.traceId)
     expect(span?.parentSpanId).toBe('')
@@ -175,6 +176,77 @@ describe('decoding OTLP/protobuf', () => {
       rejectedSpans: 0,
       rejectionMessages: [],
     })
+  })
+
+  it('reads fields in any order, skips unknown fields of every wire type, merges a repeated resource', () => {
+    const writer = protobuf.Writer.create()
+    // A span: ids, name, start/end; then unknown fields (varint 20, fixed32 21, fixed64 22, bytes 23, group 24).
+    const span = protobuf.Writer.create()
+    span.uint32((5 << 3) | 2).string('late span')
+    span.uint32((1 << 3) | 2).bytes(Buffer.from(validIds.traceId, 'hex'))
+    span.uint32((2 << 3) | 2).bytes(Buffer.from(validIds.spanId, 'hex'))
+    span.uint32((7 << 3) | 1).fixed64('1767225600000000000')
+    span.uint32((8 << 3) | 1).fixed64('1767225601000000000')
+    span.uint32((20 << 3) | 0).uint64(123456789012)
+    span.uint32((21 << 3) | 5).fixed32(7)
+    span.uint32((22 << 3) | 1).fixed64(9)
+    span.uint32((23 << 3) | 2).bytes(new Uint8Array([1, 2, 3]))
+    span
+      .uint32((24 << 3) | 3)
+      .uint32((1 << 3) | 0)
+      .uint32(5)
+      .uint32((24 << 3) | 4)
+    const scopeSpans = protobuf.Writer.create()
+    scopeSpans.uint32((2 << 3) | 2).bytes(span.finish()) // the span before its scope
+    scopeSpans.uint32((1 << 3) | 2).bytes(
+      protobuf.Writer.create()
+        .uint32((1 << 3) | 2)
+        .string('scope-a')
+        .finish(),
+    )
+    const keyValue = (key: string, value: string) => {
+      const anyValue = protobuf.Writer.create()
+        .uint32((1 << 3) | 2)
+        .string(value)
+        .finish()
+      return protobuf.Writer.create()
+        .uint32((1 << 3) | 2)
+        .string(key)
+        .uint32((2 << 3) | 2)
+        .bytes(anyValue)
+        .finish()
+    }
+    const resource = (key: string, value: string) =>
+      protobuf.Writer.create()
+        .uint32((1 << 3) | 2)
+        .bytes(keyValue(key, value))
+        .finish()
+    const resourceSpans = protobuf.Writer.create()
+    resourceSpans.uint32((2 << 3) | 2).bytes(scopeSpans.finish()) // the spans before their resource
+    resourceSpans.uint32((1 << 3) | 2).bytes(resource('service.name', 'svc'))
+    resourceSpans.uint32((1 << 3) | 2).bytes(resource('host.name', 'h1'))
+    writer.uint32((1 << 3) | 2).bytes(resourceSpans.finish())
+    const decoded = decodeProtobufRequest(writer.finish())
+    expect(decoded.rejectionMessages).toEqual([])
+    expect(decoded.spans).toHaveLength(1)
+    expect(decoded.spans[0]).toMatchObject({
+      ...validIds,
+      name: 'late span',
+      startTimeUnixNano: 1_767_225_600_000_000_000n,
+      endTimeUnixNano: 1_767_225_601_000_000_000n,
+      scope: { name: 'scope-a' },
+      resource: { 'service.name': 'svc', 'host.name': 'h1' },
+    })
+  })
+
+  it('refuses a string that is not UTF-8, as proto3 requires', () => {
+    const body = encodeProtobuf({
+      resourceSpans: [{ scopeSpans: [{ spans: [{ name: 'MARK' }] }] }],
+    })
+    const at = Buffer.from(body).indexOf('MARK')
+    const broken = Uint8Array.from(body)
+    broken[at] = 0xff
+    expect(() => decodeProtobufRequest(broken)).toThrow(/not valid UTF-8/)
   })
 
   it.each([

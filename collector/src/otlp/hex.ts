@@ -1,16 +1,5 @@
 /** Trace and span ids as lowercase hex, the form OTLP/JSON uses and DecodedSpan stores. */
 
-/** '00'..'ff' by byte value: one lookup and one concatenation per byte. */
-const hexByByte: readonly string[] = Array.from({ length: 256 }, (_, byte) =>
-  byte.toString(16).padStart(2, '0'),
-)
-
-export function bytesToHex(bytes: Uint8Array): string {
-  let hex = ''
-  for (let index = 0; index < bytes.length; index++) hex += hexByByte[bytes[index]!]
-  return hex
-}
-
 /** Whether every character is a hex digit, either case (what OTLP/JSON allows in ids). */
 export function isHexDigits(text: string): boolean {
   for (let index = 0; index < text.length; index++) {

@@ -35,4 +35,17 @@ describe('encodeRows', () => {
     expect(encoded.chunks).toEqual(['[1,{"service.name":"svc"}]\n[2,{"service.name":"svc"}]\n'])
     expect(encoded.bytes).toBe(chunkText(encoded.chunks[0]!).length)
   })
+
+  it('reads rows of one shape by their values, and any other row by name, to the same lines', () => {
+    const rows = [
+      { id: 1, name: 'a', attributes: { k: 'v' } },
+      { id: 2, name: 'b', attributes: { k: 'w' } },
+    ]
+    const columns = ['id', 'name', 'attributes']
+    const expected = encodedLines(encodeRows(rows, columns, [7]))
+    expect(encodedLines(encodeRows(rows, columns, [7], { sameShape: true }))).toEqual(expected)
+    // Keys in another order than the columns: read by name whatever the caller said.
+    const reordered = rows.map(({ id, name, attributes }) => ({ name, id, attributes }))
+    expect(encodedLines(encodeRows(reordered, columns, [7], { sameShape: true }))).toEqual(expected)
+  })
 })

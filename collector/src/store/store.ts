@@ -147,6 +147,14 @@ export function chunkText(chunk: EncodedChunk): string {
   return typeof chunk === 'string' ? chunk : chunk.head + chunk.shared + chunk.tail
 }
 
+/** Lines in a chunk. */
+export function chunkLineCount(chunk: EncodedChunk): number {
+  if (typeof chunk !== 'string') return 1
+  let count = 0
+  for (let at = chunk.indexOf('\n'); at !== -1; at = chunk.indexOf('\n', at + 1)) count++
+  return count
+}
+
 /** A map value at least this long (as JSON) is encoded once and shared by the lines that carry it. */
 const SHARED_VALUE_MIN_CHARS = 1024
 
@@ -161,10 +169,14 @@ export function encodeRows(
   rows: readonly object[],
   columns: readonly string[] = Object.keys(rows[0] ?? {}),
   trailing: readonly unknown[] = [],
+  options: EncodeOptions = {},
 ): EncodedRows {
   const width = columns.length
-  const values: unknown[] = new Array(width + trailing.length)
-  for (let index = 0; index < trailing.length; index++) values[width + index] = trailing[index]
+  const keyed: unknown[] = new Array(width + trailing.length)
+  for (let index = 0; index < trailing.length; index++) keyed[width + index] = trailing[index]
+  // Object.values reads a row in one native call, where reading 40 columns by name costs a keyed
+  // lookup each: about a third of the encoding time.
+  const inColumnOrder = options.sameShape === true && rows.length > 0 && hasKeysInOrder(rows[0]!, columns)
   const sharedText = new Map<object, string | null>()
   // Only a map that the previous row carried too is a candidate: rows' own maps are not stringified twice.
   const previous: unknown[] = new Array(width)
@@ -173,11 +185,22 @@ export function encodeRows(
   let bytes = 0
   for (let line = 0; line < rows.length; line++) {
     const record = rows[line] as Record<string, unknown>
+    let values = keyed
+    if (inColumnOrder) {
+      values = Object.values(record)
+      if (values.length === width) {
+        for (const value of trailing) values.push(value)
+      } else {
+        values = keyed
+        for (let index = 0; index < width; index++) keyed[index] = record[columns[index]!]
+      }
+    } else {
+      for (let index = 0; index < width; index++) keyed[index] = record[columns[index]!]
+    }
     let shared = -1
     let text: string | null = null
     for (let index = 0; index < width; index++) {
-      const value = record[columns[index]!]
-      values[index] = value
+      const value = values[index]
       const repeated = previous[index] === value
       previous[index] = value
       if (shared === -1 && repeated && typeof value === 'object' && value !== null && !Array.isArray(value)) {
@@ -203,14 +226,41 @@ export function encodeRows(
     const head = shared === 0 ? '[' : `${JSON.stringify(values.slice(0, shared)).slice(0, -1)},`
     const tail =
       shared === values.length - 1 ? ']\n' : `,${JSON.stringify(values.slice(shared + 1)).slice(1)}\n`
-    if (lines.length > 0) chunks.push(`${lines.join('\n')}\n`)
+    if (lines.length > 0) chunks.push(flatChunk(lines))
     lines = []
     chunks.push({ head, shared: text, tail })
     bytes += head.length + tail.length
   }
-  // Small lines become one flat string: a batch waiting for ClickHouse then holds no rope of small pieces.
-  if (lines.length > 0) chunks.push(`${lines.join('\n')}\n`)
+  if (lines.length > 0) chunks.push(flatChunk(lines))
   return { columns, chunks, count: rows.length, bytes }
+}
+
+/** Options of encodeRows. */
+export interface EncodeOptions {
+  /**
+   * Every row was built by the same object literal (mapSpans' rows), so every row has the first
+   * row's keys in the first row's order. When those are `columns`, rows are read with Object.values.
+   * Default: false (rows are read column by column, by name).
+   */
+  sameShape?: boolean
+}
+
+function hasKeysInOrder(row: object, columns: readonly string[]): boolean {
+  const keys = Object.keys(row)
+  if (keys.length !== columns.length) return false
+  for (let index = 0; index < keys.length; index++) if (keys[index] !== columns[index]) return false
+  return true
+}
+
+/**
+ * Small lines become one flat string: a batch waiting for ClickHouse then holds no rope of small
+ * pieces. (Held as UTF-8 Buffers instead, off the JavaScript heap, the collector measured no less
+ * CPU: see docs/ingest-speed.md.)
+ */
+function flatChunk(lines: string[]): string {
+  // An empty last element gives the final newline without a second copy of the joined text.
+  lines.push('')
+  return lines.join('\n')
 }
 
 /** The lines of encoded rows, one string each (to isolate a row ClickHouse refuses). */

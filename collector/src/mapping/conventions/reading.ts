@@ -46,13 +46,22 @@ export interface SpanFields extends TokenCounts {
   toolCallId: string
 }
 
+/** The token count fields, in one list (read for every span: no Object.keys per span). */
+export const TOKEN_COUNT_FIELDS = [
+  'inputTokens',
+  'outputTokens',
+  'cacheReadTokens',
+  'cacheWriteTokens',
+  'reasoningTokens',
+] as const satisfies readonly (keyof TokenCounts)[]
+
 /** The attributes a convention reads as each token count, in order: the first one present wins. */
 export type TokenAttributes = { readonly [Field in keyof TokenCounts]: readonly string[] }
 
 /** Reads the token counts a convention's table names (undefined where none is present). */
 export function readTokenCounts(attributes: Attributes, table: TokenAttributes): Partial<TokenCounts> {
   const counts: Partial<TokenCounts> = {}
-  for (const field of Object.keys(table) as (keyof TokenCounts)[]) {
+  for (const field of TOKEN_COUNT_FIELDS) {
     for (const key of table[field]) {
       const count = readCount(attributes[key])
       if (count !== undefined) {
