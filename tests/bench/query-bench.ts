@@ -225,10 +225,13 @@ async function measureFreshness(store: Awaited<ReturnType<typeof createServerSto
     return body.rows[0]?.runs ?? 0
   }
   const hex = (n: number, length: number) => n.toString(16).padStart(length, '0')
+  // New ids on every run of the bench: on a reused server, a run id sent before would only
+  // replace its earlier row, and the count the loop waits for would never rise.
+  const base = Math.floor(Math.random() * 2 ** 40)
   const run = (index: number): GoldenRun => ({
     project: PROJECT,
-    runId: hex(0xf0000000 + index, 16),
-    traceId: hex(0xf0000000 + index, 32),
+    runId: hex(base + index, 16),
+    traceId: hex(base + index, 32),
     parentRunId: '',
     agentId: `fresh-${index % 50}`,
     userId: '',
@@ -247,7 +250,7 @@ async function measureFreshness(store: Awaited<ReturnType<typeof createServerSto
     while (!stop) {
       const spans = Array.from({ length: 50 }, () => {
         // A span of its own id, renamed into a late outcome for a random stored run.
-        const span = runSpan({ ...run(0), runId: hex(0xe0000000 + lateSent++, 16) })
+        const span = runSpan({ ...run(0), runId: hex(base + 1_000_000 + lateSent++, 16) })
         return {
           ...span,
           name: 'daa.outcome',
