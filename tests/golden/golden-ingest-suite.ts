@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { runSavedQuery, type SavedQueryResult } from '../../collector/src/queries/index.js'
 import { EXPECTED, type MetricParams } from './expected-metrics.js'
 import { GOLDEN_PROJECT, type GoldenRun, generateGoldenDataset, OTHER_PROJECT } from './golden-dataset.js'
-import { goldenRequests, runSpan } from './golden-otlp.js'
+import { runSpan, sendGoldenFleet } from './golden-otlp.js'
 import { expectRows } from './golden-suite.js'
 
 /** UTC, zones with half- and quarter-hour offsets, two DST springs, and southern fall-backs (25-hour days). */
@@ -106,22 +106,7 @@ export function describeIngestedGolden(
       for (const project of [GOLDEN_PROJECT, OTHER_PROJECT]) {
         keys.set(project, (await createApiKey(target.store, project, 'golden')).key)
       }
-      const requests = goldenRequests(dataset)
-      let turn = 0
-      for (const request of requests) {
-        for (let attempt = 0; attempt < (request.retried ? 2 : 1); attempt++) {
-          const collector = target.collectors[turn++ % target.collectors.length]!
-          const response = await fetch(`${collector}/v1/traces`, {
-            method: 'POST',
-            body: ProtobufTraceSerializer.serializeRequest(request.spans)!,
-            headers: {
-              'content-type': 'application/x-protobuf',
-              authorization: `Bearer ${keys.get(request.project)}`,
-            },
-          })
-          expect(response.status).toBe(200)
-        }
-      }
+      await sendGoldenFleet(dataset, target.collectors, keys)
       lastAck = Date.now()
       // Sending waits for each acknowledgment while the collector works: slow on a loaded machine.
     }, 600_000)

@@ -9,6 +9,7 @@
  * every child is attributed to its run by the collector, after the run arrives.
  */
 import { SpanKind, SpanStatusCode } from '@opentelemetry/api'
+import { ProtobufTraceSerializer } from '@opentelemetry/otlp-transformer'
 import { resourceFromAttributes } from '@opentelemetry/resources'
 import type { ReadableSpan } from '@opentelemetry/sdk-trace'
 import type { GoldenCall, GoldenDataset, GoldenRun } from './golden-dataset.js'
@@ -164,4 +165,32 @@ export function goldenRequests(dataset: GoldenDataset, runsPerRequest = 120): Ot
   return [...requests, ...later]
     .filter((request) => request.spans.length > 0)
     .map((request, index) => ({ ...request, retried: index % 4 === 3 }))
+}
+
+/**
+ * Sends the golden fleet as a real sender would: each request as OTLP/protobuf, the retried ones
+ * twice, to the collectors in turn, with each project's API key; returns when the last is
+ * acknowledged, and throws on any answer but 200.
+ */
+export async function sendGoldenFleet(
+  dataset: GoldenDataset,
+  collectors: readonly string[],
+  keys: ReadonlyMap<string, string>,
+): Promise<void> {
+  let turn = 0
+  for (const request of goldenRequests(dataset)) {
+    for (let attempt = 0; attempt < (request.retried ? 2 : 1); attempt++) {
+      const collector = collectors[turn++ % collectors.length]!
+      const response = await fetch(`${collector}/v1/traces`, {
+        method: 'POST',
+        body: ProtobufTraceSerializer.serializeRequest(request.spans)!,
+        headers: {
+          'content-type': 'application/x-protobuf',
+          authorization: `Bearer ${keys.get(request.project)}`,
+        },
+      })
+      if (response.status !== 200)
+        throw new Error(`${collector} answered ${response.status}: ${await response.text()}`)
+    }
+  }
 }

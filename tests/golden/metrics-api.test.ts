@@ -15,7 +15,6 @@ import {
   type Store,
   startCollectorServer,
 } from '@daa/collector'
-import { ProtobufTraceSerializer } from '@opentelemetry/otlp-transformer'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import {
   expandIncludes,
@@ -27,7 +26,7 @@ import {
 } from '../../collector/src/queries/index.js'
 import { EXPECTED } from './expected-metrics.js'
 import { GOLDEN_PROJECT, generateGoldenDataset, OTHER_PROJECT } from './golden-dataset.js'
-import { goldenRequests } from './golden-otlp.js'
+import { sendGoldenFleet } from './golden-otlp.js'
 import { RANGE } from './golden-suite.js'
 
 const dataDir = mkdtempSync(join(tmpdir(), 'daa-metrics-api-'))
@@ -63,19 +62,7 @@ beforeAll(async () => {
   for (const project of [GOLDEN_PROJECT, OTHER_PROJECT]) {
     keys.set(project, (await createApiKey(store, project, 'metrics-api')).key)
   }
-  for (const request of goldenRequests(dataset)) {
-    for (let attempt = 0; attempt < (request.retried ? 2 : 1); attempt++) {
-      const response = await fetch(`${collector.url}/v1/traces`, {
-        method: 'POST',
-        body: ProtobufTraceSerializer.serializeRequest(request.spans)!,
-        headers: {
-          'content-type': 'application/x-protobuf',
-          authorization: `Bearer ${keys.get(request.project)}`,
-        },
-      })
-      expect(response.status).toBe(200)
-    }
-  }
+  await sendGoldenFleet(dataset, [collector.url], keys)
   // Every test below reads the fleet's final answers: wait for them, without calling a refresh.
   for (const [project, tz] of [
     [GOLDEN_PROJECT, 'UTC'],

@@ -370,10 +370,22 @@ const CHANGE_FEEDS = [
   { view: 'run_changes_from_outcomes', source: 'outcomes', where: '' },
 ] as const
 
+/** What every migration's DDL needs, on one node or a cluster: ON CLUSTER, local names, drops. */
+function ddl(context: MigrationContext) {
+  const onCluster = context.cluster?.replicated ? ` ON CLUSTER ${quoteIdentifier(context.cluster.name)}` : ''
+  const local = (table: TableDefinition) =>
+    context.cluster && table.shardingKey ? `${table.name}_local` : table.name
+  const drop = (table: TableDefinition) =>
+    [...new Set([table.name, local(table)])].map(
+      (name) => `DROP TABLE IF EXISTS ${quoteIdentifier(name)}${onCluster} SYNC`,
+    )
+  return { onCluster, local, drop }
+}
+
 /** The materialized views that feed run_changes, each tagging its rows with its source table. */
 function changeFeedStatements(context: MigrationContext): string[] {
-  const onCluster = context.cluster?.replicated ? ` ON CLUSTER ${quoteIdentifier(context.cluster.name)}` : ''
-  const changesTable = quoteIdentifier(context.cluster ? `${RUN_CHANGES.name}_local` : RUN_CHANGES.name)
+  const { onCluster, local } = ddl(context)
+  const changesTable = quoteIdentifier(local(RUN_CHANGES))
   return CHANGE_FEEDS.map(
     ({ view, source, where }) =>
       `CREATE MATERIALIZED VIEW IF NOT EXISTS ${quoteIdentifier(view)}${onCluster} TO ${changesTable} AS ` +
@@ -385,9 +397,7 @@ function changeFeedStatements(context: MigrationContext): string[] {
 
 /** The statements of the rollup migration (version 2), for a single node or a cluster. */
 export function rollupMigrationStatements(context: MigrationContext): string[] {
-  const local = (table: TableDefinition) =>
-    context.cluster && table.shardingKey ? `${table.name}_local` : table.name
-  const onCluster = context.cluster?.replicated ? ` ON CLUSTER ${quoteIdentifier(context.cluster.name)}` : ''
+  const { onCluster, local } = ddl(context)
   const changesTable = quoteIdentifier(local(RUN_CHANGES))
   return [
     ...createTable(RUN_FACTS, context),
@@ -445,13 +455,7 @@ FROM run_facts FINAL`
  * from run_facts), the trace change log and its view, refresh claims and records, and run_summary.
  */
 export function metricLayerMigrationStatements(context: MigrationContext): string[] {
-  const onCluster = context.cluster?.replicated ? ` ON CLUSTER ${quoteIdentifier(context.cluster.name)}` : ''
-  const local = (table: TableDefinition) =>
-    context.cluster && table.shardingKey ? `${table.name}_local` : table.name
-  const drop = (table: TableDefinition) =>
-    [...new Set([table.name, local(table)])].map(
-      (name) => `DROP TABLE IF EXISTS ${quoteIdentifier(name)}${onCluster} SYNC`,
-    )
+  const { onCluster, local, drop } = ddl(context)
   const keepFor = (table: TableDefinition, column: string) =>
     `ALTER TABLE ${quoteIdentifier(local(table))}${onCluster} MODIFY TTL toDateTime(${column}) + INTERVAL ${LOG_KEEP_DAYS} DAY`
   // run_facts too: its partitions become months. Both are derived: the first refresh (a full one,
@@ -479,13 +483,7 @@ export function metricLayerMigrationStatements(context: MigrationContext): strin
  * refresh after it is a full rebuild from the raw tables (answers are partial until it finishes).
  */
 export function keyedLayersMigrationStatements(context: MigrationContext): string[] {
-  const onCluster = context.cluster?.replicated ? ` ON CLUSTER ${quoteIdentifier(context.cluster.name)}` : ''
-  const local = (table: TableDefinition) =>
-    context.cluster && table.shardingKey ? `${table.name}_local` : table.name
-  const drop = (table: TableDefinition) =>
-    [...new Set([table.name, local(table)])].map(
-      (name) => `DROP TABLE IF EXISTS ${quoteIdentifier(name)}${onCluster} SYNC`,
-    )
+  const { onCluster, local, drop } = ddl(context)
   const changeTables = [...new Set([RUN_CHANGES.name, local(RUN_CHANGES)])]
   return [
     ...[RUN_FACTS, ...DAY_ROLLUPS].flatMap(drop),
