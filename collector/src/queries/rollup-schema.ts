@@ -24,9 +24,9 @@ import { quoteIdentifier } from '../store/store.js'
 
 /**
  * Index granularity of the derived tables. A refresh reads the inputs of a few hundred keys per
- * second scattered over the whole history; with ClickHouse's default 8,192 rows per granule each key
- * costs a granule, so a refresh read most of a 10M-run table (measured: metric-layer.md). 1,024
- * rows make that 8× less, for a sparse index of 10k marks per 10M rows.
+ * second scattered over the whole history, and each key costs at least a granule: ClickHouse's
+ * default of 8,192 rows is eight times what a key needs to read here. 256 rows measured no faster
+ * per key than 1,024 (metric-layer.md), so 1,024: a sparse index of 10k marks per 10M rows.
  */
 export const KEYED_GRANULES = 'index_granularity = 1024'
 
@@ -115,16 +115,8 @@ export const AGENT_DAYS: TableDefinition = {
   settings: KEYED_GRANULES,
 }
 
-/**
- * Per project, UTC quarter-hour and agent (agent_id '' = all agents together): sums over the runs
- * started in that quarter-hour. One row per key (partitions are rebuilt whole; never read with FINAL).
- */
-export const QUARTER_TOTALS: TableDefinition = {
-  name: 'quarter_totals',
-  columns: `
-    project_id LowCardinality(String),
-    agent_id String CODEC(ZSTD(1)),
-    quarter DateTime('UTC') CODEC(Delta(4), ZSTD(1)),
+/** The measures of quarter_totals and bucket_totals (and the version column), after their keys. */
+const TOTAL_COLUMNS = `
     runs UInt64 CODEC(T64, ZSTD(1)),
     delivered_runs UInt64 CODEC(T64, ZSTD(1)),
     partial_runs UInt64 CODEC(T64, ZSTD(1)),
@@ -139,7 +131,27 @@ export const QUARTER_TOTALS: TableDefinition = {
     tool_calls UInt64 CODEC(T64, ZSTD(1)),
     tool_errors UInt64 CODEC(T64, ZSTD(1)),
     run_durations_ns Array(UInt64) CODEC(ZSTD(1)),
-    refreshed_at DateTime64(6, 'UTC') DEFAULT now64(6) CODEC(Delta(8), ZSTD(1))`,
+    refreshed_at DateTime64(6, 'UTC') DEFAULT now64(6) CODEC(Delta(8), ZSTD(1))`
+
+/** The outcome, its measures and the version column of quarter_outcomes and bucket_outcomes. */
+const OUTCOME_COLUMNS = `
+    outcome LowCardinality(String),
+    outcome_reason String CODEC(ZSTD(1)),
+    outcome_unit LowCardinality(String),
+    runs UInt64 CODEC(T64, ZSTD(1)),
+    value Float64 CODEC(ZSTD(1)),
+    refreshed_at DateTime64(6, 'UTC') DEFAULT now64(6) CODEC(Delta(8), ZSTD(1))`
+
+/**
+ * Per project, UTC quarter-hour and agent (agent_id '' = all agents together): sums over the runs
+ * started in that quarter-hour. One row per key (partitions are rebuilt whole; never read with FINAL).
+ */
+export const QUARTER_TOTALS: TableDefinition = {
+  name: 'quarter_totals',
+  columns: `
+    project_id LowCardinality(String),
+    agent_id String CODEC(ZSTD(1)),
+    quarter DateTime('UTC') CODEC(Delta(4), ZSTD(1)),${TOTAL_COLUMNS}`,
   engine: 'ReplacingMergeTree(refreshed_at)',
   // The all-agents rows ('') come first in each project's range.
   orderBy: '(project_id, agent_id, quarter)',
@@ -158,13 +170,7 @@ export const QUARTER_OUTCOMES: TableDefinition = {
   columns: `
     project_id LowCardinality(String),
     agent_id String CODEC(ZSTD(1)),
-    quarter DateTime('UTC') CODEC(Delta(4), ZSTD(1)),
-    outcome LowCardinality(String),
-    outcome_reason String CODEC(ZSTD(1)),
-    outcome_unit LowCardinality(String),
-    runs UInt64 CODEC(T64, ZSTD(1)),
-    value Float64 CODEC(ZSTD(1)),
-    refreshed_at DateTime64(6, 'UTC') DEFAULT now64(6) CODEC(Delta(8), ZSTD(1))`,
+    quarter DateTime('UTC') CODEC(Delta(4), ZSTD(1)),${OUTCOME_COLUMNS}`,
   engine: 'ReplacingMergeTree(refreshed_at)',
   orderBy: '(project_id, agent_id, quarter, outcome, outcome_reason, outcome_unit)',
   partitionBy: 'toYYYYMM(quarter)',
@@ -177,12 +183,10 @@ export const QUARTER_OUTCOMES: TableDefinition = {
 export const BUCKET_TOTALS: TableDefinition = {
   ...QUARTER_TOTALS,
   name: 'bucket_totals',
-  columns: QUARTER_TOTALS.columns
-    .replace('agent_id String CODEC(ZSTD(1)),\n    quarter', 'quarter')
-    .replace(
-      "quarter DateTime('UTC') CODEC(Delta(4), ZSTD(1)),",
-      "quarter DateTime('UTC') CODEC(Delta(4), ZSTD(1)),\n    bucket UInt8,",
-    ),
+  columns: `
+    project_id LowCardinality(String),
+    quarter DateTime('UTC') CODEC(Delta(4), ZSTD(1)),
+    bucket UInt8,${TOTAL_COLUMNS}`,
   orderBy: '(project_id, quarter, bucket)',
   shardingKey: 'cityHash64(project_id, quarter)',
 }
@@ -191,12 +195,10 @@ export const BUCKET_TOTALS: TableDefinition = {
 export const BUCKET_OUTCOMES: TableDefinition = {
   ...QUARTER_OUTCOMES,
   name: 'bucket_outcomes',
-  columns: QUARTER_OUTCOMES.columns
-    .replace('agent_id String CODEC(ZSTD(1)),\n    quarter', 'quarter')
-    .replace(
-      "quarter DateTime('UTC') CODEC(Delta(4), ZSTD(1)),",
-      "quarter DateTime('UTC') CODEC(Delta(4), ZSTD(1)),\n    bucket UInt8,",
-    ),
+  columns: `
+    project_id LowCardinality(String),
+    quarter DateTime('UTC') CODEC(Delta(4), ZSTD(1)),
+    bucket UInt8,${OUTCOME_COLUMNS}`,
   orderBy: '(project_id, quarter, bucket, outcome, outcome_reason, outcome_unit)',
   shardingKey: 'cityHash64(project_id, quarter)',
 }
