@@ -281,53 +281,62 @@ async function insertFacts(
 }
 
 /**
- * The steps of a recompute, in order: the quarter-hour layer from run_facts (each agent's rows, each
- * bucket of agents' rows, people), the all-agents rows from the buckets, then the day layer from
- * the quarter-hour rows. Each step is one INSERT … SELECT into `table` from `from` (read with FINAL).
+ * The steps of a recompute, in three waves: the quarter-hour layer from run_facts (each agent's
+ * rows, each bucket of agents' rows, people), then the all-agents rows from the buckets, then the
+ * day layer from the quarter-hour rows. Each step is one INSERT … SELECT into `table` from `from`
+ * (read with FINAL). A wave reads only what the waves before it wrote, so its statements are sent
+ * together: each reads a few granules per key, too little to keep ClickHouse's threads busy alone.
  */
-const STEPS = [
-  {
-    name: 'agent quarters',
-    table: QUARTER_TOTALS,
-    select: agentQuarterTotalsSelect,
-    from: 'run_facts FINAL',
-  },
-  {
-    name: 'agent quarter outcomes',
-    table: QUARTER_OUTCOMES,
-    select: agentQuarterOutcomesSelect,
-    from: 'run_facts FINAL',
-  },
-  { name: 'bucket quarters', table: BUCKET_TOTALS, select: bucketTotalsSelect, from: 'run_facts FINAL' },
-  {
-    name: 'bucket quarter outcomes',
-    table: BUCKET_OUTCOMES,
-    select: bucketOutcomesSelect,
-    from: 'run_facts FINAL',
-  },
-  { name: 'people', table: PEOPLE_QUARTERS, select: peopleQuartersSelect, from: 'run_facts FINAL' },
-  {
-    name: 'all-agents quarters',
-    table: QUARTER_TOTALS,
-    select: allAgentsTotalsSelect,
-    from: 'bucket_totals FINAL',
-  },
-  {
-    name: 'all-agents quarter outcomes',
-    table: QUARTER_OUTCOMES,
-    select: allAgentsOutcomesSelect,
-    from: 'bucket_outcomes FINAL',
-  },
-  { name: 'agent days', table: AGENT_DAYS, select: agentDaysSelect, from: 'quarter_totals FINAL' },
-  {
-    name: 'agent day units',
-    table: AGENT_DAY_UNITS,
-    select: agentDayUnitsSelect,
-    from: 'quarter_outcomes FINAL',
-  },
+const WAVES = [
+  [
+    {
+      name: 'agent quarters',
+      table: QUARTER_TOTALS,
+      select: agentQuarterTotalsSelect,
+      from: 'run_facts FINAL',
+    },
+    {
+      name: 'agent quarter outcomes',
+      table: QUARTER_OUTCOMES,
+      select: agentQuarterOutcomesSelect,
+      from: 'run_facts FINAL',
+    },
+    { name: 'bucket quarters', table: BUCKET_TOTALS, select: bucketTotalsSelect, from: 'run_facts FINAL' },
+    {
+      name: 'bucket quarter outcomes',
+      table: BUCKET_OUTCOMES,
+      select: bucketOutcomesSelect,
+      from: 'run_facts FINAL',
+    },
+    { name: 'people', table: PEOPLE_QUARTERS, select: peopleQuartersSelect, from: 'run_facts FINAL' },
+  ],
+  [
+    {
+      name: 'all-agents quarters',
+      table: QUARTER_TOTALS,
+      select: allAgentsTotalsSelect,
+      from: 'bucket_totals FINAL',
+    },
+    {
+      name: 'all-agents quarter outcomes',
+      table: QUARTER_OUTCOMES,
+      select: allAgentsOutcomesSelect,
+      from: 'bucket_outcomes FINAL',
+    },
+  ],
+  // After the all-agents rows: runs without an agent id are kept under agent_id '' too.
+  [
+    { name: 'agent days', table: AGENT_DAYS, select: agentDaysSelect, from: 'quarter_totals FINAL' },
+    {
+      name: 'agent day units',
+      table: AGENT_DAY_UNITS,
+      select: agentDayUnitsSelect,
+      from: 'quarter_outcomes FINAL',
+    },
+  ],
 ] as const
 
-type StepName = (typeof STEPS)[number]['name']
+type StepName = (typeof WAVES)[number][number]['name']
 
 /** Which rows each step writes and, for steps whose keys can lose all their runs, which existing rows it zeroes. */
 interface RollupScope {
@@ -451,27 +460,29 @@ const ZERO_MEASURES: Record<string, Record<string, string>> = {
   [BUCKET_OUTCOMES.name]: { runs: 'toUInt64(0)', value: 'toFloat64(0)' },
 }
 
-/** Re-inserts every rollup row in `scope`, one INSERT per step, in STEPS' order (each layer reads the one before). */
+/** Re-inserts every rollup row in `scope`: one INSERT per step, wave after wave (each reads the one before). */
 async function recomputeRollups(
   store: Store,
   scope: RollupScope,
   params: Record<string, string | string[]>,
 ): Promise<void> {
-  for (const { name, table, select, from } of STEPS) {
-    const columns = columnsOf(table)
-    const target = `INSERT INTO ${quoteIdentifier(table.name)} (${columns.join(', ')})`
-    const fresh = select(from, scope.filters[name])
-    const zeros = ZERO_MEASURES[table.name]
-    const existing = scope.existing[name]
-    if (!zeros || !existing) {
-      await store.command(`${target}\n${fresh}`, params)
-      continue
-    }
-    // Rows of this key set that exist now but have no runs any more become zeros; a fresh row wins.
-    const keys = columns.filter((column) => !(column in zeros))
-    const zeroRow = columns.map((column) => (column in zeros ? `${zeros[column]} AS ${column}` : column))
-    await store.command(
-      `${target}
+  for (const wave of WAVES) {
+    await Promise.all(wave.map((step) => store.command(recomputeStatement(step, scope), params)))
+  }
+}
+
+function recomputeStatement(step: (typeof WAVES)[number][number], scope: RollupScope): string {
+  const { name, table, select, from } = step
+  const columns = columnsOf(table)
+  const target = `INSERT INTO ${quoteIdentifier(table.name)} (${columns.join(', ')})`
+  const fresh = select(from, scope.filters[name])
+  const zeros = ZERO_MEASURES[table.name]
+  const existing = scope.existing[name]
+  if (!zeros || !existing) return `${target}\n${fresh}`
+  // Rows of this key set that exist now but have no runs any more become zeros; a fresh row wins.
+  const keys = columns.filter((column) => !(column in zeros))
+  const zeroRow = columns.map((column) => (column in zeros ? `${zeros[column]} AS ${column}` : column))
+  return `${target}
 SELECT ${columns.join(', ')} FROM (
     SELECT ${columns.join(', ')}, 1 AS is_fresh FROM (${fresh}
     )
@@ -479,10 +490,7 @@ SELECT ${columns.join(', ')} FROM (
     SELECT ${zeroRow.join(', ')}, 0 AS is_fresh FROM ${quoteIdentifier(table.name)} FINAL WHERE ${existing}
 )
 ORDER BY is_fresh DESC
-LIMIT 1 BY ${keys.join(', ')}`,
-      params,
-    )
-  }
+LIMIT 1 BY ${keys.join(', ')}`
 }
 
 /** The previous refresh's start minus the overlap; null (rebuild) when there is none usable. */

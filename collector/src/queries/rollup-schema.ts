@@ -19,8 +19,9 @@
  * changed, not with history.
  */
 import { createTable, type MigrationContext } from '../store/migrations.js'
-import type { TableDefinition } from '../store/schema.js'
+import { RUN_ID_INDEX, RUN_ID_INDEX_DEFINITION, RUNS, SPANS, type TableDefinition } from '../store/schema.js'
 import { quoteIdentifier } from '../store/store.js'
+import { SPAN_ADDS_TO_RUN } from './run-spans.js'
 
 /**
  * Index granularity of the derived tables. A refresh reads the inputs of a few hundred keys per
@@ -69,11 +70,9 @@ export const RUN_FACTS: TableDefinition = {
   // then agent: the runs a refresh recomputes a bucket's or an agent's quarter-hour from are one
   // narrow range each.
   orderBy: `(project_id, toStartOfFifteenMinutes(start_time), ${AGENT_BUCKET}, agent_id, run_id)`,
-  // A late outcome names its run only: the refresh finds the run's facts by id. A granule is
-  // skipped only if none of the refresh's few hundred ids may be in it, so the false-positive rate
-  // must be tiny: at 1% and 500 ids nearly every granule passed (measured 975 of 980); at 0.01%
-  // only those holding one of the runs do, for about 2.4 KB of filter per granule.
-  indexes: ['INDEX idx_run_id run_id TYPE bloom_filter(0.0001) GRANULARITY 1'],
+  // A late outcome names its run only: the refresh finds the run's facts by id (measured on
+  // run_facts: at 1% and 500 ids, 975 of 980 granules passed).
+  indexes: [RUN_ID_INDEX_DEFINITION],
   settings: KEYED_GRANULES,
   // By month, not by day like the raw tables: a refresh inserts the runs it touched, and a day
   // partition per touched day would make a late-outcome catch-up or a backfill write hundreds of
@@ -367,8 +366,12 @@ export const ROLLUP_REFRESHES: TableDefinition = {
  */
 const CHANGE_FEEDS = [
   { view: 'run_changes_from_runs', source: 'runs', where: '' },
-  // A child span attributed to its run later is re-inserted with run_id set, which logs it then.
-  { view: 'run_changes_from_spans', source: 'spans', where: "WHERE run_id != ''" },
+  // Only spans that add to their run's facts (run-facts.ts): a late daa.outcome span, or any span
+  // that is neither an LLM nor a tool call and has no cost, changes nothing a full recompute would
+  // read it for (its outcome row logs the run through the outcomes feed). A child span attributed
+  // to its run later is re-inserted with run_id set, which logs it then. (Migration 5 replaced
+  // `run_changes_from_spans`, which logged every span.)
+  { view: 'run_changes_from_counted_spans', source: 'spans', where: `WHERE ${SPAN_ADDS_TO_RUN}` },
   { view: 'run_changes_from_outcomes', source: 'outcomes', where: '' },
 ] as const
 
@@ -498,5 +501,30 @@ export function keyedLayersMigrationStatements(context: MigrationContext): strin
     ...CHANGE_FEEDS.map(({ view }) => `DROP VIEW IF EXISTS ${quoteIdentifier(view)}${onCluster} SYNC`),
     ...changeFeedStatements(context),
     `TRUNCATE TABLE IF EXISTS ${quoteIdentifier(local(METRIC_REFRESHES))}${onCluster}`,
+  ]
+}
+
+/**
+ * Migration 5: run-id lookups that skip granules. The run-id bloom filters of spans and runs go from
+ * 1% to 0.01% false positives (RUN_ID_INDEX), built for existing parts in the background (a
+ * mutation; lookups are exact meanwhile, only slower); and the spans change feed logs only spans
+ * that add to their run's facts, so a late outcome no longer makes its run recomputed from spans.
+ * The new feed is created before the old one is dropped: a change inserted meanwhile is logged
+ * twice rather than not at all.
+ */
+export function runLookupMigrationStatements(context: MigrationContext): string[] {
+  const { onCluster, local } = ddl(context)
+  const index = [SPANS, RUNS].flatMap((table) => {
+    const name = quoteIdentifier(local(table))
+    return [
+      `ALTER TABLE ${name}${onCluster} DROP INDEX IF EXISTS ${RUN_ID_INDEX.name}`,
+      `ALTER TABLE ${name}${onCluster} ADD INDEX IF NOT EXISTS ${RUN_ID_INDEX.name} ${RUN_ID_INDEX.spec}`,
+      `ALTER TABLE ${name}${onCluster} MATERIALIZE INDEX ${RUN_ID_INDEX.name}`,
+    ]
+  })
+  return [
+    ...index,
+    ...changeFeedStatements(context),
+    `DROP VIEW IF EXISTS ${quoteIdentifier('run_changes_from_spans')}${onCluster} SYNC`,
   ]
 }

@@ -17,11 +17,7 @@
  */
 
 import { AGENT_BUCKET } from './rollup-schema.js'
-
-/** Operations that are LLM calls. */
-export const LLM_OPERATIONS = ['chat', 'generate_content', 'text_completion'] as const
-
-const LLM_OPERATION_LIST = LLM_OPERATIONS.map((operation) => `'${operation}'`).join(', ')
+import { LLM_OPERATION_LIST } from './run-spans.js'
 
 /** The columns of `run_facts` that the SELECT fills, in order (refreshed_at takes its default). */
 export const RUN_FACT_COLUMNS = [

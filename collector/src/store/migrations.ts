@@ -3,6 +3,7 @@ import {
   metricLayerMigrationStatements,
   ROLLUP_TABLES,
   rollupMigrationStatements,
+  runLookupMigrationStatements,
 } from '../queries/rollup-schema.js'
 import {
   API_KEYS,
@@ -59,6 +60,11 @@ export const MIGRATIONS: readonly Migration[] = [
     version: 4,
     name: 'run_facts by quarter-hour, people by hashed person, small granules in every derived table',
     statements: (context) => keyedLayersMigrationStatements(context),
+  },
+  {
+    version: 5,
+    name: 'tighter run-id bloom filters on spans and runs; the spans change feed logs only spans that add to a run',
+    statements: (context) => runLookupMigrationStatements(context),
   },
 ]
 

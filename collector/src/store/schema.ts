@@ -44,6 +44,21 @@ export interface TableDefinition {
 
 const ATTRIBUTE_MAP = 'Map(LowCardinality(String), String) CODEC(ZSTD(1))'
 
+/**
+ * The run-id lookup index of spans, runs and run_facts. A refresh looks up the few hundred runs that
+ * changed, by id, in tables sorted by time: a granule is skipped only when none of the ids may be
+ * in it, so the false-positive rate must be tiny. At 1% and 250 ids, 92% of the granules pass
+ * (measured at 100M spans: all 100M rows read, 7.2 s); at 0.01%, 2.5% do (13M rows, 1.2 s), for
+ * about 2 KB of filter per 8,192-row granule.
+ */
+export const RUN_ID_INDEX = {
+  name: 'idx_run_id',
+  spec: 'run_id TYPE bloom_filter(0.0001) GRANULARITY 1',
+} as const
+
+/** RUN_ID_INDEX as a column-list entry of CREATE TABLE. */
+export const RUN_ID_INDEX_DEFINITION = `INDEX ${RUN_ID_INDEX.name} ${RUN_ID_INDEX.spec}`
+
 export const SPANS: TableDefinition = {
   name: 'spans',
   columns: `
@@ -89,10 +104,7 @@ export const SPANS: TableDefinition = {
   partitionBy: 'toDate(timestamp)',
   ttlColumn: 'timestamp',
   shardingKey: 'cityHash64(project_id, trace_id)',
-  indexes: [
-    'INDEX idx_trace_id trace_id TYPE bloom_filter(0.001) GRANULARITY 1',
-    'INDEX idx_run_id run_id TYPE bloom_filter(0.01) GRANULARITY 1',
-  ],
+  indexes: ['INDEX idx_trace_id trace_id TYPE bloom_filter(0.001) GRANULARITY 1', RUN_ID_INDEX_DEFINITION],
 }
 
 export const RUNS: TableDefinition = {
@@ -119,7 +131,7 @@ export const RUNS: TableDefinition = {
   partitionBy: 'toDate(start_time)',
   ttlColumn: 'start_time',
   shardingKey: 'cityHash64(project_id, run_id)',
-  indexes: ['INDEX idx_run_id run_id TYPE bloom_filter(0.01) GRANULARITY 1'],
+  indexes: [RUN_ID_INDEX_DEFINITION],
 }
 
 export const OUTCOMES: TableDefinition = {
