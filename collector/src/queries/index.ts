@@ -16,6 +16,7 @@ export {
   type RefreshReport,
   type RollupRefresher,
   refreshRollups,
+  releaseClaim,
   startRollupRefresher,
 } from './refresh.js'
 export { toCsv, toTable } from './result-formats.js'

@@ -514,32 +514,46 @@ export async function lastRefresh(store: Store): Promise<Date | null> {
   return last ? parseClickHouseTime(last.started) : null
 }
 
+/** The newest claim younger than the lease; undefined when there is none, or it was released. */
+async function latestClaim(store: Store): Promise<{ holder: string; age_ms: number } | undefined> {
+  const [row] = await store.query<{ holder: string; age_ms: number }>(
+    `SELECT argMax(holder, (claimed_at, holder)) AS holder,
+            toInt64(dateDiff('millisecond', max(claimed_at), now64(3, 'UTC'))) AS age_ms
+     FROM refresh_claims
+     WHERE claimed_at >= now64(3, 'UTC') - toIntervalMillisecond({lease:UInt64})`,
+    { lease: CLAIM_LEASE_MS },
+  )
+  return row && row.holder !== '' ? row : undefined
+}
+
+async function writeClaim(store: Store, holder: string): Promise<void> {
+  await store.command(
+    "INSERT INTO refresh_claims (holder, claimed_at) SELECT {holder:String}, now64(3, 'UTC')",
+    { holder },
+  )
+}
+
 /**
  * Whether `holder` may refresh now: it writes a claim unless another collector's claim is younger
  * than CLAIM_LEASE_MS, then holds it if the newest claim is its own (ties: the larger holder id).
  */
 export async function holdsClaim(store: Store, holder: string): Promise<boolean> {
-  const latest = async () => {
-    const [row] = await store.query<{ holder: string; age_ms: number }>(
-      `SELECT argMax(holder, (claimed_at, holder)) AS holder,
-              toInt64(dateDiff('millisecond', max(claimed_at), now64(3, 'UTC'))) AS age_ms
-       FROM refresh_claims
-       WHERE claimed_at >= now64(3, 'UTC') - toIntervalMillisecond({lease:UInt64})`,
-      { lease: CLAIM_LEASE_MS },
-    )
-    return row && row.holder !== '' ? row : undefined
-  }
-  const before = await latest()
+  const before = await latestClaim(store)
   if (before && before.holder !== holder) return false
-  await store.command(
-    "INSERT INTO refresh_claims (holder, claimed_at) SELECT {holder:String}, now64(3, 'UTC')",
-    { holder },
-  )
-  return (await latest())?.holder === holder
+  await writeClaim(store, holder)
+  return (await latestClaim(store))?.holder === holder
+}
+
+/**
+ * Gives up `holder`'s claim, if the newest claim is its own, so that another collector takes over
+ * at its next tick instead of after the lease: a claim by the empty holder is no one's.
+ */
+export async function releaseClaim(store: Store, holder: string): Promise<void> {
+  if ((await latestClaim(store))?.holder === holder) await writeClaim(store, '')
 }
 
 export interface RollupRefresher {
-  /** Stops the loop after the refresh in progress, if any. */
+  /** Stops the loop after the refresh in progress, if any, and gives up the claim if it held it. */
   stop(): Promise<void>
 }
 
@@ -574,6 +588,8 @@ export function startRollupRefresher(
       stopped = true
       clearInterval(timer)
       await current
+      // A collector shutting down hands over now; one that died leaves its claim to the lease.
+      await releaseClaim(store, holder).catch((error: unknown) => options.onError?.(error))
     },
   }
 }

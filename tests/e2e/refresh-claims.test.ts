@@ -1,0 +1,73 @@
+/**
+ * Collectors sharing one ClickHouse take turns refreshing the metrics by claim. A collector that
+ * shuts down hands its claim over at once: another one refreshes at its next tick rather than after
+ * the 30 s lease, so restarting or scaling down a collector does not stall the metrics.
+ */
+import { createServerStore, migrate, type Store } from '@daa/collector'
+import { afterAll, beforeAll, expect, it } from 'vitest'
+import { holdsClaim, startRollupRefresher } from '../../collector/src/queries/index.js'
+import { type RunningClickHouse, startClickHouseServer } from '../support/clickhouse-server.js'
+import { type CollectorUnderTest, startTestCollector } from '../support/collector-harness.js'
+
+let clickhouse: RunningClickHouse
+beforeAll(async () => {
+  clickhouse = await startClickHouseServer()
+}, 120_000)
+afterAll(async () => {
+  await clickhouse?.stop()
+})
+
+/** Resolves once `holder` has finished a refresh. */
+async function refreshedBy(store: Store, holder: string): Promise<void> {
+  for (;;) {
+    const [row] = await store.query<{ n: number }>(
+      'SELECT count() AS n FROM metric_refreshes WHERE holder = {holder:String}',
+      { holder },
+    )
+    if (row!.n > 0) return
+    await new Promise((resolve) => setTimeout(resolve, 50))
+  }
+}
+
+it('a collector that shuts down hands its claim over at once', async () => {
+  let target: CollectorUnderTest | undefined
+  let store: Store | undefined
+  try {
+    target = await startTestCollector(clickhouse.url, { rollupIntervalMs: 100 })
+    // Another collector's view of the same database (the collector closes its own store).
+    store = await createServerStore({ url: clickhouse.url, database: target.config.clickhouseDatabase })
+    // The collector refreshes under its own claim: nobody else may refresh meanwhile.
+    for (;;) {
+      const [row] = await store.query<{ n: number }>(
+        "SELECT count() AS n FROM metric_refreshes WHERE holder != 'manual'",
+      )
+      if (row!.n > 0) break
+      await new Promise((resolve) => setTimeout(resolve, 50))
+    }
+    expect(await holdsClaim(store, 'another collector')).toBe(false)
+
+    await target.collector.close()
+    // Well inside the lease of the claim it held until now.
+    expect(await holdsClaim(store, 'another collector')).toBe(true)
+  } finally {
+    await store?.close()
+    await target?.close()
+  }
+})
+
+it('a refresher that stops without the claim leaves the holder its claim', async () => {
+  const store = await createServerStore({ url: clickhouse.url, database: 'claims' })
+  try {
+    await migrate(store, { retentionDays: 0 })
+    const holder = startRollupRefresher(store, { intervalMs: 100, holder: 'holder' })
+    await refreshedBy(store, 'holder')
+    const waiting = startRollupRefresher(store, { intervalMs: 100, holder: 'waiting' })
+    await waiting.stop()
+    expect(await holdsClaim(store, 'third')).toBe(false)
+
+    await holder.stop()
+    expect(await holdsClaim(store, 'third')).toBe(true)
+  } finally {
+    await store.close()
+  }
+})
