@@ -5,7 +5,7 @@
  * answers exactly. Plus a check that each .sql header declares exactly the columns and types
  * ClickHouse returns, and that shared SQL fragments are expanded.
  */
-import { mkdtempSync, rmSync } from 'node:fs'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import {
@@ -312,12 +312,31 @@ describe('shared SQL fragments', () => {
     expect(daa.sql).not.toContain('-- include:')
     expect(daa.sql).toContain('slices AS (')
     for (const name of ['daa', 'waa-maa', 'agent-lifecycle', 'agent-retention']) {
+      const sql = savedQueries().get(name)!.sql
+      expect(sql.match(/\bslices AS \(/g), name).toHaveLength(1)
+      expect(sql, name).not.toContain('-- include:')
+    }
+    // delivering-days.sql includes calendar-slices.sql itself.
+    for (const name of ['agent-lifecycle', 'agent-retention']) {
       expect(
         savedQueries()
           .get(name)!
-          .sql.match(/\bslices AS \(/g),
+          .sql.match(/\bdelivering_days AS \(/g),
         name,
       ).toHaveLength(1)
+    }
+  })
+
+  it('refuse fragments that include each other in a cycle', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'daa-fragments-'))
+    try {
+      writeFileSync(join(dir, 'a.sql'), '-- a\n    -- include: b.sql\n')
+      writeFileSync(join(dir, 'b.sql'), '-- b\n    -- include: a.sql\n')
+      expect(() => expandIncludes('q.sql', 'WITH\n    -- include: a.sql\nSELECT 1', dir)).toThrow(
+        /nest deeper than 8/,
+      )
+    } finally {
+      rmSync(dir, { recursive: true, force: true })
     }
   })
 

@@ -14,8 +14,8 @@
  * Any field may continue on following lines that start with `--` and more spaces.
  *
  * SQL shared by several queries lives once, in collector/queries/fragments/: a line
- * `-- include: calendar-slices.sql` is replaced by that file (without its leading comment) when the
- * query is loaded, so every consumer runs the expanded text.
+ * `-- include: calendar-slices.sql` is replaced by that file of fragments/ (without its leading
+ * comment) when the query is loaded, so every consumer runs the expanded text.
  */
 import { readdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
@@ -190,8 +190,12 @@ export const FRAGMENTS_DIR = join(SAVED_QUERIES_DIR, 'fragments')
 
 const INCLUDE = /^[ \t]*-- include: ([\w.-]+\.sql)[ \t]*$/gm
 
-/** Replaces each `-- include: <fragment>.sql` line with the fragment's SQL (its comment header dropped). */
-export function expandIncludes(file: string, sql: string, fragmentsDir = FRAGMENTS_DIR): string {
+/**
+ * Replaces each `-- include: <fragment>.sql` line with the fragment's SQL (its comment header
+ * dropped), fragments' own includes too.
+ */
+export function expandIncludes(file: string, sql: string, fragmentsDir = FRAGMENTS_DIR, depth = 0): string {
+  if (depth > 8) throw new SavedQueryDefinitionError(`${file}: includes nest deeper than 8 (a cycle?)`)
   return sql.replace(INCLUDE, (_line, fragment: string) => {
     let text: string
     try {
@@ -201,7 +205,7 @@ export function expandIncludes(file: string, sql: string, fragmentsDir = FRAGMEN
     }
     const lines = text.split('\n')
     const body = lines.findIndex((line) => !line.startsWith('--'))
-    return lines.slice(body).join('\n').replace(/\n$/, '')
+    return expandIncludes(file, lines.slice(body).join('\n').replace(/\n$/, ''), fragmentsDir, depth + 1)
   })
 }
 
