@@ -214,7 +214,19 @@ export async function createCollector(options: CollectorOptions): Promise<Collec
   }
   const rollups =
     rollupInterval > 0
-      ? startRollupRefresher(store, { intervalMs: rollupInterval, onError: reportUnlessUnavailable })
+      ? startRollupRefresher(store, {
+          intervalMs: rollupInterval,
+          onError: (error) => {
+            metrics.refreshFailures.inc()
+            reportUnlessUnavailable(error)
+          },
+          onRefreshed: (report) => {
+            metrics.refreshes.inc({ mode: report.mode })
+            metrics.refreshDuration.observe(report.elapsedMs / 1000)
+            metrics.refreshRuns.inc(report.runsRefreshed)
+            metrics.refreshCovered.set(report.startedAt.getTime() / 1000)
+          },
+        })
       : undefined
 
   let shuttingDown: Promise<void> | undefined

@@ -1,7 +1,8 @@
 /**
  * Collectors sharing one ClickHouse take turns refreshing the metrics by claim. A collector that
  * shuts down hands its claim over at once: another one refreshes at its next tick rather than after
- * the 30 s lease, so restarting or scaling down a collector does not stall the metrics.
+ * the 30 s lease, so restarting or scaling down a collector does not stall the metrics. The refresh
+ * shows in the holder's /metrics.
  */
 import { createServerStore, migrate, type Store } from '@daa/collector'
 import { afterAll, beforeAll, expect, it } from 'vitest'
@@ -45,6 +46,16 @@ it('a collector that shuts down hands its claim over at once', async () => {
       await new Promise((resolve) => setTimeout(resolve, 50))
     }
     expect(await holdsClaim(store, 'another collector')).toBe(false)
+    // Ops see the refresh in /metrics: how many, how long, and up to when the answers are fresh.
+    const scrape = await (await fetch(`${target.collector.url}/metrics`)).text()
+    expect(scrape).toMatch(/^daa_metric_refreshes_total\{mode="(full|incremental)"\} [1-9]/m)
+    expect(scrape).toMatch(/^daa_metric_refresh_duration_seconds_count [1-9]/m)
+    const covered = Number(/^daa_metric_refresh_covered_timestamp_seconds (\S+)/m.exec(scrape)?.[1])
+    const [fresh] = await store.query<{ at: string }>(
+      "SELECT toString(max(started_at)) AS at FROM metric_refreshes WHERE holder != 'manual'",
+    )
+    expect(covered).toBeGreaterThan(0)
+    expect(covered).toBeLessThanOrEqual(Date.parse(`${fresh!.at.replace(' ', 'T')}Z`) / 1000)
 
     await target.collector.close()
     // Well inside the lease of the claim it held until now.

@@ -1,6 +1,6 @@
 import { Counter, Gauge, Histogram, Registry } from 'prom-client'
 
-/** The collector's own Prometheus metrics. One registry per collector: no global state. */
+/** The collector's own Prometheus metrics (ingest and metric refresh). One registry per collector: no global state. */
 export function createIngestMetrics() {
   const registry = new Registry()
   const metrics = {
@@ -76,6 +76,34 @@ export function createIngestMetrics() {
     walSkippedRecords: new Counter({
       name: 'daa_wal_skipped_records_total',
       help: 'Torn or corrupt write-ahead log stretches skipped on replay (the intact records around them are replayed)',
+      registers: [registry],
+    }),
+    // The metric refresh, as this collector runs it (only the collector holding the claim refreshes).
+    refreshes: new Counter({
+      name: 'daa_metric_refreshes_total',
+      help: 'Metric refreshes this collector finished, by mode (incremental or full)',
+      labelNames: ['mode'] as const,
+      registers: [registry],
+    }),
+    refreshFailures: new Counter({
+      name: 'daa_metric_refresh_failures_total',
+      help: 'Errors of the metric refresh loop (a refresh, or taking or giving up the claim); it retries at the next tick',
+      registers: [registry],
+    }),
+    refreshDuration: new Histogram({
+      name: 'daa_metric_refresh_duration_seconds',
+      help: 'Time one metric refresh took; a refresh that grows tick after tick is falling behind',
+      buckets: [0.25, 0.5, 1, 2, 5, 10, 30, 60, 300],
+      registers: [registry],
+    }),
+    refreshRuns: new Counter({
+      name: 'daa_metric_refresh_runs_total',
+      help: 'Runs whose facts metric refreshes recomputed',
+      registers: [registry],
+    }),
+    refreshCovered: new Gauge({
+      name: 'daa_metric_refresh_covered_timestamp_seconds',
+      help: "Unix time up to which the last refresh covers every change: the API answers' fresh_as_of (staleness = time() minus this)",
       registers: [registry],
     }),
     deadLetterRows: new Counter({

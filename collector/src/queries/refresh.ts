@@ -564,7 +564,13 @@ export interface RollupRefresher {
  */
 export function startRollupRefresher(
   store: Store,
-  options: { intervalMs?: number; onError?: (error: unknown) => void; holder?: string } = {},
+  options: {
+    intervalMs?: number
+    onError?: (error: unknown) => void
+    /** Called after each refresh this refresher finishes. */
+    onRefreshed?: (report: RefreshReport) => void
+    holder?: string
+  } = {},
 ): RollupRefresher {
   const intervalMs = options.intervalMs ?? RECOMMENDED_REFRESH_INTERVAL_MS
   const holder = options.holder ?? randomUUID()
@@ -573,7 +579,10 @@ export function startRollupRefresher(
   const tick = () => {
     if (stopped || current) return
     current = (async () => {
-      if (await holdsClaim(store, holder)) await refreshRollups(store, { holder })
+      if (!(await holdsClaim(store, holder))) return
+      // Not inside `onRefreshed?.(…)`: an optional call skips evaluating its arguments.
+      const report = await refreshRollups(store, { holder })
+      options.onRefreshed?.(report)
     })()
       .catch((error: unknown) => options.onError?.(error))
       .finally(() => {
