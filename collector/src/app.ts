@@ -112,7 +112,12 @@ export async function createCollector(options: CollectorOptions): Promise<Collec
   try {
     workers =
       workerCount > 0
-        ? await IngestWorkerPool.start({ size: workerCount, prices, onWarning: options.onWarning })
+        ? await IngestWorkerPool.start({
+            size: workerCount,
+            prices,
+            onWarning: options.onWarning,
+            onWorkerExit: () => metrics.ingestWorkerExits.inc(),
+          })
         : undefined
   } catch (error) {
     await log.close()
@@ -223,6 +228,7 @@ export async function createCollector(options: CollectorOptions): Promise<Collec
     const status = pipeline.status()
     metrics.walOldestAgeSeconds.set(status.oldestAgeSeconds)
     metrics.walConsecutiveFailures.set(status.consecutiveFailures)
+    metrics.ingestWorkers.set(workers?.threads.length ?? 0)
     return c.body(await metrics.registry.metrics(), 200, { 'content-type': metrics.registry.contentType })
   })
 

@@ -34,6 +34,8 @@ export interface IngestWorkerPoolOptions {
   prices: PriceTable
   /** Receives what an operator should see (a worker that died and was replaced). Default: stderr. */
   onWarning?: (message: string) => void
+  /** Called when a worker stops unexpectedly (before it is replaced). Default: nothing. */
+  onWorkerExit?: () => void
 }
 
 /** A job as posted to a worker. */
@@ -196,22 +198,20 @@ export class IngestWorkerPool {
   private closed = false
   private readonly timers = new Set<NodeJS.Timeout>()
 
-  private constructor(
-    readonly size: number,
-    prices: PriceTable,
-    onWarning?: (message: string) => void,
-  ) {
-    this.prices = prices.entries()
-    this.warn = onWarning ?? writeWarning
+  private readonly onWorkerExit: () => void
+  /** Worker threads kept running. */
+  readonly size: number
+
+  private constructor(options: IngestWorkerPoolOptions) {
+    this.size = Math.max(1, Math.floor(options.size))
+    this.prices = options.prices.entries()
+    this.warn = options.onWarning ?? writeWarning
+    this.onWorkerExit = options.onWorkerExit ?? (() => {})
   }
 
   /** Starts `size` workers; resolves once every one has loaded, rejects (stopping them) when one cannot start. */
   static async start(options: IngestWorkerPoolOptions): Promise<IngestWorkerPool> {
-    const pool = new IngestWorkerPool(
-      Math.max(1, Math.floor(options.size)),
-      options.prices,
-      options.onWarning,
-    )
+    const pool = new IngestWorkerPool(options)
     try {
       await Promise.all(Array.from({ length: pool.size }, () => pool.spawn()))
     } catch (error) {
@@ -251,14 +251,15 @@ export class IngestWorkerPool {
     }
     const id = ++this.nextId
     // A body that owns its whole ArrayBuffer moves to the worker; a view into a larger one (a pooled
-    // Buffer) would take the whole buffer along, so that is copied to its own first.
+    // Buffer, a record in a log segment) would take the whole buffer along, so it is copied to its
+    // own first. (new Uint8Array copies; Buffer's slice would not.)
     let body = job.body
     if (
       !(body.buffer instanceof ArrayBuffer) ||
       body.byteOffset !== 0 ||
       body.byteLength !== body.buffer.byteLength
     ) {
-      body = body.slice()
+      body = new Uint8Array(body)
     }
     const message: WorkerJob = {
       id,
@@ -269,10 +270,25 @@ export class IngestWorkerPool {
     }
     const target = slot
     return new Promise((resolve, reject) => {
+      try {
+        target.worker.postMessage(message, [body.buffer as ArrayBuffer])
+      } catch (error) {
+        // Not the request's fault (its body is plain bytes): retryable, and a replayed record stays logged.
+        reject(
+          new ExportRejectedError(
+            'unavailable',
+            'The request could not be handed to an ingest worker; retry.',
+            {
+              retryAfterSeconds: 1,
+              cause: error,
+            },
+          ),
+        )
+        return
+      }
       target.jobs.set(id, { resolve, reject })
       // A worker with work keeps the process alive until it answers; an idle one never does.
       if (target.jobs.size === 1) target.worker.ref()
-      target.worker.postMessage(message, [body.buffer as ArrayBuffer])
     })
   }
 
@@ -337,6 +353,7 @@ export class IngestWorkerPool {
           )
         }
         if (this.closed) return
+        this.onWorkerExit()
         this.warn(
           `an ingest worker stopped (${slot.failure?.message ?? `exit code ${code}`}); ` +
             `${refused} request(s) it held were refused with 503 (not acknowledged); it is replaced.`,
