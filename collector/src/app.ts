@@ -1,6 +1,7 @@
 import { dirname, join } from 'node:path'
 import { Hono } from 'hono'
 import { ApiKeyResolver, type ApiKeyResolverOptions } from './auth/api-keys.js'
+import { DEFAULT_INGEST_WORKERS } from './config.js'
 import { registerAdminRoutes } from './http/admin-route.js'
 import type { CollectorEnv } from './http/collector-env.js'
 import { registerDashboardRoute } from './http/dashboard-route.js'
@@ -9,6 +10,8 @@ import { registerOtlpHttpRoute } from './http/otlp-http-route.js'
 import { acceptExport, authenticate, DecodeLimiter, materializeRecord } from './ingest/export-handler.js'
 import { createIngestMetrics, type IngestMetrics } from './ingest/ingest-metrics.js'
 import { IngestPipeline, type IngestPipelineOptions } from './ingest/ingest-pipeline.js'
+import { IngestWorkerPool } from './ingest/ingest-workers.js'
+import { prepareInThread } from './ingest/prepare-request.js'
 import { WriteAheadLog } from './ingest/write-ahead-log.js'
 import { DEFAULT_PRICES, type PriceTable } from './mapping/prices.js'
 import { ExportRejectedError } from './otlp/errors.js'
@@ -45,7 +48,12 @@ export interface CollectorOptions extends IngestPipelineOptions {
   keys?: ApiKeyResolverOptions
   /** Time and memory limits of each metrics query. Default 30 s and 4 GiB. */
   queryLimits?: QueryLimits
-  /** Requests read, decoded and mapped at once; more wait their turn. Default 4. */
+  /**
+   * Worker threads that decode, map and encode export requests, off the event loop. 0 does it on
+   * the event loop (no threads). Default 1 (DEFAULT_INGEST_WORKERS, measured in docs/ingest-speed.md).
+   */
+  ingestWorkers?: number
+  /** Requests read, decoded and mapped at once (including those waiting for a worker); more wait their turn. Default 4. */
   maxConcurrentDecodes?: number
   /** Requests waiting for a decode slot before new ones get 429. Default 256. */
   maxWaitingDecodes?: number
@@ -68,6 +76,8 @@ export interface Collector {
   /** The Hono app: serve it with any adapter, or call `app.request()` in tests. */
   readonly app: Hono<CollectorEnv>
   readonly metrics: IngestMetrics
+  /** The ingest worker threads, for diagnostics; undefined with `ingestWorkers: 0`. */
+  readonly ingestWorkers: IngestWorkerPool | undefined
   /**
    * The transport-neutral export: authenticate, map, and resolve once durable. OTLP/gRPC calls it;
    * throws ExportRejectedError to refuse the whole request.
@@ -97,7 +107,24 @@ export async function createCollector(options: CollectorOptions): Promise<Collec
   const prices = options.prices ?? DEFAULT_PRICES
   const walDir = options.walDir ?? join('.daa', 'wal')
   const log = await WriteAheadLog.open(walDir)
-  const pipeline = new IngestPipeline(store, log, metrics, (record) => materializeRecord(prices, record), {
+  const workerCount = Math.max(0, Math.floor(options.ingestWorkers ?? DEFAULT_INGEST_WORKERS))
+  let workers: IngestWorkerPool | undefined
+  try {
+    workers =
+      workerCount > 0
+        ? await IngestWorkerPool.start({
+            size: workerCount,
+            prices,
+            onWarning: options.onWarning,
+            onWorkerExit: () => metrics.ingestWorkerExits.inc(),
+          })
+        : undefined
+  } catch (error) {
+    await log.close()
+    throw error
+  }
+  const prepare = workers?.prepare ?? prepareInThread(prices)
+  const pipeline = new IngestPipeline(store, log, metrics, (record) => materializeRecord(prepare, record), {
     ...options,
     deadLetterDir: options.deadLetterDir ?? join(dirname(walDir), 'dead-letter'),
   })
@@ -120,7 +147,7 @@ export async function createCollector(options: CollectorOptions): Promise<Collec
     Math.max(1, options.maxConcurrentDecodes ?? 4),
     Math.max(0, options.maxWaitingDecodes ?? 256),
   )
-  const ingest = { keys, pipeline, metrics, prices, decodes }
+  const ingest = { keys, pipeline, metrics, prepare, decodes }
   registerOtlpHttpRoute(app, { ...ingest, maxBodyBytes: options.maxBodyBytes ?? 64 * 1024 * 1024 })
 
   const handleExport: ExportHandler = async (metadata) => {
@@ -201,6 +228,7 @@ export async function createCollector(options: CollectorOptions): Promise<Collec
     const status = pipeline.status()
     metrics.walOldestAgeSeconds.set(status.oldestAgeSeconds)
     metrics.walConsecutiveFailures.set(status.consecutiveFailures)
+    metrics.ingestWorkers.set(workers?.threads.length ?? 0)
     return c.body(await metrics.registry.metrics(), 200, { 'content-type': metrics.registry.contentType })
   })
 
@@ -233,6 +261,7 @@ export async function createCollector(options: CollectorOptions): Promise<Collec
   return {
     app,
     metrics,
+    ingestWorkers: workers,
     handleExport,
     flush: () => pipeline.flushAll(),
     maintain,
@@ -240,6 +269,8 @@ export async function createCollector(options: CollectorOptions): Promise<Collec
       shuttingDown ??= (async () => {
         const deadlineMs = options.shutdownDeadlineMs ?? 10_000
         await pipeline.shutdown(deadlineMs)
+        // After the pipeline: a replay under way may still be preparing records in them.
+        await workers?.close()
         // The refresh is idempotent and redone by the next start: it gets the same deadline, no more.
         let timer: NodeJS.Timeout | undefined
         await Promise.race([

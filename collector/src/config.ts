@@ -10,6 +10,12 @@ const booleanFromText = z.union([
   z.enum(['true', 'false', '1', '0']).transform((v) => v === 'true' || v === '1'),
 ])
 
+/**
+ * Ingest worker threads by default (`DAA_INGEST_WORKERS`; `createCollector`'s `ingestWorkers`).
+ * Chosen by measurement on two cores: see collector/docs/ingest-speed.md.
+ */
+export const DEFAULT_INGEST_WORKERS = 1
+
 export const configSchema = z.object({
   host: z.string().min(1).default('127.0.0.1'),
   port: z.coerce.number().int().min(0).max(65535).default(4318),
@@ -21,6 +27,7 @@ export const configSchema = z.object({
   flushIntervalMs: z.coerce.number().int().min(1).max(60_000).default(1000),
   maxBatchSpans: z.coerce.number().int().min(1).max(1_000_000).default(20_000),
   maxBufferMb: z.coerce.number().positive().max(16_384).default(32),
+  ingestWorkers: z.coerce.number().int().min(0).max(64).default(DEFAULT_INGEST_WORKERS),
   replayIntervalMs: z.coerce.number().int().min(10).max(600_000).default(2000),
   rollupIntervalMs: z.coerce.number().int().min(0).max(86_400_000).default(1000),
   keyRefreshMs: z.coerce.number().int().min(0).max(3_600_000).default(10_000),
@@ -108,6 +115,11 @@ export const SETTINGS: Record<keyof CollectorConfig, SettingDoc> = {
   maxBufferMb: {
     env: 'DAA_MAX_BUFFER_MB',
     help: 'MiB of encoded rows waiting for ClickHouse in memory before 429 (shared resource attributes count once)',
+  },
+  ingestWorkers: {
+    env: 'DAA_INGEST_WORKERS',
+    flag: true,
+    help: 'worker threads that decode, map and encode OTLP requests off the event loop; `0` does it on the event loop (see collector/docs/ingest-speed.md for the measured default)',
   },
   rollupIntervalMs: {
     env: 'DAA_ROLLUP_INTERVAL_MS',

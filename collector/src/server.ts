@@ -116,6 +116,7 @@ export async function startCollectorServer(config: CollectorConfig): Promise<Run
     replayIntervalMs: config.replayIntervalMs,
     rollupIntervalMs: config.rollupIntervalMs,
     maxBufferedBytes: Math.floor(config.maxBufferMb * 1024 * 1024),
+    ingestWorkers: config.ingestWorkers,
     keys: {
       refreshMs: config.keyRefreshMs,
       rateLimit: { requestsPerSecond: config.rateLimitRps, burst: config.rateLimitBurst },

@@ -15,6 +15,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { Agent, request as httpRequest } from 'node:http'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { monitorEventLoopDelay } from 'node:perf_hooks'
 import { Readable } from 'node:stream'
 import { fileURLToPath } from 'node:url'
 import { createClient } from '@clickhouse/client'
@@ -37,6 +38,17 @@ const WARM_UP_REQUESTS = 20
  * one, so a change is compared with what it replaces under the same load on a shared machine.
  */
 const COMPARE_CLI = process.env.BENCH_COMPARE_CLI
+/**
+ * BENCH_COMPARE_ENV: environment settings (`NAME=value …`) for the compared collector only, say
+ * `DAA_INGEST_WORKERS=0` with BENCH_COMPARE_CLI pointing at this build, to compare two settings of
+ * one build in the same rounds. Settings for both sides go in the environment as usual.
+ */
+const COMPARE_ENV: Record<string, string> = Object.fromEntries(
+  (process.env.BENCH_COMPARE_ENV ?? '')
+    .split(' ')
+    .filter(Boolean)
+    .map((pair) => [pair.slice(0, pair.indexOf('=')), pair.slice(pair.indexOf('=') + 1)]),
+)
 
 function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? Number.NaN
@@ -101,7 +113,13 @@ function shebangFlags(script: string): string[] {
 /** Collectors still running: a failed round must not leave one behind, holding the output pipe open. */
 const runningCollectors = new Set<ChildProcess>()
 
-async function startCollector(clickhouseUrl: string, database: string, dataDir: string, cli = CLI) {
+async function startCollector(
+  clickhouseUrl: string,
+  database: string,
+  dataDir: string,
+  cli = CLI,
+  extraEnv: Record<string, string> = {},
+) {
   // The bin itself, so its shebang's Node flags apply, as for a user running `daa collector`.
   const child: ChildProcess = spawn(
     process.env.BENCH_PROFILE_DIR || process.env.BENCH_NODE_FLAGS ? 'node' : cli,
@@ -124,6 +142,7 @@ async function startCollector(clickhouseUrl: string, database: string, dataDir: 
         DAA_DATA_DIR: dataDir,
         DAA_PORT: '0',
         DAA_GRPC_PORT: '-1',
+        ...extraEnv,
       },
       stdio: ['ignore', 'pipe', 'inherit'],
     },
@@ -155,6 +174,8 @@ interface CollectorRoundOptions {
   pace?: number
   /** The collector's cli.js; default: this checkout's build. */
   cli?: string
+  /** Environment settings for this collector only. */
+  env?: Record<string, string>
 }
 
 async function throughCollector(
@@ -170,7 +191,7 @@ async function throughCollector(
   await migrate(setup, { retentionDays: 0 })
   const { key } = await createApiKey(setup, 'bench')
   const dataDir = mkdtempSync(join(tmpdir(), 'daa-bench-'))
-  const collector = await startCollector(clickhouseUrl, database, dataDir, options.cli)
+  const collector = await startCollector(clickhouseUrl, database, dataDir, options.cli, options.env)
   // node:http with keep-alive: the lightest sender, so the load generator takes as little of the
   // machine's two cores as it can from the collector and ClickHouse.
   const agent = new Agent({ keepAlive: true, maxSockets: options.pace ? 4 * CONCURRENCY : CONCURRENCY })
@@ -234,6 +255,10 @@ async function throughCollector(
   }
   const cpuBefore = { collector: cpuSeconds(collector.pid), clickhouse: cpuSeconds(clickhouse.pid) }
   const systemBefore = cpuSplit(collector.pid).system
+  // The load generator's own stalls (its garbage collection, the machine's other work) delay when
+  // it reads an answer, and count in the latency it measures: reported beside it.
+  const generatorDelay = monitorEventLoopDelay({ resolution: 10 })
+  generatorDelay.enable()
   const started = performance.now()
   if (options.pace) {
     const spansPerRequest = totals.spans / bodies.length
@@ -262,6 +287,7 @@ async function throughCollector(
     )
   }
   const ackSeconds = (performance.now() - started) / 1000
+  generatorDelay.disable()
   await waitForCommit(setup, committed)
   const seconds = (performance.now() - started) / 1000
   const cpu = {
@@ -298,6 +324,8 @@ async function throughCollector(
     inserts,
     insertMs,
     retries,
+    generatorDelayP99: generatorDelay.percentile(99) / 1e6,
+    generatorDelayMax: generatorDelay.max / 1e6,
   }
 }
 
@@ -445,6 +473,8 @@ async function directNative(
 }
 
 async function main() {
+  // The machine may be shared: the figures are read beside its load.
+  const loadBefore = readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ')
   process.stdout.write(`generating ${REQUESTS} OTLP requests of ~${SPANS_PER_REQUEST} spans…\n`)
   const bodies = makeTraceRequests(REQUESTS, SPANS_PER_REQUEST)
   const rows = rowBatches(bodies)
@@ -464,7 +494,12 @@ async function main() {
       // With a compared build, the two take turns going first.
       const compare = async () => {
         if (COMPARE_CLI)
-          compared.push(await throughCollector(clickhouse, bodies, rows.totals, warmUp, { cli: COMPARE_CLI }))
+          compared.push(
+            await throughCollector(clickhouse, bodies, rows.totals, warmUp, {
+              cli: COMPARE_CLI,
+              env: COMPARE_ENV,
+            }),
+          )
       }
       if (round % 2 === 1) await compare()
       collector.push(await throughCollector(clickhouse, bodies, rows.totals, warmUp))
@@ -476,8 +511,18 @@ async function main() {
     const nativeRatio = median(collector.map((c, round) => c.rate / nativeRounds[round]!.rate))
     const rate = median(collector.map((c) => c.rate))
     const typical = collector.find((c) => c.rate === rate)!
-    // Half the measured maximum, paced open-loop: the latency a sender sees when the collector is not saturated.
+    // Half the measured maximum (the median rate to commit of the rounds above), paced open-loop:
+    // the latency a sender sees when the collector is not saturated. A compared build is paced at
+    // half its own maximum, in the same way, right after.
     const paced = await throughCollector(clickhouse, bodies, rows.totals, warmUp, { pace: rate / 2 })
+    const otherRate = COMPARE_CLI ? median(compared.map((c) => c.rate)) : 0
+    const comparedPaced = COMPARE_CLI
+      ? await throughCollector(clickhouse, bodies, rows.totals, warmUp, {
+          cli: COMPARE_CLI,
+          env: COMPARE_ENV,
+          pace: otherRate / 2,
+        })
+      : undefined
     const peakRss = Math.max(...collector.map((c) => c.rss), paced.rss)
     const idleRss = Math.max(...collector.map((c) => c.idleRss))
     const collectorCpu = median(collector.map((c) => c.collectorCpu))
@@ -488,6 +533,8 @@ async function main() {
     const cell = (value: number, digits = 0) => value.toFixed(digits).padStart(8)
     const lines = [
       '',
+      `load average before / after: ${loadBefore} / ${readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ')}`,
+      `this build's collector: ${process.env.DAA_INGEST_WORKERS === undefined ? 'default ingest workers' : `DAA_INGEST_WORKERS=${process.env.DAA_INGEST_WORKERS}`}`,
       `ingest benchmark: ${rows.totals.spans} spans (${rows.totals.runs} runs) in ${REQUESTS} OTLP/protobuf requests, ${CONCURRENCY} concurrent senders, ${ROUNDS} interleaved rounds (medians); every rate is timed to commit (all rows visible in ClickHouse)`,
       `  direct insert, JSONCompactEachRow (baseline, the collector's format) ${cell(median(jsonRounds.map((r) => r.rate)))} spans/s   rounds: ${list(jsonRounds.map((r) => r.rate))}`,
       `  direct insert, Native, pre-encoded (physical limit)                  ${cell(median(nativeRounds.map((r) => r.rate)))} spans/s   rounds: ${list(nativeRounds.map((r) => r.rate))}`,
@@ -502,17 +549,20 @@ async function main() {
       `  collector CPU / ClickHouse CPU, same spans                           ${cell(collectorCpu / clickhouseCpuCollector, 2)}×        (target ≤ 1.00)`,
       `  ack latency p50 / p99 at full load                                   ${typical.p50.toFixed(1)} ms / ${typical.p99.toFixed(1)} ms`,
       `  ack latency p50 / p99 at half the maximum (${(rate / 2).toFixed(0)} spans/s, open loop) ${paced.p50.toFixed(1)} ms / ${paced.p99.toFixed(1)} ms   (target p99 < 250 ms)`,
+      `    the load generator's own event-loop delay meanwhile, p99 / max      ${paced.generatorDelayP99.toFixed(1)} ms / ${paced.generatorDelayMax.toFixed(1)} ms`,
       `  collector batches / mean insert time                                 ${typical.inserts} batches, ${typical.insertMs.toFixed(0)} ms each`,
       `  requests refused with 429/503 and retried (all rounds, paced run)  ${cell(collector.reduce((sum, c) => sum + c.retries, 0))}, ${paced.retries}`,
       `  collector RSS idle / peak                                            ${idleRss.toFixed(0)} MB / ${peakRss.toFixed(0)} MB   (target: peak < 300 MB)`,
     ]
-    if (COMPARE_CLI) {
-      const other = median(compared.map((c) => c.rate))
+    if (COMPARE_CLI && comparedPaced) {
+      const other = otherRate
       lines.push(
-        `  compared build (${COMPARE_CLI}), same rounds:`,
+        `  compared build (${COMPARE_CLI}${process.env.BENCH_COMPARE_ENV ? ` with ${process.env.BENCH_COMPARE_ENV}` : ''}), same rounds:`,
         `    to commit ${cell(other)} spans/s   rounds: ${list(compared.map((c) => c.rate))}   / direct JSON ${median(compared.map((c, round) => c.rate / jsonRounds[round]!.rate)).toFixed(2)}×`,
         `    CPU s per million spans: collector ${median(compared.map((c) => c.collectorCpu)).toFixed(1)}, ClickHouse ${median(compared.map((c) => c.clickhouseCpu)).toFixed(1)}`,
-        `    ack p50 / p99 at full load ${median(compared.map((c) => c.p50)).toFixed(1)} ms / ${median(compared.map((c) => c.p99)).toFixed(1)} ms; RSS peak ${Math.max(...compared.map((c) => c.rss)).toFixed(0)} MB; retried ${compared.reduce((sum, c) => sum + c.retries, 0)}`,
+        `    to acknowledgment ${median(compared.map((c) => c.ackRate)).toFixed(0)} spans/s; collector CPU / ClickHouse CPU ${median(compared.map((c) => c.collectorCpu / c.clickhouseCpu)).toFixed(2)}×`,
+        `    ack p50 / p99 at full load ${median(compared.map((c) => c.p50)).toFixed(1)} ms / ${median(compared.map((c) => c.p99)).toFixed(1)} ms; RSS peak ${Math.max(...compared.map((c) => c.rss), comparedPaced.rss).toFixed(0)} MB; retried ${compared.reduce((sum, c) => sum + c.retries, 0)}, ${comparedPaced.retries}`,
+        `    ack p50 / p99 at half its maximum (${(other / 2).toFixed(0)} spans/s, open loop) ${comparedPaced.p50.toFixed(1)} ms / ${comparedPaced.p99.toFixed(1)} ms (load generator's delay p99 / max ${comparedPaced.generatorDelayP99.toFixed(1)} / ${comparedPaced.generatorDelayMax.toFixed(1)} ms)`,
       )
     }
     process.stdout.write(`${lines.join('\n')}\n`)

@@ -94,8 +94,11 @@ describe('daa CLI', () => {
     while (!/^daa_spans_received_total 4$/m.test(await (await fetch(`${url}/metrics`)).text())) {
       await new Promise((resolve) => setTimeout(resolve, 20))
     }
+    // The built bin prepared it in its default ingest worker thread (dist/ingest/ingest-worker.js).
+    expect(await (await fetch(`${url}/metrics`)).text()).toMatch(/^daa_ingest_workers 1$/m)
     collector.kill('SIGTERM')
     expect((await request).status).toBe(200)
+    // SIGTERM stops the worker too: the process exits on its own.
     expect(await exited).toBe(0)
     const store = await createServerStore({ url: clickhouse.url, database })
     const [row] = await store.query<{ runs: number; spans: number }>(

@@ -17,11 +17,11 @@ import { deadLetterCommand } from '../../collector/src/ingest/dead-letter-comman
 import { listDeadLetters, readDeadLetters } from '../../collector/src/ingest/dead-letters.js'
 import { createIngestMetrics } from '../../collector/src/ingest/ingest-metrics.js'
 import { IngestPipeline } from '../../collector/src/ingest/ingest-pipeline.js'
+import { type EncodedBatch, encodeRequest } from '../../collector/src/ingest/prepare-request.js'
 import { type WalRecord, WriteAheadLog } from '../../collector/src/ingest/write-ahead-log.js'
 import { mapSpans } from '../../collector/src/mapping/map-spans.js'
 import { DEFAULT_PRICES } from '../../collector/src/mapping/prices.js'
 import { decodeJsonRequest } from '../../collector/src/otlp/decode-json.js'
-import type { MappedRows } from '../../collector/src/store/rows.js'
 import { freshDatabaseName } from '../contract/store-contract.js'
 import { type RunningClickHouse, startClickHouseServer } from '../support/clickhouse-server.js'
 
@@ -86,13 +86,15 @@ function otlpBody(specs: SpanSpec[]): { body: Uint8Array; ids: string[] } {
   return { body: Buffer.from(text), ids }
 }
 
-/** Decodes and maps like the collector, then poisons the spans named "poison" as a decoder bug would. */
-function materialize(record: WalRecord): MappedRows {
+/** Decodes, maps and encodes like the collector, poisoning the spans named "poison" as a decoder bug would. */
+function encodePoisoned(record: WalRecord): EncodedBatch {
   const decoded = decodeJsonRequest(Buffer.from(record.body).toString())
   const rows = mapSpans(record.projectId, decoded.spans, DEFAULT_PRICES)
   for (const row of rows.spans) if (row.span_name === 'poison') row.input_tokens = 1e21
-  return rows
+  return encodeRequest(rows, record.ingestedAt)
 }
+
+const materialize = async (record: WalRecord) => encodePoisoned(record)
 
 async function openPipeline(walDir: string, deadLetterDir: string) {
   const log = await WriteAheadLog.open(walDir)
@@ -107,7 +109,7 @@ async function openPipeline(walDir: string, deadLetterDir: string) {
   const accept = (projectId: string, specs: SpanSpec[], ingestedAt = Date.now()) => {
     const { body, ids } = otlpBody(specs)
     const record: WalRecord = { projectId, encoding: 'json', body, ingestedAt }
-    return { ids, done: pipeline.accept(record, materialize(record)) }
+    return { ids, done: pipeline.accept(record, encodePoisoned(record)) }
   }
   return { log, metrics, warnings, pipeline, accept }
 }

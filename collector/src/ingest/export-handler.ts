@@ -1,19 +1,16 @@
 import { ApiKeyResolver } from '../auth/api-keys.js'
-import { mapSpans } from '../mapping/map-spans.js'
-import type { PriceTable } from '../mapping/prices.js'
-import { decodeExportBody } from '../otlp/decode-request.js'
-import type { DecodedRequest } from '../otlp/decoded-span.js'
 import { ExportRejectedError } from '../otlp/errors.js'
 import { type ExportOutcome, exportOutcomeOf, type OtlpEncoding } from '../otlp/export-response.js'
-import type { MappedRows } from '../store/rows.js'
 import type { IngestMetrics } from './ingest-metrics.js'
 import type { IngestPipeline } from './ingest-pipeline.js'
+import type { EncodedBatch, PreparedRequest, PrepareRequest } from './prepare-request.js'
 import type { WalRecord } from './write-ahead-log.js'
 
 export interface ExportHandlerDependencies {
   keys: ApiKeyResolver
   pipeline: IngestPipeline
-  prices: PriceTable
+  /** Decodes, maps and encodes a body: in an ingest worker, or on the event loop (prepare-request.ts). */
+  prepare: PrepareRequest
   metrics: IngestMetrics
   decodes: DecodeLimiter
 }
@@ -92,9 +89,9 @@ export class DecodeLimiter {
 }
 
 /**
- * The transport-independent core of an export, for an authenticated project: read and decode the
- * body (within the decode bound), map the valid spans, and hand them to the pipeline; resolves
- * once they are durable.
+ * The transport-independent core of an export, for an authenticated project: read the body and
+ * prepare it (decode, map, encode; in an ingest worker when there are any) within the decode
+ * bound, and hand the rows to the pipeline; resolves once they are durable.
  */
 export async function acceptExport(
   dependencies: ExportHandlerDependencies,
@@ -103,28 +100,43 @@ export async function acceptExport(
   readBody: () => Promise<Uint8Array> | Uint8Array,
 ): Promise<ExportOutcome & { acceptedSpans: number }> {
   const { metrics } = dependencies
+  // The slot is held while the request waits for a worker too: it bounds the bodies and rows in
+  // flight, however many requests arrive.
   const release = await dependencies.decodes.acquire()
-  let request: DecodedRequest
+  let prepared: PreparedRequest
   let durable: Promise<void>
   try {
-    const body = await readBody()
+    const read = await readBody()
     // Refused here, a request under backpressure costs no decoding.
-    dependencies.pipeline.admit(body.byteLength)
-    request = decodeExportBody(encoding, body)
-    metrics.spansReceived.inc(request.spans.length + request.rejectedSpans)
-    if (request.rejectedSpans > 0) metrics.spansRejected.inc(request.rejectedSpans)
-    const rows = mapSpans(projectId, request.spans, dependencies.prices)
-    const record: WalRecord = { projectId, encoding, body, ingestedAt: Date.now() }
-    durable = dependencies.pipeline.accept(record, rows)
+    dependencies.pipeline.admit(read.byteLength)
+    const ingestedAt = Date.now()
+    // A worker takes the body and hands it back: `body` is the one the log gets.
+    const { prepared: result, body } = await dependencies.prepare({
+      projectId,
+      encoding,
+      body: read,
+      ingestedAt,
+    })
+    prepared = result
+    metrics.spansReceived.inc(prepared.acceptedSpans + prepared.rejectedSpans)
+    if (prepared.rejectedSpans > 0) metrics.spansRejected.inc(prepared.rejectedSpans)
+    const record: WalRecord = { projectId, encoding, body, ingestedAt }
+    durable = dependencies.pipeline.accept(record, prepared.rows)
   } finally {
     // The rows are encoded and buffered (counted by the pipeline's own bound): the next may decode.
     release()
   }
   await durable
-  return { ...exportOutcomeOf(request), acceptedSpans: request.spans.length }
+  return { ...exportOutcomeOf(prepared), acceptedSpans: prepared.acceptedSpans }
 }
 
-/** Decodes a logged request body again and maps it, exactly as when it arrived (for replay). */
-export function materializeRecord(prices: PriceTable, record: WalRecord): MappedRows {
-  return mapSpans(record.projectId, decodeExportBody(record.encoding, record.body).spans, prices)
+/** Prepares a logged request body again, exactly as when it arrived (for replay). */
+export async function materializeRecord(prepare: PrepareRequest, record: WalRecord): Promise<EncodedBatch> {
+  const { prepared } = await prepare({
+    projectId: record.projectId,
+    encoding: record.encoding,
+    body: record.body,
+    ingestedAt: record.ingestedAt,
+  })
+  return prepared.rows
 }

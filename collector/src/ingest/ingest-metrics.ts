@@ -117,6 +117,16 @@ export function createIngestMetrics() {
       help: 'Bytes in write-ahead log segments not yet committed in ClickHouse',
       registers: [registry],
     }),
+    ingestWorkers: new Gauge({
+      name: 'daa_ingest_workers',
+      help: 'Worker threads decoding, mapping and encoding export requests (0: on the event loop)',
+      registers: [registry],
+    }),
+    ingestWorkerExits: new Counter({
+      name: 'daa_ingest_worker_exits_total',
+      help: 'Ingest worker threads that stopped unexpectedly (their requests got 503) and were replaced',
+      registers: [registry],
+    }),
   }
   return metrics
 }

@@ -1,12 +1,5 @@
 import { ExportRejectedError } from '../otlp/errors.js'
 import {
-  INGESTED_AT_COLUMN,
-  type MappedRows,
-  OUTCOME_COLUMNS,
-  RUN_COLUMNS,
-  SPAN_COLUMNS,
-} from '../store/rows.js'
-import {
   appendEncoded,
   ClickHouseError,
   chunkLength,
@@ -14,12 +7,12 @@ import {
   type EncodedChunk,
   type EncodedRows,
   encodedLines,
-  encodeRows,
   rowsOfLines,
   type Store,
 } from '../store/store.js'
 import { type DeadLetter, writeDeadLetters } from './dead-letters.js'
 import type { IngestMetrics } from './ingest-metrics.js'
+import { type EncodedBatch, INSERT_COLUMNS, TABLES, type TableName } from './prepare-request.js'
 import type { WalRecord, WriteAheadLog } from './write-ahead-log.js'
 
 /** Batching and durability settings; every field has a default. */
@@ -50,21 +43,15 @@ export interface IngestPipelineOptions {
   onWarning?: (message: string) => void
 }
 
-/** Turns a logged record back into rows (decode and map), for replay. */
-export type Materialize = (record: WalRecord) => MappedRows
-
-type TableName = 'spans' | 'runs' | 'outcomes'
-const TABLES: readonly TableName[] = ['spans', 'runs', 'outcomes']
-
-/** Columns of each insert: the row's columns, then the time the collector first took the request. */
-const INSERT_COLUMNS: Record<TableName, readonly string[]> = {
-  spans: [...SPAN_COLUMNS, INGESTED_AT_COLUMN],
-  runs: [...RUN_COLUMNS, INGESTED_AT_COLUMN],
-  outcomes: [...OUTCOME_COLUMNS, INGESTED_AT_COLUMN],
-}
+/**
+ * Turns a logged record back into encoded rows (decode, map, encode: prepare-request.ts), for
+ * replay. Rejects with ExportRejectedError when it cannot now (no ingest worker): the record
+ * stays in the log; any other error means the record itself no longer decodes.
+ */
+export type Materialize = (record: WalRecord) => Promise<EncodedBatch>
 
 /** Rows of one or more requests, encoded per table as they arrive. */
-type Batch = Record<TableName, EncodedRows> & { bytes: number }
+type Batch = EncodedBatch
 
 function emptyBatch(): Batch {
   return {
@@ -73,20 +60,6 @@ function emptyBatch(): Batch {
     outcomes: { columns: INSERT_COLUMNS.outcomes, chunks: [], count: 0, bytes: 0 },
     bytes: 0,
   }
-}
-
-/** One request's rows, encoded with the `ingested_at` its log record carries (the same on replay). */
-function encodeRequest(rows: MappedRows, ingestedAt: number): Batch {
-  const trailing = [Math.round(ingestedAt)]
-  // Each table's rows come from one object literal in mapping (map-spans.ts, outcomes.ts).
-  const sameShape = { sameShape: true }
-  const spans = encodeRows(rows.spans, SPAN_COLUMNS, trailing, sameShape)
-  const runs = encodeRows(rows.runs, RUN_COLUMNS, trailing, sameShape)
-  const outcomes = encodeRows(rows.outcomes, OUTCOME_COLUMNS, trailing, sameShape)
-  spans.columns = INSERT_COLUMNS.spans
-  runs.columns = INSERT_COLUMNS.runs
-  outcomes.columns = INSERT_COLUMNS.outcomes
-  return { spans, runs, outcomes, bytes: spans.bytes + runs.bytes + outcomes.bytes }
 }
 
 function appendBatch(target: Batch, more: Batch): void {
@@ -239,11 +212,11 @@ export class IngestPipeline {
   }
 
   /**
-   * Takes one request: logs its body and buffers its rows. Resolves once the body is on disk;
-   * rejects with ExportRejectedError (overloaded or unavailable, with a retry hint) when the
-   * request cannot be taken now.
+   * Takes one request: logs its body and buffers its rows (encoded by prepare-request.ts, with the
+   * record's `ingestedAt`). Resolves once the body is on disk; rejects with ExportRejectedError
+   * (overloaded or unavailable, with a retry hint) when the request cannot be taken now.
    */
-  async accept(record: WalRecord, rows: MappedRows): Promise<void> {
+  async accept(record: WalRecord, encoded: EncodedBatch): Promise<void> {
     if (this.closed) {
       throw new ExportRejectedError('unavailable', 'The collector is shutting down.', {
         retryAfterSeconds: 1,
@@ -254,8 +227,7 @@ export class IngestPipeline {
         retryAfterSeconds: 30,
       })
     }
-    if (rows.spans.length === 0 && rows.runs.length === 0 && rows.outcomes.length === 0) return
-    const encoded = encodeRequest(rows, record.ingestedAt)
+    if (isEmpty(encoded)) return
     // Backpressure instead of growing: the sender retries later, and nothing acknowledged is at risk.
     // What counts is what stays in memory (encoded rows), not the request's size on the wire.
     const buffered = this.current.bytes + this.inFlightBytes
@@ -278,7 +250,7 @@ export class IngestPipeline {
         { retryAfterSeconds: 10, cause: error },
       )
     }
-    this.metrics.spansAccepted.inc(rows.spans.length)
+    this.metrics.spansAccepted.inc(encoded.spans.count)
   }
 
   /** Writes everything buffered and replays what waits in the log; resolves when ClickHouse has it (or refused it). */
@@ -454,20 +426,28 @@ export class IngestPipeline {
             )
           }
           const batch = emptyBatch()
-          for (const record of records) {
-            let rows: MappedRows
-            try {
-              rows = this.materialize(record)
-            } catch (error) {
-              // It decoded when it arrived, and its checksum holds: only a changed decoder gets here.
-              // Retrying would stall the log for every project, so it is counted and skipped.
-              this.metrics.walSkippedRecords.inc()
-              this.warn(
-                `write-ahead log segment ${segment}: a record of project "${record.projectId}" no longer decodes (${String(error)}); skipped.`,
-              )
+          // All of a segment's records at once: with ingest workers they are prepared side by side.
+          const prepared = await Promise.all(
+            records.map((record) =>
+              this.materialize(record).then(
+                (encoded) => ({ encoded, error: undefined }),
+                (error: unknown) => ({ encoded: undefined, error }),
+              ),
+            ),
+          )
+          for (const [index, { encoded, error }] of prepared.entries()) {
+            if (encoded) {
+              appendBatch(batch, encoded)
               continue
             }
-            appendBatch(batch, encodeRequest(rows, record.ingestedAt))
+            // No worker to prepare it now: the segment stays in the log for the next attempt.
+            if (error instanceof ExportRejectedError) throw error
+            // It decoded when it arrived, and its checksum holds: only a changed decoder gets here.
+            // Retrying would stall the log for every project, so it is counted and skipped.
+            this.metrics.walSkippedRecords.inc()
+            this.warn(
+              `write-ahead log segment ${segment}: a record of project "${records[index]!.projectId}" no longer decodes (${String(error)}); skipped.`,
+            )
           }
           await this.insert(batch)
           await this.log.remove(segment)

@@ -37,6 +37,8 @@ export interface PriceTable {
    * `claude-sonnet-4@20250514` find `gpt-5` and `claude-sonnet-4`); case-insensitive.
    */
   priceOf(model: string): ModelPrice | undefined
+  /** Every model and its price, as given (an ingest worker thread rebuilds the table from them). */
+  entries(): Array<[string, ModelPrice]>
 }
 
 /** Separators after which a dated or tagged model name may fall back to its base name. */
@@ -89,6 +91,7 @@ export function createPriceTable(
 
   return {
     size: pricesByLowerCaseName.size,
+    entries: () => [...originalNames].map(([key, name]) => [name, { ...pricesByLowerCaseName.get(key)! }]),
     priceOf(model: string): ModelPrice | undefined {
       if (pricesByLowerCaseName.size === 0 || model === '') return undefined
       const lowerCaseModel = model.toLowerCase()

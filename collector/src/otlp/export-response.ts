@@ -13,7 +13,9 @@ export interface ExportOutcome {
 export type OtlpEncoding = 'protobuf' | 'json'
 
 /** The outcome of a decoded request when everything that passed validation is accepted. */
-export function exportOutcomeOf(request: DecodedRequest): ExportOutcome {
+export function exportOutcomeOf(
+  request: Pick<DecodedRequest, 'rejectedSpans' | 'rejectionMessages'>,
+): ExportOutcome {
   return { rejectedSpans: request.rejectedSpans, errorMessage: request.rejectionMessages.join('; ') }
 }
 
