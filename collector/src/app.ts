@@ -53,6 +53,11 @@ export interface CollectorOptions extends IngestPipelineOptions {
    * the event loop (no threads). Default 1 (DEFAULT_INGEST_WORKERS, measured in docs/ingest-speed.md).
    */
   ingestWorkers?: number
+  /**
+   * Longest an ingest worker may take over one request before it is stopped and replaced (what it
+   * held gets a retryable 503). Default 30,000 (JOB_TIMEOUT_MS in ingest/ingest-workers.ts).
+   */
+  ingestWorkerTimeoutMs?: number
   /** Requests read, decoded and mapped at once (including those waiting for a worker); more wait their turn. Default 4. */
   maxConcurrentDecodes?: number
   /** Requests waiting for a decode slot before new ones get 429. Default 256. */
@@ -117,6 +122,7 @@ export async function createCollector(options: CollectorOptions): Promise<Collec
             prices,
             onWarning: options.onWarning,
             onWorkerExit: () => metrics.ingestWorkerExits.inc(),
+            jobTimeoutMs: options.ingestWorkerTimeoutMs,
           })
         : undefined
   } catch (error) {

@@ -22,6 +22,8 @@ let store: Store
 let collector: Collector
 /** One worker, so the one a test stops holds every request in flight. */
 let single: Collector
+/** One worker with a deadline of 100 ms a request: a request of 100,000 spans takes about ten times that. */
+let hurried: Collector
 let key: string
 
 beforeAll(async () => {
@@ -41,11 +43,20 @@ beforeAll(async () => {
     maxConcurrentDecodes: 32,
     onWarning: () => {},
   })
+  hurried = await createCollector({
+    store,
+    walDir: join(directory, 'wal-hurried'),
+    rollupIntervalMs: 0,
+    ingestWorkers: 1,
+    ingestWorkerTimeoutMs: 100,
+    onWarning: () => {},
+  })
   key = (await createApiKey(store, 'workers')).key
 })
 afterAll(async () => {
   await collector?.shutdown()
   await single?.shutdown()
+  await hurried?.shutdown()
   await store?.close()
   rmSync(directory, { recursive: true, force: true })
 })
@@ -174,9 +185,36 @@ describe('ingest worker threads', () => {
     expect(metrics).toMatch(/^daa_ingest_workers 1$/m)
   })
 
+  it('stops a worker that outlasts its deadline on a request: 503, never acknowledged, and a new worker takes over', async () => {
+    const pool = hurried.ingestWorkers!
+    const [stopped] = pool.threads as [Worker]
+    const slow = traceBody('slow', 100_000)
+    const refused = await post(hurried, slow.body)
+    expect(refused.status).toBe(503)
+    expect(decodeRpcStatus(new Uint8Array(await refused.arrayBuffer())).message).toContain(
+      'stopped before it finished',
+    )
+    await hurried.flush()
+    expect((await storedSpans([slow.traceId])).get(slow.traceId)).toBeUndefined()
+    // The replacement answers a request it can finish in time (a 503 meanwhile is retried, as a sender would).
+    while (pool.threads.length === 0 || pool.threads[0] === stopped) {
+      await new Promise((resolve) => setTimeout(resolve, 10))
+    }
+    const quick = traceBody('quick', 1)
+    await sendWithRetries(hurried, quick.body)
+    await hurried.flush()
+    expect((await storedSpans([quick.traceId])).get(quick.traceId)).toBe(1)
+    const scrape = await (await hurried.app.request('/metrics')).text()
+    expect(Number(/^daa_ingest_worker_exits_total (\d+)$/m.exec(scrape)?.[1])).toBeGreaterThanOrEqual(1)
+  })
+
   it('stops every worker on shutdown', async () => {
-    const threads = [...collector.ingestWorkers!.threads, ...single.ingestWorkers!.threads]
-    expect(threads).toHaveLength(3)
+    const threads = [
+      ...collector.ingestWorkers!.threads,
+      ...single.ingestWorkers!.threads,
+      ...hurried.ingestWorkers!.threads,
+    ]
+    expect(threads).toHaveLength(4)
     const exited = new Set<Worker>()
     for (const thread of threads) thread.once('exit', () => exited.add(thread))
     await Promise.all([collector.shutdown(), single.shutdown()])

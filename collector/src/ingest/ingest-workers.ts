@@ -36,7 +36,16 @@ export interface IngestWorkerPoolOptions {
   onWarning?: (message: string) => void
   /** Called when a worker stops unexpectedly (before it is replaced). Default: nothing. */
   onWorkerExit?: () => void
+  /**
+   * Longest a worker may take over one request before it is stopped and replaced (its requests get
+   * a retryable 503, never an acknowledgment), so a request that hangs a worker cannot hold its slot
+   * for ever. A 64 MiB body takes well under a second. Default: JOB_TIMEOUT_MS (30 s).
+   */
+  jobTimeoutMs?: number
 }
+
+/** The default of `jobTimeoutMs`. */
+export const JOB_TIMEOUT_MS = 30_000
 
 /** A job as posted to a worker. */
 export interface WorkerJob extends PrepareJob {
@@ -181,6 +190,8 @@ interface Slot {
   worker: Worker
   jobs: Map<number, Pending>
   ready: boolean
+  /** Deadlines of requests posted before the worker had loaded: they start when it has. */
+  armOnReady: Array<() => void>
   failure: Error | undefined
 }
 
@@ -194,6 +205,7 @@ export class IngestWorkerPool {
   private readonly entry = workerEntry()
   private readonly prices: Array<[string, ModelPrice]>
   private readonly warn: (message: string) => void
+  private readonly jobTimeoutMs: number
   private nextId = 0
   private closed = false
   private readonly timers = new Set<NodeJS.Timeout>()
@@ -207,6 +219,7 @@ export class IngestWorkerPool {
     this.prices = options.prices.entries()
     this.warn = options.onWarning ?? writeWarning
     this.onWorkerExit = options.onWorkerExit ?? (() => {})
+    this.jobTimeoutMs = options.jobTimeoutMs ?? JOB_TIMEOUT_MS
   }
 
   /** Starts `size` workers; resolves once every one has loaded, rejects (stopping them) when one cannot start. */
@@ -286,7 +299,31 @@ export class IngestWorkerPool {
         )
         return
       }
-      target.jobs.set(id, { resolve, reject })
+      // A worker that has not answered by the deadline is stopped: its exit refuses what it held.
+      // The deadline counts from when the worker has loaded (a replacement may still be loading).
+      let deadline: NodeJS.Timeout | undefined
+      const arm = () => {
+        if (!target.jobs.has(id)) return
+        deadline = setTimeout(() => {
+          if (!target.jobs.has(id)) return
+          target.failure ??= new Error(`it took over ${this.jobTimeoutMs} ms on one request`)
+          void target.worker.terminate()
+        }, this.jobTimeoutMs)
+        deadline.unref()
+      }
+      const settled = () => clearTimeout(deadline)
+      target.jobs.set(id, {
+        resolve: (value) => {
+          settled()
+          resolve(value)
+        },
+        reject: (error) => {
+          settled()
+          reject(error)
+        },
+      })
+      if (target.ready) arm()
+      else target.armOnReady.push(arm)
       // A worker with work keeps the process alive until it answers; an idle one never does.
       if (target.jobs.size === 1) target.worker.ref()
     })
@@ -312,12 +349,13 @@ export class IngestWorkerPool {
       stderr: false,
     })
     worker.unref()
-    const slot: Slot = { worker, jobs: new Map(), ready: false, failure: undefined }
+    const slot: Slot = { worker, jobs: new Map(), ready: false, armOnReady: [], failure: undefined }
     this.slots.add(slot)
     return new Promise<void>((resolve, reject) => {
       worker.on('message', (message: WorkerMessage) => {
         if ('ready' in message) {
           slot.ready = true
+          for (const arm of slot.armOnReady.splice(0)) arm()
           resolve()
           return
         }
