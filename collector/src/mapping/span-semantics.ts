@@ -13,7 +13,9 @@
  * `conventions` lists the readers that recognised the span, the one that decided its operation
  * first: it is stored with the span (`daa.convention`) so every mapping decision can be looked up.
  */
+
 import type { DecodedSpan } from '../otlp/decoded-span.js'
+import { LLM_OPERATIONS } from '../queries/run-spans.js'
 import { genAiReader } from './conventions/genai.js'
 import { mastraReader } from './conventions/mastra.js'
 import { openInferenceReader } from './conventions/openinference.js'
@@ -50,7 +52,7 @@ export const TOKEN_COUNT_ATTRIBUTES: readonly string[] = CONVENTION_READERS.flat
 )
 
 /** The operations that are one call to a model, the ones priced from the price table. */
-const LLM_CALL_OPERATIONS: ReadonlySet<string> = new Set(['chat', 'generate_content', 'text_completion'])
+const LLM_CALL_OPERATIONS: ReadonlySet<string> = new Set(LLM_OPERATIONS)
 
 export function isLlmCall(operation: string): boolean {
   return LLM_CALL_OPERATIONS.has(operation)

@@ -17,7 +17,7 @@
  */
 
 import { AGENT_BUCKET } from './rollup-schema.js'
-import { LLM_OPERATION_LIST } from './run-spans.js'
+import { IS_LLM_CALL, IS_TOOL_CALL } from './run-spans.js'
 
 /** The columns of `run_facts` that the SELECT fills, in order (refreshed_at takes its default). */
 export const RUN_FACT_COLUMNS = [
@@ -94,8 +94,8 @@ LEFT JOIN (
         SELECT
             project_id, run_id, span_id, cost_usd, input_tokens, output_tokens, cache_read_tokens,
             cache_write_tokens, reasoning_tokens, status_code, error_type,
-            operation IN (${LLM_OPERATION_LIST}) AS is_llm_call,
-            operation = 'execute_tool' AS is_tool_call
+            ${IS_LLM_CALL} AS is_llm_call,
+            ${IS_TOOL_CALL} AS is_tool_call
         FROM spans FINAL
         WHERE run_id != '' AND (${runFilter})
     )

@@ -1,19 +1,24 @@
 /**
- * Which spans count toward their run's facts (run-facts.ts) — read by the facts SELECT and by the
- * spans change feed (rollup-schema.ts), so the two cannot disagree. A leaf module: both of those
- * import each other.
+ * Which spans count toward their run's facts (run-facts.ts) — read by the facts SELECT, by the spans
+ * change feed (rollup-schema.ts) and by mapping (which LLM calls are priced), so they cannot
+ * disagree. A leaf module: run-facts.ts and rollup-schema.ts import each other.
  */
+import { OPERATION_EXECUTE_TOOL } from '@daa/sdk/attributes'
 
-/** Operations that are LLM calls. */
+/** Operations that are one call to a model: their tokens fill the run's token columns. */
 export const LLM_OPERATIONS = ['chat', 'generate_content', 'text_completion'] as const
 
-export const LLM_OPERATION_LIST = LLM_OPERATIONS.map((operation) => `'${operation}'`).join(', ')
+/** SQL: the span in scope is an LLM call. */
+export const IS_LLM_CALL = `operation IN (${LLM_OPERATIONS.map((operation) => `'${operation}'`).join(', ')})`
+
+/** SQL: the span in scope is a tool call. */
+export const IS_TOOL_CALL = `operation = '${OPERATION_EXECUTE_TOOL}'`
 
 /**
- * A span row that adds to its run's facts (the full recompute in run-facts.ts reads spans for
- * nothing else):
- * attributed to a run, not the run span itself (whose cost is in runs), and an LLM call, a tool
- * call or a cost. Relies on what retries guarantee: a span id names one span, re-sent unchanged.
+ * SQL: a span row that adds to its run's facts (the full recompute in run-facts.ts reads spans for
+ * nothing else): attributed to a run, not the run span itself (whose cost is in runs), and an LLM
+ * call, a tool call or a cost. Relies on what retries guarantee: a span id names one span, re-sent
+ * unchanged.
  */
 export const SPAN_ADDS_TO_RUN = `run_id != '' AND span_id != run_id
-    AND (operation IN (${LLM_OPERATION_LIST}) OR operation = 'execute_tool' OR cost_usd != 0)`
+    AND (${IS_LLM_CALL} OR ${IS_TOOL_CALL} OR cost_usd != 0)`
