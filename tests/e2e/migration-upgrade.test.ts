@@ -2,10 +2,17 @@
  * A database made by the previous release (schema version 4) is upgraded in place by migration 5:
  * the run-id bloom filters of spans and runs are rebuilt at 0.01% for the rows already stored, and
  * the spans change feed is replaced by one that logs only spans adding to a run's facts. Its data
- * stays, and a late outcome sent afterwards logs its run as an outcome change only.
+ * stays, and a late outcome sent afterwards through a collector logs its run as an outcome change only.
  */
-import { createServerStore, migrate, type Store } from '@daa/collector'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { createApiKey, createCollector, createServerStore, migrate, type Store } from '@daa/collector'
+import { ProtobufTraceSerializer } from '@opentelemetry/otlp-transformer'
+import type { ReadableSpan } from '@opentelemetry/sdk-trace'
 import { afterAll, beforeAll, expect, it } from 'vitest'
+import type { GoldenRun } from '../golden/golden-dataset.js'
+import { callSpan, lateOutcomeSpans, runSpan } from '../golden/golden-otlp.js'
 import { type RunningClickHouse, startClickHouseServer } from '../support/clickhouse-server.js'
 
 let clickhouse: RunningClickHouse
@@ -72,28 +79,84 @@ it('upgrades a version-4 database in place, keeping its rows', async () => {
   )
   expect(stored!.n).toBe(2)
 
-  // After the upgrade: a late daa.outcome span (no cost, not an LLM or tool call) and its outcome
-  // row log the run once, as an outcome change; a tool call still logs it as a span change.
-  const since = (await store.query<{ now: string }>("SELECT toString(now64(3, 'UTC')) AS now"))[0]!.now
-  await store.command(
-    `INSERT INTO spans (project_id, timestamp, trace_id, span_id, run_id, operation, span_name)
-     VALUES ('p', now64(9), 't2', 'o1', 'r1', '', 'daa.outcome')`,
-  )
-  await store.command(
-    `INSERT INTO outcomes (project_id, run_id, status, value, unit, reason, recorded_at, source_span_id)
-     VALUES ('p', 'r1', 'delivered', 1, 'USD', '', now64(9), 'o1')`,
-  )
-  const changes = async () =>
-    (
-      await store.query<{ source: string }>(
-        `SELECT source FROM run_changes WHERE changed_at >= {since:DateTime64(3, 'UTC')} AND run_id = 'r1' ORDER BY source`,
-        { since },
-      )
-    ).map((row) => row.source)
-  expect(await changes()).toEqual(['outcomes'])
-  await store.command(
-    `INSERT INTO spans (project_id, timestamp, trace_id, span_id, run_id, operation, span_name)
-     VALUES ('p', now64(9), 't1', 'tool1', 'r1', 'execute_tool', 'execute_tool search')`,
-  )
-  expect(await changes()).toEqual(['outcomes', 'spans'])
+  // After the upgrade, sent through a collector as a sender would: a late daa.outcome span for the
+  // run logs it once, as an outcome change; a tool call of the run still logs it as a span change.
+  // (The collector's refresher runs, as deployed; it logs nothing for the outcome span.)
+  const run: GoldenRun = {
+    project: 'p',
+    runId: 'f00d000000000001',
+    traceId: 'f00d0000000000000000000000000001',
+    parentRunId: '',
+    agentId: 'agent',
+    userId: '',
+    startNs: BigInt(Date.now()) * 1_000_000n,
+    durationNs: 1_000_000,
+    statusError: false,
+    ownCostUsd: 0,
+    calls: [],
+    outcomes: [],
+    runArrivesLate: false,
+  }
+  const walDir = mkdtempSync(join(tmpdir(), 'daa-upgrade-'))
+  const collector = await createCollector({ store, walDir, rollupIntervalMs: 100 })
+  try {
+    const { key } = await createApiKey(store, 'p', 'upgrade')
+    const send = async (spans: ReadableSpan[]) => {
+      const response = await collector.app.request('/v1/traces', {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-protobuf', authorization: `Bearer ${key}` },
+        body: ProtobufTraceSerializer.serializeRequest(spans)!,
+      })
+      expect(response.status).toBe(200)
+      await collector.flush()
+    }
+    await send([runSpan(run)])
+    const since = (await store.query<{ now: string }>("SELECT toString(now64(3, 'UTC')) AS now"))[0]!.now
+    const changes = async () =>
+      (
+        await store.query<{ source: string }>(
+          `SELECT source FROM run_changes WHERE changed_at >= {since:DateTime64(3, 'UTC')} AND run_id = {run:String} ORDER BY source`,
+          { since, run: run.runId },
+        )
+      ).map((row) => row.source)
+    const recordedAt = BigInt(Date.now()) * 1_000_000n
+    await send(
+      lateOutcomeSpans({
+        ...run,
+        outcomes: [
+          {
+            status: 'delivered',
+            value: 1,
+            unit: 'USD',
+            reason: '',
+            recordedAt,
+            sourceSpanId: 'f00d0000000000a1',
+            late: true,
+          },
+        ],
+      }),
+    )
+    expect(await changes()).toEqual(['outcomes'])
+    const tool = {
+      spanId: 'f00d0000000000b1',
+      kind: 'tool' as const,
+      startNs: run.startNs,
+      durationNs: 1_000,
+      costUsd: 0,
+      inputTokens: 0,
+      outputTokens: 0,
+      cacheReadTokens: 0,
+      reasoningTokens: 0,
+      failed: false,
+      attributedLate: false,
+    }
+    // The tool call arrives after its run, so the collector's refresh attributes it to the run; the
+    // re-inserted row (run_id set) is what logs the change.
+    await send([callSpan(run, tool)])
+    while (!(await changes()).includes('spans')) await new Promise((resolve) => setTimeout(resolve, 50))
+    expect(await changes()).toEqual(['outcomes', 'spans'])
+  } finally {
+    await collector.shutdown()
+    rmSync(walDir, { recursive: true, force: true })
+  }
 })

@@ -83,7 +83,7 @@ export function runSpan(run: GoldenRun): ReadableSpan {
   })
 }
 
-function callSpan(run: GoldenRun, call: GoldenCall): ReadableSpan {
+export function callSpan(run: GoldenRun, call: GoldenCall): ReadableSpan {
   const attributes: Record<string, string | number> = {}
   if (call.kind === 'llm') {
     Object.assign(attributes, {
@@ -114,7 +114,7 @@ function callSpan(run: GoldenRun, call: GoldenCall): ReadableSpan {
   })
 }
 
-function lateOutcomeSpans(run: GoldenRun): ReadableSpan[] {
+export function lateOutcomeSpans(run: GoldenRun): ReadableSpan[] {
   return run.outcomes
     .filter((outcome) => outcome.late)
     .map((outcome) =>
