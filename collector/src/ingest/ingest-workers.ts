@@ -343,7 +343,10 @@ export class IngestWorkerPool {
       workerData: { prices: this.prices },
       // The event loop's stack size (V8's default, under 1 MiB) rather than a worker's 4 MiB: a body
       // nested too deep to decode is refused alike in a worker and on the event loop (decode-json.ts).
-      resourceLimits: { stackSizeMb: 1 },
+      // The heap of the bin's event loop too (--max-semi-space-size=32 --max-old-space-size=256):
+      // a worker otherwise gets V8's defaults, sized from the machine's memory, and the collector's
+      // memory is no longer bounded by its own flags. A worker out of heap dies and is replaced.
+      resourceLimits: { stackSizeMb: 1, maxOldGenerationSizeMb: 256, maxYoungGenerationSizeMb: 96 },
       // The worker's own output (none expected) goes to the process's.
       stdout: false,
       stderr: false,
