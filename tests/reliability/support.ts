@@ -102,8 +102,13 @@ export async function prepareDatabase(
   }
 }
 
-const cli = fileURLToPath(new URL('../../collector/src/cli.ts', import.meta.url))
-const tsx = fileURLToPath(new URL('../../node_modules/tsx/dist/loader.mjs', import.meta.url))
+/**
+ * The built bin, run as users run it (`npm test` builds first): its shebang's heap flags
+ * (--max-old-space-size=256 --max-semi-space-size=32) bound the process, so a memory figure here is
+ * the one users get. Through tsx from the sources, the event loop had V8's heap defaults, sized from
+ * the machine's memory, and the soak measured a process users never run.
+ */
+const cli = fileURLToPath(new URL('../../collector/dist/cli.js', import.meta.url))
 
 export interface CollectorProcess {
   child: ChildProcess
@@ -125,14 +130,11 @@ export async function startCollectorProcess(options: {
   /** A command that runs the collector, e.g. ['prlimit', '--fsize=65536']. Default: none. */
   wrapper?: string[]
 }): Promise<CollectorProcess> {
-  const [command, ...wrapperArgs] = [...(options.wrapper ?? []), process.execPath]
+  const [command, ...wrapperArgs] = [...(options.wrapper ?? []), cli]
   const child = spawn(
     command!,
     [
       ...wrapperArgs,
-      '--import',
-      tsx,
-      cli,
       'collector',
       '--port',
       String(options.port),
