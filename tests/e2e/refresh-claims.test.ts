@@ -18,12 +18,12 @@ afterAll(async () => {
   await clickhouse?.stop()
 })
 
-/** Resolves once `holder` has finished a refresh. */
-async function refreshedBy(store: Store, holder: string): Promise<void> {
+/** Resolves once a refresher finished a refresh: `holder`'s, or any but a manual one's. */
+async function refreshedBy(store: Store, holder?: string): Promise<void> {
   for (;;) {
     const [row] = await store.query<{ n: number }>(
-      'SELECT count() AS n FROM metric_refreshes WHERE holder = {holder:String}',
-      { holder },
+      `SELECT count() AS n FROM metric_refreshes WHERE ${holder ? 'holder = {holder:String}' : "holder != 'manual'"}`,
+      { holder: holder ?? '' },
     )
     if (row!.n > 0) return
     await new Promise((resolve) => setTimeout(resolve, 50))
@@ -38,13 +38,7 @@ it('a collector that shuts down hands its claim over at once', async () => {
     // Another collector's view of the same database (the collector closes its own store).
     store = await createServerStore({ url: clickhouse.url, database: target.config.clickhouseDatabase })
     // The collector refreshes under its own claim: nobody else may refresh meanwhile.
-    for (;;) {
-      const [row] = await store.query<{ n: number }>(
-        "SELECT count() AS n FROM metric_refreshes WHERE holder != 'manual'",
-      )
-      if (row!.n > 0) break
-      await new Promise((resolve) => setTimeout(resolve, 50))
-    }
+    await refreshedBy(store)
     expect(await holdsClaim(store, 'another collector')).toBe(false)
     // Ops see the refresh in /metrics: how many, how long, and up to when the answers are fresh.
     const scrape = await (await fetch(`${target.collector.url}/metrics`)).text()

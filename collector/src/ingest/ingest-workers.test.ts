@@ -15,6 +15,7 @@ import { decodeRpcStatus } from '../otlp/rpc-status.js'
 import { createEmbeddedStore } from '../store/embedded-store.js'
 import { migrate } from '../store/migrations.js'
 import type { Store } from '../store/store.js'
+import { heapLimitsOf } from './ingest-workers.js'
 
 const directory = mkdtempSync(join(tmpdir(), 'daa-ingest-workers-'))
 let store: Store
@@ -129,6 +130,14 @@ async function storedSpans(traceIds: string[]): Promise<Map<string, number>> {
 }
 
 describe('ingest worker threads', () => {
+  it("bounds each worker's heap by the process's own heap flags (the bin's shebang), and by nothing else", () => {
+    expect(heapLimitsOf(['--max-semi-space-size=32', '--max-old-space-size=256'])).toEqual({
+      maxOldGenerationSizeMb: 256,
+      maxYoungGenerationSizeMb: 96,
+    })
+    expect(heapLimitsOf(['--import', 'tsx'])).toEqual({})
+  })
+
   it('stores every span sent through the workers exactly once', async () => {
     const traces = Array.from({ length: 12 }, (_, index) => traceBody(`agent-${index}`, 40 + index))
     const responses = await Promise.all(traces.map(({ body }) => post(collector, body)))

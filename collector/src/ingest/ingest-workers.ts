@@ -343,10 +343,11 @@ export class IngestWorkerPool {
       workerData: { prices: this.prices },
       // The event loop's stack size (V8's default, under 1 MiB) rather than a worker's 4 MiB: a body
       // nested too deep to decode is refused alike in a worker and on the event loop (decode-json.ts).
-      // The heap of the bin's event loop too (--max-semi-space-size=32 --max-old-space-size=256):
-      // a worker otherwise gets V8's defaults, sized from the machine's memory, and the collector's
-      // memory is no longer bounded by its own flags. A worker out of heap dies and is replaced.
-      resourceLimits: { stackSizeMb: 1, maxOldGenerationSizeMb: 256, maxYoungGenerationSizeMb: 96 },
+      // The heap bounds the process was started with (the bin's shebang sets them), read from its
+      // flags: a worker otherwise gets V8's defaults, sized from the machine's memory, and the
+      // collector's memory is no longer bounded by its own flags. A worker out of heap dies and is
+      // replaced.
+      resourceLimits: { stackSizeMb: 1, ...heapLimitsOf(process.execArgv) },
       // The worker's own output (none expected) goes to the process's.
       stdout: false,
       stderr: false,
@@ -412,5 +413,26 @@ export class IngestWorkerPool {
         }
       })
     })
+  }
+}
+
+/**
+ * The worker heap limits that match the V8 heap flags in `flags` (a process's execArgv): the old
+ * generation from --max-old-space-size, and the young one from --max-semi-space-size (V8's young
+ * generation is three semi-spaces). A flag that is absent leaves V8's default, as for the process.
+ */
+export function heapLimitsOf(flags: readonly string[]): {
+  maxOldGenerationSizeMb?: number
+  maxYoungGenerationSizeMb?: number
+} {
+  const value = (name: string) => {
+    const match = flags.map((flag) => new RegExp(`^--${name}=(\\d+)$`).exec(flag)).find(Boolean)
+    return match ? Number(match[1]) : undefined
+  }
+  const old = value('max-old-space-size')
+  const semi = value('max-semi-space-size')
+  return {
+    ...(old === undefined ? {} : { maxOldGenerationSizeMb: old }),
+    ...(semi === undefined ? {} : { maxYoungGenerationSizeMb: 3 * semi }),
   }
 }
