@@ -28,6 +28,7 @@ WITH
     totals AS (
         SELECT
             agent_id,
+            cityHash64(agent_id) AS agent_hash,
             sum(runs) AS agent_runs,
             sum(delivered_runs) AS agent_delivered_runs,
             sum(known_outcome_runs) AS agent_known_outcome_runs,
@@ -103,14 +104,22 @@ WITH
         GROUP BY agent_id
     ),
     people AS (
-        SELECT agent_id, uniqExact(person) AS agent_people
-        FROM people_quarters FINAL
-        WHERE project_id = {project:String}
-          AND quarter >= toDateTime({from:Date}, {tz:String})
-          AND quarter < toDateTime({to:Date} + 1, {tz:String})
-          AND ({agent:String} = '' OR agent_id = {agent:String})
-          AND delivered_runs > 0
-        GROUP BY agent_id
+        -- Each person's row holds their quarter-hours and agents: the agents with one of their
+        -- delivered runs in the range are made distinct inside the row, and each agent's people
+        -- are then a plain count. Agents are cityHash64(agent_id).
+        SELECT agent_hash, count() AS agent_people
+        FROM (
+            SELECT arrayDistinct(arrayFilter(
+                (agent, quarter, served) -> served = 1
+                    AND quarter >= toDateTime({from:Date}, {tz:String})
+                    AND quarter < toDateTime({to:Date} + 1, {tz:String})
+                    AND ({agent:String} = '' OR agent = cityHash64({agent:String})),
+                agents, quarters, delivered)) AS served_agents
+            FROM person_activity FINAL
+            WHERE project_id = {project:String}
+        )
+        ARRAY JOIN served_agents AS agent_hash
+        GROUP BY agent_hash
     )
 SELECT
     row_number() OVER (ORDER BY delivered_runs DESC, agent_id ASC) AS rank,
@@ -125,5 +134,5 @@ SELECT
     people.agent_people AS people_served
 FROM totals
 LEFT JOIN main_units ON main_units.agent_id = totals.agent_id
-LEFT JOIN people ON people.agent_id = totals.agent_id
+LEFT JOIN people ON people.agent_hash = totals.agent_hash
 ORDER BY rank

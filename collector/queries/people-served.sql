@@ -15,15 +15,27 @@
 -- column: delivered_runs UInt64 — delivered runs that day (with or without a user id)
 WITH
     people_by_day AS (
-        SELECT
-            toDate(quarter, {tz:String}) AS day,
-            uniqExactIf(person, delivered_runs > 0) AS day_people_served,
-            uniqExact(person) AS day_people_with_runs
-        FROM people_quarters FINAL
-        WHERE project_id = {project:String}
-          AND quarter >= toDateTime({from:Date}, {tz:String})
-          AND quarter < toDateTime({to:Date} + 1, {tz:String})
-          AND ({agent:String} = '' OR agent_id = {agent:String})
+        -- Each person's row holds their quarter-hours and agents: their days in the range (in tz)
+        -- are made distinct inside the row, so a person counts once a day however many runs and
+        -- agents they had, and each day is then a plain count. Agents are cityHash64(agent_id).
+        SELECT day, countIf(has(served_days, day)) AS day_people_served, count() AS day_people_with_runs
+        FROM (
+            SELECT
+                arrayDistinct(arrayMap(quarter -> toDate(quarter, {tz:String}), arrayFilter(
+                    (quarter, agent) -> quarter >= toDateTime({from:Date}, {tz:String})
+                        AND quarter < toDateTime({to:Date} + 1, {tz:String})
+                        AND ({agent:String} = '' OR agent = cityHash64({agent:String})),
+                    quarters, agents))) AS run_days,
+                arrayDistinct(arrayMap(quarter -> toDate(quarter, {tz:String}), arrayFilter(
+                    (quarter, agent, served) -> served = 1
+                        AND quarter >= toDateTime({from:Date}, {tz:String})
+                        AND quarter < toDateTime({to:Date} + 1, {tz:String})
+                        AND ({agent:String} = '' OR agent = cityHash64({agent:String})),
+                    quarters, agents, delivered))) AS served_days
+            FROM person_activity FINAL
+            WHERE project_id = {project:String}
+        )
+        ARRAY JOIN run_days AS day
         GROUP BY day
     ),
     delivered_by_day AS (

@@ -2,7 +2,8 @@
  * The schema on a cluster with Keeper (`CLICKHOUSE_CLUSTER_REPLICATED=true`). No Keeper runs on this
  * machine, so the Replicated DDL cannot be executed here; what can be checked is checked: every
  * statement of every migration parses in ClickHouse itself (`formatQuery`, the server's own parser),
- * runs ON CLUSTER, and every MergeTree-family table is Replicated under a per-shard Keeper path.
+ * every DDL statement runs ON CLUSTER (data is written through the Distributed tables), and every
+ * MergeTree-family table is Replicated under a per-shard Keeper path.
  * The same statements without `replicated` run on the two-shard test cluster (store-cluster.test.ts).
  */
 import { mkdtempSync, rmSync } from 'node:fs'
@@ -43,6 +44,12 @@ describe('migrations for a replicated cluster (Keeper)', () => {
   it('run ON CLUSTER, and keep every MergeTree table in Keeper per shard and replica', () => {
     let replicated = 0
     for (const { sql } of statements) {
+      // Data (migration 6 copies the people rows) is written once, through the Distributed tables, after
+      // ON CLUSTER made them on every node.
+      if (/^\s*INSERT\b/.test(sql)) {
+        expect(sql, sql).not.toMatch(/_local\b/)
+        continue
+      }
       expect(sql, sql).toMatch(/ ON CLUSTER `?daa_cluster`?(\s|$)/)
       const engine = /ENGINE = (\w+)\(([^)]*)\)/.exec(sql)
       if (!engine || engine[1] === 'Distributed') continue

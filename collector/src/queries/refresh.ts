@@ -1,6 +1,7 @@
 /**
- * Keeps `run_facts` and the rollups built on it (agent_days, agent_day_units, quarter_totals,
- * quarter_outcomes, people_quarters) equal to the raw computation, continuously. The design and the
+ * Keeps `run_facts` and the rollups built on it (quarter_totals, quarter_outcomes, the bucket
+ * tables, person_quarters, agent_days, agent_day_units, person_activity) equal to the raw
+ * computation, continuously. The design and the
  * measurements that chose it: collector/docs/metric-layer.md.
  *
  * Each refresh, for the changes logged since the instant the previous refresh covered (its start
@@ -9,8 +10,9 @@
  * (2) recomputes the facts of every changed run into run_facts: from the raw tables when a run or
  *     span row changed, from its stored row and its outcomes when only outcomes did;
  * (3) re-inserts the rows of the keys those runs touch, layer by layer: the quarter-hour rollups
- *     (all agents', each agent's, each agent's people) from run_facts, then the day rollups (an
- *     agent's UTC day) from the quarter-hour rows.
+ *     (each bucket of agents', each agent's, each person's) from run_facts, then the all-agents
+ *     rows from the buckets, the day rollups (an agent's UTC day) and the people (a person's row
+ *     of every quarter-hour) from the quarter-hour rows.
  * Every table is a ReplacingMergeTree keyed by what it counts, so a re-inserted row replaces the
  * previous one and queries read with FINAL. Only INSERTs: the same statements run on one node, on
  * the embedded engine and through Distributed tables on a cluster. A key that lost all its runs to
@@ -24,6 +26,7 @@ import { randomUUID } from 'node:crypto'
 import { resolvePendingRuns } from '../ingest/run-resolver.js'
 import type { TableDefinition } from '../store/schema.js'
 import { quoteIdentifier, type Store } from '../store/store.js'
+import { PERSON, personActivitySelect, personQuartersSelect } from './people.js'
 import {
   AGENT_BUCKET,
   AGENT_DAY_UNITS,
@@ -31,7 +34,8 @@ import {
   BUCKET_OUTCOMES,
   BUCKET_TOTALS,
   LOG_KEEP_DAYS,
-  PEOPLE_QUARTERS,
+  PERSON_ACTIVITY,
+  PERSON_QUARTERS,
   QUARTER_OUTCOMES,
   QUARTER_TOTALS,
 } from './rollup-schema.js'
@@ -45,7 +49,6 @@ import {
   bucketOutcomesSelect,
   bucketTotalsSelect,
   outcomeFactsSelect,
-  peopleQuartersSelect,
   type RollupFilter,
   RUN_FACT_COLUMNS,
   runFactsSelect,
@@ -204,6 +207,7 @@ export async function refreshRollups(store: Store, options: RefreshOptions = {})
     for (let first = 0; first < days.length; first += DAYS_PER_INSERT) {
       await recomputeRollups(store, dayScope(), { days: days.slice(first, first + DAYS_PER_INSERT) })
     }
+    await rebuildPeople(store)
     keysRefreshed = days.length
   } else {
     const params = { since: clickHouseTime(since) }
@@ -282,8 +286,8 @@ async function insertFacts(
 
 /**
  * The steps of a recompute, in two waves: the quarter-hour layer from run_facts (each agent's rows,
- * each bucket of agents' rows, people); then the all-agents rows from the buckets and the day layer
- * from the per-agent quarter-hour rows. Each step is one INSERT … SELECT into `table` from `from`
+ * each bucket of agents' rows, each person's); then the all-agents rows from the buckets, the day
+ * layer from the per-agent quarter-hour rows and each person's row from their quarter-hour rows. Each step is one INSERT … SELECT into `table` from `from`
  * (read with FINAL). A wave reads only what the wave before it wrote, so its statements are sent
  * together (measured at 10M runs, one refresh after 500 late outcomes: 5.0 s one at a time, 4.7 s
  * in three waves; each statement is mostly CPU-bound on two cores).
@@ -309,7 +313,12 @@ const WAVES = [
       select: bucketOutcomesSelect,
       from: 'run_facts FINAL',
     },
-    { name: 'people', table: PEOPLE_QUARTERS, select: peopleQuartersSelect, from: 'run_facts FINAL' },
+    {
+      name: 'person quarters',
+      table: PERSON_QUARTERS,
+      select: personQuartersSelect,
+      from: 'run_facts FINAL',
+    },
   ],
   [
     {
@@ -333,14 +342,25 @@ const WAVES = [
       select: agentDayUnitsSelect,
       from: 'quarter_outcomes FINAL',
     },
+    // A person's row holds all of their quarter-hours, so it is rebuilt from all of their
+    // person_quarters rows: one narrow range (person first), whichever days changed.
+    {
+      name: 'person activity',
+      table: PERSON_ACTIVITY,
+      select: personActivitySelect,
+      from: 'person_quarters FINAL',
+    },
   ],
 ] as const
 
 type StepName = (typeof WAVES)[number][number]['name']
 
-/** Which rows each step writes and, for steps whose keys can lose all their runs, which existing rows it zeroes. */
+/**
+ * Which rows each step writes (a step without a filter is skipped) and, for steps whose keys can
+ * lose all their runs, which existing rows it zeroes.
+ */
 interface RollupScope {
-  filters: Record<StepName, RollupFilter>
+  filters: Partial<Record<StepName, RollupFilter>>
   /** The existing rows in scope (a WHERE over the step's table). */
   existing: Partial<Record<StepName, string>>
 }
@@ -408,7 +428,14 @@ function keyScope(): RollupScope {
       'agent quarter outcomes': { runs: agentQuarters },
       'bucket quarters': { runs: bucketQuarters },
       'bucket quarter outcomes': { runs: bucketQuarters },
-      people: { runs: agentQuarters },
+      'person quarters': { runs: agentQuarters },
+      // The people of the changed keys' runs. A plain IN over the Distributed run_facts becomes a
+      // GLOBAL IN on a cluster (distributed_product_mode), so a person whose runs are on another
+      // shard than their rows is still found.
+      'person activity': {
+        runs: `(project_id, person) IN (
+        SELECT project_id, ${PERSON} FROM run_facts WHERE user_id != '' AND ${agentQuarters})`,
+      },
       'all-agents quarters': { runs: `(project_id, quarter) IN (${quarters})` },
       'all-agents quarter outcomes': { runs: `(project_id, quarter) IN (${quarters})` },
       'agent days': {
@@ -438,7 +465,8 @@ function dayScope(): RollupScope {
       'agent quarter outcomes': days,
       'bucket quarters': days,
       'bucket quarter outcomes': days,
-      people: days,
+      'person quarters': days,
+      // Not per day: a person's row holds every day, so a rebuild builds it once, after the days.
       'all-agents quarters': { runs: quarterDays },
       'all-agents quarter outcomes': { runs: quarterDays },
       'agent days': { runs: quarterDays, previousRuns: 'toDate(quarter) + 1 IN {days:Array(Date)}' },
@@ -467,7 +495,28 @@ async function recomputeRollups(
   params: Record<string, string | string[]>,
 ): Promise<void> {
   for (const wave of WAVES) {
-    await Promise.all(wave.map((step) => store.command(recomputeStatement(step, scope), params)))
+    await Promise.all(
+      wave
+        .filter((step) => scope.filters[step.name])
+        .map((step) => store.command(recomputeStatement(step, scope), params)),
+    )
+  }
+}
+
+/** person_quarters rows per INSERT … SELECT when a rebuild builds every person's row, to bound memory. */
+const PERSON_ROWS_PER_CHUNK = 5_000_000
+
+/** Builds every person's person_activity row (a full rebuild, once its days are done), in chunks of people. */
+async function rebuildPeople(store: Store): Promise<void> {
+  const [count] = await store.query<{ rows: number }>('SELECT count() AS rows FROM person_quarters')
+  const chunks = Math.max(1, Math.ceil((count?.rows ?? 0) / PERSON_ROWS_PER_CHUNK))
+  const step = WAVES.flat().find((candidate) => candidate.table === PERSON_ACTIVITY)!
+  const scope: RollupScope = {
+    filters: { [step.name]: { runs: 'person % {chunks:UInt64} = {chunk:UInt64}' } },
+    existing: {},
+  }
+  for (let chunk = 0; chunk < chunks; chunk++) {
+    await store.command(recomputeStatement(step, scope), { chunks: String(chunks), chunk: String(chunk) })
   }
 }
 
@@ -475,7 +524,9 @@ function recomputeStatement(step: (typeof WAVES)[number][number], scope: RollupS
   const { name, table, select, from } = step
   const columns = columnsOf(table)
   const target = `INSERT INTO ${quoteIdentifier(table.name)} (${columns.join(', ')})`
-  const fresh = select(from, scope.filters[name])
+  const filter = scope.filters[name]
+  if (!filter) throw new Error(`no rows in scope for the rollup step "${name}"`)
+  const fresh = select(from, filter)
   const zeros = ZERO_MEASURES[table.name]
   const existing = scope.existing[name]
   if (!zeros || !existing) return `${target}\n${fresh}`

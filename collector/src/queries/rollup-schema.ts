@@ -5,12 +5,13 @@
  * - `run_facts`: one row per run (its final outcome, cost, tokens, calls), recomputed from the raw
  *   tables whenever any of the run's rows changes (`run_changes`, fed by materialized views).
  * - Per quarter-hour, from run_facts: `quarter_totals` and `quarter_outcomes` per agent,
- *   `bucket_totals` and `bucket_outcomes` per bucket of agents (AGENT_BUCKET), `people_quarters` per
- *   agent and person; then the all-agents rows of quarter_totals and quarter_outcomes (agent_id '')
+ *   `bucket_totals` and `bucket_outcomes` per bucket of agents (AGENT_BUCKET), `person_quarters` per
+ *   person and agent; then the all-agents rows of quarter_totals and quarter_outcomes (agent_id '')
  *   as the sums of the buckets.
  * - Per agent and UTC day, from the quarter-hour rows: `agent_days` (bitmaps of the day's 96
  *   quarter-hours with a run and with a delivered run, so DAA is exact in every time zone: every
  *   offset in use is a multiple of 15 minutes) and `agent_day_units` (the leaderboard's value).
+ * - Per person, from their quarter-hour rows: `person_activity` (what the people queries count).
  *
  * Every table is a ReplacingMergeTree keyed by what it counts: a refresh re-inserts the rows of the
  * keys its changed runs touch, and the newest row of a key wins (queries read with FINAL), so a
@@ -21,6 +22,7 @@
 import { createTable, type MigrationContext } from '../store/migrations.js'
 import { RUN_ID_INDEX, RUN_ID_INDEX_DEFINITION, RUNS, SPANS, type TableDefinition } from '../store/schema.js'
 import { quoteIdentifier } from '../store/store.js'
+import { personActivitySelect } from './people.js'
 import { SPAN_ADDS_TO_RUN } from './run-spans.js'
 
 /**
@@ -203,26 +205,86 @@ export const BUCKET_OUTCOMES: TableDefinition = {
 }
 
 /**
- * Per project, UTC quarter-hour, agent and person (runs with a user id only): the person's runs
- * with that agent in that quarter-hour, and how many were delivered. The person is kept as
- * cityHash64(user_id): distinct counts over 64-bit numbers are about three times faster than over
- * strings (measured at 10M runs: metric-layer.md), and two of even ten million people share a hash
- * with a probability of about 3 in a million. One row per key; no run ids.
+ * People are kept as cityHash64(user_id) (PERSON in run-facts.ts): distinct counts over 64-bit
+ * numbers are about three times faster than over strings (measured at 10M runs: metric-layer.md),
+ * and two of even ten million people share a hash with a probability of about 3 in a million.
  */
-export const PEOPLE_QUARTERS: TableDefinition = {
+const PEOPLE_COLUMNS = `
+    runs UInt32 CODEC(T64, ZSTD(1)),
+    delivered_runs UInt32 CODEC(T64, ZSTD(1)),
+    refreshed_at DateTime64(6, 'UTC') DEFAULT now64(6) CODEC(Delta(8), ZSTD(1))`
+
+/**
+ * Schema versions 2–5 kept people per quarter-hour first: `people_quarters`, read by the people
+ * queries with FINAL. Migration 6 copies its rows into PERSON_QUARTERS and drops it; the earlier
+ * migrations still create it, so that a database of any version upgrades through the same steps.
+ */
+export const LEGACY_PEOPLE_QUARTERS: TableDefinition = {
   name: 'people_quarters',
   columns: `
     project_id LowCardinality(String),
     quarter DateTime('UTC') CODEC(Delta(4), ZSTD(1)),
     agent_id LowCardinality(String),
-    person UInt64 CODEC(ZSTD(1)),
-    runs UInt32 CODEC(T64, ZSTD(1)),
-    delivered_runs UInt32 CODEC(T64, ZSTD(1)),
-    refreshed_at DateTime64(6, 'UTC') DEFAULT now64(6) CODEC(Delta(8), ZSTD(1))`,
+    person UInt64 CODEC(ZSTD(1)),${PEOPLE_COLUMNS}`,
   engine: 'ReplacingMergeTree(refreshed_at)',
   orderBy: '(project_id, quarter, agent_id, person)',
   partitionBy: 'toYYYYMM(quarter)',
   ttlColumn: 'quarter',
+  shardingKey: 'cityHash64(project_id, person)',
+  settings: KEYED_GRANULES,
+}
+
+/**
+ * Per project, person, UTC quarter-hour and agent (runs with a user id only): the person's runs
+ * with that agent in that quarter-hour, and how many were delivered. One row per key; no run ids.
+ * Person first, so that a refresh reads one person's rows of every day as one narrow range when it
+ * rebuilds their PERSON_ACTIVITY row. Only the refresh reads it.
+ */
+export const PERSON_QUARTERS: TableDefinition = {
+  name: 'person_quarters',
+  columns: `
+    project_id LowCardinality(String),
+    person UInt64 CODEC(ZSTD(1)),
+    quarter DateTime('UTC') CODEC(Delta(4), ZSTD(1)),
+    agent_id LowCardinality(String),${PEOPLE_COLUMNS}`,
+  engine: 'ReplacingMergeTree(refreshed_at)',
+  orderBy: '(project_id, person, quarter, agent_id)',
+  partitionBy: 'toYYYYMM(quarter)',
+  ttlColumn: 'quarter',
+  shardingKey: 'cityHash64(project_id, person)',
+  settings: KEYED_GRANULES,
+}
+
+/**
+ * One row per project and person: every (quarter-hour, agent) of their runs, as parallel arrays in
+ * time order, with whether one of those runs was delivered. What the people queries read.
+ *
+ * Exact distinct people over any range and time zone need every (person, quarter-hour) pair: at
+ * 10M runs about 10M of them. As rows of a ReplacingMergeTree they cost a FINAL merge of 10M rows
+ * and 20,000 or 30 hash sets (1.1–1.5 s per query); as one row per person, FINAL merges 500,000
+ * rows and each person's days and agents are made distinct inside their own short arrays, after
+ * which counting is a plain count() per agent or day (0.1–0.3 s; metric-layer.md). Agents are
+ * kept as cityHash64(agent_id) (AGENT_HASH): arrays of strings made FINAL twice as slow.
+ *
+ * Not partitioned (a person's row spans months, and a ReplacingMergeTree replaces rows only within
+ * a partition), so retention deletes the rows whose newest quarter-hour expired, row by row.
+ * Sharded by person like PERSON_QUARTERS, so a person's row is built on the shard that has their
+ * rows, and per-agent and per-day counts add up across shards (each person is on one).
+ */
+export const PERSON_ACTIVITY: TableDefinition = {
+  name: 'person_activity',
+  columns: `
+    project_id LowCardinality(String),
+    person UInt64 CODEC(ZSTD(1)),
+    quarters Array(DateTime('UTC')) CODEC(Delta(4), ZSTD(1)),
+    agents Array(UInt64) CODEC(ZSTD(1)),
+    delivered Array(UInt8) CODEC(ZSTD(1)),
+    last_quarter DateTime('UTC') CODEC(Delta(4), ZSTD(1)),
+    refreshed_at DateTime64(6, 'UTC') DEFAULT now64(6) CODEC(Delta(8), ZSTD(1))`,
+  engine: 'ReplacingMergeTree(refreshed_at)',
+  orderBy: '(project_id, person)',
+  ttlColumn: 'last_quarter',
+  ttlDeletesRows: true,
   shardingKey: 'cityHash64(project_id, person)',
   settings: KEYED_GRANULES,
 }
@@ -260,14 +322,26 @@ export const DAY_ROLLUPS = [
   QUARTER_OUTCOMES,
   BUCKET_TOTALS,
   BUCKET_OUTCOMES,
-  PEOPLE_QUARTERS,
+  PERSON_QUARTERS,
+  AGENT_DAYS,
+  AGENT_DAY_UNITS,
+  PERSON_ACTIVITY,
+] as const
+
+/** The rollups as schema versions 3–5 had them, which migrations 3 and 4 re-create. */
+const ROLLUPS_BEFORE_6 = [
+  QUARTER_TOTALS,
+  QUARTER_OUTCOMES,
+  BUCKET_TOTALS,
+  BUCKET_OUTCOMES,
+  LEGACY_PEOPLE_QUARTERS,
   AGENT_DAYS,
   AGENT_DAY_UNITS,
 ] as const
 
 /**
  * Every table the rollup migration creates that holds per-day data and should follow the raw
- * tables' retention (each has `ttlColumn` set): run_facts, agent_days, agent_day_units, quarter_totals, quarter_outcomes, people_quarters.
+ * tables' retention (each has `ttlColumn` set).
  */
 export const ROLLUP_TABLES: readonly TableDefinition[] = [RUN_FACTS, ...DAY_ROLLUPS]
 
@@ -409,7 +483,7 @@ export function rollupMigrationStatements(context: MigrationContext): string[] {
     ...createTable(AGENT_DAYS, context),
     ...createTable(QUARTER_TOTALS, context),
     ...createTable(QUARTER_OUTCOMES, context),
-    ...createTable(PEOPLE_QUARTERS, context),
+    ...createTable(LEGACY_PEOPLE_QUARTERS, context),
     ...createTable(AGENT_DAY_UNITS, context),
     ...createTable(RUN_CHANGES, context),
     `ALTER TABLE ${changesTable}${onCluster} MODIFY TTL toDateTime(changed_at) + INTERVAL ${RUN_CHANGES_KEEP_DAYS} DAY`,
@@ -466,8 +540,8 @@ export function metricLayerMigrationStatements(context: MigrationContext): strin
   // run_facts too: its partitions become months. Both are derived: the first refresh (a full one,
   // as metric_refreshes starts empty) rebuilds them from the raw tables.
   return [
-    ...[RUN_FACTS, ...DAY_ROLLUPS].flatMap(drop),
-    ...[RUN_FACTS, ...DAY_ROLLUPS].flatMap((table) => createTable(table, context)),
+    ...[RUN_FACTS, ...ROLLUPS_BEFORE_6].flatMap(drop),
+    ...[RUN_FACTS, ...ROLLUPS_BEFORE_6].flatMap((table) => createTable(table, context)),
     ...drop(ROLLUP_REFRESHES),
     ...createTable(TRACE_CHANGES, context),
     keepFor(TRACE_CHANGES, 'changed_at'),
@@ -491,8 +565,8 @@ export function keyedLayersMigrationStatements(context: MigrationContext): strin
   const { onCluster, local, drop } = ddl(context)
   const changeTables = [...new Set([RUN_CHANGES.name, local(RUN_CHANGES)])]
   return [
-    ...[RUN_FACTS, ...DAY_ROLLUPS].flatMap(drop),
-    ...[RUN_FACTS, ...DAY_ROLLUPS].flatMap((table) => createTable(table, context)),
+    ...[RUN_FACTS, ...ROLLUPS_BEFORE_6].flatMap(drop),
+    ...[RUN_FACTS, ...ROLLUPS_BEFORE_6].flatMap((table) => createTable(table, context)),
     // The change log learns which table each change came from (the Distributed table too, on a cluster).
     ...changeTables.map(
       (name) =>
@@ -527,5 +601,32 @@ export function runLookupMigrationStatements(context: MigrationContext): string[
     ...index,
     ...changeFeedStatements(context),
     `DROP VIEW IF EXISTS ${quoteIdentifier('run_changes_from_spans')}${onCluster} SYNC`,
+  ]
+}
+
+/**
+ * Migration 6: people by person. `people_quarters` (quarter-hour first) gives way to
+ * `person_quarters` (person first: its rows, copied with their own refreshed_at, so a newer row
+ * written meanwhile still wins) and `person_activity` (one row per person, built from them), which
+ * the people queries read. Copied, not rebuilt: 10M people rows took seconds to copy where a full
+ * rebuild of the metric layer takes minutes (metric-layer.md).
+ */
+export function personActivityMigrationStatements(context: MigrationContext): string[] {
+  // Every table here is sharded by (project, person), so each shard's rows are copied on that shard.
+  // Without Keeper these statements run on every node in turn (migrateEachNode), each copying its
+  // own local tables; with Keeper they run once, after ON CLUSTER made the tables everywhere,
+  // through the Distributed tables.
+  const { local, drop } = ddl(context)
+  const table = (definition: TableDefinition) =>
+    quoteIdentifier(context.cluster?.replicated ? definition.name : local(definition))
+  const personColumns = 'project_id, person, quarter, agent_id, runs, delivered_runs, refreshed_at'
+  return [
+    ...createTable(PERSON_QUARTERS, context),
+    ...createTable(PERSON_ACTIVITY, context),
+    `INSERT INTO ${table(PERSON_QUARTERS)} (${personColumns})
+     SELECT ${personColumns} FROM ${table(LEGACY_PEOPLE_QUARTERS)}`,
+    `INSERT INTO ${table(PERSON_ACTIVITY)} (project_id, person, quarters, agents, delivered, last_quarter)
+     ${personActivitySelect(`${table(PERSON_QUARTERS)} FINAL`)}`,
+    ...drop(LEGACY_PEOPLE_QUARTERS),
   ]
 }

@@ -16,6 +16,7 @@
  *   id); `unknown` when the run has none.
  */
 
+import { personActivitySelect, personQuartersSelect } from './people.js'
 import { AGENT_BUCKET } from './rollup-schema.js'
 import { IS_LLM_CALL, IS_TOOL_CALL } from './run-spans.js'
 
@@ -364,21 +365,6 @@ export function allAgentsOutcomesSelect(source: string, filter: RollupFilter = A
   )
 }
 
-/** The rows of `people_quarters`, computed like quarterTotalsSelect. */
-export function peopleQuartersSelect(source: string, filter: RollupFilter = ALL): string {
-  return `
-SELECT
-    project_id,
-    toStartOfFifteenMinutes(start_time) AS quarter,
-    agent_id,
-    cityHash64(user_id) AS person,
-    toUInt32(count()) AS runs,
-    toUInt32(countIf(outcome = 'delivered')) AS delivered_runs
-FROM ${source}
-WHERE user_id != '' AND (${filter.runs})
-GROUP BY project_id, quarter, agent_id, person`
-}
-
 /**
  * What each rollup a saved query may read (its table name, as written in its SQL) becomes on the
  * raw path: the same rows computed from spans, runs and outcomes at query time.
@@ -393,6 +379,6 @@ export const RAW_SOURCES: Readonly<Record<string, string>> = {
   agent_days: `(${agentDaysSelect(RAW_QUARTER_TOTALS)}\n)`,
   quarter_totals: RAW_QUARTER_TOTALS,
   quarter_outcomes: RAW_QUARTER_OUTCOMES,
-  people_quarters: `(${peopleQuartersSelect(RAW_RUN_FACTS)}\n)`,
+  person_activity: `(${personActivitySelect(`(${personQuartersSelect(RAW_RUN_FACTS)})`)}\n)`,
   agent_day_units: `(${agentDayUnitsSelect(RAW_QUARTER_OUTCOMES)}\n)`,
 }

@@ -57,8 +57,8 @@ export const ROLLUP_SOURCES = [
   'agent_days',
   'quarter_totals',
   'quarter_outcomes',
-  'people_quarters',
   'agent_day_units',
+  'person_activity',
 ] as const
 
 const SOURCE_PATTERN = new RegExp(

@@ -1,6 +1,7 @@
 import {
   keyedLayersMigrationStatements,
   metricLayerMigrationStatements,
+  personActivityMigrationStatements,
   ROLLUP_TABLES,
   rollupMigrationStatements,
   runLookupMigrationStatements,
@@ -66,6 +67,11 @@ export const MIGRATIONS: readonly Migration[] = [
     name: 'tighter run-id bloom filters on spans and runs; the spans change feed logs only spans that add to a run',
     statements: (context) => runLookupMigrationStatements(context),
   },
+  {
+    version: 6,
+    name: 'people by person: person_quarters (copied from people_quarters) and person_activity',
+    statements: (context) => personActivityMigrationStatements(context),
+  },
 ]
 
 /**
@@ -95,7 +101,7 @@ function ttlClause(column: string, retentionDays: number): string {
 function settingsClause(table: TableDefinition): string {
   const settings = [
     // Whole-day partitions expire together, so TTL can drop parts instead of rewriting them.
-    table.ttlColumn ? 'ttl_only_drop_parts = 1' : '',
+    table.ttlColumn && !table.ttlDeletesRows ? 'ttl_only_drop_parts = 1' : '',
     table.settings ?? '',
   ].filter(Boolean)
   return settings.length > 0 ? `SETTINGS ${settings.join(', ')}` : ''

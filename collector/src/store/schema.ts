@@ -35,6 +35,12 @@ export interface TableDefinition {
   partitionBy?: string
   /** Column expression that retention counts from; the table gets a TTL when set. */
   ttlColumn?: string
+  /**
+   * Whether retention deletes expired rows one by one (rewriting parts) rather than dropping whole
+   * parts once all their rows expired. For a table not partitioned by time, whose parts never all
+   * expire together. Default: false.
+   */
+  ttlDeletesRows?: boolean
   /** Sharding expression for the Distributed table; tables without one are not distributed. */
   shardingKey?: string
   indexes?: string[]
