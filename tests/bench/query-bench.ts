@@ -7,7 +7,8 @@
  * For each query it reports the median over several runs on the rollup (what the API, the CLI and
  * the dashboards run) and on the raw path (the same facts computed from spans, runs and outcomes at
  * query time, as a platform engineer would join them by hand), and their ratio. Targets: the 30-day
- * DAA series under 200 ms; all dashboard queries together under 1 s. It also times the catch-up
+ * DAA series under 200 ms; all dashboard queries together under 1 s, timed both one after another
+ * (their sum) and sent at once, as the dashboard page sends them. It also times the catch-up
  * after LATE_OUTCOMES late outcomes (the whole wait: insert, then the refresh that includes them) and
  * freshness under continuous ingest: runs sent as OTLP through a collector while late outcomes keep
  * arriving, from acknowledgment until the metrics API shows them (p50/p95).
@@ -152,10 +153,33 @@ async function main(): Promise<void> {
       console.log(line(row.label, format(row.rollup), format(row.raw), ratio(row.raw, row.rollup)))
     }
     console.log(line('all dashboard queries', format(total), format(totalRaw), ratio(totalRaw, total)))
+    // The page sends its queries at once (dashboards/src/page/main.ts), so what its user waits for
+    // is the last of them to answer while they share the machine: timed here from sending all
+    // twelve together to the last answer, beside the sum of their times one after another.
+    const together: number[] = []
+    for (let i = 0; i < ROLLUP_REPEATS; i++) {
+      together.push(
+        (
+          await timed(() =>
+            Promise.all(
+              cases
+                .filter(({ label }) => dashboard.some((row) => row.label === label))
+                .map(({ name, request: params }) => runSavedQuery(store, PROJECT, name, params)),
+            ),
+          )
+        ).ms,
+      )
+    }
+    const pageWait = median(together)
+    console.log(
+      `the page's wait, the ${dashboard.length} sent at once (median of ${ROLLUP_REPEATS}): ${format(pageWait)} ms`,
+    )
     const daa = rows.find((row) => row.label === 'daa')!.rollup
+    const verdict = (ms: number) => (ms < TARGET_DASHBOARD_MS ? 'met' : 'MISSED')
     console.log(
       `\ntargets: 30-day DAA ${format(daa)} ms (< ${TARGET_DAA_MS}: ${daa < TARGET_DAA_MS ? 'met' : 'MISSED'}), ` +
-        `dashboard ${format(total)} ms (< ${TARGET_DASHBOARD_MS}: ${total < TARGET_DASHBOARD_MS ? 'met' : 'MISSED'})`,
+        `dashboard ${format(total)} ms one after another, ${format(pageWait)} ms sent at once ` +
+        `(< ${TARGET_DASHBOARD_MS}: ${verdict(total)} / ${verdict(pageWait)})`,
     )
     for (const rate of LATE_PER_SECOND) await measureFreshness(store, rate)
   } finally {
