@@ -3,8 +3,8 @@
  * `people_quarters`) is upgraded in place by migration 6: its people rows are copied person first
  * into `person_quarters`, with their own versions, and every person's `person_activity` row is
  * built from them. The API's people answers are the same before and after, an older unmerged row
- * does not come back to life, and a late outcome sent afterwards through a collector still takes a
- * delivery back.
+ * does not come back to life, a late outcome sent afterwards through a collector still takes a
+ * delivery back, and a full rebuild builds every person's row again.
  *
  * No user path makes a version-5 database any more, so the test makes one from a current database
  * the way version 5 stored it: the same people rows in the old table, the new tables dropped.
@@ -211,12 +211,27 @@ it('upgrades a version-5 database in place: the same people answers, and later o
     // A later outcome sent through a collector: agent-a's delivery for bo is taken back too, so bo
     // is served by nobody that day; the refresh rebuilds bo's row.
     await send(lateOutcome(runs[1]!, 'failed', 2, '0a0a0000000000b2'))
-    await awaitPeople(collector, key, {
-      served: [{ day: today, people_served: 1, people_with_runs: 3 }],
-      leaderboard: [
-        { agent_id: 'agent-a', people_served: 1 },
-        { agent_id: 'agent-b', people_served: 0 },
-      ],
-    })
+    await awaitPeople(collector, key, afterUpgrade)
+  })
+
+  // A full rebuild (the first refresh after a migration that empties the refresh log, or after a
+  // collector was down longer than the change log keeps entries) builds every person's row again.
+  await store.command('TRUNCATE TABLE person_activity')
+  await store.command('TRUNCATE TABLE metric_refreshes')
+  await withCollector(async (_send, collector, key) => {
+    await awaitPeople(collector, key, afterUpgrade)
+    const [refresh] = await store.query<{ mode: string }>(
+      'SELECT mode FROM metric_refreshes ORDER BY started_at LIMIT 1',
+    )
+    expect(refresh?.mode).toBe('full')
   })
 }, 180_000)
+
+// bo's delivery by agent-a taken back too: only ana is served, by agent-a.
+const afterUpgrade: PeopleAnswers = {
+  served: [{ day: today, people_served: 1, people_with_runs: 3 }],
+  leaderboard: [
+    { agent_id: 'agent-a', people_served: 1 },
+    { agent_id: 'agent-b', people_served: 0 },
+  ],
+}
