@@ -4,16 +4,12 @@
  * the spans change feed is replaced by one that logs only spans adding to a run's facts. Its data
  * stays, and a late outcome sent afterwards through a collector logs its run as an outcome change only.
  */
-import { mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
-import { createApiKey, createCollector, createServerStore, migrate, type Store } from '@daa/collector'
-import { ProtobufTraceSerializer } from '@opentelemetry/otlp-transformer'
-import type { ReadableSpan } from '@opentelemetry/sdk-trace'
+import { createServerStore, migrate, type Store } from '@daa/collector'
 import { afterAll, beforeAll, expect, it } from 'vitest'
 import type { GoldenRun } from '../golden/golden-dataset.js'
 import { callSpan, lateOutcomeSpans, runSpan } from '../golden/golden-otlp.js'
 import { type RunningClickHouse, startClickHouseServer } from '../support/clickhouse-server.js'
+import { withCollector } from '../support/collector-session.js'
 
 let clickhouse: RunningClickHouse
 let store: Store
@@ -97,19 +93,7 @@ it('upgrades a version-4 database in place, keeping its rows', async () => {
     outcomes: [],
     runArrivesLate: false,
   }
-  const walDir = mkdtempSync(join(tmpdir(), 'daa-upgrade-'))
-  const collector = await createCollector({ store, walDir, rollupIntervalMs: 100 })
-  try {
-    const { key } = await createApiKey(store, 'p', 'upgrade')
-    const send = async (spans: ReadableSpan[]) => {
-      const response = await collector.app.request('/v1/traces', {
-        method: 'POST',
-        headers: { 'content-type': 'application/x-protobuf', authorization: `Bearer ${key}` },
-        body: ProtobufTraceSerializer.serializeRequest(spans)!,
-      })
-      expect(response.status).toBe(200)
-      await collector.flush()
-    }
+  await withCollector(store, async ({ send }) => {
     await send([runSpan(run)])
     const since = (await store.query<{ now: string }>("SELECT toString(now64(3, 'UTC')) AS now"))[0]!.now
     const changes = async () =>
@@ -155,8 +139,5 @@ it('upgrades a version-4 database in place, keeping its rows', async () => {
     await send([callSpan(run, tool)])
     while (!(await changes()).includes('spans')) await new Promise((resolve) => setTimeout(resolve, 50))
     expect(await changes()).toEqual(['outcomes', 'spans'])
-  } finally {
-    await collector.shutdown()
-    rmSync(walDir, { recursive: true, force: true })
-  }
+  })
 })

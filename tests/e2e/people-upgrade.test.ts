@@ -9,23 +9,13 @@
  * No user path makes a version-5 database any more, so the test makes one from a current database
  * the way version 5 stored it: the same people rows in the old table, the new tables dropped.
  */
-import { mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
-import {
-  type Collector,
-  createApiKey,
-  createCollector,
-  createServerStore,
-  migrate,
-  type Store,
-} from '@daa/collector'
-import { ProtobufTraceSerializer } from '@opentelemetry/otlp-transformer'
+import { type Collector, createServerStore, migrate, type Store } from '@daa/collector'
 import type { ReadableSpan } from '@opentelemetry/sdk-trace'
 import { afterAll, beforeAll, expect, it } from 'vitest'
 import type { GoldenRun } from '../golden/golden-dataset.js'
 import { lateOutcomeSpans, runSpan } from '../golden/golden-otlp.js'
 import { type RunningClickHouse, startClickHouseServer } from '../support/clickhouse-server.js'
+import { withCollector } from '../support/collector-session.js'
 
 let clickhouse: RunningClickHouse
 let store: Store
@@ -76,29 +66,6 @@ const runs = [
   run(3, 'agent-b', 'ana', 'delivered'),
   run(4, 'agent-b', 'cy', 'failed'),
 ]
-
-async function withCollector<T>(
-  use: (send: (spans: ReadableSpan[]) => Promise<void>, collector: Collector, key: string) => Promise<T>,
-): Promise<T> {
-  const walDir = mkdtempSync(join(tmpdir(), 'daa-people-upgrade-'))
-  const collector = await createCollector({ store, walDir, rollupIntervalMs: 100 })
-  try {
-    const { key } = await createApiKey(store, 'p', 'upgrade')
-    const send = async (spans: ReadableSpan[]) => {
-      const response = await collector.app.request('/v1/traces', {
-        method: 'POST',
-        headers: { 'content-type': 'application/x-protobuf', authorization: `Bearer ${key}` },
-        body: ProtobufTraceSerializer.serializeRequest(spans)!,
-      })
-      expect(response.status).toBe(200)
-      await collector.flush()
-    }
-    return await use(send, collector, key)
-  } finally {
-    await collector.shutdown()
-    rmSync(walDir, { recursive: true, force: true })
-  }
-}
 
 interface PeopleAnswers {
   served: unknown[]
@@ -175,7 +142,7 @@ const revoked: PeopleAnswers = {
 
 it('upgrades a version-5 database in place: the same people answers, and later outcomes still count', async () => {
   await migrate(store, { retentionDays: 0 })
-  await withCollector(async (send, collector, key) => {
+  await withCollector(store, async ({ send, collector, key }) => {
     await send(runs.map(runSpan))
     await awaitPeople(collector, key, sent)
     await send(lateOutcome(runs[2]!, 'failed', 1, '0a0a0000000000b3'))
@@ -206,7 +173,7 @@ it('upgrades a version-5 database in place: the same people answers, and later o
   )
   expect(tables.map((row) => row.name)).toEqual(['person_activity', 'person_quarters'])
 
-  await withCollector(async (send, collector, key) => {
+  await withCollector(store, async ({ send, collector, key }) => {
     await awaitPeople(collector, key, revoked)
     // A later outcome sent through a collector: agent-a's delivery for bo is taken back too, so bo
     // is served by nobody that day; the refresh rebuilds bo's row.
@@ -218,7 +185,7 @@ it('upgrades a version-5 database in place: the same people answers, and later o
   // collector was down longer than the change log keeps entries) builds every person's row again.
   await store.command('TRUNCATE TABLE person_activity')
   await store.command('TRUNCATE TABLE metric_refreshes')
-  await withCollector(async (_send, collector, key) => {
+  await withCollector(store, async ({ collector, key }) => {
     await awaitPeople(collector, key, afterUpgrade)
     const [refresh] = await store.query<{ mode: string }>(
       'SELECT mode FROM metric_refreshes ORDER BY started_at LIMIT 1',
