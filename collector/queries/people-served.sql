@@ -15,10 +15,14 @@
 -- column: delivered_runs UInt64 — delivered runs that day (with or without a user id)
 WITH
     people_by_day AS (
-        -- Each person's row holds their quarter-hours and agents: their days in the range (in tz)
-        -- are made distinct inside the row, so a person counts once a day however many runs and
-        -- agents they had, and each day is then a plain count. Agents are cityHash64(agent_id).
-        SELECT day, countIf(has(served_days, day)) AS day_people_served, count() AS day_people_with_runs
+        -- Each person's row holds their quarter-hours and agents: their days in the range (in tz),
+        -- with a run and with a delivered run, are made distinct inside the row, so a person counts
+        -- once a day however many runs and agents they had; each (day, kind) is then a plain count
+        -- (kind 1: a delivered run that day, 0: any run). Agents are cityHash64(agent_id).
+        SELECT
+            day_kind.1 AS day,
+            countIf(day_kind.2 = 1) AS day_people_served,
+            countIf(day_kind.2 = 0) AS day_people_with_runs
         FROM (
             SELECT
                 arrayDistinct(arrayMap(quarter -> toDate(quarter, {tz:String}), arrayFilter(
@@ -35,7 +39,9 @@ WITH
             FROM person_activity FINAL
             WHERE project_id = {project:String}
         )
-        ARRAY JOIN run_days AS day
+        ARRAY JOIN arrayConcat(
+            arrayMap(day -> (day, 0), run_days),
+            arrayMap(day -> (day, 1), served_days)) AS day_kind
         GROUP BY day
     ),
     delivered_by_day AS (
