@@ -1,8 +1,8 @@
 /**
  * Keeps `run_facts` and the rollups built on it (quarter_totals, quarter_outcomes, the bucket
  * tables, person_quarters, agent_days, agent_day_units, person_activity) equal to the raw
- * computation, continuously. The design and the
- * measurements that chose it: collector/docs/metric-layer.md.
+ * computation, continuously. The design and the measurements that chose it:
+ * collector/docs/metric-layer.md.
  *
  * Each refresh, for the changes logged since the instant the previous refresh covered (its start
  * minus the inserts still in flight then; 1 s at least on one node, 5 s on a cluster):
@@ -287,10 +287,11 @@ async function insertFacts(
 /**
  * The steps of a recompute, in two waves: the quarter-hour layer from run_facts (each agent's rows,
  * each bucket of agents' rows, each person's); then the all-agents rows from the buckets, the day
- * layer from the per-agent quarter-hour rows and each person's row from their quarter-hour rows. Each step is one INSERT … SELECT into `table` from `from`
- * (read with FINAL). A wave reads only what the wave before it wrote, so its statements are sent
- * together (measured at 10M runs, one refresh after 500 late outcomes: 5.0 s one at a time, 4.7 s
- * in three waves; each statement is mostly CPU-bound on two cores).
+ * layer from the per-agent quarter-hour rows and each person's row from their quarter-hour rows.
+ * Each step is one INSERT … SELECT into `table` from `from` (read with FINAL). A wave reads only
+ * what the wave before it wrote, so its statements are sent together (measured at 10M runs, one
+ * refresh after 500 late outcomes: 5.0 s one at a time, 4.7 s in three waves, before the people
+ * step; each statement is mostly CPU-bound on two cores).
  */
 const WAVES = [
   [
@@ -611,7 +612,7 @@ export interface RollupRefresher {
 /**
  * Refreshes the metrics now and then every `intervalMs`, while this collector holds the claim;
  * errors go to `onError` and the loop goes on. A refresh that outlasts the interval is not
- * overlapped: the ticks during it are skipped.
+ * overlapped: the next one starts when it ends.
  */
 export function startRollupRefresher(
   store: Store,
@@ -626,9 +627,11 @@ export function startRollupRefresher(
   const intervalMs = options.intervalMs ?? RECOMMENDED_REFRESH_INTERVAL_MS
   const holder = options.holder ?? randomUUID()
   let current: Promise<void> | undefined
+  let timer: NodeJS.Timeout | undefined
   let stopped = false
   const tick = () => {
-    if (stopped || current) return
+    if (stopped) return
+    const began = Date.now()
     current = (async () => {
       if (!(await holdsClaim(store, holder))) return
       // Not inside `onRefreshed?.(…)`: an optional call skips evaluating its arguments.
@@ -638,15 +641,19 @@ export function startRollupRefresher(
       .catch((error: unknown) => options.onError?.(error))
       .finally(() => {
         current = undefined
+        if (stopped) return
+        // The next refresh starts an interval after this one started, or at once when this one
+        // took longer: waiting for the next tick of a fixed timer left the metrics up to an
+        // interval staler after every long refresh (metric-layer.md, freshness).
+        timer = setTimeout(tick, Math.max(0, intervalMs - (Date.now() - began)))
+        timer.unref()
       })
   }
   tick()
-  const timer = setInterval(tick, intervalMs)
-  timer.unref()
   return {
     async stop() {
       stopped = true
-      clearInterval(timer)
+      clearTimeout(timer)
       await current
       // A collector shutting down hands over now; one that died leaves its claim to the lease.
       await releaseClaim(store, holder).catch((error: unknown) => options.onError?.(error))
