@@ -612,7 +612,7 @@ export interface RollupRefresher {
 /**
  * Refreshes the metrics now and then every `intervalMs`, while this collector holds the claim;
  * errors go to `onError` and the loop goes on. A refresh that outlasts the interval is not
- * overlapped: the next one starts when it ends.
+ * overlapped: the ticks during it are skipped.
  */
 export function startRollupRefresher(
   store: Store,
@@ -627,11 +627,9 @@ export function startRollupRefresher(
   const intervalMs = options.intervalMs ?? RECOMMENDED_REFRESH_INTERVAL_MS
   const holder = options.holder ?? randomUUID()
   let current: Promise<void> | undefined
-  let timer: NodeJS.Timeout | undefined
   let stopped = false
   const tick = () => {
-    if (stopped) return
-    const began = Date.now()
+    if (stopped || current) return
     current = (async () => {
       if (!(await holdsClaim(store, holder))) return
       // Not inside `onRefreshed?.(…)`: an optional call skips evaluating its arguments.
@@ -641,19 +639,18 @@ export function startRollupRefresher(
       .catch((error: unknown) => options.onError?.(error))
       .finally(() => {
         current = undefined
-        if (stopped) return
-        // The next refresh starts an interval after this one started, or at once when this one
-        // took longer: waiting for the next tick of a fixed timer left the metrics up to an
-        // interval staler after every long refresh (metric-layer.md, freshness).
-        timer = setTimeout(tick, Math.max(0, intervalMs - (Date.now() - began)))
-        timer.unref()
       })
   }
   tick()
+  // A fixed tick, not a refresh started as soon as the previous one ends: a long refresh is
+  // followed by a pause until the next tick, during which changes gather into the next refresh.
+  // Back to back, refreshes were smaller and more frequent and the metrics staler (metric-layer.md).
+  const timer = setInterval(tick, intervalMs)
+  timer.unref()
   return {
     async stop() {
       stopped = true
-      clearTimeout(timer)
+      clearInterval(timer)
       await current
       // A collector shutting down hands over now; one that died leaves its claim to the lease.
       await releaseClaim(store, holder).catch((error: unknown) => options.onError?.(error))
