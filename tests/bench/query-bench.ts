@@ -110,8 +110,10 @@ async function main(): Promise<void> {
     )
 
     const request = { from: FIRST_DAY, to: LAST_DAY, tz: 'UTC' }
+    // The dashboard: every saved query over the 30 days in UTC. Kathmandu's DAA is timed beside it.
+    const dashboardQueries = [...savedQueries().keys()]
     const cases = [
-      ...[...savedQueries().keys()].map((name) => ({ label: name, name, request })),
+      ...dashboardQueries.map((name) => ({ label: name, name, request })),
       { label: 'daa (Asia/Kathmandu)', name: 'daa', request: { ...request, tz: 'Asia/Kathmandu' } },
     ]
     const rows: { label: string; rollup: number; raw: number }[] = []
@@ -138,7 +140,7 @@ async function main(): Promise<void> {
       )
     }
 
-    const dashboard = rows.filter((row) => !row.label.includes('('))
+    const dashboard = rows.filter((row) => dashboardQueries.includes(row.label))
     const total = dashboard.reduce((sum, row) => sum + row.rollup, 0)
     const totalRaw = dashboard.reduce((sum, row) => sum + row.raw, 0)
     const width = Math.max(...rows.map((row) => row.label.length), 'all dashboard queries'.length)
@@ -158,17 +160,9 @@ async function main(): Promise<void> {
     // twelve together to the last answer, beside the sum of their times one after another.
     const together: number[] = []
     for (let i = 0; i < ROLLUP_REPEATS; i++) {
-      together.push(
-        (
-          await timed(() =>
-            Promise.all(
-              cases
-                .filter(({ label }) => dashboard.some((row) => row.label === label))
-                .map(({ name, request: params }) => runSavedQuery(store, PROJECT, name, params)),
-            ),
-          )
-        ).ms,
-      )
+      const all = () =>
+        Promise.all(dashboardQueries.map((name) => runSavedQuery(store, PROJECT, name, request)))
+      together.push((await timed(all)).ms)
     }
     const pageWait = median(together)
     console.log(

@@ -12,6 +12,8 @@
 import { type Collector, createServerStore, migrate, type Store } from '@daa/collector'
 import type { ReadableSpan } from '@opentelemetry/sdk-trace'
 import { afterAll, beforeAll, expect, it } from 'vitest'
+import { LEGACY_PEOPLE_QUARTERS } from '../../collector/src/queries/rollup-schema.js'
+import { createTable } from '../../collector/src/store/migrations.js'
 import type { GoldenRun } from '../golden/golden-dataset.js'
 import { lateOutcomeSpans, runSpan } from '../golden/golden-otlp.js'
 import { type RunningClickHouse, startClickHouseServer } from '../support/clickhouse-server.js'
@@ -152,10 +154,12 @@ it('upgrades a version-5 database in place: the same people answers, and later o
   // What version 5 left: the same people rows in people_quarters (quarter-hour first), and no
   // person tables. The revoked key also keeps its older row, not merged yet (agent-b delivered to
   // ana): the newer row must still win after the copy.
-  await store.command(`CREATE TABLE people_quarters (
-      project_id LowCardinality(String), quarter DateTime('UTC'), agent_id LowCardinality(String),
-      person UInt64, runs UInt32, delivered_runs UInt32, refreshed_at DateTime64(6, 'UTC') DEFAULT now64(6))
-    ENGINE = ReplacingMergeTree(refreshed_at) PARTITION BY toYYYYMM(quarter) ORDER BY (project_id, quarter, agent_id, person)`)
+  for (const statement of createTable(LEGACY_PEOPLE_QUARTERS, {
+    database: store.database,
+    retentionDays: 0,
+  })) {
+    await store.command(statement)
+  }
   await store.command(
     `INSERT INTO people_quarters SELECT project_id, quarter, agent_id, person, runs, delivered_runs, refreshed_at
      FROM person_quarters FINAL`,

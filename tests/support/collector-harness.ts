@@ -65,15 +65,20 @@ export async function startTestCollector(
   }
 }
 
+/** Spans as one OTLP/protobuf export request with `apiKey`, for `fetch` or `app.request`. */
+export function protobufExport(spans: ReadableSpan[], apiKey: string): RequestInit {
+  return {
+    method: 'POST',
+    body: ProtobufTraceSerializer.serializeRequest(spans)!,
+    headers: { 'content-type': 'application/x-protobuf', authorization: `Bearer ${apiKey}` },
+  }
+}
+
 /** Posts spans to the collector as one OTLP/protobuf request, with the project's key unless told otherwise. */
 export function postSpans(
   target: CollectorUnderTest,
   spans: ReadableSpan[],
   apiKey: string = target.apiKey,
 ): Promise<Response> {
-  return fetch(`${target.collector.url}/v1/traces`, {
-    method: 'POST',
-    body: ProtobufTraceSerializer.serializeRequest(spans)!,
-    headers: { 'content-type': 'application/x-protobuf', authorization: `Bearer ${apiKey}` },
-  })
+  return fetch(`${target.collector.url}/v1/traces`, protobufExport(spans, apiKey))
 }

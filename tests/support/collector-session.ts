@@ -2,9 +2,9 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { type Collector, createApiKey, createCollector, type Store } from '@daa/collector'
-import { ProtobufTraceSerializer } from '@opentelemetry/otlp-transformer'
 import type { ReadableSpan } from '@opentelemetry/sdk-trace'
 import { expect } from 'vitest'
+import { protobufExport } from './collector-harness.js'
 
 export interface CollectorSession {
   collector: Collector
@@ -28,11 +28,7 @@ export async function withCollector<T>(
   try {
     const { key } = await createApiKey(store, project, 'session')
     const send = async (spans: ReadableSpan[]) => {
-      const response = await collector.app.request('/v1/traces', {
-        method: 'POST',
-        headers: { 'content-type': 'application/x-protobuf', authorization: `Bearer ${key}` },
-        body: ProtobufTraceSerializer.serializeRequest(spans)!,
-      })
+      const response = await collector.app.request('/v1/traces', protobufExport(spans, key))
       expect(response.status).toBe(200)
       await collector.flush()
     }

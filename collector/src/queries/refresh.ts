@@ -285,6 +285,18 @@ async function insertFacts(
 }
 
 /**
+ * A person's row holds all of their quarter-hours, so it is rebuilt from all of their
+ * person_quarters rows: one narrow range (person first), whichever days changed. Named, because a
+ * full rebuild runs it on its own, once, after the days (rebuildPeople).
+ */
+const PERSON_ACTIVITY_STEP = {
+  name: 'person activity',
+  table: PERSON_ACTIVITY,
+  select: personActivitySelect,
+  from: 'person_quarters FINAL',
+} as const
+
+/**
  * The steps of a recompute, in two waves: the quarter-hour layer from run_facts (each agent's rows,
  * each bucket of agents' rows, each person's); then the all-agents rows from the buckets, the day
  * layer from the per-agent quarter-hour rows and each person's row from their quarter-hour rows.
@@ -343,14 +355,7 @@ const WAVES = [
       select: agentDayUnitsSelect,
       from: 'quarter_outcomes FINAL',
     },
-    // A person's row holds all of their quarter-hours, so it is rebuilt from all of their
-    // person_quarters rows: one narrow range (person first), whichever days changed.
-    {
-      name: 'person activity',
-      table: PERSON_ACTIVITY,
-      select: personActivitySelect,
-      from: 'person_quarters FINAL',
-    },
+    PERSON_ACTIVITY_STEP,
   ],
 ] as const
 
@@ -511,13 +516,13 @@ const PERSON_ROWS_PER_CHUNK = 5_000_000
 async function rebuildPeople(store: Store): Promise<void> {
   const [count] = await store.query<{ rows: number }>('SELECT count() AS rows FROM person_quarters')
   const chunks = Math.max(1, Math.ceil((count?.rows ?? 0) / PERSON_ROWS_PER_CHUNK))
-  const step = WAVES.flat().find((candidate) => candidate.table === PERSON_ACTIVITY)!
   const scope: RollupScope = {
-    filters: { [step.name]: { runs: 'person % {chunks:UInt64} = {chunk:UInt64}' } },
+    filters: { [PERSON_ACTIVITY_STEP.name]: { runs: 'person % {chunks:UInt64} = {chunk:UInt64}' } },
     existing: {},
   }
+  const sql = recomputeStatement(PERSON_ACTIVITY_STEP, scope)
   for (let chunk = 0; chunk < chunks; chunk++) {
-    await store.command(recomputeStatement(step, scope), { chunks: String(chunks), chunk: String(chunk) })
+    await store.command(sql, { chunks: String(chunks), chunk: String(chunk) })
   }
 }
 
