@@ -8,10 +8,14 @@
     toDate(0) AS calendar_from,
     {to:Date} AS calendar_to,
     utc_days AS (
-        -- Every UTC day of the project's history up to the one that holds the end of `to` in tz.
-        SELECT DISTINCT day AS utc_day
-        FROM agent_days FINAL
-        WHERE project_id = {project:String} AND day <= toDate(toDateTime({to:Date} + 1, {tz:String}) - 1, 'UTC')
+        -- Every UTC day of the project's history up to the one that holds the end of `to` in tz:
+        -- the days of the all-agents quarter-hour rows (96 a day, the front of quarter_totals' key),
+        -- a superset of the agents' days. Read from agent_days, FINAL would merge every agent's row
+        -- of every day for 30 distinct values (80–90 ms of each query at 10M runs; metric-layer.md).
+        SELECT DISTINCT toDate(quarter) AS utc_day
+        FROM quarter_totals FINAL
+        WHERE project_id = {project:String} AND agent_id = ''
+          AND quarter < toDateTime(toDate(toDateTime({to:Date} + 1, {tz:String}) - 1, 'UTC') + 1, 'UTC')
     ),
     -- include: calendar-slices.sql
     delivering_days AS (
