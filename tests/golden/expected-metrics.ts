@@ -3,6 +3,7 @@
  * from rows or SQL. Each function follows the definition in its query's header, and returns rows
  * shaped like ClickHouse's JSON output (dates as YYYY-MM-DD, numbers as numbers, NULL as null).
  */
+import { DURATION_BUCKET_BITS } from '../../collector/src/queries/durations.js'
 import { addDays, type GoldenRun } from './golden-dataset.js'
 
 export interface MetricParams {
@@ -311,10 +312,24 @@ function agentLeaderboard(runs: readonly GoldenRun[], params: MetricParams): Row
   return rows.map((row, index) => ({ ...row, rank: index + 1 }))
 }
 
-/** ClickHouse's quantileExact: the element at 0-based position floor(level × n) of the sorted values. */
-function quantileExact(sorted: number[], level: number): number {
+/**
+ * A duration's bucket, as run-health defines it (durations.ts), in exact integer arithmetic: the
+ * duration keeps its DURATION_BUCKET_BITS + 1 highest bits and is named by its bucket's middle.
+ */
+export function durationBucket(ns: number): number {
+  const value = BigInt(ns)
+  const exponent = value === 0n ? 0 : value.toString(2).length - 1
+  const shift = BigInt(Math.max(exponent - DURATION_BUCKET_BITS, 0))
+  return Number(((value >> shift) << shift) + ((1n << shift) >> 1n))
+}
+
+/**
+ * A run-health percentile: the bucket of the element at 0-based position floor(level × n) of the
+ * sorted durations (ClickHouse quantileExact's rank).
+ */
+export function latencyPercentile(sorted: readonly number[], level: number): number {
   if (sorted.length === 0) return 0
-  return sorted[Math.min(Math.floor(level * sorted.length), sorted.length - 1)]!
+  return durationBucket(sorted[Math.min(Math.floor(level * sorted.length), sorted.length - 1)]!)
 }
 
 function runHealth(runs: readonly GoldenRun[], params: MetricParams): Row[] {
@@ -327,9 +342,9 @@ function runHealth(runs: readonly GoldenRun[], params: MetricParams): Row[] {
       day,
       runs: dayRuns.length,
       error_runs: dayRuns.filter((run) => run.statusError).length,
-      latency_p50_ms: quantileExact(durations, 0.5) / 1e6,
-      latency_p95_ms: quantileExact(durations, 0.95) / 1e6,
-      latency_p99_ms: quantileExact(durations, 0.99) / 1e6,
+      latency_p50_ms: latencyPercentile(durations, 0.5) / 1e6,
+      latency_p95_ms: latencyPercentile(durations, 0.95) / 1e6,
+      latency_p99_ms: latencyPercentile(durations, 0.99) / 1e6,
       llm_calls_per_run: ratio(sum(dayRuns.map((run) => run.llmCalls)), dayRuns.length),
       tool_calls_per_run: ratio(toolCalls, dayRuns.length),
       tool_calls: toolCalls,

@@ -178,14 +178,15 @@ export function describeIngestedGolden(
       )
     }
 
-    it('run_summary: a plain GROUP BY gives the API answer (DAA, cost, tokens per day)', async () => {
+    it('run_summary: a plain GROUP BY gives the API answer (DAA, cost, tokens, p95 latency per day)', async () => {
       await untilExact([{ name: 'cost-per-outcome', tz: 'Europe/Berlin' }])
       const rows = await target.store.query<Record<string, unknown>>(
         `SELECT toString(toDate(start_time, 'Europe/Berlin')) AS day,
                 uniqExactIf(agent_id, outcome = 'delivered') AS daa,
                 count() AS runs,
                 round(sum(cost_usd), 9) AS cost_usd,
-                sum(total_tokens) AS tokens
+                sum(total_tokens) AS tokens,
+                quantileExact(0.95)(duration_bucket_ms) AS latency_p95_ms
          FROM run_summary
          WHERE project_id = {project:String}
            AND toDate(start_time, 'Europe/Berlin') BETWEEN {from:Date} AND {to:Date}
@@ -194,6 +195,7 @@ export function describeIngestedGolden(
       )
       const daa = (await api('daa', 'Europe/Berlin')).rows.filter((row) => Number(row.runs) > 0)
       const cost = (await api('cost-per-outcome', 'Europe/Berlin')).rows.filter((row) => Number(row.runs) > 0)
+      const health = (await api('run-health', 'Europe/Berlin')).rows.filter((row) => Number(row.runs) > 0)
       expect(rows).toEqual(
         daa.map((row, index) => ({
           day: row.day,
@@ -201,6 +203,7 @@ export function describeIngestedGolden(
           runs: row.runs,
           cost_usd: Number((cost[index]!.cost_usd as number).toFixed(9)),
           tokens: cost[index]!.total_tokens,
+          latency_p95_ms: health[index]!.latency_p95_ms,
         })),
       )
     })

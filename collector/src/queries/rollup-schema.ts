@@ -22,6 +22,7 @@
 import { createTable, type MigrationContext } from '../store/migrations.js'
 import { RUN_ID_INDEX, RUN_ID_INDEX_DEFINITION, RUNS, SPANS, type TableDefinition } from '../store/schema.js'
 import { quoteIdentifier } from '../store/store.js'
+import { durationBucketSql, durationBucketsOfArraySql } from './durations.js'
 import { personActivitySelect } from './people.js'
 import { SPAN_ADDS_TO_RUN } from './run-spans.js'
 
@@ -116,6 +117,16 @@ export const AGENT_DAYS: TableDefinition = {
   settings: KEYED_GRANULES,
 }
 
+/**
+ * Runs per duration bucket (durations.ts: key = the bucket's middle in ns): latency percentiles
+ * read some 400 buckets a quarter-hour instead of every run's duration (migration 7).
+ */
+const RUN_DURATION_BUCKETS = 'run_duration_buckets'
+const RUN_DURATION_BUCKETS_TYPE = 'Map(UInt64, UInt64) CODEC(ZSTD(1))'
+
+/** Before migration 7: every run's duration, in ns. */
+const RUN_DURATIONS_BEFORE_7 = 'run_durations_ns'
+
 /** The measures of quarter_totals and bucket_totals (and the version column), after their keys. */
 const TOTAL_COLUMNS = `
     runs UInt64 CODEC(T64, ZSTD(1)),
@@ -131,7 +142,7 @@ const TOTAL_COLUMNS = `
     llm_calls UInt64 CODEC(T64, ZSTD(1)),
     tool_calls UInt64 CODEC(T64, ZSTD(1)),
     tool_errors UInt64 CODEC(T64, ZSTD(1)),
-    run_durations_ns Array(UInt64) CODEC(ZSTD(1)),
+    ${RUN_DURATION_BUCKETS} ${RUN_DURATION_BUCKETS_TYPE},
     refreshed_at DateTime64(6, 'UTC') DEFAULT now64(6) CODEC(Delta(8), ZSTD(1))`
 
 /** The outcome, its measures and the version column of quarter_outcomes and bucket_outcomes. */
@@ -324,11 +335,24 @@ export const DAY_ROLLUPS = [
   PERSON_ACTIVITY,
 ] as const
 
+/** A totals table as it was before migration 7: every run's duration instead of their buckets. */
+function totalsBefore7(table: TableDefinition): TableDefinition {
+  const now = `${RUN_DURATION_BUCKETS} ${RUN_DURATION_BUCKETS_TYPE}`
+  if (!table.columns.includes(now)) throw new Error(`${table.name} has no ${RUN_DURATION_BUCKETS}`)
+  return {
+    ...table,
+    columns: table.columns.replace(now, `${RUN_DURATIONS_BEFORE_7} Array(UInt64) CODEC(ZSTD(1))`),
+  }
+}
+
+export const QUARTER_TOTALS_BEFORE_7 = totalsBefore7(QUARTER_TOTALS)
+export const BUCKET_TOTALS_BEFORE_7 = totalsBefore7(BUCKET_TOTALS)
+
 /** The rollups as schema versions 3–5 had them, which migrations 3 and 4 re-create. */
 const ROLLUPS_BEFORE_6 = [
-  QUARTER_TOTALS,
+  QUARTER_TOTALS_BEFORE_7,
   QUARTER_OUTCOMES,
-  BUCKET_TOTALS,
+  BUCKET_TOTALS_BEFORE_7,
   BUCKET_OUTCOMES,
   LEGACY_PEOPLE_QUARTERS,
   AGENT_DAYS,
@@ -477,7 +501,7 @@ export function rollupMigrationStatements(context: MigrationContext): string[] {
   return [
     ...createTable(RUN_FACTS, context),
     ...createTable(AGENT_DAYS, context),
-    ...createTable(QUARTER_TOTALS, context),
+    ...createTable(QUARTER_TOTALS_BEFORE_7, context),
     ...createTable(QUARTER_OUTCOMES, context),
     ...createTable(LEGACY_PEOPLE_QUARTERS, context),
     ...createTable(AGENT_DAY_UNITS, context),
@@ -496,7 +520,8 @@ export const RUN_SUMMARY_VIEW = 'run_summary'
 /**
  * One row per run, with its final outcome, cost, tokens, calls and person: run_facts read with
  * FINAL, under plain names. A `GROUP BY` over it answers what the saved queries answer (for DAA:
- * `uniqExactIf(agent_id, outcome = 'delivered')` per `toDate(start_time, tz)`).
+ * `uniqExactIf(agent_id, outcome = 'delivered')` per `toDate(start_time, tz)`; for run-health's
+ * p95: `quantileExact(0.95)(duration_bucket_ms)`). Migration 3 creates it, migration 7 replaces it.
  */
 const RUN_SUMMARY_VIEW_SQL = `
 SELECT
@@ -507,6 +532,8 @@ SELECT
     user_id,
     start_time,
     duration_ns / 1e6 AS duration_ms,
+    -- The duration's bucket (durations.ts), in ms: run-health's percentiles are quantileExact of it.
+    ${durationBucketSql('duration_ns')} / 1e6 AS duration_bucket_ms,
     status_code,
     CAST(outcome AS String) AS outcome,
     outcome_value,
@@ -624,5 +651,36 @@ export function personActivityMigrationStatements(context: MigrationContext): st
     `INSERT INTO ${table(PERSON_ACTIVITY)} (project_id, person, quarters, agents, delivered, last_quarter)
      ${personActivitySelect(`${table(PERSON_QUARTERS)} FINAL`)}`,
     ...drop(LEGACY_PEOPLE_QUARTERS),
+  ]
+}
+
+/**
+ * Migration 7: latency from duration buckets. quarter_totals and bucket_totals keep runs per
+ * duration bucket (durations.ts) instead of every run's duration: the run-health query read 10M
+ * durations at 10M runs (about 0.25 s) and reads some 400 buckets a quarter-hour now. The buckets
+ * are computed from the durations in place (a mutation, waited for), then the durations dropped.
+ * ALTERs only, so the same statements serve one node, every node in turn without Keeper, and
+ * ON CLUSTER; the Distributed tables change their columns alike.
+ */
+export function durationBucketsMigrationStatements(context: MigrationContext): string[] {
+  const { onCluster, local } = ddl(context)
+  const columns = [QUARTER_TOTALS, BUCKET_TOTALS].flatMap((table) => {
+    const names = [...new Set([local(table), table.name])].map(quoteIdentifier)
+    const storage = quoteIdentifier(local(table))
+    return [
+      ...names.map(
+        (name) =>
+          `ALTER TABLE ${name}${onCluster} ADD COLUMN IF NOT EXISTS ${RUN_DURATION_BUCKETS} ${RUN_DURATION_BUCKETS_TYPE} AFTER tool_errors`,
+      ),
+      `ALTER TABLE ${storage}${onCluster} UPDATE ${RUN_DURATION_BUCKETS} = ${durationBucketsOfArraySql(RUN_DURATIONS_BEFORE_7)} WHERE 1 SETTINGS mutations_sync = 2`,
+      ...names.map(
+        (name) => `ALTER TABLE ${name}${onCluster} DROP COLUMN IF EXISTS ${RUN_DURATIONS_BEFORE_7}`,
+      ),
+    ]
+  })
+  return [
+    ...columns,
+    // run_summary gains each run's duration bucket, so that its GROUP BY gives run-health's percentiles.
+    `CREATE OR REPLACE VIEW ${quoteIdentifier(RUN_SUMMARY_VIEW)}${onCluster} AS${RUN_SUMMARY_VIEW_SQL}`,
   ]
 }

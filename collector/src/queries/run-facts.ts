@@ -16,6 +16,7 @@
  *   id); `unknown` when the run has none.
  */
 
+import { runDurationBucketsSql } from './durations.js'
 import { personActivitySelect, personQuartersSelect } from './people.js'
 import { AGENT_BUCKET } from './rollup-schema.js'
 import { IS_LLM_CALL, IS_TOOL_CALL } from './run-spans.js'
@@ -256,8 +257,8 @@ const QUARTER_TOTAL_MEASURES: readonly (readonly [column: string, perRun: string
   ['llm_calls', 'sum(toUInt64(llm_calls))', 'sum(llm_calls)'],
   ['tool_calls', 'sum(toUInt64(tool_calls))', 'sum(tool_calls)'],
   ['tool_errors', 'sum(toUInt64(tool_errors))', 'sum(tool_errors)'],
-  // The durations themselves, so latency percentiles are exact without per-run rows.
-  ['run_durations_ns', 'groupArray(duration_ns)', 'groupArrayArray(run_durations_ns)'],
+  // Runs per duration bucket: latency percentiles over the bucketed durations (durations.ts).
+  ['run_duration_buckets', `sumMap(${runDurationBucketsSql('duration_ns')})`, 'sumMap(run_duration_buckets)'],
 ]
 
 /** The measures of quarter_outcomes (and bucket_outcomes), like QUARTER_TOTAL_MEASURES. */

@@ -1,4 +1,5 @@
 import {
+  durationBucketsMigrationStatements,
   keyedLayersMigrationStatements,
   metricLayerMigrationStatements,
   personActivityMigrationStatements,
@@ -71,6 +72,11 @@ export const MIGRATIONS: readonly Migration[] = [
     version: 6,
     name: 'people by person: person_quarters (copied from people_quarters) and person_activity',
     statements: (context) => personActivityMigrationStatements(context),
+  },
+  {
+    version: 7,
+    name: 'latency from duration buckets: run_duration_buckets in quarter_totals and bucket_totals',
+    statements: (context) => durationBucketsMigrationStatements(context),
   },
 ]
 
