@@ -19,6 +19,7 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { ProtobufTraceSerializer } from '@opentelemetry/otlp-transformer'
+import { loadConfig } from '../../collector/src/config.js'
 import { createApiKey, createCollector, createServerStore, migrate } from '../../collector/src/index.js'
 import { refreshRollups, runSavedQuery, savedQueries } from '../../collector/src/queries/index.js'
 import { ROLLUP_TABLES } from '../../collector/src/queries/rollup-schema.js'
@@ -233,7 +234,9 @@ async function measureFreshness(
   if (FRESHNESS_SAMPLES <= 0) return
   const walDir = mkdtempSync(join(tmpdir(), 'daa-bench-wal-'))
   const [clock] = await store.query<{ now: string }>("SELECT toString(now64(3, 'UTC')) AS now")
-  const collector = await createCollector({ store, walDir, flushIntervalMs: 200 })
+  // The collector's own flush interval: its default, or DAA_FLUSH_INTERVAL_MS as `daa start` reads it.
+  const { flushIntervalMs } = loadConfig()
+  const collector = await createCollector({ store, walDir, flushIntervalMs })
   const { key } = await createApiKey(store, PROJECT, 'bench')
   const headers = { 'content-type': 'application/x-protobuf', authorization: `Bearer ${key}` }
   const post = async (spans: ReturnType<typeof runSpan>[]) => {
@@ -332,7 +335,7 @@ async function measureFreshness(
     { since: sampling!.now },
   )
   console.log(
-    `freshness under continuous ingest, ${latePerSecond} late outcomes/s (${FRESHNESS_SAMPLES} runs, ${lateSent.toLocaleString()} late outcomes beside): ` +
+    `freshness under continuous ingest, ${latePerSecond} late outcomes/s (${FRESHNESS_SAMPLES} runs, ${lateSent.toLocaleString()} late outcomes beside, rows flushed every ${flushIntervalMs} ms): ` +
       `acknowledgment to visible in the API p50 ${(at(0.5) / 1000).toFixed(1)} s, p95 ${(at(0.95) / 1000).toFixed(1)} s (target p95 < 5 s); ` +
       `${refreshes!.n} refreshes, p50 ${(refreshes!.p50 / 1000).toFixed(1)} s, longest ${(refreshes!.max / 1000).toFixed(1)} s, ` +
       `${Math.round((refreshes!.runs * 1000) / Math.max(1, refreshes!.ms))} runs recomputed a second of refreshing`,
