@@ -4,10 +4,10 @@
 -- definition: Over runs started that day (in tz), sub-agent runs included. Latency is the run span's
 --   duration, kept in log-linear buckets (64 per power of two, named by their middle: within 0.78%
 --   of every duration in them); a percentile is the bucket of the duration at 0-based position
---   floor(level × n) of the day's sorted durations (ClickHouse quantileExact's rank). LLM calls are spans with operation chat,
---   generate_content or text_completion, tool calls spans with execute_tool, counted toward the run
---   they belong to; tool error rate = failed tool calls (status ERROR or an error type) / tool calls.
---   Zeros on days without runs or tool calls.
+--   floor(level × n) of the day's sorted durations (ClickHouse quantileExact's rank). LLM calls
+--   are spans with operation chat, generate_content or text_completion, tool calls spans with
+--   execute_tool, counted toward the run they belong to; tool error rate = failed tool calls (status
+--   ERROR or an error type) / tool calls. Zeros on days without runs or tool calls.
 -- param: project String — the project, bound from the API key or the command line, never from the request
 -- param: from Date — first calendar day, inclusive
 -- param: to Date — last calendar day, inclusive
@@ -38,31 +38,27 @@ SELECT
     if(tool_call_count = 0, 0, tool_error_count / tool_call_count) AS tool_error_rate
 FROM (
     SELECT
-        *,
-        -- Runs up to and including each bucket: the duration at 0-based position floor(level × n)
-        -- is in the first bucket whose count passes that position.
-        arrayCumSum(mapValues(day_buckets)) AS runs_up_to,
-        arrayMap(level -> mapKeys(day_buckets)[arrayFirstIndex(up_to -> up_to > floor(level * day_runs), runs_up_to)],
-            [0.5, 0.95, 0.99]) AS latency_ns
-    FROM (
-        SELECT
-            toDate(quarter, {tz:String}) AS day,
-            sum(runs) AS day_runs,
-            sum(error_runs) AS day_error_runs,
-            -- The day's runs per duration bucket (in bucket order), added up from its quarter-hours.
-            sumMap(run_duration_buckets) AS day_buckets,
-            sum(llm_calls) AS llm_call_count,
-            sum(tool_calls) AS tool_call_count,
-            sum(tool_errors) AS tool_error_count
-        FROM quarter_totals FINAL
-        WHERE project_id = {project:String}
-          -- agent_id '' holds the sums over all agents.
-          AND agent_id = {agent:String}
-          -- Midnight of `from` to midnight after `to` in tz: whole quarter-hours in every time zone.
-          AND quarter >= toDateTime({from:Date}, {tz:String})
-          AND quarter < toDateTime({to:Date} + 1, {tz:String})
-        GROUP BY day
-    )
+        toDate(quarter, {tz:String}) AS day,
+        sum(runs) AS day_runs,
+        sum(error_runs) AS day_error_runs,
+        -- The day's runs per duration bucket (in bucket order), added up from its quarter-hours.
+        sumMap(run_duration_buckets) AS day_buckets,
+        -- The duration at 0-based position floor(level × n) is in the first bucket whose running
+        -- count of runs passes that position.
+        arrayMap(level -> mapKeys(day_buckets)[arrayFirstIndex(
+                up_to -> up_to > floor(level * day_runs), arrayCumSum(mapValues(day_buckets)))],
+            [0.5, 0.95, 0.99]) AS latency_ns,
+        sum(llm_calls) AS llm_call_count,
+        sum(tool_calls) AS tool_call_count,
+        sum(tool_errors) AS tool_error_count
+    FROM quarter_totals FINAL
+    WHERE project_id = {project:String}
+      -- agent_id '' holds the sums over all agents.
+      AND agent_id = {agent:String}
+      -- Midnight of `from` to midnight after `to` in tz: whole quarter-hours in every time zone.
+      AND quarter >= toDateTime({from:Date}, {tz:String})
+      AND quarter < toDateTime({to:Date} + 1, {tz:String})
+    GROUP BY day
 )
 -- Days without runs: the filled rows have an empty latency array, hence the zeros of the outer query.
 ORDER BY day WITH FILL FROM {from:Date} TO {to:Date} + 1
