@@ -10,7 +10,7 @@
  * the way version 6 stored it: the same rows, each with the durations of its runs (from run_facts)
  * instead of their buckets.
  */
-import { type Collector, createServerStore, migrate, type Store } from '@daa/collector'
+import { createServerStore, migrate, type Store } from '@daa/collector'
 import { afterAll, beforeAll, expect, it } from 'vitest'
 import {
   AGENT_BUCKET,
@@ -24,7 +24,7 @@ import { latencyPercentile } from '../golden/expected-metrics.js'
 import type { GoldenRun } from '../golden/golden-dataset.js'
 import { runSpan } from '../golden/golden-otlp.js'
 import { type RunningClickHouse, startClickHouseServer } from '../support/clickhouse-server.js'
-import { withCollector } from '../support/collector-session.js'
+import { type CollectorSession, withCollector } from '../support/collector-session.js'
 
 let clickhouse: RunningClickHouse
 let store: Store
@@ -84,37 +84,26 @@ function expected(sent: readonly GoldenRun[]): Latency {
   return { runs: sent.length, latency_p50_ms: ms(0.5), latency_p95_ms: ms(0.95), latency_p99_ms: ms(0.99) }
 }
 
-async function latency(collector: Collector, key: string, agent: string): Promise<Latency | undefined> {
-  const response = await collector.app.request(
-    `/api/v1/metrics/run-health?from=${today}&to=${today}&tz=UTC&agent=${agent}`,
-    { headers: { authorization: `Bearer ${key}` } },
-  )
-  expect(response.status).toBe(200)
-  const [row] = ((await response.json()) as { rows: Latency[] }).rows
+async function latency(rows: CollectorSession['rows'], agent: string): Promise<Latency | undefined> {
+  const [row] = await rows('run-health', `from=${today}&to=${today}&tz=UTC&agent=${agent}`)
   return (
     row && {
-      runs: row.runs,
-      latency_p50_ms: row.latency_p50_ms,
-      latency_p95_ms: row.latency_p95_ms,
-      latency_p99_ms: row.latency_p99_ms,
+      runs: row.runs as number,
+      latency_p50_ms: row.latency_p50_ms as number,
+      latency_p95_ms: row.latency_p95_ms as number,
+      latency_p99_ms: row.latency_p99_ms as number,
     }
   )
 }
 
 /** Polls the API until run-health for all agents and for agent-b equals the hand-computed answers. */
-async function awaitLatency(collector: Collector, key: string, sent: readonly GoldenRun[]): Promise<void> {
+async function awaitLatency(rows: CollectorSession['rows'], sent: readonly GoldenRun[]): Promise<void> {
   const want = {
     all: expected(sent),
     agentB: expected(sent.filter((sentRun) => sentRun.agentId === 'agent-b')),
   }
-  for (let attempt = 0; ; attempt++) {
-    const got = { all: await latency(collector, key, ''), agentB: await latency(collector, key, 'agent-b') }
-    if (JSON.stringify(got) === JSON.stringify(want) || attempt >= 300) {
-      expect(got).toEqual(want)
-      return
-    }
-    await new Promise((resolve) => setTimeout(resolve, 100))
-  }
+  const got = async () => ({ all: await latency(rows, ''), agentB: await latency(rows, 'agent-b') })
+  await expect.poll(got, { timeout: 30_000, interval: 100 }).toEqual(want)
 }
 
 /** The columns of `table` as system.columns describes them, in order. */
@@ -127,8 +116,9 @@ async function columnsOf(database: Store, table: string): Promise<unknown[]> {
 }
 
 /**
- * Replaces `table` with its version-6 shape: its rows, each with the durations of the runs it
- * sums (`keys` and `runKeys`: its key columns, and how run_facts gives them).
+ * Replaces the table `legacy` defines with its version-6 shape: its rows, each with the durations
+ * of the runs it sums. `runKeys` selects the table's key columns from run_facts; `allAgents` adds
+ * the rows that sum every agent (quarter_totals' agent_id ''), or is empty.
  */
 async function makeVersion6(legacy: TableDefinition, runKeys: string, allAgents: string): Promise<void> {
   const staging = `${legacy.name}_v6`
@@ -156,20 +146,20 @@ async function makeVersion6(legacy: TableDefinition, runKeys: string, allAgents:
 it('upgrades a version-6 database in place: the same latency answers, from duration buckets', async () => {
   await migrate(store, { retentionDays: 0 })
   await migrate(fresh, { retentionDays: 0 })
-  await withCollector(store, async ({ send, collector, key }) => {
+  await withCollector(store, async ({ send, rows }) => {
     await send(runs.map(runSpan))
-    await awaitLatency(collector, key, runs)
+    await awaitLatency(rows, runs)
     // Until a refresh covers the sends, so the refreshes after the upgrade do not recompute these
     // runs: what they answer is then what the migration made.
     const [sent] = await store.query<{ at: string }>("SELECT toString(now64(3, 'UTC')) AS at")
-    for (let covered = 0; covered === 0; ) {
-      await new Promise((resolve) => setTimeout(resolve, 100))
-      const [row] = await store.query<{ n: number }>(
-        "SELECT count() AS n FROM metric_refreshes WHERE started_at > toDateTime64({at:String}, 3, 'UTC')",
-        { at: sent!.at },
-      )
-      covered = row!.n
-    }
+    const covering = async () =>
+      (
+        await store.query<{ n: number }>(
+          "SELECT count() AS n FROM metric_refreshes WHERE started_at > toDateTime64({at:String}, 3, 'UTC')",
+          { at: sent!.at },
+        )
+      )[0]!.n
+    await expect.poll(covering, { timeout: 30_000, interval: 100 }).toBeGreaterThan(0)
   })
 
   const quarter = 'toStartOfFifteenMinutes(start_time) AS quarter'
@@ -190,10 +180,10 @@ it('upgrades a version-6 database in place: the same latency answers, from durat
     expect(await columnsOf(store, table)).toEqual(await columnsOf(fresh, table))
   }
 
-  await withCollector(store, async ({ send, collector, key }) => {
-    await awaitLatency(collector, key, runs)
+  await withCollector(store, async ({ send, rows }) => {
+    await awaitLatency(rows, runs)
     // A run sent after the upgrade: the refresh adds its bucket to rows the migration converted.
     await send([runSpan(later)])
-    await awaitLatency(collector, key, [...runs, later])
+    await awaitLatency(rows, [...runs, later])
   })
 }, 180_000)

@@ -9,7 +9,7 @@
  * No user path makes a version-5 database any more, so the test makes one from a current database
  * the way version 5 stored it: the same people rows in the old table, the new tables dropped.
  */
-import { type Collector, createServerStore, migrate, type Store } from '@daa/collector'
+import { createServerStore, migrate, type Store } from '@daa/collector'
 import type { ReadableSpan } from '@opentelemetry/sdk-trace'
 import { afterAll, beforeAll, expect, it } from 'vitest'
 import { LEGACY_PEOPLE_QUARTERS } from '../../collector/src/queries/rollup-schema.js'
@@ -17,7 +17,7 @@ import { createTable } from '../../collector/src/store/migrations.js'
 import type { GoldenRun } from '../golden/golden-dataset.js'
 import { lateOutcomeSpans, runSpan } from '../golden/golden-otlp.js'
 import { type RunningClickHouse, startClickHouseServer } from '../support/clickhouse-server.js'
-import { withCollector } from '../support/collector-session.js'
+import { type CollectorSession, withCollector } from '../support/collector-session.js'
 
 let clickhouse: RunningClickHouse
 let store: Store
@@ -74,20 +74,14 @@ interface PeopleAnswers {
   leaderboard: unknown[]
 }
 
-async function peopleAnswers(collector: Collector, key: string): Promise<PeopleAnswers> {
-  const get = async (name: string) => {
-    const response = await collector.app.request(`/api/v1/metrics/${name}?from=${today}&to=${today}&tz=UTC`, {
-      headers: { authorization: `Bearer ${key}` },
-    })
-    expect(response.status).toBe(200)
-    return ((await response.json()) as { rows: Record<string, unknown>[] }).rows
-  }
-  const served = (await get('people-served')).map(({ day, people_served, people_with_runs }) => ({
+async function peopleAnswers(rows: CollectorSession['rows']): Promise<PeopleAnswers> {
+  const query = `from=${today}&to=${today}&tz=UTC`
+  const served = (await rows('people-served', query)).map(({ day, people_served, people_with_runs }) => ({
     day,
     people_served,
     people_with_runs,
   }))
-  const leaderboard = (await get('agent-leaderboard')).map(({ agent_id, people_served }) => ({
+  const leaderboard = (await rows('agent-leaderboard', query)).map(({ agent_id, people_served }) => ({
     agent_id,
     people_served,
   }))
@@ -95,15 +89,8 @@ async function peopleAnswers(collector: Collector, key: string): Promise<PeopleA
 }
 
 /** Polls the API until its people answers equal `expected`, as a dashboard would. */
-async function awaitPeople(collector: Collector, key: string, expected: PeopleAnswers): Promise<void> {
-  for (let attempt = 0; ; attempt++) {
-    const answers = await peopleAnswers(collector, key)
-    if (JSON.stringify(answers) === JSON.stringify(expected) || attempt >= 300) {
-      expect(answers).toEqual(expected)
-      return
-    }
-    await new Promise((resolve) => setTimeout(resolve, 100))
-  }
+async function awaitPeople(rows: CollectorSession['rows'], expected: PeopleAnswers): Promise<void> {
+  await expect.poll(() => peopleAnswers(rows), { timeout: 30_000, interval: 100 }).toEqual(expected)
 }
 
 /** Outcome `status` for `target`, recorded `later` seconds after the run's own, as a late daa.outcome span. */
@@ -144,11 +131,11 @@ const revoked: PeopleAnswers = {
 
 it('upgrades a version-5 database in place: the same people answers, and later outcomes still count', async () => {
   await migrate(store, { retentionDays: 0 })
-  await withCollector(store, async ({ send, collector, key }) => {
+  await withCollector(store, async ({ send, rows }) => {
     await send(runs.map(runSpan))
-    await awaitPeople(collector, key, sent)
+    await awaitPeople(rows, sent)
     await send(lateOutcome(runs[2]!, 'failed', 1, '0a0a0000000000b3'))
-    await awaitPeople(collector, key, revoked)
+    await awaitPeople(rows, revoked)
   })
 
   // What version 5 left: the same people rows in people_quarters (quarter-hour first), and no
@@ -177,20 +164,20 @@ it('upgrades a version-5 database in place: the same people answers, and later o
   )
   expect(tables.map((row) => row.name)).toEqual(['person_activity', 'person_quarters'])
 
-  await withCollector(store, async ({ send, collector, key }) => {
-    await awaitPeople(collector, key, revoked)
+  await withCollector(store, async ({ send, rows }) => {
+    await awaitPeople(rows, revoked)
     // A later outcome sent through a collector: agent-a's delivery for bo is taken back too, so bo
     // is served by nobody that day; the refresh rebuilds bo's row.
     await send(lateOutcome(runs[1]!, 'failed', 2, '0a0a0000000000b2'))
-    await awaitPeople(collector, key, afterUpgrade)
+    await awaitPeople(rows, afterUpgrade)
   })
 
   // A full rebuild (the first refresh after a migration that empties the refresh log, or after a
   // collector was down longer than the change log keeps entries) builds every person's row again.
   await store.command('TRUNCATE TABLE person_activity')
   await store.command('TRUNCATE TABLE metric_refreshes')
-  await withCollector(store, async ({ collector, key }) => {
-    await awaitPeople(collector, key, afterUpgrade)
+  await withCollector(store, async ({ rows }) => {
+    await awaitPeople(rows, afterUpgrade)
     const [refresh] = await store.query<{ mode: string }>(
       'SELECT mode FROM metric_refreshes ORDER BY started_at LIMIT 1',
     )

@@ -12,6 +12,8 @@ export interface CollectorSession {
   key: string
   /** Posts spans as one OTLP/protobuf request, expects 200, and waits until they are stored. */
   send(spans: ReadableSpan[]): Promise<void>
+  /** The rows of saved query `name` from the metrics API, as a dashboard reads them (`query`: its parameters). */
+  rows(name: string, query: string): Promise<Record<string, unknown>[]>
 }
 
 /**
@@ -32,7 +34,14 @@ export async function withCollector<T>(
       expect(response.status).toBe(200)
       await collector.flush()
     }
-    return await use({ collector, key, send })
+    const rows = async (name: string, query: string) => {
+      const response = await collector.app.request(`/api/v1/metrics/${name}?${query}`, {
+        headers: { authorization: `Bearer ${key}` },
+      })
+      expect(response.status).toBe(200)
+      return ((await response.json()) as { rows: Record<string, unknown>[] }).rows
+    }
+    return await use({ collector, key, send, rows })
   } finally {
     await collector.shutdown()
     rmSync(walDir, { recursive: true, force: true })
