@@ -20,7 +20,13 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { ProtobufTraceSerializer } from '@opentelemetry/otlp-transformer'
 import { loadConfig } from '../../collector/src/config.js'
-import { createApiKey, createCollector, createServerStore, migrate } from '../../collector/src/index.js'
+import {
+  createApiKey,
+  createCollector,
+  createServerStore,
+  migrate,
+  type Store,
+} from '../../collector/src/index.js'
 import { refreshRollups, runSavedQuery, savedQueries } from '../../collector/src/queries/index.js'
 import { ROLLUP_TABLES } from '../../collector/src/queries/rollup-schema.js'
 import type { GoldenRun } from '../golden/golden-dataset.js'
@@ -44,6 +50,12 @@ const TARGET_DASHBOARD_MS = 1000
 /** Late outcomes for the catch-up figure, spread over the 30 days. */
 const LATE_OUTCOMES = Number(process.env.BENCH_LATE ?? 10_000)
 /** Runs sent through a collector for the freshness figure (one request each, with late outcomes beside). */
+/**
+ * Late outcomes per profiled refresh (BENCH_PROFILE_LATE): about what a refresh covers in steady
+ * state at 25 late outcomes a second, spread over the 30 days as real late outcomes are.
+ */
+const PROFILE_LATE = Number(process.env.BENCH_PROFILE_LATE ?? 100)
+const PROFILE_REPEATS = 3
 const FRESHNESS_SAMPLES = Number(process.env.BENCH_FRESHNESS_SAMPLES ?? 20)
 /**
  * Late outcomes a second beside the freshness samples, each for a random stored run of the 30 days.
@@ -66,6 +78,80 @@ async function timed<T>(work: () => Promise<T>): Promise<{ result: T; ms: number
 
 const ratio = (raw: number, rollup: number) => (Number.isNaN(raw) ? 'n/a' : `${(raw / rollup).toFixed(1)}×`)
 const format = (ms: number) => (Number.isNaN(ms) ? 'n/a' : ms >= 100 ? ms.toFixed(0) : ms.toFixed(1))
+
+/** ClickHouse's CPU seconds in query threads so far (user and kernel): background merges excluded. */
+async function clickHouseQueryCpu(store: Store): Promise<number> {
+  const [row] = await store.query<{ us: number }>(
+    "SELECT sum(value) AS us FROM system.events WHERE event IN ('UserTimeMicroseconds', 'SystemTimeMicroseconds')",
+  )
+  return Number(row?.us ?? 0) / 1e6
+}
+
+/**
+ * Where one refresh's time goes: PROFILE_LATE late outcomes for runs spread over the 30 days, then
+ * the refresh that includes them, with each statement timed (the store's calls are recorded) and
+ * ClickHouse's CPU for the refresh. Statements the refresh sends together (a wave) are reported as
+ * one step: their wall time is the wave's. Spread matters: late outcomes for runs of one day touch
+ * few quarter-hours and granules, and the same refresh costs a fraction.
+ */
+async function profileRefresh(store: Store): Promise<void> {
+  const calls: { start: number; end: number; sql: string }[] = []
+  const timedStore = new Proxy(store, {
+    get(target, property, receiver) {
+      const value = Reflect.get(target, property, receiver)
+      if (property !== 'command' && property !== 'query' && property !== 'insert') return value
+      return async (...args: unknown[]) => {
+        const start = performance.now()
+        try {
+          return await (value as (...a: unknown[]) => Promise<unknown>).apply(target, args)
+        } finally {
+          calls.push({ start, end: performance.now(), sql: String(args[0]).replace(/\s+/g, ' ').trim() })
+        }
+      }
+    },
+  })
+  const every = Math.max(1, Math.floor(RUNS / PROFILE_LATE))
+  for (let repeat = 0; repeat < PROFILE_REPEATS; repeat++) {
+    const [clock] = await store.query<{ now: string }>("SELECT toString(now64(3, 'UTC')) AS now")
+    await store.command(
+      `INSERT INTO outcomes (project_id, run_id, status, value, unit, reason, recorded_at, source_span_id)
+       SELECT '${PROJECT}', leftPad(lower(hex(number)), 16, '0'), 'delivered', 1, 'USD', '', now64(9), 'profiled'
+       FROM numbers({runs:UInt64}) WHERE number % {every:UInt64} = {offset:UInt64} LIMIT {late:UInt64}`,
+      { runs: RUNS, every, offset: 11 + repeat, late: PROFILE_LATE },
+    )
+    calls.length = 0
+    const cpuBefore = await clickHouseQueryCpu(store)
+    const report = await refreshRollups(timedStore, { since: new Date(`${clock!.now.replace(' ', 'T')}Z`) })
+    const cpu = (await clickHouseQueryCpu(store)) - cpuBefore
+    // Statements started within a few ms of each other were sent together: one step.
+    const steps: { start: number; end: number; label: string; count: number }[] = []
+    for (const call of calls.sort((a, b) => a.start - b.start)) {
+      const last = steps.at(-1)
+      if (last && call.start - last.start < 5) {
+        last.end = Math.max(last.end, call.end)
+        last.count++
+      } else steps.push({ ...call, label: stepLabel(call.sql), count: 1 })
+    }
+    const slow = steps
+      .filter((step) => step.end - step.start >= 20)
+      .map(
+        (step) =>
+          `${step.count > 1 ? `${step.count} rollups at once` : step.label} ${format(step.end - step.start)}`,
+      )
+    console.log(
+      `refresh after ${PROFILE_LATE} late outcomes over ${DAYS} days: ${format(report.elapsedMs)} ms, ` +
+        `ClickHouse ${cpu.toFixed(2)} CPU s in queries (${report.runsRefreshed} runs, ${report.keysRefreshed} keys); ` +
+        `steps over 20 ms: ${slow.join(', ')}`,
+    )
+  }
+}
+
+function stepLabel(sql: string): string {
+  if (sql.startsWith('INSERT INTO run_facts')) return 'run facts'
+  if (sql.startsWith('SELECT DISTINCT project_id AS p')) return 'keys'
+  const target = /^INSERT INTO `?(\w+)/.exec(sql)
+  return target ? target[1]! : sql.slice(0, 40)
+}
 
 async function main(): Promise<void> {
   console.log(`query bench: ${RUNS.toLocaleString()} runs, ${AGENTS.toLocaleString()} agents, ${DAYS} days`)
@@ -109,6 +195,8 @@ async function main(): Promise<void> {
         `(insert + refresh of ${catchUp.result.runsRefreshed.toLocaleString()} runs and ` +
         `${catchUp.result.keysRefreshed.toLocaleString()} rollup keys)`,
     )
+
+    await profileRefresh(store)
 
     const request = { from: FIRST_DAY, to: LAST_DAY, tz: 'UTC' }
     // The dashboard: every saved query over the 30 days in UTC. Kathmandu's DAA is timed beside it.
