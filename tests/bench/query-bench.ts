@@ -149,6 +149,8 @@ async function profileRefresh(store: Store): Promise<void> {
 function stepLabel(sql: string): string {
   if (sql.startsWith('INSERT INTO run_facts')) return 'run facts'
   if (sql.startsWith('SELECT DISTINCT project_id AS p')) return 'keys'
+  if (sql.includes('FROM spans FINAL')) return 'attribution'
+  if (sql.includes('FROM system.processes')) return 'inserts in flight'
   const target = /^INSERT INTO `?(\w+)/.exec(sql)
   return target ? target[1]! : sql.slice(0, 40)
 }
