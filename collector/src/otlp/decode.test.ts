@@ -487,3 +487,38 @@ describe('per-span validation (both encodings)', () => {
     ])
   })
 })
+
+describe('short strings the protobuf reader hands out again for the same bytes', () => {
+  // The reader keeps the strings it decoded in a table of 4,096 slots and gives the same string
+  // back for the same bytes; 20,000 distinct keys and values must share slots, and each must still
+  // come back as itself, as must the strings that fall back to the UTF-8 decoder.
+  const distinct = Array.from({ length: 20_000 }, (_, index) => `k${index.toString(36)}`)
+  const attributesOf = (texts: string[], suffix: string) =>
+    texts.map((text, index) => ({
+      key: `${text}${suffix}`,
+      value: { stringValue: index % 7 === 0 ? `välue-${text}` : `v${text}${suffix}` },
+    }))
+
+  it('decodes every key and value to its own text, whatever shares its slot, request after request', () => {
+    for (const suffix of ['', '.x', '']) {
+      const attributes = attributesOf(distinct, suffix)
+      // 100 attributes a span, within the per-span limits.
+      const spans = Array.from({ length: distinct.length / 100 }, (_, index) => ({
+        traceId: Buffer.from(validIds.traceId, 'hex'),
+        spanId: Buffer.from((index + 1).toString(16).padStart(16, '0'), 'hex'),
+        name: `span${index}${suffix}`,
+        startTimeUnixNano: '1767225600000000000',
+        endTimeUnixNano: '1767225601000000000',
+        attributes: attributes.slice(index * 100, index * 100 + 100),
+      }))
+      const decoded = decodeProtobufRequest(encodeProtobuf({ resourceSpans: [{ scopeSpans: [{ spans }] }] }))
+      expect(decoded.rejectionMessages).toEqual([])
+      expect(decoded.spans.map((span) => span.name)).toEqual(spans.map((span) => span.name))
+      expect(decoded.spans.map((span) => span.attributes)).toEqual(
+        spans.map((span) =>
+          Object.fromEntries(span.attributes.map(({ key, value }) => [key, value.stringValue])),
+        ),
+      )
+    }
+  })
+})

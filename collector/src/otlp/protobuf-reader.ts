@@ -28,6 +28,15 @@ const MAX_VALUE_DEPTH = 64
 
 const strictUtf8 = new TextDecoder('utf-8', { fatal: true })
 
+/**
+ * Strings the reader hands out again for the same bytes: a direct-mapped table (a new string
+ * replaces the one in its slot), per thread, at most INTERNED_SLOTS strings of INTERNED_MAX_LENGTH
+ * characters (256 KB).
+ */
+const INTERNED_SLOTS = 4096
+const INTERNED_MAX_LENGTH = 64
+const interned: string[] = new Array<string>(INTERNED_SLOTS).fill('')
+
 /** A position in a buffer, and the end of the message being read. */
 export class ProtobufReader {
   position: number
@@ -117,31 +126,27 @@ export class ProtobufReader {
     const length = this.varint32()
     const start = this.take(length)
     const bytes = this.bytes
-    // ASCII, the common case for keys and short values: no decoder call, eight characters at a time.
-    if (length <= 64) {
-      let text = ''
-      let index = start
-      const end = start + length
-      for (; index + 7 < end; index += 8) {
-        const c1 = bytes[index]!
-        const c2 = bytes[index + 1]!
-        const c3 = bytes[index + 2]!
-        const c4 = bytes[index + 3]!
-        const c5 = bytes[index + 4]!
-        const c6 = bytes[index + 5]!
-        const c7 = bytes[index + 6]!
-        const c8 = bytes[index + 7]!
-        if ((c1 | c2 | c3 | c4 | c5 | c6 | c7 | c8) & 0x80) return utf8(bytes, start, end)
-        text += String.fromCharCode(c1, c2, c3, c4, c5, c6, c7, c8)
-      }
-      for (; index < end; index++) {
-        const byte = bytes[index]!
-        if (byte & 0x80) return utf8(bytes, start, end)
-        text += String.fromCharCode(byte)
-      }
-      return text
+    const end = start + length
+    if (length > INTERNED_MAX_LENGTH) return utf8(bytes, start, end)
+    // Short ASCII strings (attribute keys, model, tool and operation names, service names) repeat
+    // in nearly every span: the same bytes give back the string decoded before, so the common case
+    // allocates nothing, and a key that was used as a property name before stays internalized.
+    let hash = 0x811c9dc5
+    for (let index = start; index < end; index++) {
+      const byte = bytes[index]!
+      if (byte & 0x80) return utf8(bytes, start, end)
+      hash = Math.imul(hash ^ byte, 0x01000193)
     }
-    return utf8(bytes, start, start + length)
+    const slot = hash & (INTERNED_SLOTS - 1)
+    const known = interned[slot]!
+    if (known.length === length) {
+      let index = 0
+      while (index < length && known.charCodeAt(index) === bytes[start + index]) index++
+      if (index === length) return known
+    }
+    const text = bytes.toString('latin1', start, end)
+    interned[slot] = text
+    return text
   }
 
   /** A bytes field as lowercase hex (trace and span ids), without a view of it. */
