@@ -1,5 +1,6 @@
 import {
   durationBucketsMigrationStatements,
+  forcedMergesMigrationStatements,
   keyedLayersMigrationStatements,
   metricLayerMigrationStatements,
   personActivityMigrationStatements,
@@ -77,6 +78,11 @@ export const MIGRATIONS: readonly Migration[] = [
     version: 7,
     name: 'latency from duration buckets: run_duration_buckets in quarter_totals and bucket_totals',
     statements: (context) => durationBucketsMigrationStatements(context),
+  },
+  {
+    version: 8,
+    name: 'forced merges of agent_days, agent_day_units, person_activity and the bucket tables',
+    statements: (context) => forcedMergesMigrationStatements(context),
   },
 ]
 
