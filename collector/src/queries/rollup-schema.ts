@@ -101,8 +101,8 @@ export const RUN_FACTS: TableDefinition = {
  * delivered; `worked_before` and `delivered_before` are the same agent's bitmaps of the previous UTC
  * day (0 when it had none), so that queries count an agent once per calendar day without grouping
  * by agent. `runs` … `cost_usd` sum the agent's runs of the whole UTC day (the leaderboard adds the
- * partial UTC days at a range's ends from quarter_totals). One row per key (partitions are rebuilt
- * whole; never read with FINAL).
+ * partial UTC days at a range's ends from quarter_totals). A refresh re-inserts the rows of the keys
+ * it touched, so a key may have several versions until a merge: queries read it with FINAL.
  */
 export const AGENT_DAYS: TableDefinition = {
   name: 'agent_days',
@@ -166,7 +166,8 @@ const OUTCOME_COLUMNS = `
 
 /**
  * Per project, UTC quarter-hour and agent (agent_id '' = all agents together): sums over the runs
- * started in that quarter-hour. One row per key (partitions are rebuilt whole; never read with FINAL).
+ * started in that quarter-hour. A refresh re-inserts the rows of the keys it touched, so a key may
+ * have several versions until a merge: queries read it with FINAL.
  */
 export const QUARTER_TOTALS: TableDefinition = {
   name: 'quarter_totals',
