@@ -58,9 +58,8 @@ const PROFILE_LATE = Number(process.env.BENCH_PROFILE_LATE ?? 100)
 const PROFILE_REPEATS = 3
 const FRESHNESS_SAMPLES = Number(process.env.BENCH_FRESHNESS_SAMPLES ?? 20)
 /**
- * How often the freshness samples poll the API (BENCH_POLL_MS). Each poll runs the DAA query, which
- * takes tens of milliseconds at 10M runs on the machine the refresher shares: polled every 50 ms,
- * the bench's own queries took a large share of the two cores. Dashboards refresh every few seconds.
+ * How often the freshness samples poll the API (BENCH_POLL_MS), closer to a dashboard's refresh
+ * than the 50 ms of earlier runs; at 10M runs the two measured alike (metric-layer.md).
  */
 const POLL_MS = Number(process.env.BENCH_POLL_MS ?? 200)
 /**
@@ -113,6 +112,22 @@ async function waitForMergedRollups(store: Store): Promise<void> {
   }
 }
 
+/**
+ * Inserts `late` late outcomes (delivered) for stored runs spread evenly over all of them, so over
+ * the 30 days (every RUNS / late-th run, from `offset`). Returns what a running collector's
+ * refresher would have covered by then: everything logged until just before them.
+ */
+async function insertLateOutcomes(store: Store, late: number, offset: number): Promise<Date> {
+  const [clock] = await store.query<{ now: string }>("SELECT toString(now64(3, 'UTC')) AS now")
+  await store.command(
+    `INSERT INTO outcomes (project_id, run_id, status, value, unit, reason, recorded_at, source_span_id)
+     SELECT '${PROJECT}', leftPad(lower(hex(number)), 16, '0'), 'delivered', 1, 'USD', '', now64(9), 'later'
+     FROM numbers({runs:UInt64}) WHERE number % {every:UInt64} = {offset:UInt64} LIMIT {late:UInt64}`,
+    { runs: RUNS, every: Math.max(1, Math.floor(RUNS / late)), offset, late },
+  )
+  return new Date(`${clock!.now.replace(' ', 'T')}Z`)
+}
+
 /** ClickHouse's CPU seconds in query threads so far (user and kernel): background merges excluded. */
 async function clickHouseQueryCpu(store: Store): Promise<number> {
   const [row] = await store.query<{ us: number }>(
@@ -144,18 +159,11 @@ async function profileRefresh(store: Store): Promise<void> {
       }
     },
   })
-  const every = Math.max(1, Math.floor(RUNS / PROFILE_LATE))
   for (let repeat = 0; repeat < PROFILE_REPEATS; repeat++) {
-    const [clock] = await store.query<{ now: string }>("SELECT toString(now64(3, 'UTC')) AS now")
-    await store.command(
-      `INSERT INTO outcomes (project_id, run_id, status, value, unit, reason, recorded_at, source_span_id)
-       SELECT '${PROJECT}', leftPad(lower(hex(number)), 16, '0'), 'delivered', 1, 'USD', '', now64(9), 'profiled'
-       FROM numbers({runs:UInt64}) WHERE number % {every:UInt64} = {offset:UInt64} LIMIT {late:UInt64}`,
-      { runs: RUNS, every, offset: 11 + repeat, late: PROFILE_LATE },
-    )
+    const covered = await insertLateOutcomes(store, PROFILE_LATE, 11 + repeat)
     calls.length = 0
     const cpuBefore = await clickHouseQueryCpu(store)
-    const report = await refreshRollups(timedStore, { since: new Date(`${clock!.now.replace(' ', 'T')}Z`) })
+    const report = await refreshRollups(timedStore, { since: covered })
     const cpu = (await clickHouseQueryCpu(store)) - cpuBefore
     // Statements started within a few ms of each other were sent together: one step.
     const steps: { start: number; end: number; label: string; count: number }[] = []
@@ -282,25 +290,14 @@ async function main(): Promise<void> {
         `(< ${TARGET_DASHBOARD_MS}: ${verdict(total)} / ${verdict(pageWait)})`,
     )
 
-    // Freshness in steady state, then the catch-up (whose large parts would otherwise be merged by
-    // the refreshes of the freshness run while they last).
+    // Freshness in steady state, then the catch-up (until its large parts are merged, every refresh
+    // reads them beside the month's base parts).
     for (const rate of LATE_PER_SECOND) await measureFreshness(store, rate)
 
     // Catch-up: late outcomes for runs spread over all 30 days, then the refresh that includes them.
-    const every = Math.max(1, Math.floor(RUNS / LATE_OUTCOMES))
-    // What a running collector's refresher would have covered by now: everything logged until just
-    // before the late outcomes (the loading and the first refresh are long done).
-    const [clock] = await store.query<{ now: string }>("SELECT toString(now64(3, 'UTC')) AS now")
-    const covered = new Date(`${clock!.now.replace(' ', 'T')}Z`)
-    const catchUp = await timed(async () => {
-      await store.command(
-        `INSERT INTO outcomes (project_id, run_id, status, value, unit, reason, recorded_at, source_span_id)
-         SELECT '${PROJECT}', leftPad(lower(hex(number)), 16, '0'), 'delivered', 1, 'USD', '', now64(9), 'later'
-         FROM numbers({runs:UInt64}) WHERE number % {every:UInt64} = 7 LIMIT {late:UInt64}`,
-        { runs: RUNS, every, late: LATE_OUTCOMES },
-      )
-      return refreshRollups(store, { since: covered })
-    })
+    const catchUp = await timed(async () =>
+      refreshRollups(store, { since: await insertLateOutcomes(store, LATE_OUTCOMES, 7) }),
+    )
     console.log(
       `catch-up after ${LATE_OUTCOMES.toLocaleString()} late outcomes over ${DAYS} days: ${(catchUp.ms / 1000).toFixed(1)} s ` +
         `(insert + refresh of ${catchUp.result.runsRefreshed.toLocaleString()} runs and ` +

@@ -39,10 +39,13 @@ export const KEYED_GRANULES = 'index_granularity = 1024'
  * min_age_to_force_merge_seconds), on the rollups that queries read whole with FINAL. A refresh
  * re-inserts rows of keys spread over the whole month, and a catch-up writes a large part that
  * overlaps every key; ClickHouse's size-based merging leaves such a part beside the month's base
- * part, so every FINAL merges both. Merged, the 30-day DAA took 89 ms instead of 215 ms at 10M
- * runs (metric-layer.md). These tables are small (0.3–3M rows at 10M runs: about a second to merge).
+ * part, so every FINAL merges both. Merged by hand, the 30-day DAA took 89 ms instead of 215 ms at
+ * 10M runs (metric-layer.md). These tables are small (0.3–3M rows at 10M runs: about a second to merge).
  */
 export const FORCED_MERGES = 'min_age_to_force_merge_seconds = 60'
+
+/** The settings of a force-merged rollup: small granules, and FORCED_MERGES. */
+const FORCE_MERGED_SETTINGS = `${KEYED_GRANULES}, ${FORCED_MERGES}`
 
 /**
  * The agent bucket of a run (0 … 63): all agents' quarter-hour sums are kept as 64 partial sums,
@@ -124,7 +127,7 @@ export const AGENT_DAYS: TableDefinition = {
   partitionBy: 'toYYYYMM(day)',
   ttlColumn: 'day',
   shardingKey: 'cityHash64(project_id, agent_id)',
-  settings: `${KEYED_GRANULES}, ${FORCED_MERGES}`,
+  settings: FORCE_MERGED_SETTINGS,
 }
 
 /**
@@ -212,7 +215,7 @@ export const BUCKET_TOTALS: TableDefinition = {
     bucket UInt8,${TOTAL_COLUMNS}`,
   orderBy: '(project_id, quarter, bucket)',
   shardingKey: 'cityHash64(project_id, quarter)',
-  settings: `${KEYED_GRANULES}, ${FORCED_MERGES}`,
+  settings: FORCE_MERGED_SETTINGS,
 }
 
 /** The rows of quarter_outcomes for one bucket of agents; the all-agents rows add them. */
@@ -225,7 +228,7 @@ export const BUCKET_OUTCOMES: TableDefinition = {
     bucket UInt8,${OUTCOME_COLUMNS}`,
   orderBy: '(project_id, quarter, bucket, outcome, outcome_reason, outcome_unit)',
   shardingKey: 'cityHash64(project_id, quarter)',
-  settings: `${KEYED_GRANULES}, ${FORCED_MERGES}`,
+  settings: FORCE_MERGED_SETTINGS,
 }
 
 /**
@@ -306,7 +309,7 @@ export const PERSON_ACTIVITY: TableDefinition = {
   ttlColumn: 'last_quarter',
   ttlDeletesRows: true,
   shardingKey: 'cityHash64(project_id, person)',
-  settings: `${KEYED_GRANULES}, ${FORCED_MERGES}`,
+  settings: FORCE_MERGED_SETTINGS,
 }
 
 /**
@@ -328,7 +331,7 @@ export const AGENT_DAY_UNITS: TableDefinition = {
   partitionBy: 'toYYYYMM(day)',
   ttlColumn: 'day',
   shardingKey: 'cityHash64(project_id, agent_id)',
-  settings: `${KEYED_GRANULES}, ${FORCED_MERGES}`,
+  settings: FORCE_MERGED_SETTINGS,
 }
 
 /**
@@ -698,19 +701,17 @@ export function durationBucketsMigrationStatements(context: MigrationContext): s
   ]
 }
 
-/** The rollups whose parts are merged once they are FORCED_MERGES old. */
-export const FORCE_MERGED_TABLES: readonly TableDefinition[] = [
-  AGENT_DAYS,
-  AGENT_DAY_UNITS,
-  PERSON_ACTIVITY,
-  BUCKET_TOTALS,
-  BUCKET_OUTCOMES,
-]
+/** The rollups whose parts are merged once they are FORCED_MERGES old: read from their definitions. */
+export const FORCE_MERGED_TABLES: readonly TableDefinition[] = ROLLUP_TABLES.filter(
+  (table) => table.settings === FORCE_MERGED_SETTINGS,
+)
 
 /**
  * Migration 8: forced merges of the rollups queries read whole (FORCED_MERGES). A table setting,
  * changed in place on the tables that hold the rows (the local tables on a cluster, on every node
- * in turn without Keeper); no row is rewritten by the migration itself.
+ * in turn without Keeper); no row is rewritten by the migration itself. A table given FORCED_MERGES
+ * after version 8 needs a migration of its own: forced-merges-upgrade.test.ts compares every
+ * upgraded table with a new database's.
  */
 export function forcedMergesMigrationStatements(context: MigrationContext): string[] {
   const { onCluster, local } = ddl(context)
