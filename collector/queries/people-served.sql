@@ -27,17 +27,28 @@ WITH
             countIf(day_kind.2 = 0) AS day_people_with_runs
         FROM (
             SELECT
-                arrayCompact(arrayMap(quarter -> toDate(quarter, {tz:String}), arrayFilter(
-                    (quarter, agent) -> quarter >= toDateTime({from:Date}, {tz:String})
-                        AND quarter < toDateTime({to:Date} + 1, {tz:String})
-                        AND ({agent:String} = '' OR agent = cityHash64({agent:String})),
-                    quarters, agents))) AS run_days,
-                arrayCompact(arrayMap(quarter -> toDate(quarter, {tz:String}), arrayFilter(
-                    (quarter, agent, served) -> served = 1
-                        AND quarter >= toDateTime({from:Date}, {tz:String})
-                        AND quarter < toDateTime({to:Date} + 1, {tz:String})
-                        AND ({agent:String} = '' OR agent = cityHash64({agent:String})),
-                    quarters, agents, delivered))) AS served_days
+                arrayCompact(arrayMap(quarter -> toDate(quarter, {tz:String}), if({agent:String} = '',
+                    arrayFilter(
+                        quarter -> quarter >= toDateTime({from:Date}, {tz:String})
+                            AND quarter < toDateTime({to:Date} + 1, {tz:String}),
+                        quarters),
+                    arrayFilter(
+                        (quarter, agent) -> quarter >= toDateTime({from:Date}, {tz:String})
+                            AND quarter < toDateTime({to:Date} + 1, {tz:String})
+                            AND agent = cityHash64({agent:String}),
+                        quarters, agents)))) AS run_days,
+                arrayCompact(arrayMap(quarter -> toDate(quarter, {tz:String}), if({agent:String} = '',
+                    arrayFilter(
+                        (quarter, served) -> served = 1
+                            AND quarter >= toDateTime({from:Date}, {tz:String})
+                            AND quarter < toDateTime({to:Date} + 1, {tz:String}),
+                        quarters, delivered),
+                    arrayFilter(
+                        (quarter, agent, served) -> served = 1
+                            AND quarter >= toDateTime({from:Date}, {tz:String})
+                            AND quarter < toDateTime({to:Date} + 1, {tz:String})
+                            AND agent = cityHash64({agent:String}),
+                        quarters, agents, delivered)))) AS served_days
             FROM person_activity FINAL
             WHERE project_id = {project:String}
         )
