@@ -137,3 +137,57 @@ describe('run attribution across requests', () => {
     })
   }
 })
+
+/** A late outcome for `runId`: a daa.outcome span of its own, sent after the run. */
+function lateOutcome(runId: string): ReadableSpan {
+  const exporter = new InMemorySpanExporter()
+  const tracer = new TracerProvider({ spanProcessors: [new SimpleSpanProcessor({ exporter })] }).getTracer(
+    'plain',
+  )
+  tracer.startSpan('daa.outcome', { attributes: { 'daa.run.id': runId, 'daa.outcome': 'delivered' } }).end()
+  return exporter.getFinishedSpans()[0]!
+}
+
+/** The day's delivered runs, from the metrics API (daa). */
+const deliveredOn = (day: string) => async () => {
+  const response = await fetch(`${target.collector.url}/api/v1/metrics/daa?from=${day}&to=${day}`, {
+    headers: { authorization: `Bearer ${target.apiKey}` },
+  })
+  return ((await response.json()) as { rows: { delivered_runs: number }[] }).rows[0]?.delivered_runs
+}
+
+/** The instant the metrics are fresh as of (ms), from the metrics API. */
+async function freshAsOf(): Promise<number> {
+  const response = await fetch(`${target.collector.url}/api/v1/metrics/daa?from=2026-01-01&to=2026-01-01`, {
+    headers: { authorization: `Bearer ${target.apiKey}` },
+  })
+  return Date.parse(((await response.json()) as { fresh_as_of: string | null }).fresh_as_of ?? '')
+}
+
+describe('a run that changes across refreshes', () => {
+  it('keeps a late tool call when a late outcome follows, with both versions of its facts on disk', async () => {
+    const store = target.collector.store
+    // With merges stopped, the run's facts before and after its late tool call both stay on disk,
+    // as they do for a while on a busy server: the late outcome must start from the newer.
+    await store.command('SYSTEM STOP MERGES run_facts')
+    try {
+      const started = Date.now() - 12 * 86_400_000
+      const day = new Date(started).toISOString().slice(0, 10)
+      const spans = recordNestedRun(started)
+      await send([spans.run, spans.step, spans.chat])
+      await eventually(healthOn(day), { runs: 1, tool_calls: 0, llm_calls_per_run: 1 })
+      await send([spans.tool])
+      await eventually(healthOn(day), { runs: 1, tool_calls: 1, llm_calls_per_run: 1 })
+      // Once the answers are fresher than the moment the tool call showed, the next refresh covers
+      // only what comes after it: the outcome alone, the path that starts from the stored facts.
+      const toolSeen = Date.now()
+      await eventually(async () => (await freshAsOf()) > toolSeen, true)
+
+      await send([lateOutcome(spans.run.spanContext().spanId)])
+      await eventually(deliveredOn(day), 1)
+      expect(await healthOn(day)()).toEqual({ runs: 1, tool_calls: 1, llm_calls_per_run: 1 })
+    } finally {
+      await store.command('SYSTEM START MERGES run_facts')
+    }
+  })
+})

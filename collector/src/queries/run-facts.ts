@@ -145,9 +145,14 @@ export function outcomeFactsSelect(runFilter: string): string {
 SELECT
     ${kept.map((column) => `f.${column} AS ${column}`).join(',\n    ')},${OUTCOME_FACTS}
 FROM (
+    -- The newest row of each run, as FINAL would keep, but without FINAL: the run-id index (a bloom
+    -- filter: no false negatives) finds every version, and FINAL beside that index also reads the
+    -- ranges of other parts that overlap the granules found (at 10M runs, 100 runs: 230 → 115 ms).
     SELECT ${kept.join(', ')}
-    FROM run_facts FINAL
+    FROM run_facts
     WHERE ${runFilter}
+    ORDER BY refreshed_at DESC
+    LIMIT 1 BY project_id, run_id
 ) AS f
 LEFT JOIN ${latestOutcomes(runFilter)} AS o ON o.project_id = f.project_id AND o.run_id = f.run_id`
 }
