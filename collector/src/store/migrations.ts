@@ -7,6 +7,7 @@ import {
   ROLLUP_TABLES,
   rollupMigrationStatements,
   runLookupMigrationStatements,
+  smallBlocksMigrationStatements,
 } from '../queries/rollup-schema.js'
 import {
   API_KEYS,
@@ -83,6 +84,11 @@ export const MIGRATIONS: readonly Migration[] = [
     version: 8,
     name: 'forced merges of agent_days, agent_day_units, person_activity and the bucket tables',
     statements: (context) => forcedMergesMigrationStatements(context),
+  },
+  {
+    version: 9,
+    name: 'small compressed blocks on run_facts, quarter_totals, quarter_outcomes and person_quarters',
+    statements: (context) => smallBlocksMigrationStatements(context),
   },
 ]
 
