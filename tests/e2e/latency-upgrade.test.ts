@@ -10,8 +10,8 @@
  * the way version 6 stored it: the same rows, each with the durations of its runs (from run_facts)
  * instead of their buckets.
  */
-import { createServerStore, migrate, type Store } from '@daa/collector'
-import { afterAll, beforeAll, expect, it } from 'vitest'
+import { migrate, type Store } from '@daa/collector'
+import { expect, it } from 'vitest'
 import {
   AGENT_BUCKET,
   BUCKET_TOTALS_BEFORE_7,
@@ -23,22 +23,10 @@ import type { TableDefinition } from '../../collector/src/store/schema.js'
 import { latencyPercentile } from '../golden/expected-metrics.js'
 import type { GoldenRun } from '../golden/golden-dataset.js'
 import { runSpan } from '../golden/golden-otlp.js'
-import { type RunningClickHouse, startClickHouseServer } from '../support/clickhouse-server.js'
 import { type CollectorSession, withCollector } from '../support/collector-session.js'
+import { useUpgradeDatabases } from '../support/upgrade-databases.js'
 
-let clickhouse: RunningClickHouse
-let store: Store
-let fresh: Store
-beforeAll(async () => {
-  clickhouse = await startClickHouseServer()
-  store = await createServerStore({ url: clickhouse.url, database: 'upgrade_latency' })
-  fresh = await createServerStore({ url: clickhouse.url, database: 'fresh_latency' })
-}, 120_000)
-afterAll(async () => {
-  await store?.close()
-  await fresh?.close()
-  await clickhouse?.stop()
-})
+const databases = useUpgradeDatabases('latency')
 
 const now = BigInt(Date.now()) * 1_000_000n
 const today = new Date().toISOString().slice(0, 10)
@@ -124,13 +112,15 @@ async function makeVersion6(legacy: TableDefinition, runKeys: string, allAgents:
   const staging = `${legacy.name}_v6`
   for (const statement of createTable(
     { ...legacy, name: staging },
-    { database: store.database, retentionDays: 0 },
+    { database: databases.upgraded.database, retentionDays: 0 },
   )) {
-    await store.command(statement)
+    await databases.upgraded.command(statement)
   }
-  const columns = (await columnsOf(store, staging)).map((column) => (column as { name: string }).name)
+  const columns = (await columnsOf(databases.upgraded, staging)).map(
+    (column) => (column as { name: string }).name,
+  )
   const keys = legacy.orderBy.replace(/[()]/g, '')
-  await store.command(
+  await databases.upgraded.command(
     `INSERT INTO ${staging} (${columns.join(', ')})
      SELECT ${columns.map((column) => (column === 'run_durations_ns' ? 'd.durations' : `t.${column}`)).join(', ')}
      FROM ${legacy.name} AS t FINAL
@@ -139,22 +129,22 @@ async function makeVersion6(legacy: TableDefinition, runKeys: string, allAgents:
          ${allAgents}
      ) AS d USING (${keys})`,
   )
-  await store.command(`DROP TABLE ${legacy.name} SYNC`)
-  await store.command(`RENAME TABLE ${staging} TO ${legacy.name}`)
+  await databases.upgraded.command(`DROP TABLE ${legacy.name} SYNC`)
+  await databases.upgraded.command(`RENAME TABLE ${staging} TO ${legacy.name}`)
 }
 
 it('upgrades a version-6 database in place: the same latency answers, from duration buckets', async () => {
-  await migrate(store, { retentionDays: 0 })
-  await migrate(fresh, { retentionDays: 0 })
-  await withCollector(store, async ({ send, rows }) => {
+  await migrate(databases.upgraded, { retentionDays: 0 })
+  await migrate(databases.fresh, { retentionDays: 0 })
+  await withCollector(databases.upgraded, async ({ send, rows }) => {
     await send(runs.map(runSpan))
     await awaitLatency(rows, runs)
     // Until a refresh covers the sends, so the refreshes after the upgrade do not recompute these
     // runs: what they answer is then what the migration made.
-    const [sent] = await store.query<{ at: string }>("SELECT toString(now64(3, 'UTC')) AS at")
+    const [sent] = await databases.upgraded.query<{ at: string }>("SELECT toString(now64(3, 'UTC')) AS at")
     const covering = async () =>
       (
-        await store.query<{ n: number }>(
+        await databases.upgraded.query<{ n: number }>(
           "SELECT count() AS n FROM metric_refreshes WHERE started_at > toDateTime64({at:String}, 3, 'UTC')",
           { at: sent!.at },
         )
@@ -169,18 +159,20 @@ it('upgrades a version-6 database in place: the same latency answers, from durat
     `UNION ALL SELECT project_id, '' AS agent_id, ${quarter}, arraySort(groupArray(duration_ns)) FROM run_facts FINAL GROUP BY project_id, quarter`,
   )
   await makeVersion6(BUCKET_TOTALS_BEFORE_7, `project_id, ${quarter}, ${AGENT_BUCKET} AS bucket`, '')
-  await store.command('ALTER TABLE daa_migrations DELETE WHERE version = 7 SETTINGS mutations_sync = 1')
-  const [before] = await store.query<{ n: number }>(
+  await databases.upgraded.command(
+    'ALTER TABLE daa_migrations DELETE WHERE version = 7 SETTINGS mutations_sync = 1',
+  )
+  const [before] = await databases.upgraded.query<{ n: number }>(
     "SELECT sum(length(run_durations_ns)) AS n FROM quarter_totals WHERE agent_id = ''",
   )
   expect(before!.n).toBe(runs.length)
 
-  expect((await migrate(store, { retentionDays: 0 })).applied).toEqual([7])
+  expect((await migrate(databases.upgraded, { retentionDays: 0 })).applied).toEqual([7])
   for (const table of ['quarter_totals', 'bucket_totals', 'run_summary']) {
-    expect(await columnsOf(store, table)).toEqual(await columnsOf(fresh, table))
+    expect(await columnsOf(databases.upgraded, table)).toEqual(await columnsOf(databases.fresh, table))
   }
 
-  await withCollector(store, async ({ send, rows }) => {
+  await withCollector(databases.upgraded, async ({ send, rows }) => {
     await awaitLatency(rows, runs)
     // A run sent after the upgrade: the refresh adds its bucket to rows the migration converted.
     await send([runSpan(later)])

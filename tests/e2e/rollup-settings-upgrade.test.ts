@@ -7,29 +7,17 @@
  *   reading a key's granule decompresses that granule rather than eight.
  * The upgraded tables end up as a new database's, and their rows stay.
  */
-import { createServerStore, migrate, type Store } from '@daa/collector'
-import { afterAll, beforeAll, expect, it } from 'vitest'
+import { migrate, type Store } from '@daa/collector'
+import { expect, it } from 'vitest'
 import {
   FORCE_MERGED_TABLES,
   FORCED_MERGES,
   SMALL_BLOCK_TABLES,
   SMALL_BLOCKS,
 } from '../../collector/src/queries/rollup-schema.js'
-import { type RunningClickHouse, startClickHouseServer } from '../support/clickhouse-server.js'
+import { useUpgradeDatabases } from '../support/upgrade-databases.js'
 
-let clickhouse: RunningClickHouse
-let store: Store
-let fresh: Store
-beforeAll(async () => {
-  clickhouse = await startClickHouseServer()
-  store = await createServerStore({ url: clickhouse.url, database: 'upgrade' })
-  fresh = await createServerStore({ url: clickhouse.url, database: 'fresh' })
-}, 120_000)
-afterAll(async () => {
-  await store?.close()
-  await fresh?.close()
-  await clickhouse?.stop()
-})
+const databases = useUpgradeDatabases('settings')
 
 /** Each table's engine with its settings, as system.tables shows them. */
 async function enginesOf(database: Store): Promise<Record<string, string>> {
@@ -46,36 +34,43 @@ const SETTINGS_MIGRATIONS = [
 ]
 
 it('gives a version-7 database the settings of migrations 8 and 9, as a new database has them', async () => {
-  await migrate(fresh, { retentionDays: 0 })
-  await migrate(store, { retentionDays: 0 })
+  await migrate(databases.fresh, { retentionDays: 0 })
+  await migrate(databases.upgraded, { retentionDays: 0 })
   // What version 7 left: the tables without the settings, and no migration 8 or 9 recorded.
   for (const { tables, setting } of SETTINGS_MIGRATIONS) {
     expect(tables.length).toBeGreaterThan(0)
     const name = setting.split(' = ')[0]
-    for (const table of tables) await store.command(`ALTER TABLE ${table.name} RESET SETTING ${name}`)
+    for (const table of tables)
+      await databases.upgraded.command(`ALTER TABLE ${table.name} RESET SETTING ${name}`)
   }
-  await store.command('ALTER TABLE daa_migrations DELETE WHERE version >= 8 SETTINGS mutations_sync = 1')
-  await store.command(
+  await databases.upgraded.command(
+    'ALTER TABLE daa_migrations DELETE WHERE version >= 8 SETTINGS mutations_sync = 1',
+  )
+  await databases.upgraded.command(
     "INSERT INTO agent_days (project_id, day, agent_id, worked, delivered, runs) VALUES ('p', '2026-10-01', 'a', 1, 1, 1)",
   )
-  await store.command(
+  await databases.upgraded.command(
     "INSERT INTO quarter_totals (project_id, agent_id, quarter, runs) VALUES ('p', 'a', '2026-10-01 00:00:00', 1)",
   )
-  const before = await enginesOf(store)
+  const before = await enginesOf(databases.upgraded)
   for (const { tables, setting } of SETTINGS_MIGRATIONS) {
     for (const table of tables) expect(before[table.name]).not.toContain(setting)
   }
 
-  expect((await migrate(store, { retentionDays: 0 })).applied).toEqual([8, 9])
+  expect((await migrate(databases.upgraded, { retentionDays: 0 })).applied).toEqual([8, 9])
 
-  const after = await enginesOf(store)
+  const after = await enginesOf(databases.upgraded)
   for (const { tables, setting } of SETTINGS_MIGRATIONS) {
     for (const table of tables) expect(after[table.name]).toContain(setting)
   }
   // Every table as a new database has it, the ones the migrations left alone included.
-  expect(after).toEqual(await enginesOf(fresh))
-  const [days] = await store.query<{ runs: number }>('SELECT sum(runs) AS runs FROM agent_days FINAL')
+  expect(after).toEqual(await enginesOf(databases.fresh))
+  const [days] = await databases.upgraded.query<{ runs: number }>(
+    'SELECT sum(runs) AS runs FROM agent_days FINAL',
+  )
   expect(Number(days!.runs)).toBe(1)
-  const [quarters] = await store.query<{ runs: number }>('SELECT sum(runs) AS runs FROM quarter_totals FINAL')
+  const [quarters] = await databases.upgraded.query<{ runs: number }>(
+    'SELECT sum(runs) AS runs FROM quarter_totals FINAL',
+  )
   expect(Number(quarters!.runs)).toBe(1)
 })

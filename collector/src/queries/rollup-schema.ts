@@ -727,18 +727,26 @@ export const FORCE_MERGED_TABLES: readonly TableDefinition[] = ROLLUP_TABLES.fil
   (table) => table.settings === FORCE_MERGED_SETTINGS,
 )
 
+/** ALTER … MODIFY SETTING `setting` on `tables`, on the tables that hold the rows (the local tables on a cluster). */
+function modifySettingStatements(
+  context: MigrationContext,
+  tables: readonly TableDefinition[],
+  setting: string,
+): string[] {
+  const { onCluster, local } = ddl(context)
+  return tables.map(
+    (table) => `ALTER TABLE ${quoteIdentifier(local(table))}${onCluster} MODIFY SETTING ${setting}`,
+  )
+}
+
 /**
  * Migration 8: forced merges of the rollups queries read whole (FORCED_MERGES). A table setting,
- * changed in place on the tables that hold the rows (the local tables on a cluster, on every node
- * in turn without Keeper); no row is rewritten by the migration itself. A table given FORCED_MERGES
- * after version 8 needs a migration of its own: rollup-settings-upgrade.test.ts compares every
- * upgraded table with a new database's.
+ * changed in place (on every node in turn without Keeper); no row is rewritten by the migration
+ * itself. A table given FORCED_MERGES after version 8 needs a migration of its own:
+ * rollup-settings-upgrade.test.ts compares every upgraded table with a new database's.
  */
 export function forcedMergesMigrationStatements(context: MigrationContext): string[] {
-  const { onCluster, local } = ddl(context)
-  return FORCE_MERGED_TABLES.map(
-    (table) => `ALTER TABLE ${quoteIdentifier(local(table))}${onCluster} MODIFY SETTING ${FORCED_MERGES}`,
-  )
+  return modifySettingStatements(context, FORCE_MERGED_TABLES, FORCED_MERGES)
 }
 
 /**
@@ -749,8 +757,5 @@ export function forcedMergesMigrationStatements(context: MigrationContext): stri
  * 17 s for run_facts, 5–10 s for each of the others).
  */
 export function smallBlocksMigrationStatements(context: MigrationContext): string[] {
-  const { onCluster, local } = ddl(context)
-  return SMALL_BLOCK_TABLES.map(
-    (table) => `ALTER TABLE ${quoteIdentifier(local(table))}${onCluster} MODIFY SETTING ${SMALL_BLOCKS}`,
-  )
+  return modifySettingStatements(context, SMALL_BLOCK_TABLES, SMALL_BLOCKS)
 }
