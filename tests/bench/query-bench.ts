@@ -87,9 +87,11 @@ const format = (ms: number) => (Number.isNaN(ms) ? 'n/a' : ms >= 100 ? ms.toFixe
 /**
  * Waits until the database is at rest: each force-merged rollup (FORCE_MERGED_TABLES) holds one
  * part per partition, as ClickHouse leaves them once their parts are FORCED_MERGES old, and no
- * merge is running. After a catch-up, ClickHouse merges the 10M-row rollups for minutes, each merge
- * taking one of the two cores: the twelve queries summed to 1.34–1.39 s while they ran and 0.95 s
- * once they had finished (at 10M runs, `FORMAT Null`, one after another). At most five minutes.
+ * merge is running (after a catch-up ClickHouse merges the 10M-row rollups for minutes, and a merge
+ * takes one of the two cores). Right after a bench run's catch-up, with parts unmerged and merges
+ * running, the twelve queries summed to 1.34–1.39 s; once both were over, 0.95 s (at 10M runs,
+ * `FORMAT Null`, one after another). How much of that the merges alone cost was not measured.
+ * At most five minutes.
  */
 async function waitForRest(store: Store): Promise<void> {
   const started = performance.now()
