@@ -194,6 +194,22 @@ export interface RunOptions {
   source?: 'rollup' | 'raw'
 }
 
+const freshnessReads = new WeakMap<Store, Promise<Date | null>>()
+
+/**
+ * lastRefresh, one read at a time per store: queries that start while a read is under way share
+ * it (a dashboard sends its twelve at once). An earlier read is still a true lower bound for what
+ * a later query sees, because the rollups only get fresher.
+ */
+function sharedLastRefresh(store: Store): Promise<Date | null> {
+  let read = freshnessReads.get(store)
+  if (!read) {
+    read = lastRefresh(store).finally(() => freshnessReads.delete(store))
+    freshnessReads.set(store, read)
+  }
+  return read
+}
+
 /** Validates `raw` and runs the saved query `name` for `projectId`. */
 export async function runSavedQuery(
   store: Store,
@@ -210,7 +226,7 @@ export async function runSavedQuery(
       : query.sql
   const started = performance.now()
   // Freshness is read first: whatever the query then sees is at least this fresh.
-  const freshAsOf = options.source === 'raw' ? new Date() : await lastRefresh(store)
+  const freshAsOf = options.source === 'raw' ? new Date() : await sharedLastRefresh(store)
   const limits = options.limits ?? {}
   let rows: Record<string, unknown>[]
   try {

@@ -5,6 +5,7 @@ import {
   metricLayerMigrationStatements,
   personActivityMigrationStatements,
   ROLLUP_TABLES,
+  rollupCompressionMigrationStatements,
   rollupMigrationStatements,
   runLookupMigrationStatements,
   smallBlocksMigrationStatements,
@@ -89,6 +90,11 @@ export const MIGRATIONS: readonly Migration[] = [
     version: 9,
     name: 'small compressed blocks on run_facts, quarter_totals, quarter_outcomes and person_quarters',
     statements: (context) => smallBlocksMigrationStatements(context),
+  },
+  {
+    version: 10,
+    name: 'LZ4 instead of ZSTD(1) on every rollup column',
+    statements: (context) => rollupCompressionMigrationStatements(context),
   },
 ]
 
