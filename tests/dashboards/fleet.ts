@@ -21,7 +21,7 @@ import { type CollectorUnderTest, postSpans } from '../support/collector-harness
 const DAY_MS = 86_400_000
 export const FLEET_DAYS = 35
 
-interface AgentProfile {
+export interface AgentProfile {
   id: string
   /** Runs per active day. */
   runsPerDay: number
@@ -72,8 +72,25 @@ export interface Fleet {
   deliveredRuns: number
 }
 
-/** The fleet's spans; runs start between 08:00 and 20:00 UTC on each of the last FLEET_DAYS days (not in the future). */
-export function makeFleet(now = Date.now(), seed = 4242): Fleet {
+/**
+ * A crowd of `count` agents (crowd-001 …) that each ran on the last three days only, one or two
+ * runs a day: more agents than a table draws at once, in few spans.
+ */
+export function crowd(count: number): AgentProfile[] {
+  return Array.from({ length: count }, (_, index) => ({
+    id: `crowd-${String(index + 1).padStart(3, '0')}`,
+    runsPerDay: 1,
+    delivery: 0.7,
+    unit: index % 2 ? 'USD' : 'tickets',
+    idle: (daysAgo: number) => daysAgo > 2,
+  }))
+}
+
+/**
+ * The fleet's spans (by default the dozen agents above); runs start between 08:00 and 20:00 UTC on
+ * each of the last FLEET_DAYS days (not in the future).
+ */
+export function makeFleet(now = Date.now(), seed = 4242, agents: AgentProfile[] = AGENTS): Fleet {
   const random = seededRandom(seed)
   const exporter = new InMemorySpanExporter()
   const provider = new TracerProvider({
@@ -88,7 +105,7 @@ export function makeFleet(now = Date.now(), seed = 4242): Fleet {
   let runs = 0
   let deliveredRuns = 0
   for (let daysAgo = FLEET_DAYS - 1; daysAgo >= 0; daysAgo--) {
-    for (const agent of AGENTS) {
+    for (const agent of agents) {
       if (agent.idle(daysAgo)) continue
       const count = Math.max(1, Math.round(agent.runsPerDay * (0.6 + random() * 0.8)))
       for (let index = 0; index < count; index++) {

@@ -8,12 +8,13 @@
 import { existsSync, mkdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { createApiKey } from '@daa/collector'
 import { PANELS, RECENT_RUNS, STATS, type StatSpec } from '@daa/dashboards'
 import { type Browser, chromium, type Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { type RunningClickHouse, startClickHouseServer } from '../support/clickhouse-server.js'
 import { type CollectorUnderTest, startTestCollector } from '../support/collector-harness.js'
-import { getMetric, type MetricResponse, makeFleet, sendFleet, waitForFleet } from './fleet.js'
+import { crowd, getMetric, type MetricResponse, makeFleet, sendFleet, waitForFleet } from './fleet.js'
 
 /**
  * The browser globals the page-side callbacks (page.evaluate) use: this package's TypeScript has no
@@ -272,6 +273,39 @@ describe('the built-in page in chromium', () => {
     await page.goBack()
     generation = await loaded(page, generation)
     expect(await page.locator('#agent').inputValue()).toBe('')
+  })
+
+  it('draws a long leaderboard a hundred rows at a time, in rank order', async () => {
+    // Another project whose 130 agents outnumber what a table draws at once.
+    const { key } = await createApiKey(target.collector.store, 'crowd', 'tests')
+    const crowded = { ...target, apiKey: key }
+    const fleet = makeFleet(Date.now(), 7, crowd(130))
+    await sendFleet(crowded, fleet)
+    await waitForFleet(crowded, fleet)
+    const context = await browser.newContext()
+    const tab = await context.newPage()
+    await tab.goto(`${target.collector.url}/#key=${key}`)
+    await loaded(tab)
+    const view = await viewOf(tab)
+    const ranked = (await getMetric(crowded, 'agent-leaderboard', { ...view, agent: '' })).rows.map((row) =>
+      String(row.agent_id),
+    )
+    expect(ranked.length).toBe(130)
+    const panel = tab.locator('#panel-agent-leaderboard')
+    const drawn = () =>
+      panel.locator('tbody tr').evaluateAll((rows) => rows.map((row) => row.getAttribute('data-agent')))
+    expect(await drawn()).toEqual(ranked.slice(0, 100))
+    expect(await panel.locator('.table-more').innerText()).toMatch(/100 of 130 rows\s+Show 30 more/)
+    await panel.getByRole('button', { name: 'Show 30 more' }).click()
+    expect(await drawn()).toEqual(ranked)
+    expect(await panel.locator('.table-more').isVisible()).toBe(false)
+    // Every agent is still in the picker, and the drill-down finds one drawn only after "Show more".
+    expect(await tab.locator('#agent option').count()).toBe(131)
+    const before = (await tab.evaluate(() => document.body.dataset.ready)) ?? ''
+    await panel.locator(`tr[data-agent="${ranked[120]}"] .agent-link`).click()
+    await loaded(tab, before)
+    expect(await tab.locator('#drill .fact').first().innerText()).toContain('121')
+    await context.close()
   })
 
   it('downloads any panel as the CSV the API serves', async () => {
