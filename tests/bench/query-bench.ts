@@ -15,10 +15,11 @@
  *
  * Run with tsx (it imports the collector's TypeScript sources): `npx tsx tests/bench/query-bench.ts`.
  */
-import { mkdtempSync, rmSync } from 'node:fs'
+import { existsSync, mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { ProtobufTraceSerializer } from '@opentelemetry/otlp-transformer'
+import { chromium } from 'playwright-core'
 import { loadConfig } from '../../collector/src/config.js'
 import {
   createApiKey,
@@ -26,6 +27,7 @@ import {
   createServerStore,
   migrate,
   type Store,
+  startCollectorServer,
 } from '../../collector/src/index.js'
 import { refreshRollups, runSavedQuery, savedQueries } from '../../collector/src/queries/index.js'
 import { FORCE_MERGED_TABLES, ROLLUP_TABLES } from '../../collector/src/queries/rollup-schema.js'
@@ -300,6 +302,8 @@ async function main(): Promise<void> {
         `(< ${TARGET_DASHBOARD_MS}: ${verdict(total)} / ${verdict(pageWait)})`,
     )
 
+    await measurePage(reused ?? server!.url)
+
     // Freshness in steady state, then the catch-up (until its large parts are merged, every refresh
     // reads them beside the month's base parts).
     for (const rate of LATE_PER_SECOND) await measureFreshness(store, rate)
@@ -358,6 +362,80 @@ async function loadAndRebuild(store: Awaited<ReturnType<typeof createServerStore
     for (const table of ROLLUP_TABLES) await store.command(`OPTIMIZE TABLE ${table.name} FINAL`)
   })
   console.log(`rollups merged (OPTIMIZE FINAL) in ${(merged.ms / 1000).toFixed(1)} s`)
+}
+
+/** The browser globals measurePage reads inside the page (a type only: nothing of Node's scope reaches the page). */
+type PageGlobals = {
+  document: { body: { dataset: Record<string, string | undefined> } }
+  performance: { now(): number; getEntriesByType(type: string): { name: string; responseEnd: number }[] }
+}
+
+/** Debian's chromium, which the page's browser tests use too. */
+const CHROMIUM = '/usr/bin/chromium'
+
+/**
+ * What a user of the built-in page waits for: a collector serving the bench's database over HTTP
+ * (its refresher running, as deployed), the page opened in chromium on the same 30 days, each time
+ * in a fresh tab, timed from navigation until the first animation frame in which every panel is
+ * drawn, beside when its last API answer arrived. The browser shares the machine with ClickHouse.
+ * Skipped without chromium, or with BENCH_BROWSER=0.
+ */
+async function measurePage(clickhouseUrl: string): Promise<void> {
+  if (process.env.BENCH_BROWSER === '0' || !existsSync(CHROMIUM)) {
+    console.log(
+      `the page in chromium: skipped (${existsSync(CHROMIUM) ? 'BENCH_BROWSER=0' : `no ${CHROMIUM}`})`,
+    )
+    return
+  }
+  const dataDir = mkdtempSync(join(tmpdir(), 'daa-bench-page-'))
+  const config = loadConfig(
+    { host: '127.0.0.1', port: 0, grpcPort: -1, dataDir, clickhouseUrl, clickhouseDatabase: 'bench' },
+    {},
+  )
+  const collector = await startCollectorServer(config)
+  const { key } = await createApiKey(collector.store, PROJECT, 'bench-page')
+  const browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    headless: true,
+    args: ['--no-sandbox', '--disable-background-networking', '--disable-gpu'],
+  })
+  try {
+    const ready: number[] = []
+    const answered: number[] = []
+    // The first opening is a warm-up (the browser caches the page's own script and styles).
+    for (let i = 0; i <= ROLLUP_REPEATS; i++) {
+      const page = await browser.newPage({ viewport: { width: 1440, height: 900 } })
+      await page.goto(`${collector.url}/?range=custom&from=${FIRST_DAY}&to=${LAST_DAY}&tz=UTC#key=${key}`)
+      // These run in the page (its CSP allows no string evaluation); this package has no DOM types.
+      await page.waitForFunction(
+        () => (globalThis as unknown as PageGlobals).document.body.dataset.loading === 'false',
+        null,
+        {
+          timeout: 120_000,
+        },
+      )
+      const times = await page.evaluate(() => {
+        const { performance } = globalThis as unknown as PageGlobals
+        const answers = performance
+          .getEntriesByType('resource')
+          .filter((entry) => entry.name.includes('/api/'))
+        return { ready: performance.now(), answered: Math.max(...answers.map((entry) => entry.responseEnd)) }
+      })
+      if (i > 0) {
+        ready.push(times.ready)
+        answered.push(times.answered)
+      }
+      await page.close()
+    }
+    console.log(
+      `the page in chromium, every panel drawn (median of ${ready.length}): ${format(median(ready))} ms ` +
+        `after it was opened; its last API answer at ${format(median(answered))} ms`,
+    )
+  } finally {
+    await browser.close()
+    await collector.close()
+    rmSync(dataDir, { recursive: true, force: true })
+  }
 }
 
 /**
