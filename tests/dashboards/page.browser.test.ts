@@ -237,7 +237,9 @@ describe('the built-in page in chromium', () => {
     expect(await page.locator('#tz-label').innerText()).toBe('Asia/Kolkata')
     await expectApiFigures(page)
 
-    await page.locator('#agent').selectOption('refund-bot')
+    // The agent filter is a search box that suggests every agent; Enter commits what was typed.
+    await page.locator('#agent').fill('refund-bot')
+    await page.locator('#agent').press('Enter')
     generation = await loaded(page, generation)
     expect(new URL(page.url()).searchParams.get('agent')).toBe('refund-bot')
     await expectApiFigures(page)
@@ -275,7 +277,7 @@ describe('the built-in page in chromium', () => {
     expect(await page.locator('#agent').inputValue()).toBe('')
   })
 
-  it('draws a long leaderboard a hundred rows at a time, in rank order', async () => {
+  it('draws a long leaderboard a hundred rows at a time, in rank order, and suggests every agent', async () => {
     // Another project whose 130 agents outnumber what a table draws at once.
     const { key } = await createApiKey(target.collector.store, 'crowd', 'tests')
     const crowded = { ...target, apiKey: key }
@@ -299,12 +301,24 @@ describe('the built-in page in chromium', () => {
     await panel.getByRole('button', { name: 'Show 30 more' }).click()
     expect(await drawn()).toEqual(ranked)
     expect(await panel.locator('.table-more').isVisible()).toBe(false)
-    // Every agent is still in the picker, and the drill-down finds one drawn only after "Show more".
-    expect(await tab.locator('#agent option').count()).toBe(131)
+    // Every agent is still suggested by the agent filter, and the drill-down finds one drawn only
+    // after "Show more".
+    expect(
+      await tab
+        .locator('#agent-list option')
+        .evaluateAll((options) => options.map((o) => o.getAttribute('value'))),
+    ).toEqual([...ranked].sort())
     const before = (await tab.evaluate(() => document.body.dataset.ready)) ?? ''
     await panel.locator(`tr[data-agent="${ranked[120]}"] .agent-link`).click()
     await loaded(tab, before)
     expect(await tab.locator('#drill .fact').first().innerText()).toContain('121')
+    // Emptying the agent filter shows every agent again.
+    const drilled = (await tab.evaluate(() => document.body.dataset.ready)) ?? ''
+    await tab.locator('#agent').fill('')
+    await tab.locator('#agent').press('Enter')
+    await loaded(tab, drilled)
+    expect(new URL(tab.url()).searchParams.get('agent')).toBeNull()
+    expect(await tab.locator('#drill').isVisible()).toBe(false)
     await context.close()
   })
 
