@@ -348,7 +348,7 @@ function renderTable(host: HTMLElement, panel: TablePanel, rows: Row[]): void {
     ...panel.columns.map((column) => element('th', { scope: 'col', class: cellClass(column) }, column.label)),
   )
   const body = element('tbody', {})
-  const more = element('button', { type: 'button', class: 'more' })
+  const more = element('button', { type: 'button' })
   const counter = element('span', { class: 'muted' })
   const footer = element('p', { class: 'table-more' }, counter, more)
   const showMore = () => {
@@ -722,8 +722,7 @@ function wireControls(): void {
   $<HTMLSelectElement>('tz').addEventListener('change', (event) =>
     update({ tz: (event.target as HTMLSelectElement).value }, true),
   )
-  // Committed with Enter, by picking a suggestion, or on leaving the box; clearing it (its ✕ or
-  // Escape) is all agents again.
+  // Committed with Enter, by picking a suggestion, or on leaving the box; an empty box is all agents.
   const agentBox = $<HTMLInputElement>('agent')
   const chooseAgent = () => {
     const agent = agentBox.value.trim()
