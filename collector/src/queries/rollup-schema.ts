@@ -516,16 +516,20 @@ const CHANGE_FEEDS = [
   { view: 'run_changes_from_outcomes', source: 'outcomes', where: '' },
 ] as const
 
-/** What every migration's DDL needs, on one node or a cluster: ON CLUSTER, local names, drops. */
+/**
+ * What every migration's DDL needs, on one node or a cluster: ON CLUSTER, local names, every name
+ * of a table (the table that holds the rows, then its Distributed table on a cluster: what an ALTER
+ * of columns must reach), drops.
+ */
 function ddl(context: MigrationContext) {
   const onCluster = context.cluster?.replicated ? ` ON CLUSTER ${quoteIdentifier(context.cluster.name)}` : ''
   const local = (table: TableDefinition) =>
     context.cluster && table.shardingKey ? `${table.name}_local` : table.name
+  const names = (table: TableDefinition) => [...new Set([local(table), table.name])].map(quoteIdentifier)
+  // The Distributed table first: nothing is left that reads a dropped local table.
   const drop = (table: TableDefinition) =>
-    [...new Set([table.name, local(table)])].map(
-      (name) => `DROP TABLE IF EXISTS ${quoteIdentifier(name)}${onCluster} SYNC`,
-    )
-  return { onCluster, local, drop }
+    [...names(table)].reverse().map((name) => `DROP TABLE IF EXISTS ${name}${onCluster} SYNC`)
+  return { onCluster, local, names, drop }
 }
 
 /** The materialized views that feed run_changes, each tagging its rows with its source table. */
@@ -710,17 +714,16 @@ export function personActivityMigrationStatements(context: MigrationContext): st
  * ON CLUSTER; the Distributed tables change their columns alike.
  */
 export function durationBucketsMigrationStatements(context: MigrationContext): string[] {
-  const { onCluster, local } = ddl(context)
+  const { onCluster, local, names } = ddl(context)
   const columns = [QUARTER_TOTALS, BUCKET_TOTALS].flatMap((table) => {
-    const names = [...new Set([local(table), table.name])].map(quoteIdentifier)
     const storage = quoteIdentifier(local(table))
     return [
-      ...names.map(
+      ...names(table).map(
         (name) =>
           `ALTER TABLE ${name}${onCluster} ADD COLUMN IF NOT EXISTS ${RUN_DURATION_BUCKETS} ${RUN_DURATION_BUCKETS_TYPE} AFTER tool_errors`,
       ),
       `ALTER TABLE ${storage}${onCluster} UPDATE ${RUN_DURATION_BUCKETS} = ${durationBucketsOfArraySql(RUN_DURATIONS_BEFORE_7)} WHERE 1 SETTINGS mutations_sync = 2`,
-      ...names.map(
+      ...names(table).map(
         (name) => `ALTER TABLE ${name}${onCluster} DROP COLUMN IF EXISTS ${RUN_DURATIONS_BEFORE_7}`,
       ),
     ]
@@ -792,10 +795,8 @@ function modifyCodecClauses(table: TableDefinition): string[] {
  * turn without Keeper, and ON CLUSTER.
  */
 export function rollupCompressionMigrationStatements(context: MigrationContext): string[] {
-  const { onCluster, local } = ddl(context)
+  const { onCluster, names } = ddl(context)
   return ROLLUP_TABLES.flatMap((table) =>
-    [...new Set([local(table), table.name])].map(
-      (name) => `ALTER TABLE ${quoteIdentifier(name)}${onCluster} ${modifyCodecClauses(table).join(', ')}`,
-    ),
+    names(table).map((name) => `ALTER TABLE ${name}${onCluster} ${modifyCodecClauses(table).join(', ')}`),
   )
 }
