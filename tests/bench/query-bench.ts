@@ -15,11 +15,10 @@
  *
  * Run with tsx (it imports the collector's TypeScript sources): `npx tsx tests/bench/query-bench.ts`.
  */
-import { existsSync, mkdtempSync, rmSync } from 'node:fs'
+import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { ProtobufTraceSerializer } from '@opentelemetry/otlp-transformer'
-import { chromium } from 'playwright-core'
 import { loadConfig } from '../../collector/src/config.js'
 import {
   createApiKey,
@@ -33,6 +32,7 @@ import { refreshRollups, runSavedQuery, savedQueries } from '../../collector/src
 import { FORCE_MERGED_TABLES, ROLLUP_TABLES } from '../../collector/src/queries/rollup-schema.js'
 import type { GoldenRun } from '../golden/golden-dataset.js'
 import { runSpan } from '../golden/golden-otlp.js'
+import { CHROMIUM, hasChromium, launchChromium } from '../support/chromium.js'
 import { startClickHouseServer } from '../support/clickhouse-server.js'
 import { loadBenchData } from './query-bench-data.js'
 
@@ -370,9 +370,6 @@ type PageGlobals = {
   performance: { now(): number; getEntriesByType(type: string): { name: string; responseEnd: number }[] }
 }
 
-/** Debian's chromium, which the page's browser tests use too. */
-const CHROMIUM = '/usr/bin/chromium'
-
 /**
  * What a user of the built-in page waits for: a collector serving the bench's database over HTTP
  * (its refresher running, as deployed), the page opened in chromium on the same 30 days, each time
@@ -381,10 +378,8 @@ const CHROMIUM = '/usr/bin/chromium'
  * Skipped without chromium, or with BENCH_BROWSER=0.
  */
 async function measurePage(clickhouseUrl: string): Promise<void> {
-  if (process.env.BENCH_BROWSER === '0' || !existsSync(CHROMIUM)) {
-    console.log(
-      `the page in chromium: skipped (${existsSync(CHROMIUM) ? 'BENCH_BROWSER=0' : `no ${CHROMIUM}`})`,
-    )
+  if (process.env.BENCH_BROWSER === '0' || !hasChromium()) {
+    console.log(`the page in chromium: skipped (${hasChromium() ? 'BENCH_BROWSER=0' : `no ${CHROMIUM}`})`)
     return
   }
   const dataDir = mkdtempSync(join(tmpdir(), 'daa-bench-page-'))
@@ -394,11 +389,7 @@ async function measurePage(clickhouseUrl: string): Promise<void> {
   )
   const collector = await startCollectorServer(config)
   const { key } = await createApiKey(collector.store, PROJECT, 'bench-page')
-  const browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    headless: true,
-    args: ['--no-sandbox', '--disable-background-networking', '--disable-gpu'],
-  })
+  const browser = await launchChromium()
   try {
     const ready: number[] = []
     const answered: number[] = []

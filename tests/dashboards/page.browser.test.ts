@@ -5,13 +5,14 @@
  * drills down into an agent, downloads CSV, works from the keyboard, in dark and on a phone.
  * Screenshots go to .tmp/screenshots/ (ignored by git).
  */
-import { existsSync, mkdirSync, readFileSync } from 'node:fs'
+import { mkdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { createApiKey } from '@daa/collector'
 import { PANELS, RECENT_RUNS, STATS, type StatSpec } from '@daa/dashboards'
-import { type Browser, chromium, type Page } from 'playwright-core'
+import type { Browser, Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { CHROMIUM, hasChromium, launchChromium } from '../support/chromium.js'
 import { type RunningClickHouse, startClickHouseServer } from '../support/clickhouse-server.js'
 import { type CollectorUnderTest, startTestCollector } from '../support/collector-harness.js'
 import { crowd, getMetric, type MetricResponse, makeFleet, sendFleet, waitForFleet } from './fleet.js'
@@ -41,7 +42,6 @@ declare function getComputedStyle(element: unknown): {
   outlineStyle: string
 }
 
-const CHROMIUM = '/usr/bin/chromium'
 const SCREENSHOTS = fileURLToPath(new URL('../../.tmp/screenshots/', import.meta.url))
 
 let clickhouse: RunningClickHouse
@@ -49,26 +49,14 @@ let target: CollectorUnderTest
 let browser: Browser
 
 beforeAll(async () => {
-  if (!existsSync(CHROMIUM))
-    throw new Error(`${CHROMIUM} is missing: apt-get install -y chromium (see .ci/run)`)
+  if (!hasChromium()) throw new Error(`${CHROMIUM} is missing: apt-get install -y chromium (see .ci/run)`)
   mkdirSync(SCREENSHOTS, { recursive: true })
   clickhouse = await startClickHouseServer()
   target = await startTestCollector(clickhouse.url, { rollupIntervalMs: 500 })
   const fleet = makeFleet()
   await sendFleet(target, fleet)
   await waitForFleet(target, fleet)
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    headless: true,
-    args: [
-      '--no-sandbox',
-      '--disable-background-networking',
-      '--disable-gpu',
-      '--disable-component-update',
-      '--disable-sync',
-      '--no-first-run',
-    ],
-  })
+  browser = await launchChromium()
 })
 afterAll(async () => {
   await browser?.close()
