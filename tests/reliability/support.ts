@@ -104,7 +104,7 @@ export async function prepareDatabase(
 
 /**
  * The built bin, run as users run it (`npm test` builds first): its shebang's heap flags
- * (--max-old-space-size=256 --max-semi-space-size=32) bound the process, so a memory figure here is
+ * (collector/src/cli.ts) bound the process, so a memory figure here is
  * the one users get. Through tsx from the sources, the event loop had V8's heap defaults, sized from
  * the machine's memory, and the soak measured a process users never run.
  */
