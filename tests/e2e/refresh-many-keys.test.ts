@@ -1,8 +1,10 @@
 /**
- * A burst that touches thousands of rollup keys at once (here a backfill of 5,000 agents in one
- * export, sent after the collector's first refresh) is refreshed in several statements: the keys
- * travel as query parameters, which ClickHouse's HTTP interface caps at 100,000 characters each.
- * Nobody calls a refresh: the test waits for the leaderboard, as a dashboard would.
+ * A burst that touches tens of thousands of rollup keys at once (here a backfill of 25,000 agents in
+ * one export, sent after the collector's first refresh) is refreshed in a few chunks: each chunk's
+ * keys are written into the refresh's statements as literals, 10,000–20,000 keys a chunk. Agent ids
+ * that could end a literal or a statement (quotes, backslashes, control characters, a parameter's
+ * placeholder) come back as they were sent. Nobody calls a refresh: the test waits for the
+ * leaderboard, as a dashboard would.
  */
 import { ProtobufTraceSerializer } from '@opentelemetry/otlp-transformer'
 import { afterAll, beforeAll, expect, it } from 'vitest'
@@ -11,11 +13,24 @@ import { runSpan } from '../golden/golden-otlp.js'
 import { type RunningClickHouse, startClickHouseServer } from '../support/clickhouse-server.js'
 import { type CollectorUnderTest, startTestCollector } from '../support/collector-harness.js'
 
-const AGENTS = 5_000
+/** Two chunks of keys, at about 80 characters of literals per key. */
+const AGENTS = 25_000
+
+/** Agent ids a careless literal would break, or let into the statement. */
+const AWKWARD_IDS = [
+  "o'brien",
+  'back\\slash\\',
+  "x'], ['y",
+  'new\nline\ttab\rreturn',
+  'nul\u0000byte',
+  'bell\u0007 and delete\u007f',
+  '{ka:Array(String)}',
+  'ünïcødé 🤖 агент',
+]
 let clickhouse: RunningClickHouse
 let target: CollectorUnderTest
 
-// A ClickHouse server: the parameter cap is its HTTP interface's (the embedded engine has none).
+// A ClickHouse server, whose HTTP interface caps what a query can carry in its URL.
 beforeAll(async () => {
   clickhouse = await startClickHouseServer()
   target = await startTestCollector(clickhouse.url)
@@ -33,7 +48,7 @@ const api = async (path: string) => {
   return (await response.json()) as { rows: { agent_id: string; runs: number }[]; fresh_as_of: string | null }
 }
 
-it('a backfill of 5,000 agents in one export shows every agent, without a refresh call', async () => {
+it('a backfill of 25,000 agents in one export shows every agent, odd ids as sent, without a refresh call', async () => {
   const range = '/api/v1/metrics/agent-leaderboard?from=2026-09-01&to=2026-09-30'
   // After the first refresh, so the backfill is an incremental refresh of 5,000 agents' keys.
   while ((await api(range)).fresh_as_of === null) await new Promise((resolve) => setTimeout(resolve, 100))
@@ -45,7 +60,7 @@ it('a backfill of 5,000 agents in one export shows every agent, without a refres
       runId: hex.padStart(16, 'a'),
       traceId: hex.padStart(32, 'b'),
       parentRunId: '',
-      agentId: `backfilled-agent-with-a-descriptive-name-${index}`,
+      agentId: AWKWARD_IDS[index] ?? `backfilled-agent-with-a-descriptive-name-${index}`,
       userId: '',
       // One run per agent, each in its own quarter-hour of September.
       startNs: BigInt(first + (index % 2_880) * 900_000) * 1_000_000n,

@@ -229,20 +229,14 @@ export async function refreshRollups(store: Store, options: RefreshOptions = {})
     const keys =
       runsRefreshed === 0
         ? []
-        : await store.query<{ p: string; a: string; q: string }>(
+        : await store.query<RollupKey>(
             // A run's project, agent and start never change, so any version of its run_facts row
             // gives its keys (found by run id through the table's bloom filter).
             `SELECT DISTINCT project_id AS p, agent_id AS a, toString(toStartOfFifteenMinutes(start_time)) AS q
              FROM run_facts WHERE (project_id, run_id) IN (${CHANGED_RUNS})`,
             params,
           )
-    for (const chunk of chunksOf(keys)) {
-      await recomputeRollups(store, keyScope(), {
-        kp: chunk.map((key) => key.p),
-        ka: chunk.map((key) => key.a),
-        kq: chunk.map((key) => key.q),
-      })
-    }
+    for (const chunk of chunksOf(keys)) await recomputeRollups(store, keyScope(chunk), {})
     keysRefreshed = keys.length
   }
 
@@ -374,49 +368,70 @@ interface RollupScope {
 }
 
 /**
- * The changed keys, as parallel array parameters kp/ka/kq (project, agent, quarter-hour).
- * Parameters rather than a staging table: on a cluster a subquery over a staging table inside each
- * rollup's INSERT … SELECT is not evaluated where the table is (measured: it fails), while literal
- * sets travel with the query to every shard.
+ * A ClickHouse string literal for any text: quotes and backslashes escaped, and every control
+ * character written as \xHH, so that no agent id can end the literal or the statement.
  */
-const CHANGED_KEYS = `
-    SELECT k.1 AS project_id, k.2 AS agent_id, k.3 AS start_time
-    FROM (SELECT arrayJoin(arrayZip({kp:Array(String)}, {ka:Array(String)}, {kq:Array(DateTime('UTC'))})) AS k)`
+export function stringLiteral(text: string): string {
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what it escapes.
+  return `'${text.replace(/[\\'\x00-\x1f\x7f]/g, (char) =>
+    char === '\\' || char === "'" ? `\\${char}` : `\\x${char.charCodeAt(0).toString(16).padStart(2, '0')}`,
+  )}'`
+}
+
+/** One rollup key: project, agent and quarter-hour (`YYYY-MM-DD hh:mm:ss`, UTC). */
+interface RollupKey {
+  p: string
+  a: string
+  q: string
+}
 
 /**
- * Query parameters travel in the URL, and ClickHouse's HTTP interface refuses a parameter longer
- * than 100,000 characters ("HTML Form Exception: Field value too long"). Keys are sent in chunks
- * whose every parameter, percent-encoded, stays under this; one INSERT per rollup per chunk
- * (one chunk for the few hundred keys of a steady-state refresh).
+ * The changed keys, written into the statement as three parallel array literals (project, agent,
+ * quarter-hour). Literals rather than a staging table: on a cluster a subquery over a staging table
+ * inside each rollup's INSERT … SELECT is not evaluated where the table is (measured: it fails),
+ * while literal sets travel with the query to every shard. Literals rather than query parameters:
+ * parameters travel in the URL, where ClickHouse's HTTP interface refuses one longer than 100,000
+ * characters, so a catch-up went out in chunks of about 2,900 keys, and each chunk cost every
+ * statement again. After 10,000 late outcomes at 10M runs, one chunk refreshed in 9.6–11.6 s
+ * against 15.0–19.5 s for four (collector/docs/metric-layer.md).
  */
-const PARAM_CHARS = 90_000
+function changedKeys(keys: readonly RollupKey[]): string {
+  const array = (values: string[]) => `[${values.map(stringLiteral).join(',')}]`
+  return `
+    SELECT k.1 AS project_id, k.2 AS agent_id, k.3 AS start_time
+    FROM (SELECT arrayJoin(arrayZip(${array(keys.map((key) => key.p))}, ${array(keys.map((key) => key.a))},
+        CAST(${array(keys.map((key) => key.q))}, 'Array(DateTime(\\'UTC\\'))'))) AS k)`
+}
 
-function chunksOf<Key extends { p: string; a: string; q: string }>(keys: Key[]): Key[][] {
-  const chunks: Key[][] = []
-  let current: Key[] = []
-  const sizes = { p: 0, a: 0, q: 0 }
-  // Each value is sent quoted and comma-separated, as `'value',`.
-  const encoded = (value: string) => encodeURIComponent(`'${value}',`).length
+/**
+ * Characters of key literals per chunk of a refresh: 10,000–20,000 keys, as the ids are longer or
+ * shorter (a catch-up of 10,000 late outcomes at 10M runs is one chunk), so that the largest
+ * statement (agent days names the keys four times) stays a few megabytes, under the sessions'
+ * max_query_size (store.ts), and a catch-up of any size is bounded in memory.
+ */
+const KEY_LITERAL_CHARS = 1_000_000
+
+function chunksOf(keys: readonly RollupKey[]): RollupKey[][] {
+  const chunks: RollupKey[][] = []
+  let current: RollupKey[] = []
+  let chars = 0
   for (const key of keys) {
-    const size = { p: encoded(key.p), a: encoded(key.a), q: encoded(key.q) }
-    if (
-      current.length > 0 &&
-      (sizes.p + size.p > PARAM_CHARS || sizes.a + size.a > PARAM_CHARS || sizes.q + size.q > PARAM_CHARS)
-    ) {
+    // Each value is written quoted and comma-separated; escapes only lengthen rare ids.
+    const size = key.p.length + key.a.length + key.q.length + 9
+    if (current.length > 0 && chars + size > KEY_LITERAL_CHARS) {
       chunks.push(current)
       current = []
-      sizes.p = sizes.a = sizes.q = 0
+      chars = 0
     }
     current.push(key)
-    sizes.p += size.p
-    sizes.a += size.a
-    sizes.q += size.q
+    chars += size
   }
   if (current.length > 0) chunks.push(current)
   return chunks
 }
 
-function keyScope(): RollupScope {
+function keyScope(keys: readonly RollupKey[]): RollupScope {
+  const CHANGED_KEYS = changedKeys(keys)
   // An agent's UTC days, and the days after them (whose rows carry the previous day's bitmaps).
   const agentDays = `
     SELECT project_id, agent_id, toDate(start_time) FROM (${CHANGED_KEYS})

@@ -76,6 +76,9 @@ export const SESSION_SETTINGS = {
   // On a cluster, IN and JOIN subqueries over Distributed tables run once and are shipped to every
   // shard, so results are right whatever shard each row lives on. (No effect on a single node.)
   distributed_product_mode: 'global',
+  // A refresh writes the keys it recomputes into its statements (refresh.ts: changedKeys), up to a
+  // few megabytes; ClickHouse's default limit on a query's text is 256 KiB.
+  max_query_size: String(16 * 1024 * 1024),
 } as const
 
 /** Quotes an identifier (database or table name) for SQL text: identifiers cannot travel as parameters. */
