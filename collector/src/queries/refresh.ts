@@ -371,7 +371,7 @@ interface RollupScope {
  * A ClickHouse string literal for any text: quotes and backslashes escaped, and every control
  * character written as \xHH, so that no agent id can end the literal or the statement.
  */
-export function stringLiteral(text: string): string {
+function stringLiteral(text: string): string {
   // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what it escapes.
   return `'${text.replace(/[\\'\x00-\x1f\x7f]/g, (char) =>
     char === '\\' || char === "'" ? `\\${char}` : `\\x${char.charCodeAt(0).toString(16).padStart(2, '0')}`,
