@@ -466,9 +466,11 @@ function keyScope(keys: readonly RollupKey[]): RollupScope {
       },
       'all-agents quarters': { runs: `(project_id, quarter) IN (${quarters})` },
       'all-agents quarter outcomes': { runs: `(project_id, quarter) IN (${quarters})` },
+      // The changed days and the days after them, read with the days before them.
       'agent days': {
-        runs: `(project_id, agent_id, toDate(quarter)) IN (${agentDays})`,
-        previousRuns: `(project_id, agent_id, toDate(quarter) + 1) IN (${agentDays})`,
+        runs: `(project_id, agent_id, toDate(quarter)) IN (
+        SELECT project_id, agent_id, toDate(start_time) + arrayJoin([-1, 0, 1]) FROM (${CHANGED_KEYS}))`,
+        days: `(project_id, agent_id, day) IN (${agentDays})`,
       },
       'agent day units': { runs: `(project_id, agent_id, toDate(quarter)) IN (${agentDaysOwn})` },
     },
@@ -497,7 +499,10 @@ function dayScope(): RollupScope {
       // Not per day: a person's row holds every day, so a rebuild builds it once, after the days.
       'all-agents quarters': { runs: quarterDays },
       'all-agents quarter outcomes': { runs: quarterDays },
-      'agent days': { runs: quarterDays, previousRuns: 'toDate(quarter) + 1 IN {days:Array(Date)}' },
+      'agent days': {
+        runs: `${quarterDays} OR toDate(quarter) + 1 IN {days:Array(Date)}`,
+        days: 'day IN {days:Array(Date)}',
+      },
       'agent day units': { runs: quarterDays },
     },
     existing: {
