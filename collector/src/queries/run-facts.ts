@@ -192,7 +192,7 @@ const ALL: RollupFilter = { runs: '1', days: '1' }
 export function agentDaysSelect(source: string, filter: RollupFilter = ALL): string {
   const bit = `bitShiftLeft(toUInt128(1), ${QUARTER_OF_DAY})`
   // One read of the source for both days: each agent-day, then the agent's day before it (if it had
-  // rows) beside it. As a join of two reads, the statement took twice as long (3.2–3.4 s against
+  // rows) beside it. As a join of two reads, the statement took twice as long (3.2–4.0 s against
   // 1.7–1.8 s for the 10,000 late outcomes of a catch-up at 10M runs; metric-layer.md).
   return `
 SELECT
