@@ -113,6 +113,17 @@ const DAYS_PER_INSERT = 4
 /** Runs recomputed per INSERT … SELECT, to bound the join's memory. */
 const RUNS_PER_CHUNK = 1_000_000
 
+/**
+ * Above this many changed runs, a refresh finds their rows in run_facts by scanning instead of
+ * through the run-id bloom filter. The filter is checked once per id per granule, so its cost
+ * grows with the ids while a scan's does not, and with ids spread over all of history almost every
+ * granule passes anyway. Measured at 10M runs (metric-layer.md), finding the keys of n changed
+ * runs with the filter / by scanning: 1,000 ids 0.55 / 0.87 s, 2,000 1.0 / 0.8 s, 7,000 2.05 /
+ * 1.0 s, 10,000 2.1–2.3 / 1.4–1.5 s; 100 ids 0.12 / 0.73 s. Both grow with the table's rows, so the
+ * crossover does not depend on its size.
+ */
+const RUN_ID_INDEX_MAX_RUNS = 2_000
+
 export interface RefreshOptions {
   /**
    * Recompute what changed at or after this instant. Default: the previous refresh's start minus
@@ -217,24 +228,29 @@ export async function refreshRollups(store: Store, options: RefreshOptions = {})
       params,
     )
     runsRefreshed = count?.runs ?? 0
+    const lookup = runsRefreshed > RUN_ID_INDEX_MAX_RUNS ? '\nSETTINGS use_skip_indexes = 0' : ''
     // Runs with a new run or span row are recomputed from the raw tables; runs with only new
     // outcomes (a late outcome for a run of any age) keep their span totals from run_facts.
     await insertFacts(store, count?.full ?? 0, `(project_id, run_id) IN (${FULLY_CHANGED_RUNS})`, params)
     if (runsRefreshed > (count?.full ?? 0)) {
       await store.command(
-        `${INSERT_FACTS}\n${outcomeFactsSelect(`(project_id, run_id) IN (${OUTCOME_CHANGED_RUNS})`)}`,
+        `${INSERT_FACTS}\n${outcomeFactsSelect(`(project_id, run_id) IN (${OUTCOME_CHANGED_RUNS})`)}${lookup}`,
         params,
       )
     }
     const keys =
       runsRefreshed === 0
         ? []
-        : await store.query<RollupKey>(
-            // A run's project, agent and start never change, so any version of its run_facts row
-            // gives its keys (found by run id through the table's bloom filter).
-            `SELECT DISTINCT project_id AS p, agent_id AS a, toString(toStartOfFifteenMinutes(start_time)) AS q
-             FROM run_facts WHERE (project_id, run_id) IN (${CHANGED_RUNS})`,
-            params,
+        : rollupKeys(
+            await store.query<KeyRow>(
+              // A run's project, agent and start never change, so any version of its run_facts row
+              // gives its keys. Every version's person is taken: a run that changed hands (its
+              // user id arrived later) changes both people's rows.
+              `SELECT DISTINCT project_id AS p, agent_id AS a, toString(toStartOfFifteenMinutes(start_time)) AS q,
+                      if(user_id = '', '', toString(${PERSON})) AS h
+               FROM run_facts WHERE (project_id, run_id) IN (${CHANGED_RUNS})${lookup}`,
+              params,
+            ),
           )
     for (const chunk of chunksOf(keys)) await recomputeRollups(store, keyScope(chunk), {})
     keysRefreshed = keys.length
@@ -383,6 +399,31 @@ interface RollupKey {
   p: string
   a: string
   q: string
+  /** The people (PERSON, as decimal text) of the key's changed runs. */
+  people: string[]
+}
+
+/** A row of the keys query: a key and one person of its changed runs ('' for none). */
+interface KeyRow {
+  p: string
+  a: string
+  q: string
+  h: string
+}
+
+/** The keys of the rows, each with the people of its changed runs. */
+function rollupKeys(rows: readonly KeyRow[]): RollupKey[] {
+  const keys = new Map<string, RollupKey>()
+  for (const { p, a, q, h } of rows) {
+    const id = JSON.stringify([p, a, q])
+    let key = keys.get(id)
+    if (!key) {
+      key = { p, a, q, people: [] }
+      keys.set(id, key)
+    }
+    if (h !== '') key.people.push(h)
+  }
+  return [...keys.values()]
 }
 
 /**
@@ -404,6 +445,31 @@ function changedKeys(keys: readonly RollupKey[]): string {
 }
 
 /**
+ * The people of the keys' changed runs, as a SELECT of (project_id, person) over array literals;
+ * '' when there are none. A person's hash is a UInt64 literal.
+ */
+function changedPeople(keys: readonly RollupKey[]): string {
+  const projects: string[] = []
+  const people: string[] = []
+  const seen = new Set<string>()
+  for (const key of keys) {
+    for (const person of key.people) {
+      const id = `${key.p}\u0000${person}`
+      if (seen.has(id)) continue
+      seen.add(id)
+      projects.push(stringLiteral(key.p))
+      // Decimal digits only (toString of a UInt64), checked so that nothing else reaches the SQL.
+      if (!/^\d+$/.test(person)) throw new Error(`not a person hash: ${JSON.stringify(person)}`)
+      people.push(person)
+    }
+  }
+  if (people.length === 0) return ''
+  return `
+    SELECT k.1 AS project_id, k.2 AS person
+    FROM (SELECT arrayJoin(arrayZip([${projects.join(',')}], CAST([${people.join(',')}], 'Array(UInt64)'))) AS k)`
+}
+
+/**
  * Characters of key literals per chunk of a refresh: 10,000–20,000 keys, as the ids are longer or
  * shorter (a catch-up of 10,000 late outcomes at 10M runs is one chunk), so that the largest
  * statement (agent days names the keys twice) stays a few megabytes, under the sessions'
@@ -416,8 +482,9 @@ function chunksOf(keys: readonly RollupKey[]): RollupKey[][] {
   let current: RollupKey[] = []
   let chars = 0
   for (const key of keys) {
-    // Each value is written quoted and comma-separated; escapes only lengthen rare ids.
-    const size = key.p.length + key.a.length + key.q.length + 9
+    // Each value is written quoted and comma-separated; escapes only lengthen rare ids. A person
+    // is its project and its hash.
+    const size = key.p.length + key.a.length + key.q.length + 9 + key.people.length * (key.p.length + 24)
     if (current.length > 0 && chars + size > KEY_LITERAL_CHARS) {
       chunks.push(current)
       current = []
@@ -436,6 +503,7 @@ function keyScope(keys: readonly RollupKey[]): RollupScope {
   const agentDays = `SELECT project_id, agent_id, toDate(start_time) + arrayJoin([0, 1]) FROM (${CHANGED_KEYS})`
   const agentDaysOwn = `SELECT project_id, agent_id, toDate(start_time) FROM (${CHANGED_KEYS})`
   const quarters = `SELECT project_id, start_time FROM (${CHANGED_KEYS})`
+  const people = changedPeople(keys)
   // Each filter is a prefix of its source's sorting key, so it reads only the keys' ranges:
   // run_facts (project, quarter-hour, bucket, agent), the bucket tables (project, quarter-hour,
   // bucket), quarter_totals and quarter_outcomes (project, agent, quarter-hour).
@@ -455,13 +523,11 @@ function keyScope(keys: readonly RollupKey[]): RollupScope {
       'bucket quarters': { runs: bucketQuarters },
       'bucket quarter outcomes': { runs: bucketQuarters },
       'person quarters': { runs: agentQuarters },
-      // The people of the changed keys' runs. A plain IN over the Distributed run_facts becomes a
-      // GLOBAL IN on a cluster (distributed_product_mode), so a person whose runs are on another
-      // shard than their rows is still found.
-      'person activity': {
-        runs: `(project_id, person) IN (
-        SELECT project_id, ${PERSON} FROM run_facts WHERE user_id != '' AND ${agentQuarters})`,
-      },
+      // The people of the changed runs, found with the keys: only their person_quarters rows can
+      // differ from before (wave 1 rewrote the other people of the same keys as they were).
+      // Looking them up here instead, from every run of the changed keys in run_facts, was most
+      // of this statement: 4.7 of 4.9–5.4 s after 10,000 late outcomes at 10M runs.
+      ...(people.length > 0 ? { 'person activity': { runs: `(project_id, person) IN (${people})` } } : {}),
       'all-agents quarters': { runs: `(project_id, quarter) IN (${quarters})` },
       'all-agents quarter outcomes': { runs: `(project_id, quarter) IN (${quarters})` },
       // The changed days and the days after them, read with the days before them.
