@@ -245,7 +245,7 @@ export async function refreshRollups(store: Store, options: RefreshOptions = {})
             await store.query<KeyRow>(
               // A run's project, agent and start never change, so any version of its run_facts row
               // gives its keys. Every version's person is taken: a run that changed hands (its
-              // user id arrived later) changes both people's rows.
+              // user id arrived later) has both people rebuilt.
               `SELECT DISTINCT project_id AS p, agent_id AS a, toString(toStartOfFifteenMinutes(start_time)) AS q,
                       if(user_id = '', '', toString(${PERSON})) AS h
                FROM run_facts WHERE (project_id, run_id) IN (${CHANGED_RUNS})${lookup}`,
