@@ -124,6 +124,11 @@ const RUNS_PER_CHUNK = 1_000_000
  */
 const RUN_ID_INDEX_MAX_RUNS = 2_000
 
+/** The SETTINGS clause of a statement that finds `runs` runs in run_facts by id. */
+function runIdLookup(runs: number): string {
+  return runs > RUN_ID_INDEX_MAX_RUNS ? '\nSETTINGS use_skip_indexes = 0' : ''
+}
+
 export interface RefreshOptions {
   /**
    * Recompute what changed at or after this instant. Default: the previous refresh's start minus
@@ -228,13 +233,12 @@ export async function refreshRollups(store: Store, options: RefreshOptions = {})
       params,
     )
     runsRefreshed = count?.runs ?? 0
-    const lookup = runsRefreshed > RUN_ID_INDEX_MAX_RUNS ? '\nSETTINGS use_skip_indexes = 0' : ''
     // Runs with a new run or span row are recomputed from the raw tables; runs with only new
     // outcomes (a late outcome for a run of any age) keep their span totals from run_facts.
     await insertFacts(store, count?.full ?? 0, `(project_id, run_id) IN (${FULLY_CHANGED_RUNS})`, params)
     if (runsRefreshed > (count?.full ?? 0)) {
       await store.command(
-        `${INSERT_FACTS}\n${outcomeFactsSelect(`(project_id, run_id) IN (${OUTCOME_CHANGED_RUNS})`)}${lookup}`,
+        `${INSERT_FACTS}\n${outcomeFactsSelect(`(project_id, run_id) IN (${OUTCOME_CHANGED_RUNS})`)}${runIdLookup(runsRefreshed - (count?.full ?? 0))}`,
         params,
       )
     }
@@ -248,7 +252,7 @@ export async function refreshRollups(store: Store, options: RefreshOptions = {})
               // user id arrived later) has both people rebuilt.
               `SELECT DISTINCT project_id AS p, agent_id AS a, toString(toStartOfFifteenMinutes(start_time)) AS q,
                       if(user_id = '', '', toString(${PERSON})) AS h
-               FROM run_facts WHERE (project_id, run_id) IN (${CHANGED_RUNS})${lookup}`,
+               FROM run_facts WHERE (project_id, run_id) IN (${CHANGED_RUNS})${runIdLookup(runsRefreshed)}`,
               params,
             ),
           )
@@ -437,11 +441,23 @@ function rollupKeys(rows: readonly KeyRow[]): RollupKey[] {
  * against 15.0–19.5 s for four (collector/docs/metric-layer.md).
  */
 function changedKeys(keys: readonly RollupKey[]): string {
-  const array = (values: string[]) => `[${values.map(stringLiteral).join(',')}]`
+  return literalRows([
+    ['project_id', stringArray(keys.map((key) => key.p))],
+    ['agent_id', stringArray(keys.map((key) => key.a))],
+    ['start_time', `CAST(${stringArray(keys.map((key) => key.q))}, 'Array(DateTime(\\'UTC\\'))')`],
+  ])
+}
+
+/** An array literal of strings, each escaped (stringLiteral). */
+function stringArray(values: readonly string[]): string {
+  return `[${values.map(stringLiteral).join(',')}]`
+}
+
+/** A SELECT of rows from parallel array literals, one per named column (all of one length). */
+function literalRows(columns: readonly (readonly [name: string, array: string])[]): string {
   return `
-    SELECT k.1 AS project_id, k.2 AS agent_id, k.3 AS start_time
-    FROM (SELECT arrayJoin(arrayZip(${array(keys.map((key) => key.p))}, ${array(keys.map((key) => key.a))},
-        CAST(${array(keys.map((key) => key.q))}, 'Array(DateTime(\\'UTC\\'))'))) AS k)`
+    SELECT ${columns.map(([name], index) => `k.${index + 1} AS ${name}`).join(', ')}
+    FROM (SELECT arrayJoin(arrayZip(${columns.map(([, array]) => array).join(',\n        ')})) AS k)`
 }
 
 /**
@@ -457,16 +473,17 @@ function changedPeople(keys: readonly RollupKey[]): string {
       const id = `${key.p}\u0000${person}`
       if (seen.has(id)) continue
       seen.add(id)
-      projects.push(stringLiteral(key.p))
       // Decimal digits only (toString of a UInt64), checked so that nothing else reaches the SQL.
       if (!/^\d+$/.test(person)) throw new Error(`not a person hash: ${JSON.stringify(person)}`)
+      projects.push(key.p)
       people.push(person)
     }
   }
   if (people.length === 0) return ''
-  return `
-    SELECT k.1 AS project_id, k.2 AS person
-    FROM (SELECT arrayJoin(arrayZip([${projects.join(',')}], CAST([${people.join(',')}], 'Array(UInt64)'))) AS k)`
+  return literalRows([
+    ['project_id', stringArray(projects)],
+    ['person', `CAST([${people.join(',')}], 'Array(UInt64)')`],
+  ])
 }
 
 /**
