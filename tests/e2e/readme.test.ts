@@ -114,6 +114,17 @@ describe('the README on a fresh clone', () => {
         if (!days.some((day) => Number(day.daa) > 0)) await new Promise((resolve) => setTimeout(resolve, 500))
       }
       expect(days.filter((day) => Number(day.daa) > 0).length).toBeGreaterThanOrEqual(20)
+      // The backfilled history's runs last as long as live ones: each waits at least 100 ms for its
+      // first model call, so no day's median run is shorter (it was a few ms when backfilled runs
+      // kept only their CPU time, and the latency panel showed a month of zeros beside live seconds).
+      const yesterday = new Date(Date.now() - 86_400_000).toISOString().slice(0, 10)
+      const health = await fetch(`${url}/api/v1/metrics/run-health?from=${monthAgo}&to=${yesterday}`, {
+        headers: { authorization: `Bearer ${demoKey}` },
+      })
+      const healthDays = ((await health.json()) as { rows: { runs: number; latency_p50_ms: number }[] }).rows
+      const backfilled = healthDays.filter((day) => Number(day.runs) > 0)
+      expect(backfilled.length).toBeGreaterThanOrEqual(20)
+      for (const day of backfilled) expect(Number(day.latency_p50_ms)).toBeGreaterThanOrEqual(100)
 
       // The CLI beside the running collector, as the README writes it.
       const query = await sh(`npx daa query daa --project demo --from ${monthAgo} --to ${today}`)

@@ -5,8 +5,9 @@
  * user's own. First 30 days of history are backfilled, then a run every few seconds goes on live.
  *
  * Backfilled runs are real SDK runs whose spans are moved back in time on their way out (one
- * offset per trace, durations stretched from the simulation's milliseconds to believable seconds):
- * the same spans, attributes and late outcomes as live ones, only dated in the past.
+ * offset per trace), and whose waits for a model or a tool are skipped but counted, so their spans
+ * last as long as live ones: the same spans, attributes, durations and late outcomes, only dated in
+ * the past.
  */
 import { readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
@@ -110,17 +111,34 @@ const between = (rng: () => number, [low, high]: [number, number]) =>
   low + Math.floor(rng() * (high - low + 1))
 
 const DAY_MS = 86_400_000
-/** A backfilled run's milliseconds in this process become this many times longer in its history. */
-const STRETCH = 150
 
-/** Moves each trace's spans to the instant its run was planned for; other traces pass unchanged. */
+/** How long a demo run waits at each step for its model or tool, in ms (live runs really wait). */
+const stepWaitMs = (rng: () => number) => 100 + rng() * 600
+
+interface Placement {
+  realStartMs: number
+  targetStartMs: number
+  /** The waits skipped so far: [instant on this process's clock, total ms skipped up to then]. */
+  waits: [number, number][]
+}
+
+/**
+ * Moves each trace's spans to the instant its run was planned for, and later by the waits it
+ * skipped before each instant; other traces pass unchanged.
+ */
 class TimeShiftingExporter implements SpanExporter {
-  readonly #placed = new Map<string, { realStartMs: number; targetStartMs: number }>()
+  readonly #placed = new Map<string, Placement>()
   constructor(readonly inner: SpanExporter) {}
 
   /** Spans of `traceId` that started at `realStartMs` (this process's clock) are moved to `targetStartMs`. */
   place(traceId: string, realStartMs: number, targetStartMs: number): void {
-    this.#placed.set(traceId, { realStartMs, targetStartMs })
+    this.#placed.set(traceId, { realStartMs, targetStartMs, waits: [] })
+  }
+
+  /** `traceId` skipped a wait of `ms` now: whatever happens in it from now on happens that much later. */
+  skip(traceId: string, ms: number): void {
+    const waits = this.#placed.get(traceId)?.waits
+    if (waits) waits.push([nowMs(), (waits.at(-1)?.[1] ?? 0) + ms])
   }
 
   export(spans: ReadableSpan[], done: (result: ExportResult) => void): void {
@@ -135,7 +153,9 @@ class TimeShiftingExporter implements SpanExporter {
     if (!placement) return span
     const at = (time: [number, number]): [number, number] => {
       const ms = time[0] * 1000 + time[1] / 1e6
-      const moved = placement.targetStartMs + (ms - placement.realStartMs) * STRETCH
+      let skipped = 0
+      for (const [instant, total] of placement.waits) if (instant <= ms) skipped = total
+      const moved = placement.targetStartMs + (ms - placement.realStartMs) + skipped
       return [Math.floor(moved / 1000), Math.round((moved % 1000) * 1e6)]
     }
     const startTime = at(span.startTime)
@@ -317,11 +337,16 @@ export async function startDemoFleet(options: DemoFleetOptions): Promise<DemoFle
     const bar = options.progress?.(plans.length)
     for (const plan of plans) {
       if (stopped) break
+      const rng = random(plan.seed)
+      let traceId = ''
       await simulateRun(sdk, {
         agent: plan.agent,
-        rng: random(plan.seed),
-        pause: async () => {},
-        onStart: (traceId) => exporter.place(traceId, nowMs(), plan.at),
+        rng,
+        pause: async () => exporter.skip(traceId, stepWaitMs(rng)),
+        onStart: (id) => {
+          traceId = id
+          exporter.place(id, nowMs(), plan.at)
+        },
       })
       bar?.advance()
     }
@@ -339,7 +364,7 @@ export async function startDemoFleet(options: DemoFleetOptions): Promise<DemoFle
     liveRun = simulateRun(sdk, {
       agent,
       rng,
-      pause: () => new Promise((resolve) => setTimeout(resolve, 100 + rng() * 600).unref()),
+      pause: () => new Promise((resolve) => setTimeout(resolve, stepWaitMs(rng)).unref()),
     })
       .then(markUntil)
       .catch(() => {})
