@@ -118,7 +118,7 @@ const stepWaitMs = (rng: () => number) => 100 + rng() * 600
 interface Placement {
   realStartMs: number
   targetStartMs: number
-  /** The waits skipped so far: [instant on this process's clock, total ms skipped up to then]. */
+  /** The waits skipped so far: [instant (Date.now()), total ms skipped up to then]. */
   waits: [number, number][]
 }
 
@@ -130,15 +130,22 @@ class TimeShiftingExporter implements SpanExporter {
   readonly #placed = new Map<string, Placement>()
   constructor(readonly inner: SpanExporter) {}
 
-  /** Spans of `traceId` that started at `realStartMs` (this process's clock) are moved to `targetStartMs`. */
+  /** Spans of `traceId` that started at `realStartMs` (Date.now()) are moved to `targetStartMs`. */
   place(traceId: string, realStartMs: number, targetStartMs: number): void {
     this.#placed.set(traceId, { realStartMs, targetStartMs, waits: [] })
   }
 
-  /** `traceId` skipped a wait of `ms` now: whatever happens in it from now on happens that much later. */
-  skip(traceId: string, ms: number): void {
+  /** `traceId` skips a wait of `ms`: whatever happens in it from now on happens that much later. */
+  async skip(traceId: string, ms: number): Promise<void> {
     const waits = this.#placed.get(traceId)?.waits
-    if (waits) waits.push([nowMs(), (waits.at(-1)?.[1] ?? 0) + ms])
+    if (!waits) return
+    // A span's times are Date.now() at its start (whole milliseconds) plus the time it took. The
+    // wait gets a millisecond of its own, so every span time before it reads earlier than its
+    // instant and every one after it later.
+    await clockPast(Date.now())
+    const instant = Date.now()
+    waits.push([instant, (waits.at(-1)?.[1] ?? 0) + ms])
+    await clockPast(instant)
   }
 
   export(spans: ReadableSpan[], done: (result: ExportResult) => void): void {
@@ -191,7 +198,13 @@ class TimeShiftingExporter implements SpanExporter {
   }
 }
 
-const nowMs = () => performance.timeOrigin + performance.now()
+/** Resolves once Date.now() is past `ms`. */
+async function clockPast(ms: number): Promise<void> {
+  while (Date.now() <= ms) await new Promise((resolve) => setTimeout(resolve, 1))
+}
+
+/** Backfilled runs simulated at once: their skipped waits take a few real milliseconds each. */
+const CONCURRENT_BACKFILL_RUNS = 16
 
 interface RunPlan {
   agent: DemoAgent
@@ -335,21 +348,25 @@ export async function startDemoFleet(options: DemoFleetOptions): Promise<DemoFle
       }
     }
     const bar = options.progress?.(plans.length)
-    for (const plan of plans) {
-      if (stopped) break
-      const rng = random(plan.seed)
-      let traceId = ''
-      await simulateRun(sdk, {
-        agent: plan.agent,
-        rng,
-        pause: async () => exporter.skip(traceId, stepWaitMs(rng)),
-        onStart: (id) => {
-          traceId = id
-          exporter.place(id, nowMs(), plan.at)
-        },
-      })
-      bar?.advance()
+    let next = 0
+    const simulateNext = async () => {
+      while (!stopped && next < plans.length) {
+        const plan = plans[next++]!
+        const rng = random(plan.seed)
+        let traceId = ''
+        await simulateRun(sdk, {
+          agent: plan.agent,
+          rng,
+          pause: () => exporter.skip(traceId, stepWaitMs(rng)),
+          onStart: (id) => {
+            traceId = id
+            exporter.place(id, Date.now(), plan.at)
+          },
+        })
+        bar?.advance()
+      }
     }
+    await Promise.all(Array.from({ length: CONCURRENT_BACKFILL_RUNS }, simulateNext))
     await sdk.flush(60_000)
     bar?.done()
     if (!stopped) await markUntil()
