@@ -117,6 +117,7 @@ export function describeStoreContract(backend: string, open: () => Promise<Store
         'bucket_outcomes',
         'bucket_totals',
         'outcomes',
+        'pending_traces',
         'person_activity',
         'person_quarters',
         'quarter_outcomes',

@@ -64,6 +64,7 @@ it('upgrades a version-4 database in place, keeping its rows', async () => {
   expect(await indexOf('spans')).toBe('bloom_filter(0.0001)')
   expect(await indexOf('runs')).toBe('bloom_filter(0.0001)')
   expect(await views()).toEqual([
+    'pending_traces_from_spans',
     'run_changes_from_counted_spans',
     'run_changes_from_outcomes',
     'run_changes_from_runs',

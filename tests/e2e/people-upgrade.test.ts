@@ -160,7 +160,7 @@ it('upgrades a version-5 database in place: the same people answers, and later o
 
   expect((await migrate(store, { retentionDays: 0 })).applied).toEqual([6])
   const tables = await store.query<{ name: string }>(
-    "SELECT name FROM system.tables WHERE database = currentDatabase() AND name LIKE 'pe%' ORDER BY name",
+    "SELECT name FROM system.tables WHERE database = currentDatabase() AND name LIKE 'person%' ORDER BY name",
   )
   expect(tables.map((row) => row.name)).toEqual(['person_activity', 'person_quarters'])
 

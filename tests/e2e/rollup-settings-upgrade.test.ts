@@ -72,7 +72,7 @@ it('gives a version-7 database the settings of migrations 8 and 9 and the codecs
     await databases.upgraded.command(`ALTER TABLE ${table.name} ${older.join(', ')}`)
   }
   await databases.upgraded.command(
-    'ALTER TABLE daa_migrations DELETE WHERE version >= 8 SETTINGS mutations_sync = 1',
+    'ALTER TABLE daa_migrations DELETE WHERE version IN (8, 9, 10) SETTINGS mutations_sync = 1',
   )
   await databases.upgraded.command(
     "INSERT INTO agent_days (project_id, day, agent_id, worked, delivered, runs) VALUES ('p', '2026-10-01', 'a', 1, 1, 1)",

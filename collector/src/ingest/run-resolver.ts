@@ -1,3 +1,4 @@
+import { SPAN_AWAITS_RUN } from '../queries/run-spans.js'
 import type { Store } from '../store/store.js'
 
 /**
@@ -7,7 +8,8 @@ import type { Store } from '../store/store.js'
  * the re-insert logs the run as changed, so the metrics pick it up).
  *
  * No time window: the resolver looks at the traces that had a span inserted since `since` (the
- * `trace_changes` log), whatever the spans' own timestamps. A child and its run find each other when
+ * `trace_changes` log) and ever held a waiting span (`pending_traces`), whatever the spans' own
+ * timestamps. A child and its run find each other when
  * the second of them arrives, be it seconds or weeks later, in a backfill or in a replay.
  *
  * One pass resolves one level of the tree, so passes repeat until nothing changes. The work is
@@ -17,19 +19,25 @@ import type { Store } from '../store/store.js'
 // changes always share a shard: on a cluster each shard joins its own rows.
 const SAME_SHARD = "SETTINGS distributed_product_mode = 'local'"
 
-/** The traces to look at: changed since {since}, or every trace when resolving everything. */
+/**
+ * The traces to look at: those changed since {since} that ever held a span waiting for its run
+ * (pending_traces), or every trace when resolving everything. A trace whose spans all arrived with
+ * their run is never read here.
+ */
 function tracesFilter(all: boolean): string {
   if (all) return '1'
+  const pending = `SELECT project_id, trace_id FROM pending_traces
+        WHERE (project_id, trace_id) IN (SELECT project_id, trace_id FROM trace_changes WHERE changed_at >= {since:DateTime64(3, 'UTC')})`
   // trace_id alone first, so the bloom filter index on spans.trace_id can skip granules.
-  return `trace_id IN (SELECT trace_id FROM trace_changes WHERE changed_at >= {since:DateTime64(3, 'UTC')})
-      AND (project_id, trace_id) IN (SELECT project_id, trace_id FROM trace_changes WHERE changed_at >= {since:DateTime64(3, 'UTC')})`
+  return `trace_id IN (SELECT trace_id FROM (${pending}))
+      AND (project_id, trace_id) IN (${pending})`
 }
 
 function pendingJoin(all: boolean, childColumns: string): string {
   return `
 FROM (
     SELECT ${childColumns} FROM spans FINAL
-    WHERE run_id = '' AND parent_span_id != '' AND operation != 'invoke_agent'
+    WHERE ${SPAN_AWAITS_RUN}
       AND ${tracesFilter(all)}
 ) AS child
 INNER JOIN (

@@ -24,7 +24,7 @@ import { RUN_ID_INDEX, RUN_ID_INDEX_DEFINITION, RUNS, SPANS, type TableDefinitio
 import { quoteIdentifier } from '../store/store.js'
 import { durationBucketSql, durationBucketsOfArraySql } from './durations.js'
 import { personActivitySelect } from './people.js'
-import { SPAN_ADDS_TO_RUN } from './run-spans.js'
+import { SPAN_ADDS_TO_RUN, SPAN_AWAITS_RUN } from './run-spans.js'
 
 /**
  * Index granularity of the derived tables. A refresh reads the inputs of a few hundred keys per
@@ -455,6 +455,31 @@ export const TRACE_CHANGES: TableDefinition = {
 }
 
 /**
+ * The traces that ever held a span waiting for its run (SPAN_AWAITS_RUN), fed by a view on spans.
+ * The run resolver looks only at the changed traces that are in here: traffic whose spans are
+ * attributed at ingestion (stamped with `daa.run.id`, or sent with their run in one request) never
+ * costs it a read of spans, where it used to read every changed trace's spans with FINAL at every
+ * refresh (collector/docs/metric-layer.md, "Attribution reads only traces with a waiting span").
+ * Kept as long as spans are: a child may wait for its run as long as the child is stored.
+ */
+export const PENDING_TRACES: TableDefinition = {
+  name: 'pending_traces',
+  columns: `
+    project_id LowCardinality(String),
+    trace_id String CODEC(ZSTD(1)),
+    last_pending_at DateTime64(9, 'UTC') CODEC(Delta(8), ZSTD(1))`,
+  // One row per trace once merged; the latest waiting span's time decides when it expires.
+  engine: 'ReplacingMergeTree(last_pending_at)',
+  orderBy: '(project_id, trace_id)',
+  ttlColumn: 'last_pending_at',
+  // Not partitioned (a trace's row must replace its older ones), so retention deletes rows.
+  ttlDeletesRows: true,
+  // The spans' key: a trace's spans, its changes and its entry here share a shard.
+  shardingKey: 'cityHash64(project_id, trace_id)',
+  settings: 'index_granularity = 1024',
+}
+
+/**
  * Who refreshes the metrics: a collector writes a claim before each refresh and refreshes only while
  * the newest claim is its own, so several collectors on one ClickHouse take turns instead of
  * repeating each other's work. A claim older than the lease is void (its collector stopped).
@@ -799,4 +824,25 @@ export function rollupCompressionMigrationStatements(context: MigrationContext):
   return ROLLUP_TABLES.flatMap((table) =>
     names(table).map((name) => `ALTER TABLE ${name}${onCluster} ${modifyCodecClauses(table).join(', ')}`),
   )
+}
+
+/**
+ * Migration 11: pending_traces and its feed. The traces that already hold a waiting span are copied
+ * in from spans (a superset is harmless: a trace whose spans all found their run costs one look), so
+ * a child stored before the upgrade still finds its run when the run arrives after it. Without
+ * Keeper these statements run on every node in turn, each copying its own spans (both tables are
+ * sharded by trace); with Keeper the copy runs once, through the Distributed tables.
+ */
+export function pendingTracesMigrationStatements(context: MigrationContext): string[] {
+  const { onCluster, local } = ddl(context)
+  const table = (definition: TableDefinition) =>
+    quoteIdentifier(context.cluster?.replicated ? definition.name : local(definition))
+  const pendingSelect = (from: string) =>
+    `SELECT project_id, trace_id, max(timestamp) AS last_pending_at FROM ${from} WHERE ${SPAN_AWAITS_RUN} GROUP BY project_id, trace_id`
+  return [
+    ...createTable(PENDING_TRACES, context),
+    `CREATE MATERIALIZED VIEW IF NOT EXISTS ${quoteIdentifier('pending_traces_from_spans')}${onCluster} ` +
+      `TO ${quoteIdentifier(local(PENDING_TRACES))} AS ${pendingSelect(quoteIdentifier(local(SPANS)))}`,
+    `INSERT INTO ${table(PENDING_TRACES)} (project_id, trace_id, last_pending_at) ${pendingSelect(table(SPANS))}`,
+  ]
 }

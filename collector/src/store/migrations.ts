@@ -3,6 +3,8 @@ import {
   forcedMergesMigrationStatements,
   keyedLayersMigrationStatements,
   metricLayerMigrationStatements,
+  PENDING_TRACES,
+  pendingTracesMigrationStatements,
   personActivityMigrationStatements,
   ROLLUP_TABLES,
   rollupCompressionMigrationStatements,
@@ -96,13 +98,19 @@ export const MIGRATIONS: readonly Migration[] = [
     name: 'LZ4 instead of ZSTD(1) on every rollup column',
     statements: (context) => rollupCompressionMigrationStatements(context),
   },
+  {
+    version: 11,
+    name: 'pending_traces: attribution reads only the changed traces that hold a span waiting for its run',
+    statements: (context) => pendingTracesMigrationStatements(context),
+  },
 ]
 
 /**
  * Tables whose rows expire after `retentionDays`: the raw data and every rollup built from it.
  * A function, because rollup-schema.ts imports this module back.
  */
-const ttlTables = () => [SPANS, RUNS, OUTCOMES, ...ROLLUP_TABLES].filter((table) => table.ttlColumn)
+const ttlTables = () =>
+  [SPANS, RUNS, OUTCOMES, PENDING_TRACES, ...ROLLUP_TABLES].filter((table) => table.ttlColumn)
 
 function onCluster(cluster: ClusterLayout | undefined): string {
   return cluster?.replicated ? ` ON CLUSTER ${quoteIdentifier(cluster.name)}` : ''
