@@ -123,6 +123,7 @@ export function describeStoreContract(backend: string, open: () => Promise<Store
         'quarter_outcomes',
         'quarter_totals',
         'run_facts',
+        'run_spans',
         'runs',
         'spans',
       ])

@@ -68,6 +68,7 @@ it('upgrades a version-4 database in place, keeping its rows', async () => {
     'run_changes_from_counted_spans',
     'run_changes_from_outcomes',
     'run_changes_from_runs',
+    'run_spans_from_spans',
     'trace_changes_from_spans',
   ])
   // The rows stored before are there, and the rebuilt filter finds them by run id.

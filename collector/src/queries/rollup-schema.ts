@@ -454,6 +454,68 @@ export const TRACE_CHANGES: TableDefinition = {
   shardingKey: 'cityHash64(project_id, trace_id)',
 }
 
+/** The columns of `run_spans`, in order: the spans' own definitions (types, codecs), read from SPANS. */
+export const RUN_SPAN_COLUMNS = [
+  'project_id',
+  'run_id',
+  'span_id',
+  'trace_id',
+  'timestamp',
+  'operation',
+  'cost_usd',
+  'input_tokens',
+  'output_tokens',
+  'cache_read_tokens',
+  'cache_write_tokens',
+  'reasoning_tokens',
+  'status_code',
+  'error_type',
+  'ingested_at',
+] as const
+
+/** The definition lines of `names` in `table`'s columns, in the order of `names`. */
+function columnDefinitions(table: TableDefinition, names: readonly string[]): string {
+  const lines = new Map(
+    table.columns
+      .split('\n')
+      .map((line) => line.trim().replace(/,$/, ''))
+      .filter(Boolean)
+      .map((line) => [line.split(' ', 1)[0]!, line]),
+  )
+  return `\n    ${names
+    .map((name) => {
+      const line = lines.get(name)
+      if (!line) throw new Error(`${table.name} has no column ${name}`)
+      return line
+    })
+    .join(',\n    ')}`
+}
+
+/**
+ * The spans that add to a run's facts (SPAN_ADDS_TO_RUN), sorted by run, fed by a view on spans.
+ * A refresh recomputes each changed run's facts from its spans; read from `spans` (sorted by hour and
+ * trace) through the run-id bloom filter, a refresh of a few thousand runs let most of the day's
+ * granules through, so under heavy ingest every refresh read most of the day's spans again (600,000
+ * spans sent as fast as one collector takes them: 16,000 rows read by the first refresh, 900,000 by
+ * the last). Sorted by run, a run's spans are one narrow range: the read grows with what changed.
+ * A span's run never changes once set (a span id names one span, re-sent unchanged; attribution only
+ * fills an empty run id), so FINAL on (project, run, span) counts a retried span once, as FINAL on
+ * spans does. Sharded like spans (a run's spans share its trace), so a view on each shard's spans
+ * feeds its own rows.
+ */
+export const RUN_SPANS: TableDefinition = {
+  name: 'run_spans',
+  columns: columnDefinitions(SPANS, RUN_SPAN_COLUMNS),
+  engine: 'ReplacingMergeTree(ingested_at)',
+  orderBy: '(project_id, run_id, span_id)',
+  // By month like run_facts: a run's spans are found by key in every partition, and fewer partitions
+  // are fewer index lookups; a retried span has its first copy's timestamp, so the same partition.
+  partitionBy: 'toYYYYMM(timestamp)',
+  ttlColumn: 'timestamp',
+  shardingKey: 'cityHash64(project_id, trace_id)',
+  settings: KEYED_GRANULES,
+}
+
 /**
  * The traces that ever held a span waiting for its run (SPAN_AWAITS_RUN), fed by a view on spans.
  * The run resolver looks only at the changed traces that are in here: traffic whose spans are
@@ -844,5 +906,25 @@ export function pendingTracesMigrationStatements(context: MigrationContext): str
     `CREATE MATERIALIZED VIEW IF NOT EXISTS ${quoteIdentifier('pending_traces_from_spans')}${onCluster} ` +
       `TO ${quoteIdentifier(local(PENDING_TRACES))} AS ${pendingSelect(quoteIdentifier(local(SPANS)))}`,
     `INSERT INTO ${table(PENDING_TRACES)} (project_id, trace_id, last_pending_at) ${pendingSelect(table(SPANS))}`,
+  ]
+}
+
+/**
+ * Migration 12: run_spans and its feed, filled from the spans already stored (the rows that add to a
+ * run; a retried span's copies are replaced as FINAL reads them). Without Keeper these statements run
+ * on every node in turn, each copying its own spans; with Keeper the copy runs once, through the
+ * Distributed tables.
+ */
+export function runSpansMigrationStatements(context: MigrationContext): string[] {
+  const { onCluster, local } = ddl(context)
+  const table = (definition: TableDefinition) =>
+    quoteIdentifier(context.cluster?.replicated ? definition.name : local(definition))
+  const columns = RUN_SPAN_COLUMNS.join(', ')
+  return [
+    ...createTable(RUN_SPANS, context),
+    `CREATE MATERIALIZED VIEW IF NOT EXISTS ${quoteIdentifier('run_spans_from_spans')}${onCluster} ` +
+      `TO ${quoteIdentifier(local(RUN_SPANS))} AS ` +
+      `SELECT ${columns} FROM ${quoteIdentifier(local(SPANS))} WHERE ${SPAN_ADDS_TO_RUN}`,
+    `INSERT INTO ${table(RUN_SPANS)} (${columns}) SELECT ${columns} FROM ${table(SPANS)} WHERE ${SPAN_ADDS_TO_RUN}`,
   ]
 }

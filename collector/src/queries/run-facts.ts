@@ -5,8 +5,8 @@
  * Definitions (the glossary's words made exact):
  * - A run is a row of `runs` (an invoke_agent span), deduplicated with FINAL.
  * - Spans count toward the run in their `run_id` (their nearest invoke_agent ancestor; a sub-agent's
- *   spans count toward the sub-agent's run, not its parent's). Spans are read with FINAL, so a
- *   retried span counts once and a span re-attributed later counts only toward its final run.
+ *   spans count toward the sub-agent's run, not its parent's). They are read from `run_spans` (the
+ *   spans that add to a run, sorted by run) with FINAL, so a retried span counts once.
  * - cost_usd = the run span's own cost + the cost of every other span of the run.
  * - Tokens = the token columns of the run's LLM-call spans (chat, generate_content, text_completion);
  *   `input_tokens` includes cached tokens and `output_tokens` includes reasoning, as in OpenTelemetry.
@@ -98,8 +98,9 @@ LEFT JOIN (
             cache_write_tokens, reasoning_tokens, status_code, error_type,
             ${IS_LLM_CALL} AS is_llm_call,
             ${IS_TOOL_CALL} AS is_tool_call
-        FROM spans FINAL
-        WHERE run_id != '' AND (${runFilter})
+        -- Only the spans that add to a run are there (SPAN_ADDS_TO_RUN), sorted by run.
+        FROM run_spans FINAL
+        WHERE ${runFilter}
     )
     GROUP BY project_id, run_id
 ) AS s ON s.project_id = r.project_id AND s.run_id = r.run_id

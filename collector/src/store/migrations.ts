@@ -7,9 +7,11 @@ import {
   pendingTracesMigrationStatements,
   personActivityMigrationStatements,
   ROLLUP_TABLES,
+  RUN_SPANS,
   rollupCompressionMigrationStatements,
   rollupMigrationStatements,
   runLookupMigrationStatements,
+  runSpansMigrationStatements,
   smallBlocksMigrationStatements,
 } from '../queries/rollup-schema.js'
 import {
@@ -103,6 +105,11 @@ export const MIGRATIONS: readonly Migration[] = [
     name: 'pending_traces: attribution reads only the changed traces that hold a span waiting for its run',
     statements: (context) => pendingTracesMigrationStatements(context),
   },
+  {
+    version: 12,
+    name: 'run_spans: the spans that add to a run, sorted by run, so a refresh reads what changed',
+    statements: (context) => runSpansMigrationStatements(context),
+  },
 ]
 
 /**
@@ -110,7 +117,7 @@ export const MIGRATIONS: readonly Migration[] = [
  * A function, because rollup-schema.ts imports this module back.
  */
 const ttlTables = () =>
-  [SPANS, RUNS, OUTCOMES, PENDING_TRACES, ...ROLLUP_TABLES].filter((table) => table.ttlColumn)
+  [SPANS, RUNS, OUTCOMES, PENDING_TRACES, RUN_SPANS, ...ROLLUP_TABLES].filter((table) => table.ttlColumn)
 
 function onCluster(cluster: ClusterLayout | undefined): string {
   return cluster?.replicated ? ` ON CLUSTER ${quoteIdentifier(cluster.name)}` : ''
