@@ -214,7 +214,7 @@ export async function refreshRollups(store: Store, options: RefreshOptions = {})
       'SELECT uniqExact(project_id, run_id) AS runs FROM runs',
     )
     runsRefreshed = count?.runs ?? 0
-    await insertFacts(store, runsRefreshed, '1', {})
+    await insertFacts(store, runsRefreshed, '1', {}, 'by day')
     const days = (
       await store.query<{ day: string }>(
         'SELECT DISTINCT toString(toDate(start_time)) AS day FROM run_facts ORDER BY day',
@@ -287,12 +287,14 @@ async function insertFacts(
   runs: number,
   filter: string,
   params: Record<string, string>,
+  // A full rebuild reads every run's spans: from spans, by day (run-facts.ts, runFactsSelect).
+  spans: 'by run' | 'by day' = 'by run',
 ): Promise<void> {
   if (runs === 0) return
   const chunks = Math.max(1, Math.ceil(runs / RUNS_PER_CHUNK))
   const chunked =
     chunks === 1 ? filter : `(${filter}) AND cityHash64(run_id) % {chunks:UInt64} = {chunk:UInt64}`
-  const sql = `${INSERT_FACTS}\n${runFactsSelect(chunked)}`
+  const sql = `${INSERT_FACTS}\n${runFactsSelect(chunked, spans)}`
   for (let chunk = 0; chunk < chunks; chunk++) {
     await store.command(sql, { ...params, chunks, chunk })
   }

@@ -5,8 +5,8 @@
  * Definitions (the glossary's words made exact):
  * - A run is a row of `runs` (an invoke_agent span), deduplicated with FINAL.
  * - Spans count toward the run in their `run_id` (their nearest invoke_agent ancestor; a sub-agent's
- *   spans count toward the sub-agent's run, not its parent's). They are read from `run_spans` (the
- *   spans that add to a run, sorted by run) with FINAL, so a retried span counts once.
+ *   spans count toward the sub-agent's run, not its parent's). Spans are read with FINAL, so a
+ *   retried span counts once.
  * - cost_usd = the run span's own cost + the cost of every other span of the run.
  * - Tokens = the token columns of the run's LLM-call spans (chat, generate_content, text_completion);
  *   `input_tokens` includes cached tokens and `output_tokens` includes reasoning, as in OpenTelemetry.
@@ -50,9 +50,15 @@ export const RUN_FACT_COLUMNS = [
 /**
  * The per-run facts SELECT. `runFilter` is a boolean SQL expression over `project_id` and `run_id`
  * applied to all three tables (constant SQL text chosen by daa, never user input; values travel as
- * query parameters).
+ * query parameters). `spans` says where the runs' spans are read:
+ * - 'by run' (the default): `run_spans`, the spans that add to a run sorted by run, where each run
+ *   is one narrow range: what a refresh of the changed runs reads;
+ * - 'by day': `spans` itself, partitioned by day, for reads of every run (a full rebuild, the raw
+ *   path), where FINAL merges each day's parts on their own instead of a month's.
+ * Both give the same facts: the spans `run_spans` leaves out (SPAN_ADDS_TO_RUN) add nothing to any
+ * of them.
  */
-export function runFactsSelect(runFilter: string): string {
+export function runFactsSelect(runFilter: string, spans: 'by run' | 'by day' = 'by run'): string {
   return `
 SELECT
     r.project_id AS project_id,
@@ -98,9 +104,11 @@ LEFT JOIN (
             cache_write_tokens, reasoning_tokens, status_code, error_type,
             ${IS_LLM_CALL} AS is_llm_call,
             ${IS_TOOL_CALL} AS is_tool_call
-        -- Only the spans that add to a run are there (SPAN_ADDS_TO_RUN), sorted by run.
-        FROM run_spans FINAL
-        WHERE ${runFilter}
+        ${
+          spans === 'by run'
+            ? `FROM run_spans FINAL\n        WHERE ${runFilter}`
+            : `FROM spans FINAL\n        WHERE run_id != '' AND (${runFilter})`
+        }
     )
     GROUP BY project_id, run_id
 ) AS s ON s.project_id = r.project_id AND s.run_id = r.run_id
@@ -160,7 +168,7 @@ LEFT JOIN ${latestOutcomes(runFilter)} AS o ON o.project_id = f.project_id AND o
 }
 
 /** The raw path for the saved queries: the facts of every run of the query's project. */
-export const RAW_RUN_FACTS = `(${runFactsSelect('project_id = {project:String}')}\n)`
+export const RAW_RUN_FACTS = `(${runFactsSelect('project_id = {project:String}', 'by day')}\n)`
 
 /** The quarter-hour (0 … 95) of its UTC day in which a DateTime('UTC') `quarter` falls. */
 const QUARTER_OF_DAY = 'toUInt8(intDiv(toHour(quarter) * 60 + toMinute(quarter), 15))'
