@@ -616,7 +616,33 @@ function ddl(context: MigrationContext) {
   // The Distributed table first: nothing is left that reads a dropped local table.
   const drop = (table: TableDefinition) =>
     [...names(table)].reverse().map((name) => `DROP TABLE IF EXISTS ${name}${onCluster} SYNC`)
-  return { onCluster, local, names, drop }
+  // Where a migration copies rows (quoted): without Keeper its statements run on every node in turn
+  // (migrateEachNode), each copying its own local tables; with Keeper they run once, after ON CLUSTER
+  // made the tables everywhere, through the Distributed tables.
+  const copied = (table: TableDefinition) =>
+    quoteIdentifier(context.cluster?.replicated ? table.name : local(table))
+  return { onCluster, local, names, drop, copied }
+}
+
+/**
+ * A table fed by a materialized view on spans, `view`, and filled from the spans already stored:
+ * `select(from)` is the view's query over spans table `from`, and the copy's. Each shard's view
+ * feeds its own rows, so `table` must be sharded like spans (by trace).
+ */
+function fedBySpansStatements(
+  context: MigrationContext,
+  table: TableDefinition,
+  view: string,
+  columns: string,
+  select: (from: string) => string,
+): string[] {
+  const { onCluster, local, copied } = ddl(context)
+  return [
+    ...createTable(table, context),
+    `CREATE MATERIALIZED VIEW IF NOT EXISTS ${quoteIdentifier(view)}${onCluster} ` +
+      `TO ${quoteIdentifier(local(table))} AS ${select(quoteIdentifier(local(SPANS)))}`,
+    `INSERT INTO ${copied(table)} (${columns}) ${select(copied(SPANS))}`,
+  ]
 }
 
 /** The materialized views that feed run_changes, each tagging its rows with its source table. */
@@ -774,12 +800,7 @@ export function runLookupMigrationStatements(context: MigrationContext): string[
  */
 export function personActivityMigrationStatements(context: MigrationContext): string[] {
   // Every table here is sharded by (project, person), so each shard's rows are copied on that shard.
-  // Without Keeper these statements run on every node in turn (migrateEachNode), each copying its
-  // own local tables; with Keeper they run once, after ON CLUSTER made the tables everywhere,
-  // through the Distributed tables.
-  const { local, drop } = ddl(context)
-  const table = (definition: TableDefinition) =>
-    quoteIdentifier(context.cluster?.replicated ? definition.name : local(definition))
+  const { drop, copied: table } = ddl(context)
   const personColumns = 'project_id, person, quarter, agent_id, runs, delivered_runs, refreshed_at'
   return [
     ...createTable(PERSON_QUARTERS, context),
@@ -891,40 +912,30 @@ export function rollupCompressionMigrationStatements(context: MigrationContext):
 /**
  * Migration 11: pending_traces and its feed. The traces that already hold a waiting span are copied
  * in from spans (a superset is harmless: a trace whose spans all found their run costs one look), so
- * a child stored before the upgrade still finds its run when the run arrives after it. Without
- * Keeper these statements run on every node in turn, each copying its own spans (both tables are
- * sharded by trace); with Keeper the copy runs once, through the Distributed tables.
+ * a child stored before the upgrade still finds its run when the run arrives after it.
  */
 export function pendingTracesMigrationStatements(context: MigrationContext): string[] {
-  const { onCluster, local } = ddl(context)
-  const table = (definition: TableDefinition) =>
-    quoteIdentifier(context.cluster?.replicated ? definition.name : local(definition))
-  const pendingSelect = (from: string) =>
-    `SELECT project_id, trace_id, max(timestamp) AS last_pending_at FROM ${from} WHERE ${SPAN_AWAITS_RUN} GROUP BY project_id, trace_id`
-  return [
-    ...createTable(PENDING_TRACES, context),
-    `CREATE MATERIALIZED VIEW IF NOT EXISTS ${quoteIdentifier('pending_traces_from_spans')}${onCluster} ` +
-      `TO ${quoteIdentifier(local(PENDING_TRACES))} AS ${pendingSelect(quoteIdentifier(local(SPANS)))}`,
-    `INSERT INTO ${table(PENDING_TRACES)} (project_id, trace_id, last_pending_at) ${pendingSelect(table(SPANS))}`,
-  ]
+  return fedBySpansStatements(
+    context,
+    PENDING_TRACES,
+    'pending_traces_from_spans',
+    'project_id, trace_id, last_pending_at',
+    (from) =>
+      `SELECT project_id, trace_id, max(timestamp) AS last_pending_at FROM ${from} WHERE ${SPAN_AWAITS_RUN} GROUP BY project_id, trace_id`,
+  )
 }
 
 /**
  * Migration 12: run_spans and its feed, filled from the spans already stored (the rows that add to a
- * run; a retried span's copies are replaced as FINAL reads them). Without Keeper these statements run
- * on every node in turn, each copying its own spans; with Keeper the copy runs once, through the
- * Distributed tables.
+ * run; a retried span's copies are replaced as FINAL reads them).
  */
 export function runSpansMigrationStatements(context: MigrationContext): string[] {
-  const { onCluster, local } = ddl(context)
-  const table = (definition: TableDefinition) =>
-    quoteIdentifier(context.cluster?.replicated ? definition.name : local(definition))
   const columns = RUN_SPAN_COLUMNS.join(', ')
-  return [
-    ...createTable(RUN_SPANS, context),
-    `CREATE MATERIALIZED VIEW IF NOT EXISTS ${quoteIdentifier('run_spans_from_spans')}${onCluster} ` +
-      `TO ${quoteIdentifier(local(RUN_SPANS))} AS ` +
-      `SELECT ${columns} FROM ${quoteIdentifier(local(SPANS))} WHERE ${SPAN_ADDS_TO_RUN}`,
-    `INSERT INTO ${table(RUN_SPANS)} (${columns}) SELECT ${columns} FROM ${table(SPANS)} WHERE ${SPAN_ADDS_TO_RUN}`,
-  ]
+  return fedBySpansStatements(
+    context,
+    RUN_SPANS,
+    'run_spans_from_spans',
+    columns,
+    (from) => `SELECT ${columns} FROM ${from} WHERE ${SPAN_ADDS_TO_RUN}`,
+  )
 }
