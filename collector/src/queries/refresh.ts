@@ -24,7 +24,7 @@
  */
 import { randomUUID } from 'node:crypto'
 import { resolvePendingRuns } from '../ingest/run-resolver.js'
-import type { TableDefinition } from '../store/schema.js'
+import { columnLines, type TableDefinition } from '../store/schema.js'
 import { quoteIdentifier, type Store } from '../store/store.js'
 import { PERSON, personActivitySelect, personQuartersSelect } from './people.js'
 import {
@@ -190,10 +190,9 @@ const OUTCOME_CHANGED_RUNS = `${CHANGED_RUNS} AND source = 'outcomes'
 
 /** The column names of a table, in order, without the version column (it takes its default). */
 function columnsOf(table: TableDefinition): string[] {
-  return table.columns
-    .split('\n')
-    .map((line) => line.trim().split(/\s+/)[0] ?? '')
-    .filter((name) => name !== '' && name !== 'refreshed_at')
+  return columnLines(table)
+    .map((line) => line.name)
+    .filter((name) => name !== 'refreshed_at')
 }
 
 /** Recomputes the facts of changed runs (or all runs), then their rollup keys, and records the refresh. */

@@ -20,7 +20,14 @@
  * changed, not with history.
  */
 import { createTable, type MigrationContext } from '../store/migrations.js'
-import { RUN_ID_INDEX, RUN_ID_INDEX_DEFINITION, RUNS, SPANS, type TableDefinition } from '../store/schema.js'
+import {
+  columnLines,
+  RUN_ID_INDEX,
+  RUN_ID_INDEX_DEFINITION,
+  RUNS,
+  SPANS,
+  type TableDefinition,
+} from '../store/schema.js'
 import { quoteIdentifier } from '../store/store.js'
 import { durationBucketSql, durationBucketsOfArraySql } from './durations.js'
 import { personActivitySelect } from './people.js'
@@ -475,13 +482,7 @@ export const RUN_SPAN_COLUMNS = [
 
 /** The definition lines of `names` in `table`'s columns, in the order of `names`. */
 function columnDefinitions(table: TableDefinition, names: readonly string[]): string {
-  const lines = new Map(
-    table.columns
-      .split('\n')
-      .map((line) => line.trim().replace(/,$/, ''))
-      .filter(Boolean)
-      .map((line) => [line.split(' ', 1)[0]!, line]),
-  )
+  const lines = new Map(columnLines(table).map((line) => [line.name, line.definition]))
   return `\n    ${names
     .map((name) => {
       const line = lines.get(name)
@@ -888,9 +889,9 @@ export function smallBlocksMigrationStatements(context: MigrationContext): strin
 
 /** `MODIFY COLUMN name CODEC(…)` for each column of `table` that has a CODEC clause (type and default unchanged). */
 function modifyCodecClauses(table: TableDefinition): string[] {
-  return table.columns.split('\n').flatMap((line) => {
-    const column = /^\s*(\w+)\s.*\s(CODEC\(.*\)),?$/.exec(line)
-    return column ? [`MODIFY COLUMN ${column[1]} ${column[2]}`] : []
+  return columnLines(table).flatMap(({ name, definition }) => {
+    const codec = /\s(CODEC\(.*\))$/.exec(definition)
+    return codec ? [`MODIFY COLUMN ${name} ${codec[1]}`] : []
   })
 }
 

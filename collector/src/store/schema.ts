@@ -48,6 +48,21 @@ export interface TableDefinition {
   settings?: string
 }
 
+/** One line of a table's `columns`: the column's name and its whole definition, without the comma. */
+export interface ColumnLine {
+  name: string
+  definition: string
+}
+
+/** A table's columns, one per line of its `columns` text, in order: the one parser of that text. */
+export function columnLines(table: TableDefinition): ColumnLine[] {
+  return table.columns
+    .split('\n')
+    .map((line) => line.trim().replace(/,$/, ''))
+    .filter(Boolean)
+    .map((definition) => ({ name: definition.split(/\s/, 1)[0]!, definition }))
+}
+
 const ATTRIBUTE_MAP = 'Map(LowCardinality(String), String) CODEC(ZSTD(1))'
 
 /**
