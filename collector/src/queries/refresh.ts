@@ -60,16 +60,25 @@ export const RECOMMENDED_REFRESH_INTERVAL_MS = 1000
 /**
  * The least margin a refresh leaves for inserts still in flight on a cluster. A change is logged
  * when its insert runs and becomes visible when the insert commits; a refresh covers the changes
- * logged before its start minus a margin: the age of the oldest insert still running (plus a
- * second), and on a cluster at least this much, because the inserts of collectors writing through
- * other nodes do not show in this node's `system.processes`. The next refresh starts from there.
+ * logged before its start minus a margin: the age of the oldest insert still running (plus
+ * LOCAL_REFRESH_OVERLAP_MS), and on a cluster at least this much, because the inserts of
+ * collectors writing through other nodes do not show in this node's `system.processes`. The next
+ * refresh starts from there.
  * Covered changes are never missed; the rest are re-read by the next refresh (every refresh re-reads
  * about the margin's worth of changes, so a smaller margin is less work per refresh).
  */
 export const REFRESH_OVERLAP_MS = 5_000
 
-/** The margin on one node, where system.processes shows every insert in flight. */
-export const LOCAL_REFRESH_OVERLAP_MS = 1_000
+/**
+ * The margin on one node, where system.processes shows every insert in flight, beyond the age of
+ * the oldest one. An insert is listed there from before it logs its changes until after every part
+ * it writes is committed, and the list is read after the refresh's `now`: an insert that started
+ * before `now` is either in the list (and the margin reaches back past its start) or committed, so
+ * the refresh's reads, which come after, see its changes. What is left to cover is the rounding of
+ * `changed_at` to milliseconds. It was 1 s: at 25 late outcomes a second that re-read a second's
+ * changes in every refresh (collector/docs/metric-layer.md, "A smaller margin on one node").
+ */
+export const LOCAL_REFRESH_OVERLAP_MS = 100
 
 /** Whether the change log is spread over a cluster's shards (a Distributed table), per store. */
 const clustered = new WeakMap<Store, Promise<boolean>>()
@@ -95,7 +104,7 @@ async function coveredUntil(store: Store, now: Date): Promise<Date> {
     const [oldest] = await store.query<{ ms: number }>(
       "SELECT toUInt64(max(elapsed) * 1000) AS ms FROM system.processes WHERE query_kind = 'Insert'",
     )
-    running = (oldest?.ms ?? 0) + 1000
+    running = (oldest?.ms ?? 0) + LOCAL_REFRESH_OVERLAP_MS
   } catch {
     // A server that does not show its processes: the cluster's margin, which assumes nothing.
     running = REFRESH_OVERLAP_MS
