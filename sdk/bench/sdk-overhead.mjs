@@ -13,7 +13,9 @@
 //   OTLP        every exporter serialises to OTLP/protobuf (gzip) and posts it over loopback to a sink
 //               in the parent process: bare OpenTelemetry with the official OTLP/protobuf exporter,
 //               daa with its own exporter. This is the figure an agent really pays.
-// Each timed batch ends with a flush, so the export work a batch caused is inside its time.
+// Each timed batch ends with a flush, so the export work a batch caused is inside its time. The
+// targets are on wall time; CPU time of the whole process (every thread) is printed beside it, so
+// waiting (a flush of exports sent one after another) and working can be told apart.
 // Heap allocated per run is measured in GC-free windows.
 //
 // Run: npm run build -w @daa/sdk && node sdk/bench/sdk-overhead.mjs   (re-runs itself with the V8
@@ -220,12 +222,22 @@ new PerformanceObserver((list) => {
 
 const settle = () => new Promise((resolve) => setTimeout(resolve, 5))
 
+/**
+ * Wall time and CPU time per run of one batch. The CPU time is the whole process's (every thread:
+ * gzip runs on libuv's pool), so it counts work done in the background; the wall time also counts
+ * waiting, such as a flush that waits for exports sent one after another.
+ */
 async function timeBatch(variant) {
   const started = process.hrtime.bigint()
+  const cpuBefore = process.cpuUsage()
   for (let i = 0; i < RUNS_PER_TIMING_BATCH; i++) await variant.run()
   // The export work these runs caused (serialising, compressing, sending) belongs to their cost.
   await variant.flush()
-  return Number(process.hrtime.bigint() - started) / 1000 / RUNS_PER_TIMING_BATCH
+  const cpu = process.cpuUsage(cpuBefore)
+  return {
+    micros: Number(process.hrtime.bigint() - started) / 1000 / RUNS_PER_TIMING_BATCH,
+    cpuMicros: (cpu.user + cpu.system) / RUNS_PER_TIMING_BATCH,
+  }
 }
 
 /** Bytes allocated per run, from a window with no GC in it (else undefined: the sample is discarded). */
@@ -250,12 +262,14 @@ const median = (values) => {
 for (const variant of variants) await timeBatch(variant)
 await settle()
 
-const samples = new Map(variants.map((variant) => [variant.name, { micros: [], bytes: [] }]))
+const samples = new Map(variants.map((variant) => [variant.name, { micros: [], cpuMicros: [], bytes: [] }]))
 for (let round = 0; round < ROUNDS; round++) {
   // Rotate the order so no variant always runs first (or right after a GC-heavy one).
   const order = variants.map((_, index) => variants[(index + round) % variants.length])
   for (const variant of order) {
-    samples.get(variant.name).micros.push(await timeBatch(variant))
+    const { micros, cpuMicros } = await timeBatch(variant)
+    samples.get(variant.name).micros.push(micros)
+    samples.get(variant.name).cpuMicros.push(cpuMicros)
     await settle()
     samples.get(variant.name).bytes.push(await heapBatch(variant))
   }
@@ -267,17 +281,18 @@ await bareThroughDaaProcessorProvider.shutdown()
 
 const result = Object.fromEntries(
   variants.map((variant) => {
-    const { micros, bytes } = samples.get(variant.name)
-    return [variant.name, { micros: median(micros), bytes: median(bytes) }]
+    const { micros, cpuMicros, bytes } = samples.get(variant.name)
+    return [variant.name, { micros: median(micros), cpuMicros: median(cpuMicros), bytes: median(bytes) }]
   }),
 )
 const none = result.none.micros
 const rows = variants.map((variant) => {
-  const { micros, bytes } = result[variant.name]
+  const { micros, cpuMicros, bytes } = result[variant.name]
   return {
     variant: variant.name,
     'µs/run': micros.toFixed(2),
     'added µs/run': (micros - none).toFixed(2),
+    'CPU µs/run': cpuMicros.toFixed(2),
     'heap KiB/run': Number.isNaN(bytes) ? 'n/a' : (bytes / 1024).toFixed(1),
   }
 })
@@ -300,6 +315,9 @@ console.log(
   `daa / bare OTel via DaaSpanProcessor:    ${(result.daa.micros / result['otel+daaSP'].micros).toFixed(2)}×`,
 )
 console.log(`added by daa over bare OTel, per run:    ${daaOverOtel.toFixed(2)} µs  (target < 25 µs)`)
+console.log(
+  `CPU, every thread: daa / bare OTel         ${(result.daa.cpuMicros / result.otel.cpuMicros).toFixed(2)}×  (${(result.daa.cpuMicros - result.otel.cpuMicros).toFixed(2)} µs a run)`,
+)
 console.log(
   `added by daa over no instrumentation:    ${daaAdded.toFixed(2)} µs  (bare OTel alone adds ${otelAdded.toFixed(2)} µs)`,
 )
