@@ -185,6 +185,39 @@ describe('DaaSpanProcessor over HTTP', () => {
     await processor.shutdown()
   })
 
+  it('sends spans that keep arriving while a batch is in flight in full batches, not a few at a time', async () => {
+    const collector = await startCollector(() => [200])
+    const processor = new DaaSpanProcessor({
+      endpoint: collector.endpoint,
+      maxBatchSize: 10,
+      flushIntervalMs: 60_000,
+    })
+    // An agent ends a span now and then, between its model and tool calls, which let the event
+    // loop turn: each request comes back while more spans trickle in.
+    for (const span of makeSpans(100)) {
+      processor.onEnd(span)
+      await new Promise((resolve) => setTimeout(resolve, 1))
+    }
+    await processor.forceFlush()
+    expect(processor.stats()).toMatchObject({ queued: 0, exported: 100, dropped: 0, failed: 0 })
+    expect(collector.received).toHaveLength(10)
+    await processor.shutdown()
+  })
+
+  it('sends a partial batch left behind when the flush interval passes', async () => {
+    const collector = await startCollector(() => [200])
+    const processor = new DaaSpanProcessor({
+      endpoint: collector.endpoint,
+      maxBatchSize: 10,
+      flushIntervalMs: 50,
+    })
+    for (const span of makeSpans(13)) processor.onEnd(span)
+    // No flush() call: the full batch goes at once, the other three when the interval has passed.
+    while (processor.stats().exported < 13) await new Promise((resolve) => setTimeout(resolve, 10))
+    expect(collector.received).toHaveLength(2)
+    await processor.shutdown()
+  })
+
   it('drops and counts spans past the queue bound while the collector is slow, never blocking', async () => {
     const collector = await startCollector((_request, index) =>
       index === 0 ? [503, { 'retry-after': '1' }] : [200],

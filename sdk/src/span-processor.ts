@@ -47,7 +47,8 @@ const NO_STATS: TelemetryStats = Object.freeze({ queued: 0, exported: 0, dropped
  * - stamps `daa.run.id` on every span started inside a daa run, including spans other libraries
  *   (Vercel AI SDK, HTTP clients, …) create, so they count toward the run;
  * - batches finished spans into a bounded queue and exports them in the background, one request at
- *   a time, counting what it had to drop instead of growing without limit or blocking the agent.
+ *   a time, a full batch as soon as it fills and a partial one when the flush interval has passed,
+ *   counting what it had to drop instead of growing without limit or blocking the agent.
  *
  * Add it to your own provider (`new NodeTracerProvider({ spanProcessors: [new DaaSpanProcessor({ endpoint, apiKey })] })`),
  * or let `init()` build one.
@@ -61,6 +62,12 @@ export class DaaSpanProcessor implements SpanProcessor {
   #timer: NodeJS.Timeout | undefined
   #exportQueuedSoon = false
   #exporting: Promise<void> | undefined
+  /**
+   * Spans at the front of the queue that must go out now even in a partial batch: those queued when
+   * the flush timer fired, or when flush() or shutdown() was called. Other spans wait for a full
+   * batch, so spans that keep arriving while a batch is in flight do not go out a few at a time.
+   */
+  #owed = 0
   #shutdown = false
   /** Set once shutdown's deadline has passed: nothing more is sent. */
   #stopped = false
@@ -113,6 +120,14 @@ export class DaaSpanProcessor implements SpanProcessor {
     void this.#drain()
   }
 
+  /** Sends every span queued now (in partial batches if need be), then what fills a batch. */
+  async #drainOwed(): Promise<void> {
+    this.#owed = Math.max(this.#owed, this.#queue.length)
+    await this.#drain()
+    // A drain that was already ending when the spans became owed may have stopped short of them.
+    while (!this.#stopped && this.#owed > 0 && this.#queue.length > 0) await this.#drain()
+  }
+
   stats(): TelemetryStats {
     const { lastError, ...counts } = this.#stats
     const stats: TelemetryStats = { queued: this.#queue.length, ...counts }
@@ -147,18 +162,19 @@ export class DaaSpanProcessor implements SpanProcessor {
     if (this.#exporting) await Promise.race([this.#exporting, delay(SETTLE_AFTER_ABORT_MS)])
     this.#stats.dropped += this.#queue.length
     this.#queue = []
+    this.#owed = 0
   }
 
   #scheduleExport(delayMs: number): void {
     this.#timer = setTimeout(() => {
       this.#timer = undefined
-      void this.#drain()
+      void this.#drainOwed()
     }, delayMs)
     // Telemetry must not keep a finished agent process alive; shutdown() is the way to wait for it.
     this.#timer.unref()
   }
 
-  /** Exports batches until the queue is empty. Only one drain runs at a time. */
+  /** Exports full batches, and the owed spans, until neither is left. Only one drain runs at a time. */
   #drain(): Promise<void> {
     if (this.#exporting) return this.#exporting
     const exporting = this.#exportQueued().finally(() => {
@@ -170,12 +186,22 @@ export class DaaSpanProcessor implements SpanProcessor {
 
   async #exportQueued(): Promise<void> {
     try {
-      while (this.#queue.length > 0 && !this.#stopped) {
+      while (
+        !this.#stopped &&
+        this.#queue.length > 0 &&
+        (this.#owed > 0 || this.#queue.length >= this.#maxBatchSize)
+      ) {
         const batch = this.#queue.splice(0, this.#maxBatchSize)
+        this.#owed = Math.max(0, this.#owed - batch.length)
         this.#count(batch.length, await this.#exportBatch(batch))
       }
     } catch (error) {
       debugLog('span export loop failed', error)
+    }
+    // A partial batch left behind (spans that arrived while batches were in flight) goes out when
+    // the timer fires, as any other.
+    if (this.#queue.length > 0 && this.#timer === undefined && !this.#shutdown) {
+      this.#scheduleExport(this.#flushIntervalMs)
     }
   }
 
@@ -197,7 +223,7 @@ export class DaaSpanProcessor implements SpanProcessor {
       )
     })
     try {
-      await Promise.race([this.#drain(), deadline])
+      await Promise.race([this.#drainOwed(), deadline])
     } catch (error) {
       debugLog('flush failed', error)
     } finally {
