@@ -15,7 +15,7 @@
 //               daa with its own exporter. This is the figure an agent really pays.
 // Each timed batch ends with a flush, so the export work a batch caused is inside its time. The
 // targets are on wall time; CPU time of the whole process (every thread) is printed beside it, so
-// waiting (a flush of exports sent one after another) and working can be told apart.
+// waiting and working can be told apart.
 // Heap allocated per run is measured in GC-free windows.
 //
 // Run: npm run build -w @daa/sdk && node sdk/bench/sdk-overhead.mjs   (re-runs itself with the V8
@@ -231,7 +231,7 @@ const settle = () => new Promise((resolve) => setTimeout(resolve, 5))
 /**
  * Wall time and CPU time per run of one batch. The CPU time is the whole process's (every thread:
  * gzip runs on libuv's pool), so it counts work done in the background; the wall time also counts
- * waiting, such as a flush that waits for exports sent one after another.
+ * waiting, for the loopback sink's answers among others.
  */
 async function timeBatch(variant) {
   const started = process.hrtime.bigint()

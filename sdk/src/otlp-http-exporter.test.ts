@@ -16,9 +16,9 @@ interface ReceivedRequest {
   atMs: number
 }
 
-async function startCollector(
-  answer: (request: ReceivedRequest, index: number) => [number, Record<string, string>?],
-) {
+type Answer = [number, Record<string, string>?]
+
+async function startCollector(answer: (request: ReceivedRequest, index: number) => Answer | Promise<Answer>) {
   const received: ReceivedRequest[] = []
   const server: Server = createServer((req: IncomingMessage, res: ServerResponse) => {
     const chunks: Buffer[] = []
@@ -31,15 +31,23 @@ async function startCollector(
         atMs: Date.now(),
       }
       received.push(request)
-      const [status, headers] = answer(request, received.length - 1)
-      res.writeHead(status, { 'content-type': 'application/x-protobuf', ...headers })
-      res.end()
+      void Promise.resolve(answer(request, received.length - 1)).then(([status, headers]) => {
+        res.writeHead(status, { 'content-type': 'application/x-protobuf', ...headers })
+        res.end()
+      })
     })
   })
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
   const { port } = server.address() as AddressInfo
   servers.push(server)
   return { endpoint: `http://127.0.0.1:${port}`, received }
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
+
+/** Waits, as a user watching `stats()` or the collector would, until the condition holds. */
+async function until(condition: () => boolean): Promise<void> {
+  while (!condition()) await sleep(5)
 }
 
 const servers: Server[] = []
@@ -196,11 +204,35 @@ describe('DaaSpanProcessor over HTTP', () => {
     // loop turn: each request comes back while more spans trickle in.
     for (const span of makeSpans(100)) {
       processor.onEnd(span)
-      await new Promise((resolve) => setTimeout(resolve, 1))
+      await sleep(1)
     }
     await processor.forceFlush()
     expect(processor.stats()).toMatchObject({ queued: 0, exported: 100, dropped: 0, failed: 0 })
     expect(collector.received).toHaveLength(10)
+    await processor.shutdown()
+  })
+
+  it('sends spans queued while the flush timer was draining, without a flush() call', async () => {
+    // The collector holds its first answer: the timer fires while that batch is in flight.
+    let release = () => {}
+    const held = new Promise<Answer>((resolve) => {
+      release = () => resolve([200])
+    })
+    const collector = await startCollector((_request, index) => (index === 0 ? held : [200]))
+    const processor = new DaaSpanProcessor({
+      endpoint: collector.endpoint,
+      maxBatchSize: 10,
+      flushIntervalMs: 30,
+    })
+    const spans = makeSpans(45)
+    for (const span of spans.slice(0, 25)) processor.onEnd(span)
+    await until(() => collector.received.length > 0)
+    // The timer fires (owing the 15 queued) while the first batch waits; then 20 more arrive at once.
+    await sleep(60)
+    for (const span of spans.slice(25)) processor.onEnd(span)
+    release()
+    await until(() => processor.stats().exported === 45)
+    expect(processor.stats()).toMatchObject({ queued: 0, exported: 45, dropped: 0, failed: 0 })
     await processor.shutdown()
   })
 
@@ -213,7 +245,7 @@ describe('DaaSpanProcessor over HTTP', () => {
     })
     for (const span of makeSpans(13)) processor.onEnd(span)
     // No flush() call: the full batch goes at once, the other three when the interval has passed.
-    while (processor.stats().exported < 13) await new Promise((resolve) => setTimeout(resolve, 10))
+    await until(() => processor.stats().exported === 13)
     expect(collector.received).toHaveLength(2)
     await processor.shutdown()
   })
@@ -231,7 +263,7 @@ describe('DaaSpanProcessor over HTTP', () => {
     const spans = makeSpans(12)
     for (const span of spans.slice(0, 5)) processor.onEnd(span)
     // Once the first batch has reached the collector it waits out the Retry-After; the queue has room for 5 more.
-    while (collector.received.length === 0) await new Promise((resolve) => setTimeout(resolve, 5))
+    await until(() => collector.received.length > 0)
     // onEnd is synchronous: the agent's thread never waits on delivery; what does not fit is dropped and counted.
     for (const span of spans.slice(5)) processor.onEnd(span)
     expect(processor.stats()).toMatchObject({ queued: 5, dropped: 2 })

@@ -104,15 +104,16 @@ export class DaaSpanProcessor implements SpanProcessor {
       return
     }
     this.#queue.push(span)
-    if (this.#queue.length >= this.#maxBatchSize) {
+    // Every queued span has a timer pending, which owes it when it fires: a span that does not end
+    // up in a full batch still goes out within the flush interval.
+    if (this.#timer === undefined) this.#scheduleExport(this.#flushIntervalMs)
+    if (this.#queue.length >= this.#maxBatchSize && !this.#exportQueuedSoon) {
       // A full batch goes out right after the current job, not inside the agent's span.end(), and
       // not after a timer either: a busy agent may not yield to timers for a while, and spans held
       // that long survive into the old generation, which makes every GC slower.
-      if (!this.#exportQueuedSoon) {
-        this.#exportQueuedSoon = true
-        queueMicrotask(this.#exportFullBatches)
-      }
-    } else if (this.#timer === undefined) this.#scheduleExport(this.#flushIntervalMs)
+      this.#exportQueuedSoon = true
+      queueMicrotask(this.#exportFullBatches)
+    }
   }
 
   readonly #exportFullBatches = (): void => {
@@ -197,11 +198,6 @@ export class DaaSpanProcessor implements SpanProcessor {
       }
     } catch (error) {
       debugLog('span export loop failed', error)
-    }
-    // A partial batch left behind (spans that arrived while batches were in flight) goes out when
-    // the timer fires, as any other.
-    if (this.#queue.length > 0 && this.#timer === undefined && !this.#shutdown) {
-      this.#scheduleExport(this.#flushIntervalMs)
     }
   }
 
