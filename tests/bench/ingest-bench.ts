@@ -34,6 +34,17 @@ const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3)
 const BATCH_SPANS = Number(process.env.BENCH_DIRECT_BATCH ?? 20_000)
 const WARM_UP_REQUESTS = 20
 /**
+ * BENCH_QUERY_LOG=1: the server keeps its query and part logs (which cost it some CPU, so the
+ * figures are not the published ones), and each collector round prints what ClickHouse spent on
+ * each kind of statement the collector sent (inserts with their views, the run resolver, the metric
+ * refresh…) and on merges, per million spans: where ClickHouse's CPU goes when a collector feeds it.
+ */
+const QUERY_LOG = process.env.BENCH_QUERY_LOG === '1'
+const QUERY_LOG_CONFIG = `<clickhouse>
+  <query_log><database>system</database><table>query_log</table><flush_interval_milliseconds>1000</flush_interval_milliseconds></query_log>
+  <part_log><database>system</database><table>part_log</table><flush_interval_milliseconds>1000</flush_interval_milliseconds></part_log>
+</clickhouse>`
+/**
  * BENCH_COMPARE_CLI: the cli.js of another build (say, main's), measured in the same rounds as this
  * one, so a change is compared with what it replaces under the same load on a shared machine.
  */
@@ -260,6 +271,7 @@ async function throughCollector(
   const generatorDelay = monitorEventLoopDelay({ resolution: 10 })
   generatorDelay.enable()
   const started = performance.now()
+  const startedAt = Date.now()
   if (options.pace) {
     const spansPerRequest = totals.spans / bodies.length
     const interval = (1000 * spansPerRequest) / options.pace
@@ -303,6 +315,7 @@ async function throughCollector(
   const inserts = metric('daa_insert_duration_seconds_count')
   const insertMs = (metric('daa_insert_duration_seconds_sum') / inserts) * 1000
   await collector.stop()
+  const statements = QUERY_LOG ? await clickhouseWork(setup, database, startedAt, totals.spans) : []
   const [stored] = await setup.query<{ n: number }>('SELECT count() AS n FROM spans FINAL')
   await setup.command(`DROP DATABASE ${database}`)
   await setup.close()
@@ -326,7 +339,46 @@ async function throughCollector(
     retries,
     generatorDelayP99: generatorDelay.percentile(99) / 1e6,
     generatorDelayMax: generatorDelay.max / 1e6,
+    statements,
   }
+}
+
+function statementLines(title: string, statements: Awaited<ReturnType<typeof clickhouseWork>>): string[] {
+  return [
+    `  ${title} (query and part logs), per million spans:`,
+    ...statements.map(
+      (statement) =>
+        `    ${statement.perMillion.toFixed(2).padStart(7)} ${statement.kind.startsWith('merges') ? 'wall' : 'CPU '} s  ${String(statement.n).padStart(5)}x  ${statement.kind}`,
+    ),
+  ]
+}
+
+/**
+ * BENCH_QUERY_LOG: ClickHouse's CPU seconds per million spans by kind of statement (an insert
+ * counts its views), and the merges' wall seconds, in the database of one round since `since`.
+ */
+async function clickhouseWork(store: Store, database: string, since: number, spans: number) {
+  await store.command('SYSTEM FLUSH LOGS')
+  const rows = await store.query<{ kind: string; n: number; cpu: number }>(
+    `SELECT * FROM (SELECT
+       if(query_kind = 'Insert', extract(query, '^\\s*INSERT INTO\\s+(\\S+)'), substring(normalizeQuery(query), 1, 60)) AS kind,
+       count() AS n,
+       sum(ProfileEvents['UserTimeMicroseconds'] + ProfileEvents['SystemTimeMicroseconds']) / 1e6 AS cpu
+     FROM system.query_log
+     WHERE type = 'QueryFinish' AND current_database = {database:String}
+       AND query_start_time_microseconds >= fromUnixTimestamp64Milli({since:Int64})
+     GROUP BY kind
+     UNION ALL
+     SELECT concat('merges of ', table) AS kind, count() AS n, sum(duration_ms) / 1e3 AS cpu
+     FROM system.part_log
+     WHERE event_type = 'MergeParts' AND database = {database:String}
+       AND event_time_microseconds >= fromUnixTimestamp64Milli({since:Int64})
+     GROUP BY kind)
+     ORDER BY kind LIKE 'merges%', cpu DESC`,
+    { database, since },
+  )
+  const perMillion = 1e6 / spans
+  return rows.map((row) => ({ kind: row.kind, n: Number(row.n), perMillion: Number(row.cpu) * perMillion }))
 }
 
 interface RowBatch {
@@ -394,9 +446,10 @@ async function freshDatabase(clickhouseUrl: string, name: string) {
 
 /** Baseline: the same rows straight into ClickHouse in the collector's format, encoded in the timed window. */
 async function directJson(clickhouse: { url: string; pid: number }, rows: ReturnType<typeof rowBatches>) {
-  const { store, drop } = await freshDatabase(clickhouse.url, 'direct')
+  const { store, database, drop } = await freshDatabase(clickhouse.url, 'direct')
   const cpuBefore = { clickhouse: cpuSeconds(clickhouse.pid), encoder: ownCpuSeconds() }
   const started = performance.now()
+  const startedAt = Date.now()
   await insertAll(rows.batches, (b) => Promise.all(TABLES.map((table) => store.insert(table, b[table]))))
   const seconds = (performance.now() - started) / 1000
   const perMillion = 1e6 / rows.totals.spans
@@ -404,6 +457,7 @@ async function directJson(clickhouse: { url: string; pid: number }, rows: Return
     rate: rows.totals.spans / seconds,
     clickhouseCpu: (cpuSeconds(clickhouse.pid) - cpuBefore.clickhouse) * perMillion,
     encoderCpu: (ownCpuSeconds() - cpuBefore.encoder) * perMillion,
+    statements: QUERY_LOG ? await clickhouseWork(store, database, startedAt, rows.totals.spans) : [],
   }
   await drop()
   return result
@@ -480,7 +534,7 @@ async function main() {
   const rows = rowBatches(bodies)
   const warmUpBodies = makeTraceRequests(WARM_UP_REQUESTS, SPANS_PER_REQUEST, 2)
   const warmUp = { bodies: warmUpBodies, totals: rowBatches(warmUpBodies).totals }
-  const clickhouse = await startClickHouseServer()
+  const clickhouse = await startClickHouseServer(QUERY_LOG ? { configXml: QUERY_LOG_CONFIG } : {})
   try {
     const native = await encodeNative(clickhouse.url, rows.batches)
     const jsonRounds: Array<Awaited<ReturnType<typeof directJson>>> = []
@@ -551,6 +605,15 @@ async function main() {
       `  ack latency p50 / p99 at half the maximum (${(rate / 2).toFixed(0)} spans/s, open loop) ${paced.p50.toFixed(1)} ms / ${paced.p99.toFixed(1)} ms   (target p99 < 250 ms)`,
       `    the load generator's own event-loop delay meanwhile, p99 / max      ${paced.generatorDelayP99.toFixed(1)} ms / ${paced.generatorDelayMax.toFixed(1)} ms`,
       `  collector batches / mean insert time                                 ${typical.inserts} batches, ${typical.insertMs.toFixed(0)} ms each`,
+      ...(QUERY_LOG
+        ? [
+            ...statementLines("ClickHouse's work for the collector in the round above", typical.statements),
+            ...statementLines(
+              "ClickHouse's work for the direct JSON insert, same round",
+              jsonRounds[collector.indexOf(typical)]!.statements,
+            ),
+          ]
+        : []),
       `  requests refused with 429/503 and retried (all rounds, paced run)  ${cell(collector.reduce((sum, c) => sum + c.retries, 0))}, ${paced.retries}`,
       `  collector RSS idle / peak                                            ${idleRss.toFixed(0)} MB / ${peakRss.toFixed(0)} MB   (target: peak < 300 MB)`,
     ]
