@@ -114,7 +114,7 @@ export const SETTINGS: Record<keyof CollectorConfig, SettingDoc> = {
   maxBatchSpans: { env: 'DAA_MAX_BATCH_SPANS', help: 'spans per ClickHouse insert' },
   maxBufferMb: {
     env: 'DAA_MAX_BUFFER_MB',
-    help: 'MiB of encoded rows waiting for ClickHouse in memory before 429 (shared resource attributes count once)',
+    help: 'MiB of encoded rows waiting for ClickHouse in memory; past it a request waits up to 2 s for room, then gets 429 (shared resource attributes count once)',
   },
   ingestWorkers: {
     env: 'DAA_INGEST_WORKERS',

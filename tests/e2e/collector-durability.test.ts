@@ -124,7 +124,8 @@ describe('collector durability', () => {
 
   it('answers 429 with Retry-After instead of buffering without bound', async () => {
     const clickhouse = await clickhouseOn((await pickFreePorts(1))[0]!)
-    const target = await startTestCollector(clickhouse.url, { maxBufferMb: 0.001, flushIntervalMs: 1500 })
+    // The first request's rows stay in memory far longer than a request waits for room (2 s).
+    const target = await startTestCollector(clickhouse.url, { maxBufferMb: 0.001, flushIntervalMs: 60_000 })
     cleanups.push(() => target.close())
     const first = sendRun(target, 'first-in')
     // The second request comes once the first one's rows wait in memory.
@@ -135,5 +136,21 @@ describe('collector durability', () => {
     expect((await first).status).toBe(200)
     await target.collector.settle()
     expect(await runsOf(clickhouse.url, target.config.clickhouseDatabase, 'first-in')).toBe(1)
+    expect(await runsOf(clickhouse.url, target.config.clickhouseDatabase, 'pushed-back')).toBe(0)
+  })
+
+  it('lets a request that finds the buffer full wait for room rather than refusing it', async () => {
+    const clickhouse = await clickhouseOn((await pickFreePorts(1))[0]!)
+    // The first request's rows go to ClickHouse after 500 ms, well within the second one's wait.
+    const target = await startTestCollector(clickhouse.url, { maxBufferMb: 0.001, flushIntervalMs: 500 })
+    cleanups.push(() => target.close())
+    const first = sendRun(target, 'first-in')
+    await eventually(async () => expect(await metricValue(target, 'daa_buffered_bytes')).toBeGreaterThan(0))
+    const second = await sendRun(target, 'waited-for-room')
+    expect(second.status).toBe(200)
+    expect((await first).status).toBe(200)
+    await target.collector.settle()
+    expect(await runsOf(clickhouse.url, target.config.clickhouseDatabase, 'first-in')).toBe(1)
+    expect(await runsOf(clickhouse.url, target.config.clickhouseDatabase, 'waited-for-room')).toBe(1)
   })
 })

@@ -2,7 +2,7 @@ import { ApiKeyResolver } from '../auth/api-keys.js'
 import { ExportRejectedError } from '../otlp/errors.js'
 import { type ExportOutcome, exportOutcomeOf, type OtlpEncoding } from '../otlp/export-response.js'
 import type { IngestMetrics } from './ingest-metrics.js'
-import type { IngestPipeline } from './ingest-pipeline.js'
+import type { Admission, IngestPipeline } from './ingest-pipeline.js'
 import type { EncodedBatch, PreparedRequest, PrepareRequest } from './prepare-request.js'
 import type { WalRecord } from './write-ahead-log.js'
 
@@ -100,15 +100,18 @@ export async function acceptExport(
   readBody: () => Promise<Uint8Array> | Uint8Array,
 ): Promise<ExportOutcome & { acceptedSpans: number }> {
   const { metrics } = dependencies
-  // The slot is held while the request waits for a worker too: it bounds the bodies and rows in
-  // flight, however many requests arrive.
+  const arrivedAt = Date.now()
+  // The slot is held while the request waits for a worker, and for room in the buffer, too: it
+  // bounds the bodies and rows in flight, however many requests arrive.
   const release = await dependencies.decodes.acquire()
   let prepared: PreparedRequest
   let durable: Promise<void>
+  let admitted: Admission | undefined
   try {
     const read = await readBody()
-    // Refused here, a request under backpressure costs no decoding.
-    dependencies.pipeline.admit(read.byteLength)
+    // Waits here for room, and is refused here when none comes: a request under backpressure
+    // costs no decoding.
+    admitted = await dependencies.pipeline.admit(read.byteLength, arrivedAt)
     const ingestedAt = Date.now()
     // A worker takes the body and hands it back: `body` is the one the log gets.
     const { prepared: result, body } = await dependencies.prepare({
@@ -124,6 +127,7 @@ export async function acceptExport(
     durable = dependencies.pipeline.accept(record, prepared.rows)
   } finally {
     // The rows are encoded and buffered (counted by the pipeline's own bound): the next may decode.
+    admitted?.()
     release()
   }
   await durable

@@ -24,10 +24,17 @@ export interface IngestPipelineOptions {
   /** Batch writes to ClickHouse running at once. Default 2. */
   maxConcurrentInserts?: number
   /**
-   * New requests get 429 while this many bytes of encoded rows wait for ClickHouse in memory
-   * (a resource's attributes count once, however many spans share them). Default 32 MiB.
+   * New requests wait (see admissionWaitMs), then get 429, while this many bytes of encoded rows
+   * wait for ClickHouse in memory (a resource's attributes count once, however many spans share
+   * them). Default 32 MiB.
    */
   maxBufferedBytes?: number
+  /**
+   * How long a request whose rows do not fit in the buffer waits for room before it is refused
+   * (429, retry after 2 s), counted from when it arrived. Default 2000 ms: no longer than the
+   * refusal would ask the sender to wait anyway.
+   */
+  admissionWaitMs?: number
   /** New requests get 503 once the write-ahead log holds this many bytes (ClickHouse away for long). Default 1 GiB. */
   maxLogBytes?: number
   /** How often the log is offered to ClickHouse while ClickHouse is behind. Default 2000 ms. */
@@ -119,6 +126,9 @@ export interface LogStatus {
  */
 const ENCODED_BYTES_PER_BODY_BYTE = 2
 
+/** Releases the buffer room an admitted request reserved (see IngestPipeline.admit). */
+export type Admission = () => void
+
 function overloaded(): ExportRejectedError {
   return new ExportRejectedError('overloaded', 'The collector is busy writing; retry shortly.', {
     retryAfterSeconds: 2,
@@ -153,6 +163,10 @@ export class IngestPipeline {
   private timer: NodeJS.Timeout | undefined
   private readonly replayTimer: NodeJS.Timeout
   private inFlightBytes = 0
+  /** Requests admitted whose rows are not buffered yet (see admit). */
+  private reservedBytes = 0
+  private readonly roomWaiters = new Set<() => void>()
+  private readonly admissionWaitMs: number
   private readonly writes = new Set<Promise<void>>()
   /** Segments being inserted straight from memory; replay leaves them alone. */
   private readonly inserting = new Set<string>()
@@ -174,6 +188,7 @@ export class IngestPipeline {
     this.maxBatchSpans = Math.max(1, options.maxBatchSpans ?? 20_000)
     this.maxConcurrentInserts = Math.max(1, options.maxConcurrentInserts ?? 2)
     this.maxBufferedBytes = Math.max(1, options.maxBufferedBytes ?? 32 * 1024 * 1024)
+    this.admissionWaitMs = Math.max(0, options.admissionWaitMs ?? 2000)
     this.maxLogBytes = Math.max(1, options.maxLogBytes ?? 1024 * 1024 * 1024)
     this.maxInsertBytes = Math.max(1, options.maxInsertBytes ?? 16 * 1024 * 1024)
     this.deadLetterDir = options.deadLetterDir ?? '.daa/dead-letter'
@@ -198,17 +213,54 @@ export class IngestPipeline {
   }
 
   /**
-   * Refuses a request body, before it is decoded, when its rows would not fit in the buffer: under
-   * backpressure a refused request then costs no decode, map or encode (which a sender's retry
-   * repeats). The estimate is ENCODED_BYTES_PER_BODY_BYTE × the body's size; `accept` still checks
-   * the exact encoded size.
+   * Lets a request body on to be decoded once its rows fit in the buffer, waiting for room until
+   * `admissionWaitMs` after the request arrived, and refuses it (overloaded) after that: under
+   * backpressure a request waits for the batch ahead of it to be written, instead of being refused
+   * and sent again, and a refused one costs no decode, map or encode. The estimate is
+   * ENCODED_BYTES_PER_BODY_BYTE × the body's size, reserved until the returned release is called
+   * (once the rows are buffered, or the request failed); `accept` still checks the exact size.
    */
-  admit(bodyBytes: number): void {
-    if (this.closed || this.log.size >= this.maxLogBytes) return // accept() says why, with its own hint
-    const buffered = this.current.bytes + this.inFlightBytes
-    if (buffered > 0 && buffered + bodyBytes * ENCODED_BYTES_PER_BODY_BYTE > this.maxBufferedBytes) {
-      throw overloaded()
+  async admit(bodyBytes: number, arrivedAt = Date.now()): Promise<Admission> {
+    const bytes = bodyBytes * ENCODED_BYTES_PER_BODY_BYTE
+    const deadline = arrivedAt + this.admissionWaitMs
+    while (!this.fits(bytes)) {
+      const left = deadline - Date.now()
+      if (left <= 0) throw overloaded()
+      await new Promise<void>((resolve) => {
+        const wake = () => {
+          clearTimeout(timer)
+          resolve()
+        }
+        const timer = setTimeout(() => {
+          this.roomWaiters.delete(wake)
+          resolve()
+        }, left)
+        this.roomWaiters.add(wake)
+      })
     }
+    // Reserved until the request's rows are buffered (or it fails): requests admitted together
+    // do not all count on the same room.
+    this.reservedBytes += bytes
+    let released = false
+    return () => {
+      if (released) return
+      released = true
+      this.reservedBytes -= bytes
+      this.wakeRoomWaiters()
+    }
+  }
+
+  private fits(bytes: number): boolean {
+    if (this.closed || this.log.size >= this.maxLogBytes) return true // accept() says why, with its own hint
+    const taken = this.current.bytes + this.inFlightBytes + this.reservedBytes
+    return taken === 0 || taken + bytes <= this.maxBufferedBytes
+  }
+
+  /** Room may have been made: every waiting request checks again, in the order they came. */
+  private wakeRoomWaiters(): void {
+    const waiters = [...this.roomWaiters]
+    this.roomWaiters.clear()
+    for (const wake of waiters) wake()
   }
 
   /**
@@ -267,6 +319,8 @@ export class IngestPipeline {
    */
   async shutdown(deadlineMs = 10_000): Promise<void> {
     this.closed = true
+    // Requests waiting for room go on to accept(), which refuses them as the collector stops.
+    this.wakeRoomWaiters()
     clearInterval(this.replayTimer)
     this.flush()
     let timer: NodeJS.Timeout | undefined
@@ -296,6 +350,7 @@ export class IngestPipeline {
       this.writes.delete(write)
       if (this.current.spans.count >= this.maxBatchSpans) this.flush()
       this.updateGauges()
+      this.wakeRoomWaiters()
     })
     this.writes.add(write)
   }
