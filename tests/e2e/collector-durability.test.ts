@@ -137,6 +137,9 @@ describe('collector durability', () => {
     await target.collector.settle()
     expect(await runsOf(clickhouse.url, target.config.clickhouseDatabase, 'first-in')).toBe(1)
     expect(await runsOf(clickhouse.url, target.config.clickhouseDatabase, 'pushed-back')).toBe(0)
+    // Ops see the wait that ended in the refusal.
+    expect(await metricValue(target, 'daa_admission_waits_total{result="refused"}')).toBe(1)
+    expect(await metricValue(target, 'daa_admission_wait_seconds_total')).toBeGreaterThan(1)
   })
 
   it('lets a request that finds the buffer full wait for room rather than refusing it', async () => {
@@ -152,5 +155,6 @@ describe('collector durability', () => {
     await target.collector.settle()
     expect(await runsOf(clickhouse.url, target.config.clickhouseDatabase, 'first-in')).toBe(1)
     expect(await runsOf(clickhouse.url, target.config.clickhouseDatabase, 'waited-for-room')).toBe(1)
+    expect(await metricValue(target, 'daa_admission_waits_total{result="admitted"}')).toBe(1)
   })
 })

@@ -43,6 +43,17 @@ export function createIngestMetrics() {
       buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
       registers: [registry],
     }),
+    admissionWaits: new Counter({
+      name: 'daa_admission_waits_total',
+      help: 'Requests that found the buffer full and waited for room, by how the wait ended (admitted or refused with 429)',
+      labelNames: ['result'] as const,
+      registers: [registry],
+    }),
+    admissionWaitSeconds: new Counter({
+      name: 'daa_admission_wait_seconds_total',
+      help: 'Time requests spent waiting for room in the buffer',
+      registers: [registry],
+    }),
     bufferedBytes: new Gauge({
       name: 'daa_buffered_bytes',
       help: 'Request bytes buffered or being inserted, not yet durable',

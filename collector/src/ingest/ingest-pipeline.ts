@@ -223,9 +223,15 @@ export class IngestPipeline {
   async admit(bodyBytes: number, arrivedAt = Date.now()): Promise<Admission> {
     const bytes = bodyBytes * ENCODED_BYTES_PER_BODY_BYTE
     const deadline = arrivedAt + this.admissionWaitMs
+    const waitedFrom = Date.now()
+    let waited = false
     while (!this.fits(bytes)) {
       const left = deadline - Date.now()
-      if (left <= 0) throw overloaded()
+      if (left <= 0) {
+        this.countWait(waitedFrom, 'refused')
+        throw overloaded()
+      }
+      waited = true
       await new Promise<void>((resolve) => {
         const wake = () => {
           clearTimeout(timer)
@@ -238,6 +244,7 @@ export class IngestPipeline {
         this.roomWaiters.add(wake)
       })
     }
+    if (waited) this.countWait(waitedFrom, 'admitted')
     // Reserved until the request's rows are buffered (or it fails): requests admitted together
     // do not all count on the same room.
     this.reservedBytes += bytes
@@ -248,6 +255,11 @@ export class IngestPipeline {
       this.reservedBytes -= bytes
       this.wakeRoomWaiters()
     }
+  }
+
+  private countWait(since: number, result: 'admitted' | 'refused'): void {
+    this.metrics.admissionWaits.inc({ result })
+    this.metrics.admissionWaitSeconds.inc((Date.now() - since) / 1000)
   }
 
   private fits(bytes: number): boolean {
