@@ -122,39 +122,45 @@ describe('collector durability', () => {
     await eventually(async () => expect(await runsOf(second.url, database, 'json-before-restart')).toBe(1))
   })
 
-  it('answers 429 with Retry-After instead of buffering without bound', async () => {
+  /**
+   * A collector whose buffer holds about one request, with a first run's rows waiting in it for
+   * `flushIntervalMs` (the first request's answer is still to come).
+   */
+  async function bufferHoldingOneRun(flushIntervalMs: number) {
     const clickhouse = await clickhouseOn((await pickFreePorts(1))[0]!)
-    // The first request's rows stay in memory far longer than a request waits for room (2 s).
-    const target = await startTestCollector(clickhouse.url, { maxBufferMb: 0.001, flushIntervalMs: 60_000 })
+    const target = await startTestCollector(clickhouse.url, { maxBufferMb: 0.001, flushIntervalMs })
     cleanups.push(() => target.close())
     const first = sendRun(target, 'first-in')
     // The second request comes once the first one's rows wait in memory.
     await eventually(async () => expect(await metricValue(target, 'daa_buffered_bytes')).toBeGreaterThan(0))
+    const runs = (agent: string) => runsOf(clickhouse.url, target.config.clickhouseDatabase, agent)
+    return { target, first, runs }
+  }
+
+  it('answers 429 with Retry-After instead of buffering without bound', async () => {
+    // The first request's rows stay in memory far longer than a request waits for room (2 s).
+    const { target, first, runs } = await bufferHoldingOneRun(60_000)
     const second = await sendRun(target, 'pushed-back')
     expect(second.status).toBe(429)
     expect(Number(second.headers.get('retry-after'))).toBeGreaterThan(0)
     expect((await first).status).toBe(200)
     await target.collector.settle()
-    expect(await runsOf(clickhouse.url, target.config.clickhouseDatabase, 'first-in')).toBe(1)
-    expect(await runsOf(clickhouse.url, target.config.clickhouseDatabase, 'pushed-back')).toBe(0)
+    expect(await runs('first-in')).toBe(1)
+    expect(await runs('pushed-back')).toBe(0)
     // Ops see the wait that ended in the refusal.
     expect(await metricValue(target, 'daa_admission_waits_total{result="refused"}')).toBe(1)
     expect(await metricValue(target, 'daa_admission_wait_seconds_total')).toBeGreaterThan(1)
   })
 
   it('lets a request that finds the buffer full wait for room rather than refusing it', async () => {
-    const clickhouse = await clickhouseOn((await pickFreePorts(1))[0]!)
     // The first request's rows go to ClickHouse after 500 ms, well within the second one's wait.
-    const target = await startTestCollector(clickhouse.url, { maxBufferMb: 0.001, flushIntervalMs: 500 })
-    cleanups.push(() => target.close())
-    const first = sendRun(target, 'first-in')
-    await eventually(async () => expect(await metricValue(target, 'daa_buffered_bytes')).toBeGreaterThan(0))
+    const { target, first, runs } = await bufferHoldingOneRun(500)
     const second = await sendRun(target, 'waited-for-room')
     expect(second.status).toBe(200)
     expect((await first).status).toBe(200)
-    await target.collector.settle()
-    expect(await runsOf(clickhouse.url, target.config.clickhouseDatabase, 'first-in')).toBe(1)
-    expect(await runsOf(clickhouse.url, target.config.clickhouseDatabase, 'waited-for-room')).toBe(1)
+    // Both show up in ClickHouse on their own, as the collector writes its batches.
+    await eventually(async () => expect(await runs('first-in')).toBe(1))
+    await eventually(async () => expect(await runs('waited-for-room')).toBe(1))
     expect(await metricValue(target, 'daa_admission_waits_total{result="admitted"}')).toBe(1)
   })
 })

@@ -264,12 +264,18 @@ export class IngestPipeline {
 
   private fits(bytes: number): boolean {
     if (this.closed || this.log.size >= this.maxLogBytes) return true // accept() says why, with its own hint
-    const taken = this.current.bytes + this.inFlightBytes + this.reservedBytes
+    return this.hasRoom(bytes, this.reservedBytes)
+  }
+
+  /** Whether `bytes` more fit beside the buffered, in-flight and `reserved` bytes (anything fits an empty buffer). */
+  private hasRoom(bytes: number, reserved: number): boolean {
+    const taken = this.current.bytes + this.inFlightBytes + reserved
     return taken === 0 || taken + bytes <= this.maxBufferedBytes
   }
 
   /** Room may have been made: every waiting request checks again, in the order they came. */
   private wakeRoomWaiters(): void {
+    if (this.roomWaiters.size === 0) return
     const waiters = [...this.roomWaiters]
     this.roomWaiters.clear()
     for (const wake of waiters) wake()
@@ -293,9 +299,10 @@ export class IngestPipeline {
     }
     if (isEmpty(encoded)) return
     // Backpressure instead of growing: the sender retries later, and nothing acknowledged is at risk.
-    // What counts is what stays in memory (encoded rows), not the request's size on the wire.
-    const buffered = this.current.bytes + this.inFlightBytes
-    if (buffered > 0 && buffered + encoded.bytes > this.maxBufferedBytes) throw overloaded()
+    // What counts is what stays in memory (encoded rows), not the request's size on the wire. The
+    // reservations are left out: this request still holds its own (admit), which would count its
+    // rows twice.
+    if (!this.hasRoom(encoded.bytes, 0)) throw overloaded()
     // The log append and the buffering happen in the same tick, so a sealed segment and the batch
     // cut with it always hold the same requests.
     const durable = this.log.append(record)
