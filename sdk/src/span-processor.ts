@@ -122,11 +122,9 @@ export class DaaSpanProcessor implements SpanProcessor {
   }
 
   /** Sends every span queued now (in partial batches if need be), then what fills a batch. */
-  async #drainOwed(): Promise<void> {
+  #drainOwed(): Promise<void> {
     this.#owed = Math.max(this.#owed, this.#queue.length)
-    await this.#drain()
-    // A drain that was already ending when the spans became owed may have stopped short of them.
-    while (!this.#stopped && this.#owed > 0 && this.#queue.length > 0) await this.#drain()
+    return this.#drain()
   }
 
   stats(): TelemetryStats {
@@ -175,29 +173,36 @@ export class DaaSpanProcessor implements SpanProcessor {
     this.#timer.unref()
   }
 
-  /** Exports full batches, and the owed spans, until neither is left. Only one drain runs at a time. */
+  /**
+   * Exports full batches, and the owed spans, until neither is left. Only one drain runs at a time:
+   * while one runs, the spans owed or queued meanwhile are its to send, and it checks for them
+   * after each batch.
+   */
   #drain(): Promise<void> {
-    if (this.#exporting) return this.#exporting
-    const exporting = this.#exportQueued().finally(() => {
-      if (this.#exporting === exporting) this.#exporting = undefined
-    })
-    this.#exporting = exporting
-    return exporting
+    if (!this.#exporting && this.#hasBatchToSend()) this.#exporting = this.#exportQueued()
+    return this.#exporting ?? Promise.resolve()
+  }
+
+  #hasBatchToSend(): boolean {
+    return (
+      !this.#stopped && this.#queue.length > 0 && (this.#owed > 0 || this.#queue.length >= this.#maxBatchSize)
+    )
   }
 
   async #exportQueued(): Promise<void> {
     try {
-      while (
-        !this.#stopped &&
-        this.#queue.length > 0 &&
-        (this.#owed > 0 || this.#queue.length >= this.#maxBatchSize)
-      ) {
+      do {
         const batch = this.#queue.splice(0, this.#maxBatchSize)
         this.#owed = Math.max(0, this.#owed - batch.length)
         this.#count(batch.length, await this.#exportBatch(batch))
-      }
+      } while (this.#hasBatchToSend())
     } catch (error) {
       debugLog('span export loop failed', error)
+    } finally {
+      // In the same turn as the last check: spans owed after it start a new drain, never wait on
+      // one that is ending. (#exportBatch returns a promise and never throws, so the loop always
+      // yields at its first await, after #drain has stored it.)
+      this.#exporting = undefined
     }
   }
 
