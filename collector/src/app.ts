@@ -177,7 +177,7 @@ export async function createCollector(options: CollectorOptions): Promise<Collec
     c.set('projectId', await authenticate(keys, c.req.header('authorization')))
     await next()
   })
-  registerMetricsRoutes(app, { store, queryLimits: options.queryLimits })
+  registerMetricsRoutes(app, { store, queryLimits: options.queryLimits, onError })
 
   registerDashboardRoute(app, options.dashboardDir ? { pageDir: options.dashboardDir } : {})
   const rollupInterval = options.rollupIntervalMs ?? RECOMMENDED_REFRESH_INTERVAL_MS

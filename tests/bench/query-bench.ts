@@ -368,7 +368,17 @@ async function loadAndRebuild(store: Awaited<ReturnType<typeof createServerStore
 /** The browser globals measurePage reads inside the page (a type only: nothing of Node's scope reaches the page). */
 type PageGlobals = {
   document: { body: { dataset: Record<string, string | undefined> } }
-  performance: { now(): number; getEntriesByType(type: string): { name: string; responseEnd: number }[] }
+  performance: { now(): number; getEntriesByType(type: string): ResourceEntry[] }
+}
+
+/** The fields of a browser's PerformanceResourceTiming that measurePage reads. */
+type ResourceEntry = {
+  name: string
+  startTime: number
+  requestStart: number
+  responseStart: number
+  responseEnd: number
+  serverTiming: { name: string; duration: number }[]
 }
 
 /**
@@ -394,6 +404,10 @@ async function measurePage(clickhouseUrl: string): Promise<void> {
   try {
     const ready: number[] = []
     const answered: number[] = []
+    const sent: number[] = []
+    const queued: number[] = []
+    const handler: number[] = []
+    const slowest: number[] = []
     // The first opening is a warm-up (the browser caches the page's own script and styles).
     for (let i = 0; i <= ROLLUP_REPEATS; i++) {
       const page = await browser.newPage({ viewport: { width: 1440, height: 900 } })
@@ -411,17 +425,38 @@ async function measurePage(clickhouseUrl: string): Promise<void> {
         const answers = performance
           .getEntriesByType('resource')
           .filter((entry) => entry.name.includes('/api/'))
-        return { ready: performance.now(), answered: Math.max(...answers.map((entry) => entry.responseEnd)) }
+          .map(({ startTime, requestStart, responseStart, responseEnd, serverTiming }) => ({
+            startTime,
+            requestStart,
+            responseStart,
+            responseEnd,
+            query: serverTiming.find((timing) => timing.name === 'query')?.duration ?? 0,
+          }))
+        return { ready: performance.now(), answers }
       })
       if (i > 0) {
         ready.push(times.ready)
-        answered.push(times.answered)
+        answered.push(Math.max(...times.answers.map((entry) => entry.responseEnd)))
+        sent.push(Math.min(...times.answers.map((entry) => entry.startTime)))
+        // requestStart - startTime: waiting for one of the browser's connections to the origin.
+        queued.push(Math.max(...times.answers.map((entry) => entry.requestStart - entry.startTime)))
+        // The collector's time on a request beyond its query's own (Server-Timing): reading the
+        // key, the parameters, the freshness, writing the JSON.
+        handler.push(
+          Math.max(...times.answers.map((entry) => entry.responseStart - entry.requestStart - entry.query)),
+        )
+        slowest.push(Math.max(...times.answers.map((entry) => entry.query)))
       }
       await page.close()
     }
     console.log(
       `the page in chromium, every panel drawn (median of ${ready.length}): ${format(median(ready))} ms ` +
         `after it was opened; its last API answer at ${format(median(answered))} ms`,
+    )
+    console.log(
+      `  its first API request sent at ${format(median(sent))} ms; the longest wait for a connection ` +
+        `${format(median(queued))} ms; the slowest query ${format(median(slowest))} ms (Server-Timing); ` +
+        `the collector's most time on a request beyond its query ${format(median(handler))} ms`,
     )
   } finally {
     await browser.close()

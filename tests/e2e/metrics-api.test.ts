@@ -53,6 +53,12 @@ describe('metrics API on a running collector', () => {
     expect(rows[0]).toMatchObject({ day: today, daa: 2, working_agents: 3 })
   })
 
+  it("says in Server-Timing how long the query itself took, as the body's elapsed_ms does", async () => {
+    const response = await getMetric('daa', target.apiKey)
+    const body = (await response.json()) as { elapsed_ms: number }
+    expect(response.headers.get('server-timing')).toBe(`query;dur=${body.elapsed_ms};desc="daa"`)
+  })
+
   it("shows another project's key nothing of this project", async () => {
     const rows = (
       (await (await getMetric('daa', otherProjectKey)).json()) as { rows: Array<Record<string, unknown>> }
@@ -69,5 +75,82 @@ describe('metrics API on a running collector', () => {
     const response = await getMetric('daa', target.apiKey, `from=${today}&to=${today}&format=csv`)
     expect(response.headers.get('content-type')).toContain('text/csv')
     expect((await response.text()).split('\n')[0]).toContain('daa')
+  })
+
+  describe('several queries in one POST', () => {
+    function postQueries(body: unknown, key: string | null = target.apiKey) {
+      return fetch(`${target.collector.url}/api/v1/metrics`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', ...(key ? { authorization: `Bearer ${key}` } : {}) },
+        body: typeof body === 'string' ? body : JSON.stringify(body),
+      })
+    }
+    type Line = {
+      index: number
+      name: string
+      result?: { rows: unknown[] }
+      status?: number
+      error?: { code: string; message: string }
+    }
+    const range = () => ({ from: today, to: today, tz: 'UTC', agent: '' })
+
+    it('answers each query with a line of what its GET answers', async () => {
+      const response = await postQueries({
+        queries: [
+          { name: 'daa', params: range() },
+          { name: 'agent-leaderboard', params: range() },
+        ],
+      })
+      expect(response.status).toBe(200)
+      expect(response.headers.get('content-type')).toContain('application/x-ndjson')
+      const lines = (await response.text())
+        .trimEnd()
+        .split('\n')
+        .map((line) => JSON.parse(line) as Line)
+      expect(lines.map((line) => line.index).sort()).toEqual([0, 1])
+      for (const line of lines) {
+        const get = (await (await getMetric(line.name, target.apiKey)).json()) as { rows: unknown[] }
+        expect(line.result?.rows).toEqual(get.rows)
+      }
+      const leaderboard = lines.find((line) => line.name === 'agent-leaderboard')!
+      expect(leaderboard.result?.rows).toHaveLength(3)
+    })
+
+    it('gives a bad query its own error line and still answers the good ones beside it', async () => {
+      const response = await postQueries({
+        queries: [
+          { name: 'no-such-query', params: range() },
+          { name: 'daa', params: { ...range(), from: 'yesterday' } },
+          { name: 'daa', params: range() },
+        ],
+      })
+      expect(response.status).toBe(200)
+      const lines = (await response.text())
+        .trimEnd()
+        .split('\n')
+        .map((line) => JSON.parse(line) as Line)
+        .sort((a, b) => a.index - b.index)
+      expect(lines[0]).toMatchObject({ status: 404, error: { code: 'unknown_query' } })
+      expect(lines[1]).toMatchObject({ status: 400, error: { code: 'invalid_parameters' } })
+      expect(lines[1]!.error!.message).toContain('from')
+      expect(lines[2]!.result!.rows).toEqual([expect.objectContaining({ day: today, daa: 2 })])
+    })
+
+    it('refuses a body it cannot read with a 400 that says why', async () => {
+      const notJson = await postQueries('daa,value')
+      expect(notJson.status).toBe(400)
+      expect(((await notJson.json()) as Line).error!.message).toContain('must be JSON')
+      const none = await postQueries({ queries: [] })
+      expect(none.status).toBe(400)
+      expect(((await none.json()) as Line).error!.message).toContain('1 to 32 queries')
+      const tooMany = await postQueries({
+        queries: Array.from({ length: 33 }, () => ({ name: 'daa', params: range() })),
+      })
+      expect(tooMany.status).toBe(400)
+    })
+
+    it('refuses a request without a valid key', async () => {
+      expect((await postQueries({ queries: [{ name: 'daa', params: range() }] }, null)).status).toBe(401)
+    })
   })
 })

@@ -27,7 +27,8 @@ const RPC_CODE_OF_STATUS: Partial<Record<number, number>> = {
   503: 14, // UNAVAILABLE
 }
 
-interface Classified {
+/** What an error answers: its status, code and message (the body's `error`). */
+export interface Classified {
   status: ContentfulStatusCode
   code: string
   message: string
@@ -65,14 +66,11 @@ function classify(error: unknown): Classified {
 }
 
 /**
- * Every error becomes a response here, and only here. OTLP routes answer with a google.rpc.Status
- * in the sender's encoding (as the specification asks); other routes answer `{ error: { code, message } }`.
+ * An error's status, code and message; an error nobody expected (a bug, not ClickHouse being away
+ * or a query over its limits) is also passed to `onUnexpected`, to be logged. Used where a response
+ * has already begun (POST /api/v1/metrics writes each query's error as a line of its answer).
  */
-export function errorResponse(
-  error: unknown,
-  c: Context<CollectorEnv>,
-  onUnexpected: (error: unknown) => void,
-) {
+export function describeError(error: unknown, onUnexpected: (error: unknown) => void): Classified {
   const classified = classify(error)
   if (
     classified.status >= 500 &&
@@ -81,6 +79,19 @@ export function errorResponse(
   ) {
     onUnexpected(error)
   }
+  return classified
+}
+
+/**
+ * Every error becomes a response here, and only here. OTLP routes answer with a google.rpc.Status
+ * in the sender's encoding (as the specification asks); other routes answer `{ error: { code, message } }`.
+ */
+export function errorResponse(
+  error: unknown,
+  c: Context<CollectorEnv>,
+  onUnexpected: (error: unknown) => void,
+) {
+  const classified = describeError(error, onUnexpected)
   const headers: Record<string, string> = {}
   if (classified.retryAfterSeconds !== undefined)
     headers['retry-after'] = String(classified.retryAfterSeconds)

@@ -2,12 +2,23 @@
  * The metrics API over the saved queries:
  *   GET /api/v1/metrics                 the saved queries, their parameters and columns
  *   GET /api/v1/metrics/:name?from=&to=&tz=&agent=&format=json|csv
+ *   POST /api/v1/metrics                several saved queries in one request, answered as NDJSON,
+ *                                       one line per query as soon as it is done
  * The project is the one the auth middleware put in `c.get('projectId')`; no parameter can change it.
  */
 import type { Context, Hono } from 'hono'
+import { bodyLimit } from 'hono/body-limit'
+import { stream } from 'hono/streaming'
+import { z } from 'zod'
+import { describeError } from '../http/error-response.js'
 import type { Store } from '../store/store.js'
 import { toCsv } from './result-formats.js'
-import { type QueryLimits, runSavedQuery, SavedQueryRequestError } from './run-saved-query.js'
+import {
+  type QueryLimits,
+  runSavedQuery,
+  SavedQueryRequestError,
+  type SavedQueryResult,
+} from './run-saved-query.js'
 import { STANDARD_PARAMS, savedQueries } from './saved-queries.js'
 
 export type MetricsEnv = { Variables: { projectId: string } }
@@ -16,6 +27,11 @@ export interface MetricsRoutesOptions {
   store: Store
   /** Time and memory limits per query. Default DEFAULT_QUERY_LIMITS (30 s, 4 GiB). */
   queryLimits?: QueryLimits
+  /**
+   * Called with an error nobody expected in a query of POST /api/v1/metrics, whose answer has
+   * begun and so cannot reach the app's error handler. Default: written to stderr.
+   */
+  onError?: (error: unknown) => void
 }
 
 /** Describes every saved query (for API clients, dashboards generators and `daa queries`). */
@@ -42,11 +58,38 @@ function errorBody(code: string, message: string) {
   return { error: { code, message } }
 }
 
+/** Most saved queries one POST may run (the page sends about a dozen). */
+export const MAX_QUERIES_PER_REQUEST = 32
+/** Largest body of that POST: 32 queries with their parameters fit many times over. */
+const MAX_BATCH_BODY_BYTES = 64 * 1024
+
+/** The body of POST /api/v1/metrics: each query by name, with the parameters its GET would take. */
+const QueryBatch = z.strictObject({
+  queries: z
+    .array(
+      z.strictObject({
+        name: z.string().min(1).max(128),
+        params: z.record(z.string(), z.string()).default({}),
+      }),
+    )
+    .min(1)
+    .max(MAX_QUERIES_PER_REQUEST),
+})
+
+/**
+ * One line of POST /api/v1/metrics's answer: the query at `index` of the request, with the result
+ * its GET would give, or the error body its GET would give and that GET's status.
+ */
+export type QueryBatchLine =
+  | { index: number; name: string; result: SavedQueryResult }
+  | { index: number; name: string; status: number; error: { code: string; message: string } }
+
 export function registerMetricsRoutes<E extends MetricsEnv>(
   app: Hono<E>,
   options: MetricsRoutesOptions,
 ): void {
   const { store } = options
+  const onUnexpected = options.onError ?? ((error: unknown) => console.error(error))
 
   app.get('/api/v1/metrics', (c) =>
     c.json({ queries: describeSavedQueries(), standard_params: STANDARD_PARAMS.slice(1) }),
@@ -65,6 +108,9 @@ export function registerMetricsRoutes<E extends MetricsEnv>(
       const result = await runSavedQuery(store, projectId, c.req.param('name') ?? '', params, {
         limits: options.queryLimits,
       })
+      // The query's own time, so a browser's developer tools (and the Resource Timing API) can tell
+      // it apart from the time a request waited for a connection or spent in transit.
+      c.header('Server-Timing', `query;dur=${result.elapsed_ms};desc="${result.query}"`)
       if (format === 'csv') {
         return c.body(toCsv(result), 200, {
           'Content-Type': 'text/csv; charset=utf-8',
@@ -81,5 +127,65 @@ export function registerMetricsRoutes<E extends MetricsEnv>(
       }
       throw error
     }
+  })
+
+  // A browser opens at most six connections to one origin over HTTP/1.1, so a dashboard of a
+  // dozen GETs waits for its first six answers before it can send the rest. One POST runs them all
+  // at once and streams each answer as it is ready, so each panel is drawn as early as it can be.
+  const limitBody = bodyLimit({
+    maxSize: MAX_BATCH_BODY_BYTES,
+    onError: (c) =>
+      c.json(errorBody('body_too_large', `The body is larger than ${MAX_BATCH_BODY_BYTES / 1024} KiB.`), 413),
+  })
+  app.post('/api/v1/metrics', limitBody, async (c: Context<E>) => {
+    const projectId = c.get('projectId')
+    let body: unknown
+    try {
+      body = await c.req.json()
+    } catch {
+      return c.json(
+        errorBody('invalid_body', 'The body must be JSON: {"queries": [{"name", "params"}]}.'),
+        400,
+      )
+    }
+    const parsed = QueryBatch.safeParse(body)
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0]!
+      const where = issue.path.length > 0 ? `${issue.path.join('.')}: ` : ''
+      return c.json(
+        errorBody(
+          'invalid_body',
+          `Invalid body: ${where}${issue.message}. Expected {"queries": [{"name", "params"}]}, 1 to ${MAX_QUERIES_PER_REQUEST} queries.`,
+        ),
+        400,
+      )
+    }
+    c.header('Content-Type', 'application/x-ndjson; charset=utf-8')
+    c.header('Cache-Control', 'no-store')
+    return stream(c, async (out) => {
+      // Every query starts now; each line is written when its query ends, whatever the order. One
+      // query's error is its own line and never stops the others.
+      let writing = Promise.resolve()
+      const write = (line: QueryBatchLine) => {
+        writing = writing.then(() => out.write(`${JSON.stringify(line)}\n`)).then(() => undefined)
+        return writing
+      }
+      await Promise.all(
+        parsed.data.queries.map(async ({ name, params }, index): Promise<void> => {
+          try {
+            const result = await runSavedQuery(store, projectId, name, params, {
+              limits: options.queryLimits,
+            })
+            await write({ index, name, result })
+          } catch (error) {
+            // The status line went out with the first answer, so each error is its own line, with
+            // the status and body its GET would have had.
+            const { status, code, message } = describeError(error, onUnexpected)
+            await write({ index, name, status, ...errorBody(code, message) })
+          }
+        }),
+      )
+      await writing
+    })
   })
 }

@@ -149,10 +149,15 @@ function metricUrl(query: string, state: ViewState, agent: string, format: 'json
   return `/api/v1/metrics/${encodeURIComponent(query)}?${params}`
 }
 
-async function api<T>(url: string, accept = 'application/json'): Promise<T> {
+async function send(url: string, init: { accept: string; body?: string }): Promise<Response> {
   const key = storedKey()
   if (!key) throw new UnauthorizedError('No API key')
-  const response = await fetch(url, { headers: { authorization: `Bearer ${key}`, accept } })
+  const headers: Record<string, string> = { authorization: `Bearer ${key}`, accept: init.accept }
+  if (init.body !== undefined) headers['content-type'] = 'application/json'
+  const response = await fetch(url, {
+    headers,
+    ...(init.body === undefined ? {} : { method: 'POST', body: init.body }),
+  })
   if (response.status === 401) throw new UnauthorizedError((await response.text()) || 'The key was refused')
   if (!response.ok) {
     let message = `${response.status} ${response.statusText}`
@@ -161,7 +166,72 @@ async function api<T>(url: string, accept = 'application/json'): Promise<T> {
     } catch {}
     throw new Error(message)
   }
+  return response
+}
+
+async function api<T>(url: string, accept = 'application/json'): Promise<T> {
+  const response = await send(url, { accept })
   return (accept === 'text/csv' ? response.text() : response.json()) as Promise<T>
+}
+
+/** One line of POST /api/v1/metrics's answer (collector/src/queries/metrics-routes.ts). */
+type QueryLine = { index: number; result?: ApiResult; error?: { message: string } }
+
+/**
+ * Runs the saved queries in one request (POST /api/v1/metrics) and settles each one's promise as
+ * its line of the answer arrives. A browser sends at most six requests at once to one origin, so a
+ * GET per panel would keep the last panels waiting for the first ones' answers.
+ */
+function runQueries(queries: { query: string; agent: string }[]): Promise<ApiResult>[] {
+  const settlers = queries.map(() => {
+    let resolve!: (result: ApiResult) => void
+    let reject!: (error: Error) => void
+    const promise = new Promise<ApiResult>((ok, fail) => {
+      resolve = ok
+      reject = fail
+    })
+    return { promise, resolve, reject, done: false }
+  })
+  const settle = (index: number, line: QueryLine) => {
+    const settler = settlers[index]
+    if (!settler || settler.done) return
+    settler.done = true
+    if (line.result) settler.resolve(line.result)
+    else settler.reject(new Error(line.error?.message ?? 'No answer'))
+  }
+  const body = JSON.stringify({
+    queries: queries.map(({ query, agent }) => ({
+      name: query,
+      params: { from: state.from, to: state.to, tz: state.tz, agent },
+    })),
+  })
+  const read = async () => {
+    const response = await send('/api/v1/metrics', { accept: 'application/x-ndjson', body })
+    const reader = response.body!.pipeThrough(new TextDecoderStream()).getReader()
+    let pending = ''
+    for (;;) {
+      const { value, done } = await reader.read()
+      if (done) break
+      pending += value
+      const lines = pending.split('\n')
+      pending = lines.pop()!
+      for (const text of lines) {
+        if (!text) continue
+        const line = JSON.parse(text) as QueryLine
+        settle(line.index, line)
+      }
+    }
+    for (const [index, settler] of settlers.entries())
+      if (!settler.done) settle(index, { index, error: { message: 'The answer ended early' } })
+  }
+  read().catch((error: Error) => {
+    for (const settler of settlers) {
+      if (settler.done) continue
+      settler.done = true
+      settler.reject(error)
+    }
+  })
+  return settlers.map((settler) => settler.promise)
 }
 
 // --- rendering -------------------------------------------------------------------------------
@@ -180,7 +250,6 @@ function element<K extends keyof HTMLElementTagNameMap>(
 let state = readState()
 let refreshTimer: number | undefined
 let generation = 0
-let knownQueries = new Set<string>()
 
 function applyTheme(): void {
   const dark =
@@ -572,15 +641,18 @@ async function load(): Promise<void> {
   ensureStats()
   ensurePanels()
   for (const section of $('panels').children) section.setAttribute('aria-busy', 'true')
-  const answers = new Map<string, Promise<ApiResult>>()
-  const answer = (query: string) => {
-    let pending = answers.get(query)
-    if (!pending) {
-      pending = api<ApiResult>(metricUrl(query, state, agentFor(query)))
-      answers.set(query, pending)
-    }
-    return pending
-  }
+  // Every query the view needs, each once, in one request.
+  const wanted = [
+    ...new Set([
+      ...PANELS.map((spec) => spec.query),
+      ...STATS.map((stat) => stat.query),
+      'agent-leaderboard',
+      ...(state.agent ? [RECENT_RUNS.query] : []),
+    ]),
+  ]
+  const promises = runQueries(wanted.map((query) => ({ query, agent: agentFor(query) })))
+  const answers = new Map(wanted.map((query, index) => [query, promises[index]!]))
+  const answer = (query: string) => answers.get(query)!
   const errors: string[] = []
   let refused: unknown
   const settle = <T>(pending: Promise<T>, use: (value: T | undefined, error?: string) => void) =>
@@ -594,12 +666,6 @@ async function load(): Promise<void> {
         if (current()) use(undefined, (error as Error).message)
       },
     )
-  const listing =
-    knownQueries.size > 0
-      ? Promise.resolve()
-      : api<{ queries: { name: string }[] }>('/api/v1/metrics').then((body) => {
-          knownQueries = new Set(body.queries.map((query) => query.name))
-        })
   const work: Promise<void>[] = [
     ...PANELS.map((spec) => settle(answer(spec.query), (result, error) => fillPanel(spec, result, error))),
     ...[...new Set(STATS.map((stat) => stat.query))].map((query) =>
@@ -608,11 +674,7 @@ async function load(): Promise<void> {
     settle(
       Promise.all([
         answer('agent-leaderboard'),
-        listing.then(() =>
-          state.agent && knownQueries.has(RECENT_RUNS.query)
-            ? api<ApiResult>(metricUrl(RECENT_RUNS.query, state, state.agent))
-            : undefined,
-        ),
+        state.agent ? answer(RECENT_RUNS.query) : Promise.resolve(undefined),
       ]),
       (both) => {
         fillAgents(both?.[0].rows ?? [])
