@@ -372,14 +372,7 @@ type PageGlobals = {
 }
 
 /** The fields of a browser's PerformanceResourceTiming that measurePage reads. */
-type ResourceEntry = {
-  name: string
-  startTime: number
-  requestStart: number
-  responseStart: number
-  responseEnd: number
-  serverTiming: { name: string; duration: number }[]
-}
+type ResourceEntry = { name: string; startTime: number; requestStart: number; responseEnd: number }
 
 /**
  * What a user of the built-in page waits for: a collector serving the bench's database over HTTP
@@ -406,8 +399,7 @@ async function measurePage(clickhouseUrl: string): Promise<void> {
     const answered: number[] = []
     const sent: number[] = []
     const queued: number[] = []
-    const handler: number[] = []
-    const slowest: number[] = []
+    const requests: number[] = []
     // The first opening is a warm-up (the browser caches the page's own script and styles).
     for (let i = 0; i <= ROLLUP_REPEATS; i++) {
       const page = await browser.newPage({ viewport: { width: 1440, height: 900 } })
@@ -425,12 +417,10 @@ async function measurePage(clickhouseUrl: string): Promise<void> {
         const answers = performance
           .getEntriesByType('resource')
           .filter((entry) => entry.name.includes('/api/'))
-          .map(({ startTime, requestStart, responseStart, responseEnd, serverTiming }) => ({
+          .map(({ startTime, requestStart, responseEnd }) => ({
             startTime,
             requestStart,
-            responseStart,
             responseEnd,
-            query: serverTiming.find((timing) => timing.name === 'query')?.duration ?? 0,
           }))
         return { ready: performance.now(), answers }
       })
@@ -440,12 +430,7 @@ async function measurePage(clickhouseUrl: string): Promise<void> {
         sent.push(Math.min(...times.answers.map((entry) => entry.startTime)))
         // requestStart - startTime: waiting for one of the browser's connections to the origin.
         queued.push(Math.max(...times.answers.map((entry) => entry.requestStart - entry.startTime)))
-        // The collector's time on a request beyond its query's own (Server-Timing): reading the
-        // key, the parameters, the freshness, writing the JSON.
-        handler.push(
-          Math.max(...times.answers.map((entry) => entry.responseStart - entry.requestStart - entry.query)),
-        )
-        slowest.push(Math.max(...times.answers.map((entry) => entry.query)))
+        requests.push(times.answers.length)
       }
       await page.close()
     }
@@ -454,9 +439,8 @@ async function measurePage(clickhouseUrl: string): Promise<void> {
         `after it was opened; its last API answer at ${format(median(answered))} ms`,
     )
     console.log(
-      `  its first API request sent at ${format(median(sent))} ms; the longest wait for a connection ` +
-        `${format(median(queued))} ms; the slowest query ${format(median(slowest))} ms (Server-Timing); ` +
-        `the collector's most time on a request beyond its query ${format(median(handler))} ms`,
+      `  its first API request sent at ${format(median(sent))} ms, ${median(requests)} API request(s), ` +
+        `the longest wait for a connection ${format(median(queued))} ms`,
     )
   } finally {
     await browser.close()
