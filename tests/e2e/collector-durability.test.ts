@@ -150,6 +150,7 @@ describe('collector durability', () => {
     // Ops see the wait that ended in the refusal.
     expect(await metricValue(target, 'daa_admission_waits_total{result="refused"}')).toBe(1)
     expect(await metricValue(target, 'daa_admission_wait_seconds_total')).toBeGreaterThan(1)
+    expect(await metricValue(target, 'daa_admission_waiting')).toBe(0)
   })
 
   it('lets a request that finds the buffer full wait for room rather than refusing it', async () => {
@@ -162,5 +163,25 @@ describe('collector durability', () => {
     await eventually(async () => expect(await runs('first-in')).toBe(1))
     await eventually(async () => expect(await runs('waited-for-room')).toBe(1))
     expect(await metricValue(target, 'daa_admission_waits_total{result="admitted"}')).toBe(1)
+    expect(await metricValue(target, 'daa_admission_waiting')).toBe(0)
+  })
+
+  it('answers a request waiting for room with 503 when the collector stops, and stores what it acknowledged', async () => {
+    // The first request's rows would wait a minute in memory; the second waits for room behind them.
+    const { target, first, runs } = await bufferHoldingOneRun(60_000)
+    const second = sendRun(target, 'waiting-at-shutdown')
+    await eventually(async () => expect(await metricValue(target, 'daa_admission_waiting')).toBe(1))
+    expect((await first).status).toBe(200)
+    const stopped = target.collector.close()
+    // The waiting request is told to come back (to another collector, or this one restarted),
+    // not left to its 2 s wait and a 429, and not taken by a collector that is stopping.
+    const answer = await second
+    expect(answer.status).toBe(503)
+    expect(Number(answer.headers.get('retry-after'))).toBeGreaterThan(0)
+    expect(await answer.text()).toContain('shutting down')
+    await stopped
+    // What was acknowledged reached ClickHouse on the way out; the refused request did not.
+    expect(await runs('first-in')).toBe(1)
+    expect(await runs('waiting-at-shutdown')).toBe(0)
   })
 })

@@ -288,4 +288,66 @@ describe('fuzzing the metrics API', () => {
       { numRuns: RUNS },
     )
   })
+
+  it('answers any POST of several queries without a 5xx, and a good query beside bad ones still gets its rows', async () => {
+    const params = fc.dictionary(
+      fc.oneof(fc.constantFrom('from', 'to', 'tz', 'agent', 'project'), fc.string({ maxLength: 10 })),
+      fc.oneof(dateLike, fc.string({ maxLength: 80 })),
+      { maxKeys: 6 },
+    )
+    const good = { name: 'daa', params: { from: '2026-01-01', to: '2026-01-31', tz: 'UTC' } }
+    await fc.assert(
+      fc.asyncProperty(
+        fc.oneof(
+          // Anything at all as the body.
+          fc.oneof(fc.json(), fc.string({ maxLength: 200 })).map((body) => ({ body, good: -1 })),
+          // A batch with one good query somewhere among bad ones.
+          fc
+            .tuple(
+              fc.array(
+                fc.record({
+                  name: fc.oneof(fc.constantFrom(...names), fc.string({ maxLength: 40 })),
+                  params,
+                }),
+                {
+                  maxLength: 8,
+                },
+              ),
+              fc.nat(),
+            )
+            .map(([queries, at]) => {
+              const index = at % (queries.length + 1)
+              queries.splice(index, 0, good)
+              return { body: JSON.stringify({ queries }), good: index }
+            }),
+        ),
+        async ({ body, good: goodIndex }) => {
+          const response = await collector.app.request('/api/v1/metrics', {
+            method: 'POST',
+            headers: { authorization: `Bearer ${apiKey}`, 'content-type': 'application/json' },
+            body,
+          })
+          count(response.status)
+          expect(ALLOWED_API).toContain(response.status)
+          const text = await response.text()
+          if (response.status !== 200) {
+            expect((JSON.parse(text) as { error: { message: string } }).error.message.length).toBeGreaterThan(
+              0,
+            )
+            return
+          }
+          const lines = text
+            .trimEnd()
+            .split('\n')
+            .map(
+              (line) => JSON.parse(line) as { index: number; status?: number; result?: { rows: unknown[] } },
+            )
+          for (const line of lines) if (line.status !== undefined) expect(ALLOWED_API).toContain(line.status)
+          if (goodIndex >= 0)
+            expect(lines.find((line) => line.index === goodIndex)?.result?.rows).toHaveLength(31)
+        },
+      ),
+      { numRuns: RUNS },
+    )
+  })
 })

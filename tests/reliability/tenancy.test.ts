@@ -75,9 +75,12 @@ describe("project A's key against project B's data", () => {
     try {
       // Admin routes (registered only with an admin credential) take no project key: checked below.
       const probe = await createCollector({ store, walDir, rollupIntervalMs: 0 })
-      const routes = probe.app.routes.filter((route) => route.method === 'GET').map((route) => route.path)
+      const routes = (method: string) =>
+        probe.app.routes.filter((route) => route.method === method).map((route) => route.path)
       await probe.shutdown()
-      for (const route of routes) expect(Object.keys(GET_ROUTES)).toContain(route)
+      for (const route of routes('GET')) expect(Object.keys(GET_ROUTES)).toContain(route)
+      // The other reads: several saved queries in one POST (checked below), and OTLP, which writes.
+      for (const route of routes('POST')) expect(['/api/v1/metrics', '/v1/traces']).toContain(route)
     } finally {
       rmSync(walDir, { recursive: true, force: true })
     }
@@ -92,6 +95,22 @@ describe("project A's key against project B's data", () => {
         expectNothingOfB(await response.text())
       }
     }
+    // Every saved query in one POST, as the page asks for them.
+    const batch = await fetch(`${target.collector.url}/api/v1/metrics`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${keyA}`, 'content-type': 'application/json' },
+      body: JSON.stringify({
+        queries: describeSavedQueries().map((query) => ({
+          name: query.name,
+          params: Object.fromEntries(new URLSearchParams(range)),
+        })),
+      }),
+    })
+    expect(batch.status).toBe(200)
+    const lines = (await batch.text()).trimEnd().split('\n')
+    expect(lines).toHaveLength(describeSavedQueries().length)
+    for (const line of lines) expect(JSON.parse(line)).toHaveProperty('result')
+    expectNothingOfB(lines.join('\n'))
     // A project key opens no admin route (they take the collector's admin credential).
     for (const [method, path] of [
       ['GET', '/admin/v1/keys'],
@@ -126,6 +145,18 @@ describe("project A's key against project B's data", () => {
     const response = await asA(`/api/v1/metrics/daa?${range}&project=${B}`)
     expect(response.status).toBe(400)
     expectNothingOfB(JSON.stringify((await response.json()) as object).replace(`"${B}"`, ''))
+    // Nor inside a POST's parameters: that query's line is the GET's 400.
+    const batch = await fetch(`${target.collector.url}/api/v1/metrics`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${keyA}`, 'content-type': 'application/json' },
+      body: JSON.stringify({
+        queries: [{ name: 'daa', params: { ...Object.fromEntries(new URLSearchParams(range)), project: B } }],
+      }),
+    })
+    const line = JSON.parse(await batch.text()) as { status: number; error: { message: string } }
+    expect(line.status).toBe(400)
+    expect(line.error.message).toContain('the project comes from the API key')
+    expectNothingOfB(JSON.stringify(line))
   })
 
   it('writes into A only, over OTLP/HTTP (protobuf and JSON) and OTLP/gRPC, whatever the spans claim', async () => {

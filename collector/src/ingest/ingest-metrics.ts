@@ -54,6 +54,11 @@ export function createIngestMetrics() {
       help: 'Time requests spent waiting for room in the buffer',
       registers: [registry],
     }),
+    admissionWaiting: new Gauge({
+      name: 'daa_admission_waiting',
+      help: 'Requests waiting for room in the buffer now',
+      registers: [registry],
+    }),
     bufferedBytes: new Gauge({
       name: 'daa_buffered_bytes',
       help: 'Request bytes buffered or being inserted, not yet durable',

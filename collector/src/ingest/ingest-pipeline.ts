@@ -225,24 +225,29 @@ export class IngestPipeline {
     const deadline = arrivedAt + this.admissionWaitMs
     const waitedFrom = Date.now()
     let waited = false
-    while (!this.fits(bytes)) {
-      const left = deadline - Date.now()
-      if (left <= 0) {
-        this.countWait(waitedFrom, 'refused')
-        throw overloaded()
-      }
-      waited = true
-      await new Promise<void>((resolve) => {
-        const wake = () => {
-          clearTimeout(timer)
-          resolve()
+    try {
+      while (!this.fits(bytes)) {
+        const left = deadline - Date.now()
+        if (left <= 0) {
+          this.countWait(waitedFrom, 'refused')
+          throw overloaded()
         }
-        const timer = setTimeout(() => {
-          this.roomWaiters.delete(wake)
-          resolve()
-        }, left)
-        this.roomWaiters.add(wake)
-      })
+        if (!waited) this.metrics.admissionWaiting.inc()
+        waited = true
+        await new Promise<void>((resolve) => {
+          const wake = () => {
+            clearTimeout(timer)
+            resolve()
+          }
+          const timer = setTimeout(() => {
+            this.roomWaiters.delete(wake)
+            resolve()
+          }, left)
+          this.roomWaiters.add(wake)
+        })
+      }
+    } finally {
+      if (waited) this.metrics.admissionWaiting.dec()
     }
     if (waited) this.countWait(waitedFrom, 'admitted')
     // Reserved until the request's rows are buffered (or it fails): requests admitted together
