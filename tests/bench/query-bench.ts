@@ -367,7 +367,12 @@ async function loadAndRebuild(store: Awaited<ReturnType<typeof createServerStore
 
 /** The browser globals measurePage reads inside the page (a type only: nothing of Node's scope reaches the page). */
 type PageGlobals = {
-  document: { body: { dataset: Record<string, string | undefined> } }
+  document: {
+    body: { dataset: Record<string, string | undefined> }
+    getElementById(
+      id: string,
+    ): { textContent: string | null; classList: { contains(name: string): boolean } } | null
+  }
   performance: { now(): number; getEntriesByType(type: string): ResourceEntry[] }
 }
 
@@ -422,8 +427,15 @@ async function measurePage(clickhouseUrl: string): Promise<void> {
             requestStart,
             responseEnd,
           }))
-        return { ready: performance.now(), answers }
+        // A page whose panels failed is drawn as fast as its errors arrive: not a figure to report.
+        const status = (globalThis as unknown as PageGlobals).document.getElementById('status')
+        return {
+          ready: performance.now(),
+          answers,
+          failed: status?.classList.contains('error') ? status.textContent : null,
+        }
       })
+      if (times.failed) throw new Error(`the page in chromium showed an error: ${times.failed}`)
       if (i > 0) {
         ready.push(times.ready)
         answered.push(Math.max(...times.answers.map((entry) => entry.responseEnd)))
