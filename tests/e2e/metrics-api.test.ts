@@ -71,6 +71,14 @@ describe('metrics API on a running collector', () => {
     expect((await getMetric('daa', 'daa_wrong')).status).toBe(401)
   })
 
+  it('compresses a large answer for a client that takes gzip', async () => {
+    const response = await fetch(`${target.collector.url}/api/v1/metrics`, {
+      headers: { authorization: `Bearer ${target.apiKey}`, 'accept-encoding': 'gzip' },
+    })
+    expect(response.headers.get('content-encoding')).toBe('gzip')
+    expect(((await response.json()) as { queries: unknown[] }).queries.length).toBeGreaterThan(10)
+  })
+
   it('serves CSV on request', async () => {
     const response = await getMetric('daa', target.apiKey, `from=${today}&to=${today}&format=csv`)
     expect(response.headers.get('content-type')).toContain('text/csv')
@@ -114,6 +122,39 @@ describe('metrics API on a running collector', () => {
       }
       const leaderboard = lines.find((line) => line.name === 'agent-leaderboard')!
       expect(leaderboard.result?.rows).toHaveLength(3)
+    })
+
+    it('compresses the lines for a client that takes gzip, and not for one that does not', async () => {
+      const body = JSON.stringify({
+        queries: [
+          { name: 'daa', params: range() },
+          { name: 'agent-leaderboard', params: range() },
+        ],
+      })
+      const post = (encoding: string) =>
+        fetch(`${target.collector.url}/api/v1/metrics`, {
+          method: 'POST',
+          headers: {
+            'content-type': 'application/json',
+            authorization: `Bearer ${target.apiKey}`,
+            'accept-encoding': encoding,
+          },
+          body,
+        })
+      const linesOf = async (response: Response) =>
+        (await response.text())
+          .trimEnd()
+          .split('\n')
+          .map((line) => JSON.parse(line) as Line)
+          .sort((a, b) => a.index - b.index)
+      const gzipped = await post('gzip')
+      expect(gzipped.headers.get('content-encoding')).toBe('gzip')
+      const plain = await post('identity')
+      expect(plain.headers.get('content-encoding')).toBeNull()
+      // fetch decompresses: the same lines either way.
+      const [zipped, unzipped] = [await linesOf(gzipped), await linesOf(plain)]
+      expect(zipped.map((line) => line.result?.rows)).toEqual(unzipped.map((line) => line.result?.rows))
+      expect(zipped[1]!.result!.rows).toHaveLength(3)
     })
 
     it('gives a bad query its own error line and still answers the good ones beside it', async () => {
