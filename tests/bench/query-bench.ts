@@ -400,65 +400,99 @@ async function measurePage(clickhouseUrl: string): Promise<void> {
   const { key } = await createApiKey(collector.store, PROJECT, 'bench-page')
   const browser = await launchChromium()
   try {
-    const ready: number[] = []
-    const answered: number[] = []
-    const sent: number[] = []
-    const queued: number[] = []
-    const requests: number[] = []
-    // The first opening is a warm-up (the browser caches the page's own script and styles).
-    for (let i = 0; i <= ROLLUP_REPEATS; i++) {
-      const page = await browser.newPage({ viewport: { width: 1440, height: 900 } })
-      await page.goto(`${collector.url}/?range=custom&from=${FIRST_DAY}&to=${LAST_DAY}&tz=UTC#key=${key}`)
-      // These run in the page (its CSP allows no string evaluation); this package has no DOM types.
-      await page.waitForFunction(
-        () => (globalThis as unknown as PageGlobals).document.body.dataset.loading === 'false',
-        null,
-        {
-          timeout: 120_000,
-        },
-      )
-      const times = await page.evaluate(() => {
-        const { performance } = globalThis as unknown as PageGlobals
-        const answers = performance
-          .getEntriesByType('resource')
-          .filter((entry) => entry.name.includes('/api/'))
-          .map(({ startTime, requestStart, responseEnd }) => ({
-            startTime,
-            requestStart,
-            responseEnd,
-          }))
-        // A page whose panels failed is drawn as fast as its errors arrive: not a figure to report.
-        const status = (globalThis as unknown as PageGlobals).document.getElementById('status')
-        return {
-          ready: performance.now(),
-          answers,
-          failed: status?.classList.contains('error') ? status.textContent : null,
-        }
-      })
-      if (times.failed) throw new Error(`the page in chromium showed an error: ${times.failed}`)
-      if (i > 0) {
-        ready.push(times.ready)
-        answered.push(Math.max(...times.answers.map((entry) => entry.responseEnd)))
-        sent.push(Math.min(...times.answers.map((entry) => entry.startTime)))
-        // requestStart - startTime: waiting for one of the browser's connections to the origin.
-        queued.push(Math.max(...times.answers.map((entry) => entry.requestStart - entry.startTime)))
-        requests.push(times.answers.length)
-      }
-      await page.close()
-    }
-    console.log(
-      `the page in chromium, every panel drawn (median of ${ready.length}): ${format(median(ready))} ms ` +
-        `after it was opened; its last API answer at ${format(median(answered))} ms`,
+    // On this machine, then over a link as a dashboard opened from elsewhere has one (chromium's
+    // network emulation: PAGE_LINK's bandwidth, both ways, and latency added to every request).
+    await openPageRepeatedly(
+      browser,
+      `${collector.url}/?range=custom&from=${FIRST_DAY}&to=${LAST_DAY}&tz=UTC#key=${key}`,
     )
-    console.log(
-      `  its first API request sent at ${format(median(sent))} ms, ${median(requests)} API request(s), ` +
-        `the longest wait for a connection ${format(median(queued))} ms`,
+    await openPageRepeatedly(
+      browser,
+      `${collector.url}/?range=custom&from=${FIRST_DAY}&to=${LAST_DAY}&tz=UTC#key=${key}`,
+      PAGE_LINK,
     )
   } finally {
     await browser.close()
     await collector.close()
     rmSync(dataDir, { recursive: true, force: true })
   }
+}
+
+/** The link the page is also timed over: a modest office or home connection. */
+const PAGE_LINK = { mbitPerSecond: 50, latencyMs: 20 }
+
+/** Opens the page ROLLUP_REPEATS times (after a warm-up), each in a fresh tab, and prints when it was drawn. */
+async function openPageRepeatedly(
+  browser: Awaited<ReturnType<typeof launchChromium>>,
+  url: string,
+  link?: typeof PAGE_LINK,
+): Promise<void> {
+  const ready: number[] = []
+  const answered: number[] = []
+  const sent: number[] = []
+  const queued: number[] = []
+  const requests: number[] = []
+  // The first opening is a warm-up (the browser caches the page's own script and styles).
+  for (let i = 0; i <= ROLLUP_REPEATS; i++) {
+    const page = await browser.newPage({ viewport: { width: 1440, height: 900 } })
+    if (link) {
+      const devtools = await page.context().newCDPSession(page)
+      const bytesPerSecond = (link.mbitPerSecond * 1e6) / 8
+      await devtools.send('Network.enable')
+      await devtools.send('Network.emulateNetworkConditions', {
+        offline: false,
+        latency: link.latencyMs,
+        downloadThroughput: bytesPerSecond,
+        uploadThroughput: bytesPerSecond,
+      })
+    }
+    await page.goto(url)
+    // These run in the page (its CSP allows no string evaluation); this package has no DOM types.
+    await page.waitForFunction(
+      () => (globalThis as unknown as PageGlobals).document.body.dataset.loading === 'false',
+      null,
+      {
+        timeout: 120_000,
+      },
+    )
+    const times = await page.evaluate(() => {
+      const { performance } = globalThis as unknown as PageGlobals
+      const answers = performance
+        .getEntriesByType('resource')
+        .filter((entry) => entry.name.includes('/api/'))
+        .map(({ startTime, requestStart, responseEnd }) => ({
+          startTime,
+          requestStart,
+          responseEnd,
+        }))
+      // A page whose panels failed is drawn as fast as its errors arrive: not a figure to report.
+      const status = (globalThis as unknown as PageGlobals).document.getElementById('status')
+      return {
+        ready: performance.now(),
+        answers,
+        failed: status?.classList.contains('error') ? status.textContent : null,
+      }
+    })
+    if (times.failed) throw new Error(`the page in chromium showed an error: ${times.failed}`)
+    if (i > 0) {
+      ready.push(times.ready)
+      answered.push(Math.max(...times.answers.map((entry) => entry.responseEnd)))
+      sent.push(Math.min(...times.answers.map((entry) => entry.startTime)))
+      // requestStart - startTime: waiting for one of the browser's connections to the origin.
+      queued.push(Math.max(...times.answers.map((entry) => entry.requestStart - entry.startTime)))
+      requests.push(times.answers.length)
+    }
+    await page.close()
+  }
+  const where = link ? ` over ${link.mbitPerSecond} Mbit/s with ${link.latencyMs} ms latency` : ''
+  console.log(
+    `the page in chromium${where}, every panel drawn (median of ${ready.length}): ${format(median(ready))} ms ` +
+      `after it was opened; its last API answer at ${format(median(answered))} ms`,
+  )
+  console.log(
+    `  its first API request sent at ${format(median(sent))} ms, ${median(requests)} API request(s), ` +
+      `the longest wait for a connection ${format(median(queued))} ms`,
+  )
 }
 
 /**
