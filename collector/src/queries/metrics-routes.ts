@@ -132,7 +132,9 @@ export function registerMetricsRoutes<E extends MetricsEnv>(
 
   // A browser opens at most six connections to one origin over HTTP/1.1, so a dashboard of a
   // dozen GETs waits for its first six answers before it can send the rest. One POST runs them all
-  // at once and streams each answer as it is ready, so each panel is drawn as early as it can be.
+  // at once and streams each answer as it is ready, so each panel is drawn as early as it can be:
+  // 13-18% sooner where queries are quick, no change where their CPU is the wait
+  // (collector/docs/metric-layer.md, "The page").
   const limitBody = bodyLimit({
     maxSize: MAX_BATCH_BODY_BYTES,
     onError: (c) =>
