@@ -15,6 +15,7 @@ export { type CollectorConfig, ConfigError, loadConfig } from './config.js'
 export { resolvePendingRuns } from './ingest/run-resolver.js'
 export {
   describeSavedQueries,
+  type QueryBatchLine,
   refreshRollups,
   registerMetricsRoutes,
   runSavedQuery,

@@ -3,6 +3,7 @@ export {
   describeSavedQueries,
   type MetricsEnv,
   type MetricsRoutesOptions,
+  type QueryBatchLine,
   registerMetricsRoutes,
 } from './metrics-routes.js'
 export { listQueriesCommand, type QueryCommandOptions, runQueryCommand } from './query-commands.js'

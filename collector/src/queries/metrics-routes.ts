@@ -10,6 +10,7 @@ import { constants, createGzip } from 'node:zlib'
 import type { Context, Hono } from 'hono'
 import { bodyLimit } from 'hono/body-limit'
 import { stream } from 'hono/streaming'
+import { parseAccept } from 'hono/utils/accept'
 import { z } from 'zod'
 import { describeError } from '../http/error-response.js'
 import type { Store } from '../store/store.js'
@@ -173,13 +174,13 @@ export function registerMetricsRoutes<E extends MetricsEnv>(
     if (gzip) c.header('Content-Encoding', 'gzip')
     return stream(c, async (out) => {
       const encoder = gzip ? createGzip({ level: constants.Z_BEST_SPEED }) : undefined
-      // Writes reach the response in the order they were made; `sent` settles after the last.
-      let sent = Promise.resolve()
-      encoder?.on('data', (chunk: Buffer) => {
-        sent = sent.then(() => out.write(chunk)).then(() => undefined)
-      })
-      // Every query starts now; each line is written when its query ends, whatever the order. One
-      // query's error is its own line and never stops the others.
+      const compressed: Buffer[] = []
+      encoder?.on('data', (chunk: Buffer) => compressed.push(chunk))
+      const writeCompressed = async () => {
+        for (const chunk of compressed.splice(0)) await out.write(chunk)
+      }
+      // Every query starts now; each line is written when its query ends, whatever the order, one
+      // line after another. One query's error is its own line and never stops the others.
       let writing = Promise.resolve()
       const write = (line: QueryBatchLine) => {
         const text = `${JSON.stringify(line)}\n`
@@ -190,7 +191,7 @@ export function registerMetricsRoutes<E extends MetricsEnv>(
           }
           encoder.write(text)
           await new Promise<void>((resolve) => encoder.flush(() => resolve()))
-          await sent
+          await writeCompressed()
         })
         return writing
       }
@@ -216,16 +217,16 @@ export function registerMetricsRoutes<E extends MetricsEnv>(
           encoder.once('end', resolve)
           encoder.end()
         })
-        await sent
+        await writeCompressed()
       }
     })
   })
 }
 
-/** Whether an Accept-Encoding header takes gzip (and does not refuse it with q=0). */
+/** Whether an Accept-Encoding header takes gzip, by name or as `*` (not refused with q=0). */
 function acceptsGzip(header: string | undefined): boolean {
-  return (header ?? '').split(',').some((part) => {
-    const [coding = '', ...params] = part.split(';').map((piece) => piece.trim().toLowerCase())
-    return (coding === 'gzip' || coding === '*') && !params.some((param) => /^q=0(\.0*)?$/.test(param))
-  })
+  const accepted = parseAccept(header ?? '')
+  const coding =
+    accepted.find(({ type }) => type.toLowerCase() === 'gzip') ?? accepted.find(({ type }) => type === '*')
+  return (coding?.q ?? 0) > 0
 }

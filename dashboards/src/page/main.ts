@@ -4,6 +4,8 @@
  * without a key it shows nothing. The view (range, time zone, agent, refresh, theme) lives in the
  * URL's query string, so a link restores it; the key never goes into the query string.
  */
+
+import type { QueryBatchLine } from '@daa/collector'
 import {
   type CohortPanel,
   type ColumnSpec,
@@ -174,15 +176,15 @@ async function api<T>(url: string, accept = 'application/json'): Promise<T> {
   return (accept === 'text/csv' ? response.text() : response.json()) as Promise<T>
 }
 
-/** One line of POST /api/v1/metrics's answer (collector/src/queries/metrics-routes.ts). */
-type QueryLine = { index: number; result?: ApiResult; error?: { message: string } }
-
 /**
  * Runs the saved queries in one request (POST /api/v1/metrics) and settles each one's promise as
- * its line of the answer arrives. A browser sends at most six requests at once to one origin, so a
- * GET per panel would keep the last panels waiting for the first ones' answers.
+ * its line of the answer arrives. A browser sends at most six requests at once to one origin, so
+ * GETs would keep the last panels waiting for the first ones' answers where queries are quick
+ * (collector/docs/metric-layer.md, "The page").
  */
 function runQueries(queries: { query: string; agent: string }[]): Promise<ApiResult>[] {
+  // A promise settles once: rejecting every one when the answer ends touches only those whose
+  // line never came.
   const settlers = queries.map(() => {
     let resolve!: (result: ApiResult) => void
     let reject!: (error: Error) => void
@@ -190,14 +192,10 @@ function runQueries(queries: { query: string; agent: string }[]): Promise<ApiRes
       resolve = ok
       reject = fail
     })
-    return { promise, resolve, reject, done: false }
+    return { promise, resolve, reject }
   })
-  const settle = (index: number, line: QueryLine) => {
-    const settler = settlers[index]
-    if (!settler || settler.done) return
-    settler.done = true
-    if (line.result) settler.resolve(line.result)
-    else settler.reject(new Error(line.error?.message ?? 'No answer'))
+  const rejectRest = (error: Error) => {
+    for (const { reject } of settlers) reject(error)
   }
   const body = JSON.stringify({
     queries: queries.map(({ query, agent }) => ({
@@ -217,20 +215,14 @@ function runQueries(queries: { query: string; agent: string }[]): Promise<ApiRes
       pending = lines.pop()!
       for (const text of lines) {
         if (!text) continue
-        const line = JSON.parse(text) as QueryLine
-        settle(line.index, line)
+        const line = JSON.parse(text) as QueryBatchLine
+        if ('result' in line) settlers[line.index]?.resolve(line.result)
+        else settlers[line.index]?.reject(new Error(line.error.message))
       }
     }
-    for (const [index, settler] of settlers.entries())
-      if (!settler.done) settle(index, { index, error: { message: 'The answer ended early' } })
+    rejectRest(new Error('The answer ended early'))
   }
-  read().catch((error: Error) => {
-    for (const settler of settlers) {
-      if (settler.done) continue
-      settler.done = true
-      settler.reject(error)
-    }
-  })
+  read().catch(rejectRest)
   return settlers.map((settler) => settler.promise)
 }
 
