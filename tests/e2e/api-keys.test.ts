@@ -10,7 +10,7 @@ import { createApiKey, listApiKeys, revokeApiKey } from '@daa/collector'
 import { afterEach, describe, expect, it } from 'vitest'
 import { recordAgentRun } from '../support/agent-spans.js'
 import { pickFreePorts, type RunningClickHouse, startClickHouseServer } from '../support/clickhouse-server.js'
-import { postSpans, startTestCollector } from '../support/collector-harness.js'
+import { metricValue, postSpans, startTestCollector } from '../support/collector-harness.js'
 
 const cleanups: Array<() => Promise<unknown> | unknown> = []
 afterEach(async () => {
@@ -138,7 +138,11 @@ describe('API keys', () => {
     const target = await startTestCollector(server.url, { queryMaxMemoryMb: 0.001 })
     cleanups.push(() => target.close())
     expect((await postSpans(target, recordAgentRun({ outcome: 'delivered' }))).status).toBe(200)
-    await target.collector.settle()
+    // The query is to have a run to read, and it reads the metrics the collector's refresher keeps, not
+    // the raw rows: wait, as an operator would on /metrics, until a refresh has taken the run in, then ask.
+    await eventually(async () =>
+      expect(await metricValue(target, 'daa_metric_refresh_runs_total')).toBeGreaterThan(0),
+    )
     const day = new Date().toISOString().slice(0, 10)
     const response = await fetch(`${target.collector.url}/api/v1/metrics/daa?from=${day}&to=${day}`, {
       headers: { authorization: `Bearer ${target.apiKey}` },

@@ -11,7 +11,12 @@ import type { ReadableSpan, SpanExporter } from '@opentelemetry/sdk-trace'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { recordAgentRun } from '../support/agent-spans.js'
 import { type RunningClickHouse, startClickHouseServer } from '../support/clickhouse-server.js'
-import { type CollectorUnderTest, startTestCollector } from '../support/collector-harness.js'
+import {
+  type CollectorUnderTest,
+  metricValue,
+  startTestCollector,
+  UNTIL_STORED,
+} from '../support/collector-harness.js'
 
 let clickhouse: RunningClickHouse
 let target: CollectorUnderTest
@@ -77,15 +82,36 @@ describe.each(exporters)('%s exporter', (_name, makeExporter) => {
     await exporter.shutdown()
     expect(result.error).toBeUndefined()
     expect(result.code).toBe(0)
-    await target.collector.settle()
 
     const store = target.collector.store
     const runSpan = spans.find((span) => span.name.startsWith('invoke_agent'))!
     const runId = runSpan.spanContext().spanId
-    const runs = await store.query(
-      'SELECT project_id, agent_id, agent_version, user_id, conversation_id, service_name FROM runs FINAL WHERE run_id = {runId:String}',
-      { runId },
-    )
+    const readRuns = () =>
+      store.query(
+        'SELECT project_id, agent_id, agent_version, user_id, conversation_id, service_name FROM runs FINAL WHERE run_id = {runId:String}',
+        { runId },
+      )
+    const readOutcomes = () =>
+      store.query('SELECT status, value, unit FROM outcomes FINAL WHERE run_id = {runId:String}', {
+        runId,
+      })
+    const readUsage = () =>
+      store.query<Record<string, number>>(
+        `SELECT count() AS spans,
+                countIf(operation = 'chat') AS llm_calls,
+                countIf(operation = 'execute_tool') AS tool_calls,
+                sum(input_tokens) AS input_tokens,
+                sum(output_tokens) AS output_tokens
+         FROM spans FINAL WHERE run_id = {runId:String} AND project_id = {project:String}`,
+        { runId, project: target.projectId },
+      )
+    // The collector writes the run on its own: ask again, as a user would, until its rows are in.
+    // Its run, outcome and spans are written side by side, so each is waited for.
+    await expect.poll(readRuns, UNTIL_STORED).not.toHaveLength(0)
+    await expect.poll(readOutcomes, UNTIL_STORED).not.toHaveLength(0)
+    await expect.poll(async () => (await readUsage())[0]?.spans, UNTIL_STORED).toBeGreaterThan(0)
+
+    const runs = await readRuns()
     expect(runs).toEqual([
       {
         project_id: target.projectId,
@@ -96,22 +122,9 @@ describe.each(exporters)('%s exporter', (_name, makeExporter) => {
         service_name: 'support-service',
       },
     ])
-    const outcomes = await store.query(
-      'SELECT status, value, unit FROM outcomes FINAL WHERE run_id = {runId:String}',
-      {
-        runId,
-      },
-    )
+    const outcomes = await readOutcomes()
     expect(outcomes).toEqual([{ status: 'delivered', value: 12.5, unit: 'USD' }])
-    const [usage] = await store.query<Record<string, number>>(
-      `SELECT count() AS spans,
-              countIf(operation = 'chat') AS llm_calls,
-              countIf(operation = 'execute_tool') AS tool_calls,
-              sum(input_tokens) AS input_tokens,
-              sum(output_tokens) AS output_tokens
-       FROM spans FINAL WHERE run_id = {runId:String} AND project_id = {project:String}`,
-      { runId, project: target.projectId },
-    )
+    const [usage] = await readUsage()
     expect(usage).toEqual({ spans: 4, llm_calls: 2, tool_calls: 1, input_tokens: 2000, output_tokens: 450 })
   })
 })
@@ -123,7 +136,10 @@ describe('retries', () => {
     expect((await exportSpans(exporter, spans)).code).toBe(0)
     expect((await exportSpans(exporter, spans)).code).toBe(0)
     await exporter.shutdown()
-    await target.collector.settle()
+    // Both sends were acknowledged, so both are in the collector's log, and a second copy could only
+    // show once both are in ClickHouse. Wait for that as an operator would, on /metrics: the collector
+    // deletes a log segment once ClickHouse has every row of it, so an empty log means both are in.
+    await expect.poll(() => metricValue(target, 'daa_wal_segments'), UNTIL_STORED).toBe(0)
     const store = target.collector.store
     const [row] = await store.query<{ runs: number; spans: number; outcomes: number }>(
       `SELECT

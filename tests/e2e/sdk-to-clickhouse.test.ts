@@ -5,7 +5,7 @@
 import { flush, init, llm, outcome, type RunRef, run, shutdown, stats, tool } from '@daa/sdk'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { type RunningClickHouse, startClickHouseServer } from '../support/clickhouse-server.js'
-import { type CollectorUnderTest, startTestCollector } from '../support/collector-harness.js'
+import { type CollectorUnderTest, startTestCollector, UNTIL_STORED } from '../support/collector-harness.js'
 
 let clickhouse: RunningClickHouse
 let target: CollectorUnderTest
@@ -39,38 +39,45 @@ async function refundAgent(user: string): Promise<RunRef> {
   })
 }
 
-async function settle(): Promise<void> {
-  await flush(5000)
-  await target.collector.settle()
-}
-
 describe('@daa/sdk → collector → ClickHouse', () => {
   let ref: RunRef
 
   it('stores the run with its agent, user, outcome, value, tokens and tools', async () => {
     ref = await refundAgent('customer-17')
-    await settle()
+    await flush(5000)
     expect(stats().dropped).toBe(0)
     const store = target.collector.store
-    const [run] = await store.query<Record<string, string>>(
-      `SELECT run_id, agent_id AS agent, agent_version AS version, user_id AS user, conversation_id AS conversation,
-              service_name AS service
-       FROM runs FINAL WHERE user_id = 'customer-17'`,
-    )
+    const readRun = () =>
+      store.query<Record<string, string>>(
+        `SELECT run_id, agent_id AS agent, agent_version AS version, user_id AS user, conversation_id AS conversation,
+                service_name AS service
+         FROM runs FINAL WHERE user_id = 'customer-17'`,
+      )
+    // The collector writes what it acknowledged on its own: ask again, as a dashboard would, until it is in.
+    await expect.poll(readRun, UNTIL_STORED).not.toHaveLength(0)
+    const [run] = await readRun()
     const runId = run!.run_id!
-    const [result] = await store.query<Record<string, unknown>>(
-      'SELECT argMax(status, recorded_at) AS outcome, argMax(value, recorded_at) AS value, argMax(unit, recorded_at) AS unit FROM outcomes FINAL WHERE run_id = {runId:String}',
-      { runId },
-    )
-    const [usage] = await store.query<Record<string, number>>(
-      `SELECT sumIf(input_tokens, operation = 'chat') AS input_tokens,
-              sumIf(output_tokens, operation = 'chat') AS output_tokens,
-              sumIf(cache_read_tokens, operation = 'chat') AS cached,
-              countIf(operation = 'execute_tool') AS tools,
-              countIf(operation = 'execute_tool' AND error_type != '') AS failed_tools
-       FROM spans FINAL WHERE run_id = {runId:String}`,
-      { runId },
-    )
+    const readResult = () =>
+      store.query<Record<string, unknown>>(
+        'SELECT argMax(status, recorded_at) AS outcome, argMax(value, recorded_at) AS value, argMax(unit, recorded_at) AS unit FROM outcomes FINAL WHERE run_id = {runId:String}',
+        { runId },
+      )
+    const readUsage = () =>
+      store.query<Record<string, number>>(
+        `SELECT sumIf(input_tokens, operation = 'chat') AS input_tokens,
+                sumIf(output_tokens, operation = 'chat') AS output_tokens,
+                sumIf(cache_read_tokens, operation = 'chat') AS cached,
+                countIf(operation = 'execute_tool') AS tools,
+                countIf(operation = 'execute_tool' AND error_type != '') AS failed_tools
+         FROM spans FINAL WHERE run_id = {runId:String}`,
+        { runId },
+      )
+    // Its outcome and spans go to their own tables in inserts beside the run's: wait for them too (over
+    // no rows, the aggregates answer '' and 0).
+    await expect.poll(async () => (await readResult())[0]?.outcome, UNTIL_STORED).toBeTruthy()
+    await expect.poll(async () => (await readUsage())[0]?.tools, UNTIL_STORED).toBeGreaterThan(0)
+    const [result] = await readResult()
+    const [usage] = await readUsage()
     const row = { ...run, run_id: undefined, ...result, ...usage }
     delete row.run_id
     expect(row).toEqual({
@@ -92,7 +99,18 @@ describe('@daa/sdk → collector → ClickHouse', () => {
 
   it('records a late outcome that wins over the one recorded during the run', async () => {
     outcome(ref, { status: 'delivered', value: 40, unit: 'USD' })
-    await settle()
+    await flush(5000)
+    // Every outcome recorded is kept: wait, as a dashboard would, until the late one is stored beside
+    // the first, then see which one wins.
+    await expect
+      .poll(async () => {
+        const [row] = await target.collector.store.query<{ n: number }>(
+          `SELECT count() AS n FROM outcomes FINAL
+           WHERE run_id IN (SELECT run_id FROM runs FINAL WHERE user_id = 'customer-17')`,
+        )
+        return row?.n
+      }, UNTIL_STORED)
+      .toBeGreaterThan(1)
     const rows = await target.collector.store.query<{ status: string; value: number }>(
       `SELECT argMax(status, recorded_at) AS status, argMax(value, recorded_at) AS value
        FROM outcomes FINAL WHERE run_id IN (SELECT run_id FROM runs FINAL WHERE user_id = 'customer-17')`,

@@ -15,7 +15,7 @@ import type { ReadableSpan, SpanExporter } from '@opentelemetry/sdk-trace'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { recordAgentRun } from '../support/agent-spans.js'
 import { type RunningClickHouse, startClickHouseServer } from '../support/clickhouse-server.js'
-import { type CollectorUnderTest, startTestCollector } from '../support/collector-harness.js'
+import { type CollectorUnderTest, startTestCollector, UNTIL_STORED } from '../support/collector-harness.js'
 
 let clickhouse: RunningClickHouse
 let target: CollectorUnderTest
@@ -104,23 +104,15 @@ describe('TLS', () => {
     await exporter.shutdown()
     expect(result.error).toBeUndefined()
     expect(result.code).toBe(0)
-    await target.collector.settle()
+    // The collector writes the run on its own: ask again, as a user would, until it is in.
+    await expect.poll(() => runsOf('over-https'), UNTIL_STORED).toBeGreaterThan(0)
     expect(await runsOf('over-https')).toBe(1)
   })
 
   it('takes OTLP/gRPC from the official exporter over TLS, and refuses plaintext gRPC', async () => {
     const metadata = new Metadata()
     metadata.set('authorization', `Bearer ${target.apiKey}`)
-    const secure = new GrpcExporter({
-      url: `https://localhost:${target.collector.grpcPort}`,
-      metadata,
-      credentials: credentials.createSsl(ca),
-    })
-    const result = await exportSpans(secure, recordAgentRun({ agent: 'over-grpc-tls', outcome: 'delivered' }))
-    await secure.shutdown()
-    expect(result.error).toBeUndefined()
-    expect(result.code).toBe(0)
-
+    // Plaintext first: the run sent over TLS after it then shows when the collector has written past it.
     const insecure = new GrpcExporter({
       url: `http://127.0.0.1:${target.collector.grpcPort}`,
       metadata,
@@ -130,7 +122,18 @@ describe('TLS', () => {
     const refused = await exportSpans(insecure, recordAgentRun({ agent: 'plaintext-grpc' }))
     await insecure.shutdown()
     expect(refused.code).not.toBe(0)
-    await target.collector.settle()
+
+    const secure = new GrpcExporter({
+      url: `https://localhost:${target.collector.grpcPort}`,
+      metadata,
+      credentials: credentials.createSsl(ca),
+    })
+    const result = await exportSpans(secure, recordAgentRun({ agent: 'over-grpc-tls', outcome: 'delivered' }))
+    await secure.shutdown()
+    expect(result.error).toBeUndefined()
+    expect(result.code).toBe(0)
+    // Ask again, as a user would, until the run sent over TLS is in; only then is an absence telling.
+    await expect.poll(() => runsOf('over-grpc-tls'), UNTIL_STORED).toBeGreaterThan(0)
     expect(await runsOf('over-grpc-tls')).toBe(1)
     expect(await runsOf('plaintext-grpc')).toBe(0)
   })

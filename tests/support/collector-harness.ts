@@ -82,3 +82,18 @@ export function postSpans(
 ): Promise<Response> {
   return fetch(`${target.collector.url}/v1/traces`, protobufExport(spans, apiKey))
 }
+
+/**
+ * How long and how often a test asks again for data the collector writes on its own, as a user or a
+ * dashboard would (`expect.poll(read, UNTIL_STORED)`): generous, since rows reach ClickHouse within
+ * about a flush interval, yet inside the 60 s test timeout, so that data that never comes is
+ * reported as a failed wait.
+ */
+export const UNTIL_STORED = { timeout: 30_000, interval: 100 } as const
+
+/** A value the collector reports on /metrics, as an operator's scraper reads it; NaN when it reports none. */
+export async function metricValue(target: CollectorUnderTest, name: string): Promise<number> {
+  const text = await (await fetch(`${target.collector.url}/metrics`)).text()
+  const line = text.split('\n').find((candidate) => candidate.startsWith(`${name} `))
+  return Number(line?.split(' ')[1] ?? Number.NaN)
+}
