@@ -640,12 +640,8 @@ function suggestAgents(): void {
 async function load(): Promise<void> {
   const mine = ++generation
   const current = () => mine === generation
-  document.body.dataset.loading = 'true'
-  setStatus('Loading…')
-  ensureStats()
-  ensurePanels()
-  for (const section of $('panels').children) section.setAttribute('aria-busy', 'true')
-  // Every query the view needs, each once, in one request.
+  // Every query the view needs, each once, in one request. It is sent before the panels are built,
+  // so the server works while the browser builds them.
   const wanted = [
     ...new Set([
       ...PANELS.map((spec) => spec.query),
@@ -655,6 +651,11 @@ async function load(): Promise<void> {
     ]),
   ]
   const promises = runQueries(wanted.map((query) => ({ query, agent: agentFor(query) })))
+  document.body.dataset.loading = 'true'
+  setStatus('Loading…')
+  ensureStats()
+  ensurePanels()
+  for (const section of $('panels').children) section.setAttribute('aria-busy', 'true')
   const answers = new Map(wanted.map((query, index) => [query, promises[index]!]))
   const answer = (query: string) => answers.get(query)!
   const errors: string[] = []
