@@ -105,20 +105,6 @@ async function serve(config: ReturnType<typeof loadConfig>, demo: boolean): Prom
   // Everything the collector writes (database, log, key file) is for its owner's eyes only.
   process.umask(0o077)
   const running = await startCollectorServer(config)
-  const grpc = running.grpcPort === undefined ? 'off' : `127.0.0.1:${running.grpcPort}`
-  out(
-    `daa collector listening on ${running.url} (OTLP/HTTP ${running.url}/v1/traces, OTLP/gRPC ${grpc}, ClickHouse: ${running.store.kind})\n`,
-  )
-  // Printed once, when created: logs of later starts must not carry it.
-  if (running.localApiKey && running.localApiKeyCreated) {
-    out(`API key for project "default": ${running.localApiKey}\n`)
-    // The key rides in the fragment, which browsers never send: one click opens the dashboard.
-    out(`Dashboard: ${running.url}/#key=${running.localApiKey}\n`)
-  } else {
-    if (running.localApiKey) out(`API key for project "default": in ${config.dataDir}/default-api-key\n`)
-    out(`Dashboard: ${running.url}/ (asks for an API key)\n`)
-  }
-  showReplayProgress(running.url)
   let fleet: Awaited<ReturnType<typeof import('./demo/fleet.js').startDemoFleet>> | undefined
   let stopping = false
   const stop = (signal: string) => {
@@ -136,8 +122,24 @@ async function serve(config: ReturnType<typeof loadConfig>, demo: boolean): Prom
         },
       )
   }
+  // Before the first line is printed: whatever waits for that line (a supervisor, a test) may stop
+  // the collector at once, and a signal that found no handler would end it without its flush.
   process.once('SIGTERM', () => stop('SIGTERM'))
   process.once('SIGINT', () => stop('SIGINT'))
+  const grpc = running.grpcPort === undefined ? 'off' : `127.0.0.1:${running.grpcPort}`
+  out(
+    `daa collector listening on ${running.url} (OTLP/HTTP ${running.url}/v1/traces, OTLP/gRPC ${grpc}, ClickHouse: ${running.store.kind})\n`,
+  )
+  // Printed once, when created: logs of later starts must not carry it.
+  if (running.localApiKey && running.localApiKeyCreated) {
+    out(`API key for project "default": ${running.localApiKey}\n`)
+    // The key rides in the fragment, which browsers never send: one click opens the dashboard.
+    out(`Dashboard: ${running.url}/#key=${running.localApiKey}\n`)
+  } else {
+    if (running.localApiKey) out(`API key for project "default": in ${config.dataDir}/default-api-key\n`)
+    out(`Dashboard: ${running.url}/ (asks for an API key)\n`)
+  }
+  showReplayProgress(running.url)
   if (!demo) return
   const { startDemoFleet, DEMO_PROJECT } = await import('./demo/fleet.js')
   fleet = await startDemoFleet({

@@ -8,7 +8,7 @@ import { createApiKey } from './auth/api-keys.js'
 import { localUrl, newAdminToken, removeAdminFile, writeAdminFile } from './cli/admin-file.js'
 import { type CollectorConfig, ConfigError } from './config.js'
 import { DEFAULT_PRICES, type PriceTable, parsePriceTable } from './mapping/prices.js'
-import { startOtlpGrpcServer } from './otlp/grpc-server.js'
+import { type OtlpGrpcServer, startOtlpGrpcServer } from './otlp/grpc-server.js'
 import { migrateConfigured, openStore } from './store/open-store.js'
 import type { Store } from './store/store.js'
 
@@ -89,6 +89,17 @@ async function readTls(config: CollectorConfig): Promise<{ cert: Buffer; key: Bu
   }
 }
 
+/** Why a port could not be taken, with the setting that picks another. */
+function listenError(error: NodeJS.ErrnoException, what: string, setting: string): Error {
+  const reason =
+    error.code === 'EADDRINUSE' || /address already in use|No address added/i.test(error.message)
+      ? 'the port is already in use'
+      : error.code === 'EACCES'
+        ? 'permission denied'
+        : error.message
+  return new ConfigError(`Cannot listen for ${what}: ${reason}. Choose another port with ${setting}.`)
+}
+
 /** Opens the configured store, migrates it, and serves OTLP/HTTP, the API and OTLP/gRPC. */
 export async function startCollectorServer(config: CollectorConfig): Promise<RunningCollector> {
   const prices = await loadPrices(config.pricesFile)
@@ -135,20 +146,41 @@ export async function startCollectorServer(config: CollectorConfig): Promise<Run
         serverOptions: { cert: tls.cert, key: tls.key },
       })
     : serve({ fetch: collector.app.fetch, port: config.port, hostname: config.host })
-  await new Promise<void>((resolve, reject) => {
-    server.once('listening', resolve)
-    server.once('error', reject)
-  })
-  const grpc =
-    config.grpcPort >= 0
-      ? await startOtlpGrpcServer({
-          host: config.host,
-          port: config.grpcPort,
-          maxReceiveMessageBytes: Math.floor(config.maxBodyMb * 1024 * 1024),
-          handleExport: collector.handleExport,
-          ...(tls ? { tls } : {}),
-        })
-      : undefined
+  let grpc: OtlpGrpcServer | undefined
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once('listening', resolve)
+      server.once('error', (error: NodeJS.ErrnoException) =>
+        reject(
+          listenError(error, `OTLP/HTTP and the API on ${config.host}:${config.port}`, '--port (DAA_PORT)'),
+        ),
+      )
+    })
+    if (config.grpcPort >= 0) {
+      grpc = await startOtlpGrpcServer({
+        host: config.host,
+        port: config.grpcPort,
+        maxReceiveMessageBytes: Math.floor(config.maxBodyMb * 1024 * 1024),
+        handleExport: collector.handleExport,
+        ...(tls ? { tls } : {}),
+      }).catch((error: NodeJS.ErrnoException) => {
+        throw listenError(
+          error,
+          `OTLP/gRPC on ${config.host}:${config.grpcPort}`,
+          '--grpc-port (DAA_GRPC_PORT), or -1 to turn gRPC off',
+        )
+      })
+    }
+  } catch (error) {
+    // A port that cannot be taken (most often 4318 or 4317, held by another collector or an
+    // OpenTelemetry Collector) stops the start cleanly: nothing was acknowledged yet, and the log's
+    // lock, the worker threads and the database are released before the error reaches the user,
+    // so the next start is not refused for a lock a dead start still holds.
+    await new Promise<void>((resolve) => (server.listening ? server.close(() => resolve()) : resolve()))
+    await collector.shutdown()
+    await store.close()
+    throw error
+  }
   const { port } = server.address() as AddressInfo
   // The CLI's way in while this process holds the data directory (see cli/admin-file.ts).
   await writeAdminFile(config.dataDir, {

@@ -4,6 +4,7 @@
  */
 import { type ChildProcess, execFile, spawn } from 'node:child_process'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { type AddressInfo, createServer as createNetServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -168,6 +169,44 @@ describe('daa CLI', () => {
     }).catch((error: { code: number; stderr: string }) => error)
     expect(failure).toMatchObject({ code: 1 })
     expect((failure as { stderr: string }).stderr).toMatch(/npm install chdb.*CLICKHOUSE_URL/s)
+  })
+
+  it('stops with the setting to change when its port is taken, and leaves the data directory free', async () => {
+    // 4318 and 4317 are the OpenTelemetry ports: often held already, by another collector.
+    const held = createNetServer()
+    await new Promise<void>((resolve) => held.listen(0, '127.0.0.1', resolve))
+    const busy = (held.address() as AddressInfo).port
+    const embeddedDir = mkdtempSync(join(tmpdir(), 'daa-busy-port-'))
+    const env = { ...environment('x'), CLICKHOUSE_URL: '', DAA_DATA_DIR: embeddedDir }
+    try {
+      for (const ports of [
+        ['--port', String(busy)],
+        ['--port', '0', '--grpc-port', String(busy)],
+      ]) {
+        const failure = await run(CLI, ['collector', ...ports], { env }).catch(
+          (error: { code: number | null; signal: string | null; stderr: string }) => error,
+        )
+        // Exit code 1 with the reason, not a crash (a signal) or a start that never ends.
+        expect(failure).toMatchObject({ code: 1, signal: null })
+        const setting = ports.includes('--grpc-port')
+          ? /--grpc-port \(DAA_GRPC_PORT\)/
+          : /--port \(DAA_PORT\)/
+        expect((failure as { stderr: string }).stderr).toMatch(/port is already in use/)
+        expect((failure as { stderr: string }).stderr).toMatch(setting)
+      }
+      // The failed starts released the log and the database: a start on a free port takes them.
+      const collector = spawn(CLI, ['collector', '--port', '0'], {
+        env,
+        stdio: ['ignore', 'pipe', 'inherit'],
+      })
+      const exited = new Promise<number | null>((resolve) => collector.once('exit', resolve))
+      await waitForLine(collector, /listening on (http:\/\/\S+)/)
+      collector.kill('SIGTERM')
+      expect(await exited).toBe(0)
+    } finally {
+      held.close()
+      rmSync(embeddedDir, { recursive: true, force: true })
+    }
   })
 
   it('lists the saved queries, and explains a bad query request', async () => {

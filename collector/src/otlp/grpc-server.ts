@@ -158,7 +158,12 @@ export async function startOtlpGrpcServer(options: OtlpGrpcServerOptions): Promi
       options.tls
         ? ServerCredentials.createSsl(null, [{ cert_chain: options.tls.cert, private_key: options.tls.key }])
         : ServerCredentials.createInsecure(),
-      (error, boundPort) => (error ? reject(error) : resolve(boundPort)),
+      (error, boundPort) => {
+        if (!error) return resolve(boundPort)
+        // Nothing was bound: release what the server holds so a failed start leaves no handle open.
+        server.forceShutdown()
+        reject(error)
+      },
     )
   })
 
