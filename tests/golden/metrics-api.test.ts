@@ -188,14 +188,21 @@ describe('GET /api/v1/metrics/:name', () => {
       '/api/v1/metrics/daa?from=2026-03-05&to=2026-03-02',
       400,
       'invalid_parameters',
-      /from must not be after to/,
+      /^Invalid parameters: from must not be after to\.$/,
+    ],
+    [
+      'a month that does not exist, reported alone (not as a range problem too)',
+      '/api/v1/metrics/daa?from=2026-13-01&to=2026-03-02',
+      400,
+      'invalid_parameters',
+      /^Invalid parameters: from is not a calendar date\.$/,
     ],
     [
       'a range too long',
       '/api/v1/metrics/daa?from=2024-01-01&to=2026-03-02',
       400,
       'invalid_parameters',
-      /at most 366 days/,
+      /^Invalid parameters: the range from … to must be at most 366 days\.$/,
     ],
     [
       'an unknown time zone',

@@ -56,10 +56,15 @@ const RequestParams = z
           : undefined,
     },
   )
-  .refine((params) => params.from <= params.to, { message: 'from must not be after to', path: ['from'] })
+  // The range is checked only once both ends are dates: a bad date is reported alone. The messages
+  // name both fields themselves, so they carry no path to be prefixed with.
+  .refine((params) => params.from <= params.to, {
+    message: 'from must not be after to',
+    when: (payload) => payload.issues.length === 0,
+  })
   .refine((params) => rangeDays(params.from, params.to) <= MAX_RANGE_DAYS, {
     message: `the range from … to must be at most ${MAX_RANGE_DAYS} days`,
-    path: ['to'],
+    when: (payload) => payload.issues.length === 0,
   })
 
 export type SavedQueryParams = z.output<typeof RequestParams>
