@@ -99,6 +99,16 @@ describe('sdk/examples', () => {
     if (example.agent === 'plain-agent') expect(row).toMatchObject({ runs: 3, delivered_runs: 2 })
   })
 
+  it('counts only the agents the examples declare: a framework agent inside a run is part of it', async () => {
+    for (const example of EXAMPLES) await leaderboardRow(example.agent)
+    const response = await fetch(
+      `${collector.url}/api/v1/metrics/agent-leaderboard?from=${day(-1)}&to=${day(1)}`,
+      { headers: { authorization: `Bearer ${apiKey}` } },
+    )
+    const { rows } = (await response.json()) as { rows: { agent_id: string }[] }
+    expect(rows.map((row) => row.agent_id).sort()).toEqual(EXAMPLES.map((example) => example.agent).sort())
+  })
+
   it('NodeSDK: the HTTP and database spans inside the run carry its run id', async () => {
     await leaderboardRow('order-status-agent')
     const [runRow] = await collector.store.query<{ run_id: string; trace_id: string }>(

@@ -102,7 +102,7 @@ function supportAgent(model: Model, failingTool = false) {
 }
 
 describe('DaaAgentsTracingProcessor', () => {
-  it('maps an Agents SDK run inside a daa run to invoke_agent, chat with usage and execute_tool spans', async () => {
+  it('maps an Agents SDK run inside a daa run to a step of that run, chat with usage and execute_tool spans', async () => {
     const runner = new Runner()
     const answer = await run({ agent: 'support-desk', user: 'u-5' }, async (current) => {
       const result = await runner.run(supportAgent(new ScriptedModel(false)), 'Where is order o-9?')
@@ -114,16 +114,17 @@ describe('DaaAgentsTracingProcessor', () => {
     const spans = await capture.finishedSpans()
     const daaRun = spanNamed(spans, 'invoke_agent support-desk')
     const runId = daaRun.spanContext().spanId
-    const agentSpan = spanNamed(spans, 'invoke_agent order-agent')
+    // The daa run is the only run: the Agents SDK's agent is a step of it (an invoke_agent span
+    // would be counted as a sub-agent run of its own, with no user and no outcome).
+    expect(spans.filter((span) => span.attributes['gen_ai.operation.name'] === 'invoke_agent')).toEqual([
+      daaRun,
+    ])
+    const agentSpan = spanNamed(spans, 'agent order-agent')
     const chats = spans.filter((span) => span.name === 'chat fake-model')
     const toolSpan = spanNamed(spans, 'execute_tool lookup_order')
 
     expect(parentIdOf(agentSpan)).toBe(runId)
-    expect(agentSpan.attributes).toMatchObject({
-      'gen_ai.operation.name': 'invoke_agent',
-      'gen_ai.agent.name': 'order-agent',
-      'daa.run.id': runId,
-    })
+    expect(agentSpan.attributes).toMatchObject({ 'gen_ai.agent.name': 'order-agent', 'daa.run.id': runId })
     expect(
       chats.map((chat) => [
         chat.attributes['gen_ai.usage.input_tokens'],

@@ -144,20 +144,22 @@ export class DaaAgentsTracingProcessor implements TracingProcessor {
     let mapped: Mapped
     switch (data.type) {
       case 'agent': {
+        // Inside a daa run, the Agents SDK's agents (and the agents they hand off to) are how that
+        // run does its work: their spans are steps of it, not `invoke_agent` spans, which the
+        // collector would count as sub-agent runs of their own (with no user and no outcome).
+        // Outside any daa run, this agent's span is the run, like a daa.run() of its own.
+        const insideRun = activeRunIn(parentContext) !== undefined
         const span = this.#startSpan(
-          `${OPERATION_INVOKE_AGENT} ${data.name}`,
+          insideRun ? `agent ${data.name}` : `${OPERATION_INVOKE_AGENT} ${data.name}`,
           SpanKind.INTERNAL,
           parentContext,
           startTime,
-          {
-            [GEN_AI_OPERATION_NAME]: OPERATION_INVOKE_AGENT,
-            [GEN_AI_AGENT_NAME]: data.name,
-          },
+          insideRun
+            ? { [GEN_AI_AGENT_NAME]: data.name }
+            : { [GEN_AI_OPERATION_NAME]: OPERATION_INVOKE_AGENT, [GEN_AI_AGENT_NAME]: data.name },
         )
         let childContext = trace.setSpan(parentContext, span)
-        // Inside a daa run, the agent's work counts toward that run; outside one, this agent's
-        // span is the run, like a daa.run() of its own.
-        if (!activeRunIn(parentContext)) {
+        if (!insideRun) {
           const runId = span.spanContext().spanId
           span.setAttribute(DAA_RUN_ID, runId)
           childContext = withActiveRun(childContext, { id: runId })
