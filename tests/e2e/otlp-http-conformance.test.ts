@@ -125,16 +125,35 @@ describe('OTLP/HTTP status conformance', () => {
     const type = response.headers.get('content-type') ?? ''
     const bytes = new Uint8Array(await response.arrayBuffer())
     if (status !== 200) {
-      // Error bodies are a google.rpc.Status in the request's encoding.
-      // Without a known content type the answer is the API's JSON error shape instead.
+      // Error bodies are a google.rpc.Status in the request's encoding (in JSON for a content type
+      // that is neither).
       const statusBody = type.includes('json')
-        ? (JSON.parse(new TextDecoder().decode(bytes)) as { message?: string; error?: { message: string } })
+        ? (JSON.parse(new TextDecoder().decode(bytes)) as { code?: number; message?: string })
         : decodeRpcStatus(bytes)
-      const text = statusBody.message ?? ('error' in statusBody ? statusBody.error?.message : undefined) ?? ''
+      expect(statusBody.code).toBeGreaterThan(0)
+      const text = statusBody.message ?? ''
       expect(text.length).toBeGreaterThan(0)
       if (message) expect(text).toMatch(message)
     }
     if (retryAfter) expect(Number(response.headers.get('retry-after'))).toBeGreaterThan(0)
+  })
+
+  it('counts every refusal above by its status, as ops see it on /metrics', async () => {
+    const scraped = await (await fetch(`${target.collector.url}/metrics`)).text()
+    const counted = (status: number) =>
+      Number(
+        scraped
+          .split('\n')
+          .find((line) => line.startsWith(`daa_export_requests_total{transport="http",status="${status}"}`))
+          ?.split(' ')[1] ?? 0,
+      )
+    for (const status of new Set(cases.map((refusal) => refusal.status))) {
+      if (status === 200) continue
+      expect({ status, counted: counted(status) }).toEqual({
+        status,
+        counted: cases.filter((refusal) => refusal.status === status).length,
+      })
+    }
   })
 
   it('answers partial_success for invalid spans and stores the valid ones beside them', async () => {

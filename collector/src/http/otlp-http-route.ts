@@ -25,9 +25,12 @@ export interface OtlpHttpRouteOptions extends ExportHandlerDependencies {
 /** `POST /v1/traces`, per the OTLP/HTTP specification (protobuf or JSON, optionally gzip). */
 export function registerOtlpHttpRoute(app: Hono<CollectorEnv>, options: OtlpHttpRouteOptions): void {
   app.post('/v1/traces', async (c) => {
+    c.set('transport', 'http')
     const mediaType = (c.req.header('content-type') ?? '').split(';')[0]!.trim().toLowerCase()
     const encoding = MEDIA_TYPES[mediaType]
     if (!encoding) {
+      // Still a google.rpc.Status, as every OTLP error is: in JSON, the one a person can read.
+      c.set('otlpEncoding', 'json')
       throw new HttpError(
         415,
         `Unsupported Content-Type "${mediaType}": send application/x-protobuf or application/json.`,
@@ -35,7 +38,6 @@ export function registerOtlpHttpRoute(app: Hono<CollectorEnv>, options: OtlpHttp
       )
     }
     c.set('otlpEncoding', encoding)
-    c.set('transport', 'http')
     // The key is checked before a byte of the body is read.
     const projectId = await authenticate(options.keys, c.req.header('authorization'))
     const outcome = await acceptExport(options, projectId, encoding, () =>
