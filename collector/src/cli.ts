@@ -11,7 +11,7 @@ import { importFiles } from './cli/import-files.js'
 import { formatBytes, progressBar } from './cli/progress.js'
 import { ConfigError, defaultText, flagName, loadConfig, SETTINGS } from './config.js'
 import { deadLetterCommand } from './ingest/dead-letter-command.js'
-import { listQueriesCommand } from './queries/query-commands.js'
+import { listQueriesCommand, QUERY_USAGE } from './queries/query-commands.js'
 import { toCsv, toTable } from './queries/result-formats.js'
 import { SavedQueryRequestError, type SavedQueryResult } from './queries/run-saved-query.js'
 import { startCollectorServer } from './server.js'
@@ -42,9 +42,10 @@ Usage:
                             list keys (their ids, never the keys)
   daa keys revoke ID        revoke a key by its listed id (or by the key itself)
   daa queries               list the saved metric queries
-  daa query NAME --project ID --from YYYY-MM-DD --to YYYY-MM-DD [--tz ZONE] [--agent ID]
+  daa query NAME --project ID [--from YYYY-MM-DD] [--to YYYY-MM-DD] [--tz ZONE] [--agent ID]
             [--format table|json|csv]
-                            run a saved query (a table by default)
+                            run a saved query (a table by default; the last 30 days through
+                            today unless --from/--to say otherwise)
   daa import --project NAME FILE...
                             backfill OTLP JSON trace files, validated and deduplicated like exports
 
@@ -254,17 +255,17 @@ async function main(argv: string[]): Promise<number> {
     case 'query': {
       const name = positionals[1]
       const format = flags.format ?? 'table'
-      if (!name || !flags.project || !flags.from || !flags.to) {
-        process.stderr.write(
-          'usage: daa query NAME --project ID --from YYYY-MM-DD --to YYYY-MM-DD [--tz ZONE] [--agent ID] [--format table|json|csv]\n',
-        )
+      if (!name || !flags.project) {
+        process.stderr.write(`usage: ${QUERY_USAGE}\n`)
         return 2
       }
       if (format !== 'table' && format !== 'json' && format !== 'csv') {
         process.stderr.write(`--format must be table, json or csv, not "${format}"\n`)
         return 2
       }
-      const params = new URLSearchParams({ project: flags.project, from: flags.from, to: flags.to })
+      const params = new URLSearchParams({ project: flags.project })
+      if (flags.from) params.set('from', flags.from)
+      if (flags.to) params.set('to', flags.to)
       if (flags.tz) params.set('tz', flags.tz)
       if (flags.agent) params.set('agent', flags.agent)
       // The admin route brings the rollups up to date first, so the answer includes everything stored.

@@ -127,8 +127,16 @@ describe('the README on a fresh clone', () => {
       for (const day of backfilled) expect(Number(day.latency_p50_ms)).toBeGreaterThanOrEqual(100)
 
       // The CLI beside the running collector, as the README writes it.
-      const query = await sh(`npx daa query daa --project demo --from ${monthAgo} --to ${today}`)
+      const query = await sh('npx daa query daa --project demo')
       expect(query.stdout.split('\n')[0]).toMatch(/day\s+daa\s+working_agents/)
+      // The last 30 days, as the README says: a row a day, ending today.
+      expect(query.stdout).toMatch(/\(30 rows, /)
+      expect(query.stdout).toContain(today)
+      // The README's curl line, with the demo key from the file it names.
+      const curl = await sh(
+        `curl -s -H "Authorization: Bearer $(cat .daa/demo-api-key)" "${url}/api/v1/metrics/daa?tz=Europe/Berlin"`,
+      )
+      expect((JSON.parse(curl.stdout) as { rows: unknown[] }).rows).toHaveLength(30)
       const key = await sh('npx daa keys create --project shop')
       expect(key.stdout.trim()).toMatch(/^daa_/)
 

@@ -160,6 +160,56 @@ describe('GET /api/v1/metrics/:name', () => {
     expect(mine.rows).not.toEqual(theirs.rows)
   })
 
+  it('reads the last 30 days through today in the time zone when the range is not given', async () => {
+    // Kiritimati is UTC+14: its today is tomorrow in UTC for 14 hours of each UTC day.
+    const todayThere = () => new Date(Date.now() + 14 * 3_600_000).toISOString().slice(0, 10)
+    const daysBefore = (day: string, days: number) =>
+      new Date(Date.parse(`${day}T00:00:00Z`) - days * 86_400_000).toISOString().slice(0, 10)
+    const before = todayThere()
+    const bare = (await (await get('/api/v1/metrics/daa?tz=Pacific/Kiritimati')).json()) as {
+      params: { from: string; to: string }
+      rows: { day: string }[]
+    }
+    const after = todayThere()
+    expect([before, after]).toContain(bare.params.to)
+    expect(bare.params.from).toBe(daysBefore(bare.params.to, 29))
+    expect(bare.rows.map((row) => row.day)).toHaveLength(30)
+    const explicit = (await (
+      await get(`/api/v1/metrics/daa?tz=Pacific/Kiritimati&from=${bare.params.from}&to=${bare.params.to}`)
+    ).json()) as { rows: unknown[] }
+    expect(bare.rows).toEqual(explicit.rows)
+    // One end given: the range still spans 30 days, ending on that day.
+    const ending = (await (await get('/api/v1/metrics/daa?to=2026-03-26')).json()) as {
+      params: { from: string; to: string }
+      rows: unknown[]
+    }
+    expect(ending.params).toMatchObject({ from: '2026-02-25', to: '2026-03-26' })
+    expect(ending.rows).toEqual(
+      EXPECTED.daa!(dataset.runs, {
+        project: GOLDEN_PROJECT,
+        from: '2026-02-25',
+        to: '2026-03-26',
+        tz: 'UTC',
+        agent: '',
+      }),
+    )
+    // The CLI takes the same defaults.
+    let printed = ''
+    const out = {
+      write: (chunk: string) => {
+        printed += chunk
+        return true
+      },
+    }
+    await runQueryCommand(
+      store,
+      GOLDEN_PROJECT,
+      { name: 'daa', tz: 'Pacific/Kiritimati', format: 'json' },
+      out,
+    )
+    expect(JSON.parse(printed).params).toMatchObject({ from: bare.params.from, to: bare.params.to })
+  })
+
   it.each([
     [
       'an unknown query',
@@ -168,7 +218,6 @@ describe('GET /api/v1/metrics/:name', () => {
       'unknown_query',
       /no saved query "nope"/,
     ],
-    ['a missing from', '/api/v1/metrics/daa?to=2026-03-02', 400, 'invalid_parameters', /from is required/],
     [
       'a malformed date',
       '/api/v1/metrics/daa?from=03/01/2026&to=2026-03-02',

@@ -8,10 +8,16 @@ import { toCsv, toTable } from './result-formats.js'
 import { runSavedQuery } from './run-saved-query.js'
 import { savedQueries } from './saved-queries.js'
 
+/** How `daa query` is called (the CLI's usage lines and `daa queries` show it). */
+export const QUERY_USAGE =
+  'daa query NAME --project ID [--from YYYY-MM-DD] [--to YYYY-MM-DD] [--tz ZONE] [--agent ID] [--format table|json|csv]'
+
 export interface QueryCommandOptions {
   name: string
-  from: string
-  to: string
+  /** Default: the day that makes the range 30 days long. */
+  from?: string
+  /** Default: today in `tz`. */
+  to?: string
   /** Default UTC. */
   tz?: string
   /** Default '' (all agents). */
@@ -28,7 +34,7 @@ export function listQueriesCommand(out: Output): void {
   const width = Math.max(...queries.map((query) => query.name.length))
   for (const query of queries) out.write(`${query.name.padEnd(width)}  ${query.description}\n`)
   out.write(
-    '\nRun one with: daa query <name> --project <id> --from YYYY-MM-DD --to YYYY-MM-DD [--tz UTC] [--agent <id>] [--format table|json|csv]\n',
+    `\nRun one with: ${QUERY_USAGE}\n(from and to default to the last 30 days through today; tz to UTC)\n`,
   )
 }
 

@@ -100,9 +100,47 @@ function timeZonesOf(store: Store): Promise<ReadonlySet<string>> {
   return zones
 }
 
-/** Validates raw request parameters (strings from a URL or a command line). */
+/** Days in the range asked for when a request names neither end: the page's default range too. */
+export const DEFAULT_RANGE_DAYS = 30
+
+/** Today's calendar date in `tz` (UTC where the runtime does not know the zone). */
+function todayIn(tz: unknown): string {
+  try {
+    // en-CA formats a date as YYYY-MM-DD.
+    return new Intl.DateTimeFormat('en-CA', { timeZone: typeof tz === 'string' ? tz : 'UTC' }).format(
+      new Date(),
+    )
+  } catch {
+    return new Date().toISOString().slice(0, 10)
+  }
+}
+
+function addDays(date: string, days: number): string {
+  return new Date(Date.parse(`${date}T00:00:00Z`) + days * 86_400_000).toISOString().slice(0, 10)
+}
+
+/**
+ * A missing end of the range: `to` is today in the request's time zone and `from` the day that makes
+ * the range DEFAULT_RANGE_DAYS long, so `daa query daa --project demo` and a bare GET answer for the
+ * last 30 days. An end that is given is kept as given (and validated).
+ */
+function withDefaultRange(raw: Record<string, unknown>): Record<string, unknown> {
+  if (raw.from !== undefined && raw.to !== undefined) return raw
+  const to = raw.to ?? todayIn(raw.tz ?? 'UTC')
+  const from =
+    raw.from ??
+    (typeof to === 'string' && /^\d{4}-\d{2}-\d{2}$/.test(to)
+      ? addDays(to, 1 - DEFAULT_RANGE_DAYS)
+      : undefined)
+  return { ...raw, from, to }
+}
+
+/**
+ * Validates raw request parameters (strings from a URL or a command line). A missing `from` or `to`
+ * takes its default (withDefaultRange); the answer's `params` say which range was read.
+ */
 export async function validateParams(store: Store, raw: Record<string, unknown>): Promise<SavedQueryParams> {
-  const parsed = RequestParams.safeParse(raw)
+  const parsed = RequestParams.safeParse(withDefaultRange(raw))
   if (!parsed.success) {
     const problems = parsed.error.issues.map((issue) =>
       issue.path.length > 0 ? `${issue.path.join('.')} ${issue.message}` : issue.message,
