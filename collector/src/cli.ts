@@ -5,7 +5,13 @@
 // peak RSS 206–210 MB against 277, collector CPU per span and the rate to commit unchanged
 // (collector/docs/ingest-speed.md). The larger young generation paid before the decoding, mapping
 // and encoding moved to a worker thread and stopped making so much garbage.
-import { type AdminClient, AdminRequestError, expectJson, openAdminClient } from './cli/admin-client.js'
+import {
+  type AdminClient,
+  AdminRequestError,
+  expectJson,
+  type OpenAdminOptions,
+  openAdminClient,
+} from './cli/admin-client.js'
 import { parseCommandLine } from './cli/args.js'
 import { importFiles } from './cli/import-files.js'
 import { formatBytes, progressBar } from './cli/progress.js'
@@ -59,8 +65,15 @@ ${settingsHelp()}
 
 const out = (text: string) => process.stdout.write(text)
 
-async function withAdmin<T>(config: ReturnType<typeof loadConfig>, work: (admin: AdminClient) => Promise<T>) {
-  const admin = await openAdminClient(config)
+/** keys list, keys revoke and query read what is stored: they never create an empty data directory. */
+const READS_STORED_DATA: OpenAdminOptions = { readsStoredData: true }
+
+async function withAdmin<T>(
+  config: ReturnType<typeof loadConfig>,
+  work: (admin: AdminClient) => Promise<T>,
+  options: OpenAdminOptions = {},
+) {
+  const admin = await openAdminClient(config, options)
   try {
     return await work(admin)
   } finally {
@@ -202,14 +215,17 @@ async function main(argv: string[]): Promise<number> {
         return 0
       }
       if (action === 'list') {
-        const { keys } = await withAdmin(config, async (admin) =>
-          expectJson<{
-            keys: { id: string; projectId: string; name: string; createdAt: string; revoked: boolean }[]
-          }>(
-            await admin.request(
-              `/admin/v1/keys${flags.project ? `?project=${encodeURIComponent(flags.project)}` : ''}`,
+        const { keys } = await withAdmin(
+          config,
+          async (admin) =>
+            expectJson<{
+              keys: { id: string; projectId: string; name: string; createdAt: string; revoked: boolean }[]
+            }>(
+              await admin.request(
+                `/admin/v1/keys${flags.project ? `?project=${encodeURIComponent(flags.project)}` : ''}`,
+              ),
             ),
-          ),
+          READS_STORED_DATA,
         )
         const rows = [
           ['id', 'project', 'name', 'created', 'status'],
@@ -232,12 +248,15 @@ async function main(argv: string[]): Promise<number> {
         return 0
       }
       if (action === 'revoke' && positionals[2]) {
-        const { revoked } = await withAdmin(config, async (admin) =>
-          expectJson<{ revoked: { id: string; projectId: string }[] }>(
-            await admin.request(`/admin/v1/keys/${encodeURIComponent(positionals[2]!)}`, {
-              method: 'DELETE',
-            }),
-          ),
+        const { revoked } = await withAdmin(
+          config,
+          async (admin) =>
+            expectJson<{ revoked: { id: string; projectId: string }[] }>(
+              await admin.request(`/admin/v1/keys/${encodeURIComponent(positionals[2]!)}`, {
+                method: 'DELETE',
+              }),
+            ),
+          READS_STORED_DATA,
         )
         for (const key of revoked) out(`revoked key ${key.id} of project "${key.projectId}"\n`)
         return 0
@@ -269,10 +288,13 @@ async function main(argv: string[]): Promise<number> {
       if (flags.tz) params.set('tz', flags.tz)
       if (flags.agent) params.set('agent', flags.agent)
       // The admin route brings the rollups up to date first, so the answer includes everything stored.
-      const result = await withAdmin(config, async (admin) =>
-        expectJson<SavedQueryResult>(
-          await admin.request(`/admin/v1/metrics/${encodeURIComponent(name)}?${params}`),
-        ),
+      const result = await withAdmin(
+        config,
+        async (admin) =>
+          expectJson<SavedQueryResult>(
+            await admin.request(`/admin/v1/metrics/${encodeURIComponent(name)}?${params}`),
+          ),
+        READS_STORED_DATA,
       )
       if (format === 'json') out(`${JSON.stringify(result, null, 2)}\n`)
       else if (format === 'csv') out(toCsv(result))

@@ -1,4 +1,4 @@
-import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises'
+import { readFile, writeFile } from 'node:fs/promises'
 import { createServer as createHttpsServer } from 'node:https'
 import type { AddressInfo } from 'node:net'
 import { join } from 'node:path'
@@ -6,6 +6,7 @@ import { serve } from '@hono/node-server'
 import { createCollector } from './app.js'
 import { createApiKey } from './auth/api-keys.js'
 import { localUrl, newAdminToken, removeAdminFile, writeAdminFile } from './cli/admin-file.js'
+import { ensurePrivateDataDir } from './cli/data-dir.js'
 import { type CollectorConfig, ConfigError } from './config.js'
 import { DEFAULT_PRICES, type PriceTable, parsePriceTable } from './mapping/prices.js'
 import { type OtlpGrpcServer, startOtlpGrpcServer } from './otlp/grpc-server.js'
@@ -63,15 +64,6 @@ async function ensureLocalApiKey(
   const { key } = await createApiKey(store, 'default', 'local')
   await writeFile(file, `${key}\n`, { mode: 0o600 })
   return { key, created: true }
-}
-
-/**
- * The data directory holds spans, keys and the log: only its owner may enter it (0700), whatever
- * the umask, so every file below it is private even where a library created it world-readable.
- */
-async function ensurePrivateDataDir(dataDir: string): Promise<void> {
-  await mkdir(dataDir, { recursive: true, mode: 0o700 })
-  await chmod(dataDir, 0o700)
 }
 
 async function readTls(config: CollectorConfig): Promise<{ cert: Buffer; key: Buffer } | undefined> {

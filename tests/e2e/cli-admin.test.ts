@@ -145,3 +145,33 @@ describe('daa CLI while the embedded collector runs', () => {
     expect(listed.stdout).toMatch(/default\s+local\s+.*active/)
   })
 })
+
+describe('daa CLI away from any data', () => {
+  it('refuses to read a data directory that does not exist, and says where to look', async () => {
+    const elsewhere = join(mkdtempSync(join(tmpdir(), 'daa-cli-elsewhere-')), '.daa')
+    try {
+      for (const command of [
+        ['keys', 'list'],
+        ['query', 'daa', '--project', 'demo'],
+      ]) {
+        const failure = await exec(DAA, command, { env: { ...process.env, DAA_DATA_DIR: elsewhere } }).catch(
+          (error: { code: number; stderr: string }) => error,
+        )
+        expect(failure).toMatchObject({ code: 1 })
+        expect((failure as { stderr: string }).stderr).toMatch(
+          /No collector is running on .*--data-dir \(DAA_DATA_DIR\)/,
+        )
+        // Nothing was created: an empty store would have answered "no keys" and zeros.
+        expect(existsSync(elsewhere)).toBe(false)
+      }
+      // A command that writes makes the directory, private to its owner as the collector does.
+      const created = await exec(DAA, ['keys', 'create', '--project', 'early'], {
+        env: { ...process.env, DAA_DATA_DIR: elsewhere },
+      })
+      expect(created.stdout.trim()).toMatch(/^daa_/)
+      expect(statSync(elsewhere).mode & 0o777).toBe(0o700)
+    } finally {
+      rmSync(join(elsewhere, '..'), { recursive: true, force: true })
+    }
+  })
+})

@@ -4,11 +4,13 @@
  * over the configured store ("direct": any ClickHouse server, or the embedded engine nobody holds).
  * Both answer the same routes, so every command has one code path.
  */
-import { join } from 'node:path'
+import { existsSync } from 'node:fs'
+import { join, resolve } from 'node:path'
 import { createCollector } from '../app.js'
-import type { CollectorConfig } from '../config.js'
+import { type CollectorConfig, ConfigError } from '../config.js'
 import { migrateConfigured, openStore } from '../store/open-store.js'
 import { newAdminToken, readAdminFile } from './admin-file.js'
+import { ensurePrivateDataDir } from './data-dir.js'
 
 export interface AdminClient {
   /** `running collector at <url>` or `direct`. */
@@ -84,8 +86,30 @@ async function direct(config: CollectorConfig): Promise<AdminClient> {
   }
 }
 
-export async function openAdminClient(config: CollectorConfig): Promise<AdminClient> {
-  return (await runningCollector(config.dataDir)) ?? (await direct(config))
+export interface OpenAdminOptions {
+  /**
+   * The command only reads what is stored (keys list, query): on the embedded engine, a data
+   * directory that does not exist is refused with where to look, instead of being created empty
+   * (which showed no keys and zero metrics, as if the data were lost). Default false.
+   */
+  readsStoredData?: boolean
+}
+
+export async function openAdminClient(
+  config: CollectorConfig,
+  options: OpenAdminOptions = {},
+): Promise<AdminClient> {
+  const running = await runningCollector(config.dataDir)
+  if (running) return running
+  if (!config.clickhouseUrl) {
+    if (options.readsStoredData && !existsSync(config.dataDir)) {
+      throw new ConfigError(
+        `No collector is running on ${resolve(config.dataDir)}, and nothing is stored there. Run this where the collector keeps its data (npm start uses ./.daa in the directory it was started from), or point --data-dir (DAA_DATA_DIR) at it.`,
+      )
+    }
+    await ensurePrivateDataDir(config.dataDir)
+  }
+  return await direct(config)
 }
 
 /** The JSON answer, or an Error carrying the API's message. */
