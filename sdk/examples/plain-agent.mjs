@@ -1,7 +1,7 @@
 // A plain agent loop instrumented with @daa/sdk: each question is a run; the model and the tool are
 // stand-ins, so this runs offline. Run it against a collector:
 //   DAA_ENDPOINT=http://127.0.0.1:4318 DAA_API_KEY=daa_… node sdk/examples/plain-agent.mjs
-import { init, llm, run, shutdown, tool } from '@daa/sdk'
+import { init, llm, run, shutdown, stats, tool } from '@daa/sdk'
 
 init({ serviceName: 'plain-agent-example' })
 
@@ -37,4 +37,9 @@ for (const question of questions) {
 }
 
 await shutdown() // sends what is queued before the process exits
-console.log(`plain-agent: ${questions.length} runs sent`)
+// Telemetry never throws into the app, so the app asks: were the spans taken?
+const sent = stats()
+if (sent.failed > 0 || sent.dropped > 0) {
+  console.error(`plain-agent: the collector did not take the spans (${sent.lastError})`)
+  process.exitCode = 1
+} else console.log(`plain-agent: ${questions.length} runs sent`)

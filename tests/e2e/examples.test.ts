@@ -99,6 +99,20 @@ describe('sdk/examples', () => {
     if (example.agent === 'plain-agent') expect(row).toMatchObject({ runs: 3, delivered_runs: 2 })
   })
 
+  it('plain-agent says so, and exits 1, when the collector refuses its key', async () => {
+    const refused = await run(process.execPath, ['sdk/examples/plain-agent.mjs'], {
+      cwd: root,
+      env: {
+        ...process.env,
+        NODE_ENV: 'production',
+        DAA_ENDPOINT: collector.url,
+        DAA_API_KEY: 'daa_not-a-key',
+      },
+    }).catch((error: { code: number; stdout: string; stderr: string }) => error)
+    expect(refused).toMatchObject({ code: 1, stdout: '' })
+    expect((refused as { stderr: string }).stderr).toMatch(/did not take the spans .*401/)
+  })
+
   it('counts only the agents the examples declare: a framework agent inside a run is part of it', async () => {
     for (const example of EXAMPLES) await leaderboardRow(example.agent)
     const response = await fetch(
