@@ -84,6 +84,12 @@ const cases: Case[] = [
     message: /Authorization/,
   },
   {
+    name: 'API key without the Bearer scheme',
+    send: () => post(protobufBody(), { ...PROTOBUF, authorization: 'daa_not-a-real-key' }),
+    status: 401,
+    message: /not "Bearer <key>"/,
+  },
+  {
     name: 'unknown API key',
     send: () => post(protobufBody(), { ...PROTOBUF, authorization: 'Bearer daa_not-a-real-key' }),
     status: 401,

@@ -21,7 +21,9 @@ export async function authenticate(keys: ApiKeyResolver, authorization: string |
   if (!key) {
     throw new ExportRejectedError(
       'unauthenticated',
-      'Missing API key: send the header "Authorization: Bearer <key>".',
+      authorization?.trim()
+        ? 'The Authorization header is not "Bearer <key>": send the key after the word Bearer.'
+        : 'Missing API key: send the header "Authorization: Bearer <key>".',
     )
   }
   let projectId: string | undefined
