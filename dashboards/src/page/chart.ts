@@ -1,8 +1,8 @@
 /** uPlot charts for the page's daily series, coloured from the theme's CSS variables. */
 import uPlot from 'uplot'
 import 'uplot/dist/uPlot.min.css'
-import type { SeriesSpec, TimeSeriesPanel } from '../panels.js'
-import { formatValue } from './format.js'
+import type { SeriesSpec, TimeSeriesPanel, ValueUnit } from '../panels.js'
+import { formatValue, tickSteps } from './format.js'
 
 export type Row = Record<string, unknown>
 
@@ -112,7 +112,7 @@ export function drawTimeSeries(
       x: { time: true },
       y: { range: (_u, min, max) => [Math.min(0, min), max > 0 ? max * 1.08 : 1] },
       right: {
-        range: (_u, min, max) => [Math.min(0, min), Math.max(max, rightUnit === 'percent' ? 1 : 0.001)],
+        range: (_u, min, max) => [Math.min(0, min), Math.max(max, smallestTop(rightUnit))],
       },
     },
     axes: [
@@ -134,6 +134,7 @@ export function drawTimeSeries(
         grid: { stroke: gridColor, width: 1 },
         ticks: { stroke: gridColor },
         size: 56,
+        incrs: tickSteps(leftUnit),
         values: (_u, splits) => splits.map((value) => formatValue(Math.abs(value), leftUnit, true)),
       },
       ...(hasRight
@@ -145,6 +146,7 @@ export function drawTimeSeries(
               grid: { show: false },
               ticks: { stroke: gridColor },
               size: 56,
+              incrs: tickSteps(rightUnit),
               values: (_u: uPlot, splits: number[]) =>
                 splits.map((value) => formatValue(value, rightUnit, true)),
             } satisfies uPlot.Axis,
@@ -231,4 +233,12 @@ export function seriesTable(panel: TimeSeriesPanel, rows: Row[], days: string[])
   wrapper.className = 'visually-hidden'
   wrapper.append(table)
   return wrapper
+}
+
+/**
+ * The least top of the right axis: a share runs to 100%; any other unit to one step, so that an axis
+ * whose series are all 0 shows 0 and one label instead of a column of zeros.
+ */
+function smallestTop(unit: ValueUnit): number {
+  return unit === 'percent' ? 1 : tickSteps(unit)[0]!
 }

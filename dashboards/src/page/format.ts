@@ -25,3 +25,19 @@ export function formatValue(value: unknown, unit: ValueUnit | 'text' | 'date', s
       return Math.abs(number) >= 10_000 ? compact.format(number) : decimal.format(number)
   }
 }
+
+/**
+ * The steps between an axis's ticks, 1-2-5 per decade from the smallest step its labels can tell
+ * apart: whole milliseconds, counts and tokens; whole percents; tenths of a cent. Without them, an
+ * axis of small values was labelled `1 ms, 1 ms, 1 ms` (ticks a third of a millisecond apart).
+ */
+export function tickSteps(unit: ValueUnit): number[] {
+  const smallest = unit === 'percent' ? 0.01 : unit === 'usd' ? 0.001 : WHOLE_UNITS.has(unit) ? 1 : 0.01
+  const steps: number[] = []
+  for (let decade = smallest; decade < 1e15; decade *= 10) {
+    for (const factor of [1, 2, 5]) steps.push(Number((decade * factor).toPrecision(1)))
+  }
+  return steps
+}
+
+const WHOLE_UNITS: ReadonlySet<ValueUnit> = new Set(['ms', 'count', 'tokens'])
