@@ -14,10 +14,15 @@
  * arriving, from acknowledgment until the metrics API shows them (p50/p95).
  *
  * Run with tsx (it imports the collector's TypeScript sources): `npx tsx tests/bench/query-bench.ts`.
+ * BENCH_CLICKHOUSE_URL reuses a server a previous run loaded; BENCH_COMPARE_CLI=<other build's
+ * collector/dist/cli.js> opens that build's page in turn with this one's, on the same server, and
+ * prints their ratio.
  */
+import { spawn } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
 import { ProtobufTraceSerializer } from '@opentelemetry/otlp-transformer'
 import { loadConfig } from '../../collector/src/config.js'
 import {
@@ -398,43 +403,137 @@ async function measurePage(clickhouseUrl: string): Promise<void> {
   )
   const collector = await startCollectorServer(config)
   const { key } = await createApiKey(collector.store, PROJECT, 'bench-page')
+  const view = `/?range=custom&from=${FIRST_DAY}&to=${LAST_DAY}&tz=UTC#key=${key}`
+  // BENCH_COMPARE_CLI: the cli.js of another build, whose page is opened in turn with this one's.
+  // Both are then served by their built bins (this build's dist too), so the two differ only in build.
+  const compared = COMPARE_CLI
+    ? await Promise.all(
+        [THIS_CLI, COMPARE_CLI].map((cli) =>
+          startBuiltCollector(cli, clickhouseUrl, mkdtempSync(join(tmpdir(), 'daa-bench-page-'))),
+        ),
+      )
+    : undefined
+  const builds = compared
+    ? [
+        { name: 'this build', url: compared[0]!.url + view },
+        { name: `compared build (${COMPARE_CLI})`, url: compared[1]!.url + view },
+      ]
+    : [{ name: '', url: collector.url + view }]
   const browser = await launchChromium()
   try {
     // On this machine, then over a link as a dashboard opened from elsewhere has one (chromium's
     // network emulation: PAGE_LINK's bandwidth, both ways, and latency added to every request).
-    await openPageRepeatedly(
-      browser,
-      `${collector.url}/?range=custom&from=${FIRST_DAY}&to=${LAST_DAY}&tz=UTC#key=${key}`,
-    )
-    await openPageRepeatedly(
-      browser,
-      `${collector.url}/?range=custom&from=${FIRST_DAY}&to=${LAST_DAY}&tz=UTC#key=${key}`,
-      PAGE_LINK,
-    )
+    await openPageRepeatedly(browser, builds)
+    await openPageRepeatedly(browser, builds, PAGE_LINK)
   } finally {
     await browser.close()
+    for (const other of compared ?? []) await other.stop()
     await collector.close()
     rmSync(dataDir, { recursive: true, force: true })
+  }
+}
+
+const THIS_CLI = fileURLToPath(new URL('../../collector/dist/cli.js', import.meta.url))
+const COMPARE_CLI = process.env.BENCH_COMPARE_CLI
+
+/** A collector run from a built bin on the bench's database, as a user runs `daa collector`. */
+async function startBuiltCollector(cli: string, clickhouseUrl: string, dataDir: string) {
+  const child = spawn(cli, ['collector'], {
+    env: {
+      ...process.env,
+      CLICKHOUSE_URL: clickhouseUrl,
+      CLICKHOUSE_DATABASE: 'bench',
+      DAA_DATA_DIR: dataDir,
+      DAA_PORT: '0',
+      DAA_GRPC_PORT: '-1',
+    },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  })
+  const url = await new Promise<string>((resolve, reject) => {
+    let seen = ''
+    child.stdout.on('data', (chunk: Buffer) => {
+      seen += chunk.toString()
+      const match = /listening on (http:\/\/\S+)/.exec(seen)
+      if (match) resolve(match[1]!)
+    })
+    child.once('exit', (code) => reject(new Error(`${cli} exited (${code}): ${seen}`)))
+  })
+  return {
+    url,
+    async stop() {
+      const exited = new Promise((resolve) => child.once('exit', resolve))
+      child.kill('SIGTERM')
+      await exited
+      rmSync(dataDir, { recursive: true, force: true })
+    },
   }
 }
 
 /** The link the page is also timed over: a modest office or home connection. */
 const PAGE_LINK = { mbitPerSecond: 50, latencyMs: 20 }
 
-/** Opens the page ROLLUP_REPEATS times (after a warm-up), each in a fresh tab, and prints when it was drawn. */
+/**
+ * Opens each build's page ROLLUP_REPEATS times (after a warm-up), each time in a fresh tab, the
+ * builds taking turns going first, and prints when each was drawn (with two builds, their ratio).
+ */
 async function openPageRepeatedly(
+  browser: Awaited<ReturnType<typeof launchChromium>>,
+  builds: { name: string; url: string }[],
+  link?: typeof PAGE_LINK,
+): Promise<void> {
+  const timings = builds.map(() => ({
+    ready: [] as number[],
+    answered: [] as number[],
+    sent: [] as number[],
+    queued: [] as number[],
+    requests: [] as number[],
+  }))
+  // The first opening is a warm-up (the browser caches the page's own script and styles).
+  for (let i = 0; i <= ROLLUP_REPEATS; i++) {
+    const order = builds.map((_, index) => index)
+    if (i % 2 === 1) order.reverse()
+    for (const index of order) {
+      const times = await openPageOnce(browser, builds[index]!.url, link)
+      if (i === 0) continue
+      const timing = timings[index]!
+      timing.ready.push(times.ready)
+      timing.answered.push(Math.max(...times.answers.map((entry) => entry.responseEnd)))
+      timing.sent.push(Math.min(...times.answers.map((entry) => entry.startTime)))
+      // requestStart - startTime: waiting for one of the browser's connections to the origin.
+      timing.queued.push(Math.max(...times.answers.map((entry) => entry.requestStart - entry.startTime)))
+      timing.requests.push(times.answers.length)
+    }
+  }
+  const where = link ? ` over ${link.mbitPerSecond} Mbit/s with ${link.latencyMs} ms latency` : ''
+  builds.forEach((build, index) => {
+    const { ready, answered, sent, queued, requests } = timings[index]!
+    console.log(
+      `the page in chromium${where}${build.name ? `, ${build.name}` : ''}, every panel drawn (median of ${ready.length}): ` +
+        `${format(median(ready))} ms after it was opened; its last API answer at ${format(median(answered))} ms`,
+    )
+    console.log(
+      `  its first API request sent at ${format(median(sent))} ms, ${median(requests)} API request(s), ` +
+        `the longest wait for a connection ${format(median(queued))} ms`,
+    )
+  })
+  if (timings.length === 2) {
+    const [mine, theirs] = timings as [(typeof timings)[0], (typeof timings)[0]]
+    const sooner = mine.ready.filter((ready, index) => ready < theirs.ready[index]!).length
+    console.log(
+      `  this build over the compared one, every panel drawn: ${(median(mine.ready) / median(theirs.ready)).toFixed(2)}× ` +
+        `(sooner in ${sooner} of ${mine.ready.length} pairs)`,
+    )
+  }
+}
+
+/** Opens the page once in a fresh tab and reads when it was drawn and when its API answers came. */
+async function openPageOnce(
   browser: Awaited<ReturnType<typeof launchChromium>>,
   url: string,
   link?: typeof PAGE_LINK,
-): Promise<void> {
-  const ready: number[] = []
-  const answered: number[] = []
-  const sent: number[] = []
-  const queued: number[] = []
-  const requests: number[] = []
-  // The first opening is a warm-up (the browser caches the page's own script and styles).
-  for (let i = 0; i <= ROLLUP_REPEATS; i++) {
-    const page = await browser.newPage({ viewport: { width: 1440, height: 900 } })
+): Promise<{ ready: number; answers: Omit<ResourceEntry, 'name'>[] }> {
+  const page = await browser.newPage({ viewport: { width: 1440, height: 900 } })
+  try {
     if (link) {
       const devtools = await page.context().newCDPSession(page)
       const bytesPerSecond = (link.mbitPerSecond * 1e6) / 8
@@ -474,25 +573,10 @@ async function openPageRepeatedly(
       }
     })
     if (times.failed) throw new Error(`the page in chromium showed an error: ${times.failed}`)
-    if (i > 0) {
-      ready.push(times.ready)
-      answered.push(Math.max(...times.answers.map((entry) => entry.responseEnd)))
-      sent.push(Math.min(...times.answers.map((entry) => entry.startTime)))
-      // requestStart - startTime: waiting for one of the browser's connections to the origin.
-      queued.push(Math.max(...times.answers.map((entry) => entry.requestStart - entry.startTime)))
-      requests.push(times.answers.length)
-    }
+    return times
+  } finally {
     await page.close()
   }
-  const where = link ? ` over ${link.mbitPerSecond} Mbit/s with ${link.latencyMs} ms latency` : ''
-  console.log(
-    `the page in chromium${where}, every panel drawn (median of ${ready.length}): ${format(median(ready))} ms ` +
-      `after it was opened; its last API answer at ${format(median(answered))} ms`,
-  )
-  console.log(
-    `  its first API request sent at ${format(median(sent))} ms, ${median(requests)} API request(s), ` +
-      `the longest wait for a connection ${format(median(queued))} ms`,
-  )
 }
 
 /**
