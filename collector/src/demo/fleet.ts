@@ -347,7 +347,8 @@ export async function startDemoFleet(options: DemoFleetOptions): Promise<DemoFle
         }
       }
     }
-    const bar = options.progress?.(plans.length)
+    // A restart finds the history written already: no bar for nothing to do.
+    const bar = plans.length > 0 ? options.progress?.(plans.length) : undefined
     let next = 0
     const simulateNext = async () => {
       while (!stopped && next < plans.length) {
