@@ -81,15 +81,17 @@ async function readTls(config: CollectorConfig): Promise<{ cert: Buffer; key: Bu
   }
 }
 
-/** Why a port could not be taken, with the setting that picks another. */
+/** Why an address could not be taken; where another port would help, the setting that picks one. */
 function listenError(error: NodeJS.ErrnoException, what: string, setting: string): Error {
-  const reason =
-    error.code === 'EADDRINUSE' || /address already in use|No address added/i.test(error.message)
-      ? 'the port is already in use'
-      : error.code === 'EACCES'
-        ? 'permission denied'
-        : error.message
-  return new ConfigError(`Cannot listen for ${what}: ${reason}. Choose another port with ${setting}.`)
+  // grpc-js reports a port in use as "No address added … EADDRINUSE", without a code.
+  const inUse = error.code === 'EADDRINUSE' || /EADDRINUSE|address already in use/i.test(error.message)
+  const reason = inUse
+    ? 'the port is already in use'
+    : error.code === 'EACCES'
+      ? 'permission denied'
+      : error.message
+  const hint = inUse || error.code === 'EACCES' ? ` Choose another port with ${setting}.` : ''
+  return new ConfigError(`Cannot listen for ${what}: ${reason}.${hint}`)
 }
 
 /** Opens the configured store, migrates it, and serves OTLP/HTTP, the API and OTLP/gRPC. */
