@@ -10,23 +10,22 @@
  * same window, so the ratio holds even where both share the machine's cores.
  * A separate process (this one) generates the load over loopback.
  */
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process'
+import { execFileSync } from 'node:child_process'
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { Agent, request as httpRequest } from 'node:http'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { monitorEventLoopDelay } from 'node:perf_hooks'
 import { Readable } from 'node:stream'
-import { fileURLToPath } from 'node:url'
 import { createClient } from '@clickhouse/client'
 import { createApiKey, createServerStore, migrate } from '@daa/collector'
 import { mapSpans } from '../../collector/dist/mapping/map-spans.js'
 import { DEFAULT_PRICES } from '../../collector/dist/mapping/prices.js'
 import { decodeProtobufRequest } from '../../collector/dist/otlp/decode-protobuf.js'
 import { startClickHouseServer } from '../support/clickhouse-server.js'
+import { runningCollectors, startBuiltCollector } from './built-collector.js'
 import { makeTraceRequests } from './realistic-traces.js'
 
-const CLI = fileURLToPath(new URL('../../collector/dist/cli.js', import.meta.url))
 const REQUESTS = Number(process.env.BENCH_REQUESTS ?? 1500)
 const SPANS_PER_REQUEST = 100
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 64)
@@ -115,71 +114,6 @@ async function waitForCommit(store: Store, expected: RowTotals): Promise<void> {
   }
 }
 
-/** The Node flags on a script's `#!/usr/bin/env -S node …` line. */
-function shebangFlags(script: string): string[] {
-  const first = readFileSync(script, 'utf8').split('\n', 1)[0] ?? ''
-  return first.startsWith('#!') ? first.split(' ').filter((word) => word.startsWith('--')) : []
-}
-
-/** Collectors still running: a failed round must not leave one behind, holding the output pipe open. */
-const runningCollectors = new Set<ChildProcess>()
-
-async function startCollector(
-  clickhouseUrl: string,
-  database: string,
-  dataDir: string,
-  cli = CLI,
-  extraEnv: Record<string, string> = {},
-) {
-  // The bin itself, so its shebang's Node flags apply, as for a user running `daa collector`.
-  const child: ChildProcess = spawn(
-    process.env.BENCH_PROFILE_DIR || process.env.BENCH_NODE_FLAGS ? 'node' : cli,
-    [
-      // BENCH_PROFILE_DIR: write a CPU profile of the collector; BENCH_NODE_FLAGS: extra flags to compare.
-      ...(process.env.BENCH_PROFILE_DIR
-        ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE_DIR}`]
-        : []),
-      // The shebang's Node flags (heap sizes), which running `node cli.js` would otherwise drop.
-      ...(process.env.BENCH_PROFILE_DIR || process.env.BENCH_NODE_FLAGS ? shebangFlags(cli) : []),
-      ...(process.env.BENCH_NODE_FLAGS?.split(' ').filter(Boolean) ?? []),
-      ...(process.env.BENCH_PROFILE_DIR || process.env.BENCH_NODE_FLAGS ? [cli] : []),
-      'collector',
-    ],
-    {
-      env: {
-        ...process.env,
-        CLICKHOUSE_URL: clickhouseUrl,
-        CLICKHOUSE_DATABASE: database,
-        DAA_DATA_DIR: dataDir,
-        DAA_PORT: '0',
-        DAA_GRPC_PORT: '-1',
-        ...extraEnv,
-      },
-      stdio: ['ignore', 'pipe', 'inherit'],
-    },
-  )
-  runningCollectors.add(child)
-  child.once('exit', () => runningCollectors.delete(child))
-  const url = await new Promise<string>((resolve, reject) => {
-    let seen = ''
-    child.stdout!.on('data', (chunk: Buffer) => {
-      seen += chunk.toString()
-      const match = /listening on (http:\/\/\S+)/.exec(seen)
-      if (match) resolve(match[1]!)
-    })
-    child.once('exit', (code) => reject(new Error(`collector exited (${code}): ${seen}`)))
-  })
-  return {
-    url,
-    pid: child.pid!,
-    async stop() {
-      const exited = new Promise((resolve) => child.once('exit', resolve))
-      child.kill('SIGTERM')
-      await exited
-    },
-  }
-}
-
 interface CollectorRoundOptions {
   /** Open-loop pacing in spans/s (latency measured from each request's scheduled time); default: as fast as it goes. */
   pace?: number
@@ -202,7 +136,13 @@ async function throughCollector(
   await migrate(setup, { retentionDays: 0 })
   const { key } = await createApiKey(setup, 'bench')
   const dataDir = mkdtempSync(join(tmpdir(), 'daa-bench-'))
-  const collector = await startCollector(clickhouseUrl, database, dataDir, options.cli, options.env)
+  const collector = await startBuiltCollector({
+    clickhouseUrl,
+    database,
+    dataDir,
+    ...(options.cli ? { cli: options.cli } : {}),
+    ...(options.env ? { env: options.env } : {}),
+  })
   // node:http with keep-alive: the lightest sender, so the load generator takes as little of the
   // machine's two cores as it can from the collector and ClickHouse.
   const agent = new Agent({ keepAlive: true, maxSockets: options.pace ? 4 * CONCURRENCY : CONCURRENCY })

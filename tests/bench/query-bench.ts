@@ -18,11 +18,9 @@
  * collector/dist/cli.js> opens that build's page in turn with this one's, on the same server, and
  * prints their ratio.
  */
-import { spawn } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { fileURLToPath } from 'node:url'
 import { ProtobufTraceSerializer } from '@opentelemetry/otlp-transformer'
 import { loadConfig } from '../../collector/src/config.js'
 import {
@@ -39,6 +37,7 @@ import type { GoldenRun } from '../golden/golden-dataset.js'
 import { runSpan } from '../golden/golden-otlp.js'
 import { CHROMIUM, hasChromium, launchChromium } from '../support/chromium.js'
 import { startClickHouseServer } from '../support/clickhouse-server.js'
+import { BUILT_CLI, startBuiltCollector } from './built-collector.js'
 import { loadBenchData } from './query-bench-data.js'
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 10_000_000)
@@ -406,10 +405,11 @@ async function measurePage(clickhouseUrl: string): Promise<void> {
   const view = `/?range=custom&from=${FIRST_DAY}&to=${LAST_DAY}&tz=UTC#key=${key}`
   // BENCH_COMPARE_CLI: the cli.js of another build, whose page is opened in turn with this one's.
   // Both are then served by their built bins (this build's dist too), so the two differ only in build.
+  const comparedDirs = COMPARE_CLI ? [1, 2].map(() => mkdtempSync(join(tmpdir(), 'daa-bench-page-'))) : []
   const compared = COMPARE_CLI
     ? await Promise.all(
-        [THIS_CLI, COMPARE_CLI].map((cli) =>
-          startBuiltCollector(cli, clickhouseUrl, mkdtempSync(join(tmpdir(), 'daa-bench-page-'))),
+        [BUILT_CLI, COMPARE_CLI].map((cli, index) =>
+          startBuiltCollector({ cli, clickhouseUrl, database: 'bench', dataDir: comparedDirs[index]! }),
         ),
       )
     : undefined
@@ -429,45 +429,11 @@ async function measurePage(clickhouseUrl: string): Promise<void> {
     await browser.close()
     for (const other of compared ?? []) await other.stop()
     await collector.close()
-    rmSync(dataDir, { recursive: true, force: true })
+    for (const dir of [dataDir, ...comparedDirs]) rmSync(dir, { recursive: true, force: true })
   }
 }
 
-const THIS_CLI = fileURLToPath(new URL('../../collector/dist/cli.js', import.meta.url))
 const COMPARE_CLI = process.env.BENCH_COMPARE_CLI
-
-/** A collector run from a built bin on the bench's database, as a user runs `daa collector`. */
-async function startBuiltCollector(cli: string, clickhouseUrl: string, dataDir: string) {
-  const child = spawn(cli, ['collector'], {
-    env: {
-      ...process.env,
-      CLICKHOUSE_URL: clickhouseUrl,
-      CLICKHOUSE_DATABASE: 'bench',
-      DAA_DATA_DIR: dataDir,
-      DAA_PORT: '0',
-      DAA_GRPC_PORT: '-1',
-    },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  })
-  const url = await new Promise<string>((resolve, reject) => {
-    let seen = ''
-    child.stdout.on('data', (chunk: Buffer) => {
-      seen += chunk.toString()
-      const match = /listening on (http:\/\/\S+)/.exec(seen)
-      if (match) resolve(match[1]!)
-    })
-    child.once('exit', (code) => reject(new Error(`${cli} exited (${code}): ${seen}`)))
-  })
-  return {
-    url,
-    async stop() {
-      const exited = new Promise((resolve) => child.once('exit', resolve))
-      child.kill('SIGTERM')
-      await exited
-      rmSync(dataDir, { recursive: true, force: true })
-    },
-  }
-}
 
 /** The link the page is also timed over: a modest office or home connection. */
 const PAGE_LINK = { mbitPerSecond: 50, latencyMs: 20 }
