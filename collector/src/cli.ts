@@ -19,7 +19,11 @@ import { ConfigError, defaultText, flagName, loadConfig, SETTINGS } from './conf
 import { deadLetterCommand } from './ingest/dead-letter-command.js'
 import { listQueriesCommand, QUERY_USAGE } from './queries/query-commands.js'
 import { toCsv, toTable } from './queries/result-formats.js'
-import { SavedQueryRequestError, type SavedQueryResult } from './queries/run-saved-query.js'
+import {
+  DEFAULT_RANGE_DAYS,
+  SavedQueryRequestError,
+  type SavedQueryResult,
+} from './queries/run-saved-query.js'
 import { startCollectorServer } from './server.js'
 import { migrateConfigured, openStore } from './store/open-store.js'
 
@@ -48,9 +52,8 @@ Usage:
                             list keys (their ids, never the keys)
   daa keys revoke ID        revoke a key by its listed id (or by the key itself)
   daa queries               list the saved metric queries
-  daa query NAME --project ID [--from YYYY-MM-DD] [--to YYYY-MM-DD] [--tz ZONE] [--agent ID]
-            [--format table|json|csv]
-                            run a saved query (a table by default; the last 30 days through
+  ${QUERY_USAGE.replace(' [--format', '\n            [--format')}
+                            run a saved query (a table by default; the last ${DEFAULT_RANGE_DAYS} days through
                             today unless --from/--to say otherwise)
   daa import --project NAME FILE...
                             backfill OTLP JSON trace files, validated and deduplicated like exports

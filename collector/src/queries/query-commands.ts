@@ -5,7 +5,7 @@
 import type { Writable } from 'node:stream'
 import type { Store } from '../store/store.js'
 import { toCsv, toTable } from './result-formats.js'
-import { runSavedQuery } from './run-saved-query.js'
+import { DEFAULT_RANGE_DAYS, runSavedQuery } from './run-saved-query.js'
 import { savedQueries } from './saved-queries.js'
 
 /** How `daa query` is called (the CLI's usage lines and `daa queries` show it). */
@@ -14,7 +14,7 @@ export const QUERY_USAGE =
 
 export interface QueryCommandOptions {
   name: string
-  /** Default: the day that makes the range 30 days long. */
+  /** Default: the day that makes the range DEFAULT_RANGE_DAYS (30) long. */
   from?: string
   /** Default: today in `tz`. */
   to?: string
@@ -34,7 +34,7 @@ export function listQueriesCommand(out: Output): void {
   const width = Math.max(...queries.map((query) => query.name.length))
   for (const query of queries) out.write(`${query.name.padEnd(width)}  ${query.description}\n`)
   out.write(
-    `\nRun one with: ${QUERY_USAGE}\n(from and to default to the last 30 days through today; tz to UTC)\n`,
+    `\nRun one with: ${QUERY_USAGE}\n(from and to default to the last ${DEFAULT_RANGE_DAYS} days through today; tz to UTC)\n`,
   )
 }
 
