@@ -133,8 +133,9 @@ export function registerMetricsRoutes<E extends MetricsEnv>(
 
   // A browser opens at most six connections to one origin over HTTP/1.1, so a dashboard of a
   // dozen GETs waits for its first six answers before it can send the rest. One POST runs them all
-  // at once and streams each answer as it is ready, so each panel is drawn as early as it can be:
-  // 13-18% sooner where queries are quick, no change where their CPU is the wait
+  // at once and streams each answer as it is ready, so no panel waits for a connection. What the
+  // page gained from it is small: bench:query at 200,000 runs measured it, with the compressed
+  // answers, 0.92x over a 50 Mbit/s, 20 ms link and no change on loopback
   // (collector/docs/metric-layer.md, "The page").
   const limitBody = bodyLimit({
     maxSize: MAX_BATCH_BODY_BYTES,
