@@ -254,14 +254,19 @@ async function main(argv: string[]): Promise<number> {
         const { revoked } = await withAdmin(
           config,
           async (admin) =>
-            expectJson<{ revoked: { id: string; projectId: string }[] }>(
+            expectJson<{ revoked: { id: string; projectId: string; alreadyRevoked: boolean }[] }>(
               await admin.request(`/admin/v1/keys/${encodeURIComponent(positionals[2]!)}`, {
                 method: 'DELETE',
               }),
             ),
           READS_STORED_DATA,
         )
-        for (const key of revoked) out(`revoked key ${key.id} of project "${key.projectId}"\n`)
+        for (const key of revoked)
+          out(
+            key.alreadyRevoked
+              ? `key ${key.id} of project "${key.projectId}" was already revoked: nothing changed\n`
+              : `revoked key ${key.id} of project "${key.projectId}"\n`,
+          )
         return 0
       }
       process.stderr.write(

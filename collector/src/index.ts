@@ -8,6 +8,7 @@ export {
   createApiKey,
   hashApiKey,
   listApiKeys,
+  type RevokedApiKey,
   revokeApiKey,
 } from './auth/api-keys.js'
 export { KeyRateLimiter, type RateLimitOptions } from './auth/rate-limit.js'

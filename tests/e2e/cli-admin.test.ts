@@ -80,6 +80,10 @@ describe('daa CLI while the embedded collector runs', () => {
     // The running collector forgets the key at once.
     expect((await send(key, exportJson('shop-bot'))).status).toBe(401)
     expect((await daa('keys', 'list', '--project', 'shop')).stdout).toMatch(/checkout\s+.*revoked/)
+    // Again: it says so, rather than claiming to have revoked it now.
+    expect((await daa('keys', 'revoke', id)).stdout).toBe(
+      `key ${id} of project "shop" was already revoked: nothing changed\n`,
+    )
 
     const unknown = await daa('keys', 'revoke', 'abcdef0123').catch(
       (error: { code: number; stderr: string }) => error,

@@ -63,6 +63,12 @@ export interface ApiKeyInfo {
   revoked: boolean
 }
 
+/** What `revokeApiKey` did to one key. */
+export interface RevokedApiKey extends ApiKeyInfo {
+  /** The key had been revoked before: nothing was written, and it stays revoked. */
+  alreadyRevoked: boolean
+}
+
 /** Every key (of one project, when given), newest first. */
 export async function listApiKeys(store: Store, projectId?: string): Promise<ApiKeyInfo[]> {
   const rows = await store.query<{
@@ -95,9 +101,10 @@ export class ApiKeyNotFoundError extends Error {
 /**
  * Revokes one key, named by its id from `listApiKeys` (any unambiguous prefix of at least 8 hex
  * characters of its hash) or by the plain key itself. Every collector stops accepting it within its
- * key refresh interval (`DAA_KEY_REFRESH_MS`, default 10 s). Revoking a revoked key changes nothing.
+ * key refresh interval (`DAA_KEY_REFRESH_MS`, default 10 s). Revoking a revoked key changes nothing,
+ * and says so (`alreadyRevoked`).
  */
-export async function revokeApiKey(store: Store, idOrKey: string): Promise<ApiKeyInfo> {
+export async function revokeApiKey(store: Store, idOrKey: string): Promise<RevokedApiKey> {
   const text = idOrKey.trim()
   let prefix: string
   if (text.startsWith(KEY_PREFIX)) prefix = hashApiKey(text)
@@ -113,8 +120,9 @@ export async function revokeApiKey(store: Store, idOrKey: string): Promise<ApiKe
     name: string
     created_at: string
     updated_at: string
+    revoked: number
   }>(
-    `SELECT key_hash, project_id, name, toString(created_at) AS created_at, toString(updated_at) AS updated_at
+    `SELECT key_hash, project_id, name, toString(created_at) AS created_at, toString(updated_at) AS updated_at, revoked
      FROM api_keys FINAL WHERE startsWith(key_hash, {prefix:String}) LIMIT 2`,
     { prefix },
   )
@@ -123,6 +131,14 @@ export async function revokeApiKey(store: Store, idOrKey: string): Promise<ApiKe
     throw new ApiKeyNotFoundError(`The id "${idOrKey}" matches several keys: give more of it.`)
   }
   const key = matches[0]!
+  const info = {
+    id: key.key_hash.slice(0, ID_LENGTH),
+    projectId: key.project_id,
+    name: key.name,
+    createdAt: `${key.created_at.replace(' ', 'T')}Z`,
+    revoked: true,
+  }
+  if (Number(key.revoked) !== 0) return { ...info, alreadyRevoked: true }
   // The newest version of a key wins (ReplacingMergeTree(updated_at)): make sure this one is newer
   // even when the clock reads the same millisecond as the last change.
   const last = Date.parse(`${key.updated_at.replace(' ', 'T')}Z`)
@@ -132,18 +148,12 @@ export async function revokeApiKey(store: Store, idOrKey: string): Promise<ApiKe
       key_hash: key.key_hash,
       project_id: key.project_id,
       name: key.name,
-      created_at: `${key.created_at.replace(' ', 'T')}Z`,
+      created_at: info.createdAt,
       revoked: 1,
       updated_at: updatedAt.toISOString(),
     },
   ])
-  return {
-    id: key.key_hash.slice(0, ID_LENGTH),
-    projectId: key.project_id,
-    name: key.name,
-    createdAt: `${key.created_at.replace(' ', 'T')}Z`,
-    revoked: true,
-  }
+  return { ...info, alreadyRevoked: false }
 }
 
 /** Options for the key look-up cache. */
