@@ -171,7 +171,7 @@ describe('daa CLI', () => {
     expect((failure as { stderr: string }).stderr).toMatch(/npm install chdb.*CLICKHOUSE_URL/s)
   })
 
-  it('stops with the setting to change when its port is taken, and leaves the data directory free', async () => {
+  it('stops with the setting to change when its port is taken, leaves the data directory free, and refuses a second collector on it plainly', async () => {
     // 4318 and 4317 are the OpenTelemetry ports: often held already, by another collector.
     const held = createNetServer()
     await new Promise<void>((resolve) => held.listen(0, '127.0.0.1', resolve))
@@ -201,6 +201,15 @@ describe('daa CLI', () => {
       })
       const exited = new Promise<number | null>((resolve) => collector.once('exit', resolve))
       await waitForLine(collector, /listening on (http:\/\/\S+)/)
+      // A second collector on the same data directory is refused with one plain message, not the
+      // engine's own exception printed above it.
+      const second = await run(CLI, ['collector', '--port', '0'], { env }).catch(
+        (error: { code: number | null; stderr: string }) => error,
+      )
+      expect(second).toMatchObject({ code: 1 })
+      const stderr = (second as { stderr: string }).stderr
+      expect(stderr).toMatch(/The embedded database in .* is in use by another process/)
+      expect(stderr).not.toMatch(/DB::Exception|Code: \d+/)
       collector.kill('SIGTERM')
       expect(await exited).toBe(0)
     } finally {

@@ -8,6 +8,7 @@ import { existsSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import { createCollector } from '../app.js'
 import { type CollectorConfig, ConfigError } from '../config.js'
+import { isProcessAlive } from '../process-alive.js'
 import { migrateConfigured, openStore } from '../store/open-store.js'
 import { newAdminToken, readAdminFile } from './admin-file.js'
 import { ensurePrivateDataDir } from './data-dir.js'
@@ -19,19 +20,9 @@ export interface AdminClient {
   close(): Promise<void>
 }
 
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0)
-    return true
-  } catch (error) {
-    // EPERM: the process exists but belongs to someone else.
-    return (error as NodeJS.ErrnoException).code === 'EPERM'
-  }
-}
-
 async function runningCollector(dataDir: string): Promise<AdminClient | undefined> {
   const admin = await readAdminFile(dataDir)
-  if (!admin || !isAlive(admin.pid)) return undefined
+  if (!admin || !isProcessAlive(admin.pid)) return undefined
   const healthy = await fetch(`${admin.url}/healthz`).then(
     (response) => response.ok,
     () => false,

@@ -3,6 +3,7 @@ import type { FileHandle } from 'node:fs/promises'
 import { chmod, mkdir, open, readdir, readFile, rm, stat } from 'node:fs/promises'
 import { join, resolve } from 'node:path'
 import { crc32 } from 'node:zlib'
+import { isProcessAlive } from '../process-alive.js'
 
 /**
  * The collector's write-ahead log. An export is acknowledged once its request body is fsynced
@@ -171,16 +172,6 @@ export class WalLockedError extends Error {
 /** Lock files held by this process (a pid file naming our own pid may be a stale one from before a container restart). */
 const heldLocks = new Set<string>()
 
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0)
-    return true
-  } catch (error) {
-    // EPERM: the process exists but belongs to someone else.
-    return (error as NodeJS.ErrnoException).code === 'EPERM'
-  }
-}
-
 /**
  * Takes the directory's lock file (O_EXCL), replacing it when the pid it names is gone. Two
  * collectors starting at the same moment over a stale lock both remove it, but only one of the
@@ -206,7 +197,7 @@ async function acquireLock(directory: string): Promise<string> {
       if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error
     }
     const pid = Number.parseInt((await readFile(path, 'utf8').catch(() => '')).trim(), 10)
-    if (Number.isInteger(pid) && pid > 0 && pid !== process.pid && isAlive(pid)) {
+    if (Number.isInteger(pid) && pid > 0 && pid !== process.pid && isProcessAlive(pid)) {
       throw new WalLockedError(
         `The write-ahead log in ${directory} is in use by process ${pid} (another collector). ` +
           'Give each collector its own data directory.',

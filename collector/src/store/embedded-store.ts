@@ -1,5 +1,6 @@
-import { mkdirSync } from 'node:fs'
-import { resolve } from 'node:path'
+import { mkdirSync, readFileSync } from 'node:fs'
+import { join, resolve } from 'node:path'
+import { isProcessAlive } from '../process-alive.js'
 import {
   ClickHouseError,
   chunkText,
@@ -79,22 +80,41 @@ function parseJsonEachRow<Row>(text: string): Row[] {
   return rows
 }
 
+function inUse(path: string, cause?: unknown): StoreUnavailableError {
+  return new StoreUnavailableError(
+    `The embedded database in ${path} is in use by another process (a running "daa collector"?). ` +
+      'Stop that process first, or point both at a ClickHouse server with CLICKHOUSE_URL.',
+    cause === undefined ? undefined : { cause },
+  )
+}
+
+/** The pid in the engine's status file (`PID: 123` on its first line), when there is one. */
+function statusFilePid(path: string): number | undefined {
+  try {
+    const pid = Number(/^PID: (\d+)/.exec(readFileSync(join(path, 'status'), 'utf8'))?.[1])
+    return Number.isInteger(pid) && pid > 0 ? pid : undefined
+  } catch {
+    return undefined
+  }
+}
+
 /** Opens the embedded ClickHouse engine on a local directory and makes sure the database exists. */
 export async function createEmbeddedStore(options: EmbeddedStoreOptions = {}): Promise<Store> {
   const path = resolve(options.path ?? './.daa/data')
   const database = options.database ?? 'daa'
   mkdirSync(path, { recursive: true })
+  // chDB refuses a directory another engine holds, but prints its own exception to stderr first:
+  // the engine's status file names the holder's pid (it is removed on a clean close), so a
+  // directory in use is refused here, with only the message below.
+  const holder = statusFilePid(path)
+  if (holder !== undefined && holder !== process.pid && isProcessAlive(holder)) throw inUse(path)
   const chdb = await loadChdb()
   let session: ChdbSession | undefined
   try {
     session = new chdb.Session(path, { connectionArgs })
   } catch (error) {
     if (/Cannot lock file|Failed to create connection/.test(String((error as Error)?.message ?? error))) {
-      throw new StoreUnavailableError(
-        `The embedded database in ${path} is in use by another process (a running "daa collector"?). ` +
-          'Stop that process first, or point both at a ClickHouse server with CLICKHOUSE_URL.',
-        { cause: error },
-      )
+      throw inUse(path, error)
     }
     throw toStoreError(error)
   }
