@@ -233,6 +233,23 @@ describe('the built-in page in chromium', () => {
     await expectApiFigures(page)
   })
 
+  it('opens a link with a time zone the browser does not know in its own zone, and says so once', async () => {
+    const other = await browser.newPage({ timezoneId: 'Europe/Berlin' })
+    try {
+      await other.goto(`${target.collector.url}/?tz=Europe/Berln#key=${target.apiKey}`)
+      await loaded(other)
+      expect(await other.locator('#tz-label').innerText()).toBe('Europe/Berlin')
+      expect(await other.locator('#status').innerText()).toContain(
+        'Unknown time zone "Europe/Berln": days are in Europe/Berlin.',
+      )
+      // The panels show the figures of the zone used, not twelve copies of an error.
+      expect(await other.locator('.empty.error').count()).toBe(0)
+      await expectApiFigures(other)
+    } finally {
+      await other.close()
+    }
+  })
+
   it('drills down into one agent: its figures, days, outcomes, costs and recent runs', async () => {
     await expect.poll(() => page.locator('#drill').isVisible()).toBe(true)
     expect(await page.locator('#drill-title').innerText()).toContain('refund-bot')

@@ -79,11 +79,29 @@ function daysBetween(from: string, to: string): string[] {
 
 const isDay = (text: string | null): text is string => !!text && /^\d{4}-\d{2}-\d{2}$/.test(text)
 
+/** Whether the browser knows this IANA zone (the API knows the same ones: both read the tz database). */
+function isTimeZone(zone: string): boolean {
+  try {
+    new Intl.DateTimeFormat('en', { timeZone: zone })
+    return true
+  } catch {
+    return false
+  }
+}
+
+/**
+ * Said beside the status after every load: a link whose `tz` this browser does not know (a typo,
+ * a zone renamed) opens in the browser's own zone instead of failing in every panel.
+ */
+let zoneNotice = ''
+
 function readState(): ViewState {
   const params = new URLSearchParams(location.search)
   const rangeParam = params.get('range')
   const range = rangeParam === '7' || rangeParam === '90' || rangeParam === 'custom' ? rangeParam : '30'
-  const tz = params.get('tz') || browserZone
+  const asked = params.get('tz')
+  const tz = asked && isTimeZone(asked) ? asked : browserZone
+  zoneNotice = asked && asked !== tz ? `Unknown time zone "${asked}": days are in ${tz}.` : ''
   const themeParam = params.get('theme') as Theme | null
   const refresh = Number(params.get('refresh') ?? 0)
   const end = today(tz)
@@ -693,11 +711,14 @@ async function load(): Promise<void> {
     handleError(refused)
     return
   }
+  const updated = `Updated ${new Date().toLocaleTimeString()}${state.refresh ? ` · refreshes every ${state.refresh / 60} min` : ''}`
   setStatus(
     errors.length > 0
       ? `Some panels could not be loaded: ${errors[0]}`
-      : `Updated ${new Date().toLocaleTimeString()}${state.refresh ? ` · refreshes every ${state.refresh / 60} min` : ''}`,
-    errors.length > 0,
+      : zoneNotice
+        ? `${zoneNotice} ${updated}`
+        : updated,
+    errors.length > 0 || zoneNotice !== '',
   )
   document.body.dataset.ready = String(mine)
   document.body.dataset.loading = 'false'
@@ -723,6 +744,7 @@ function scheduleRefresh(): void {
 /** Applies a change of view: URL, controls, data. */
 function update(change: Partial<ViewState>, push: boolean): void {
   const next = { ...state, ...change }
+  if (change.tz) zoneNotice = ''
   if (change.range && change.range !== 'custom') {
     next.to = today(next.tz)
     next.from = addDays(next.to, -(Number(change.range) - 1))
