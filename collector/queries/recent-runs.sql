@@ -2,8 +2,9 @@
 -- title: Recent runs
 -- description: The latest runs started in the range, newest first, with their outcome, cost and calls.
 -- definition: Runs started from midnight of `from` to midnight after `to` (in tz), sub-agent runs
---   included, newest first (ties: run id), at most 100. The outcome is the latest recorded one
---   ('unknown' without one); cost and tokens are the run's with every span inside it.
+--   included, newest first to the second (runs started in the same second: by run id), at most 100.
+--   The outcome is the latest recorded one ('unknown' without one); cost and tokens are the run's
+--   with every span inside it.
 -- param: project String — the project, bound from the API key or the command line, never from the request
 -- param: from Date — first calendar day, inclusive
 -- param: to Date — last calendar day, inclusive

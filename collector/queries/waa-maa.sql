@@ -25,7 +25,32 @@ WITH
             toDate(toDateTime({from:Date} - 29, {tz:String}), 'UTC'),
             toDate(toDateTime({to:Date} + 1, {tz:String}) - 1, 'UTC')) + 1))
     ),
-    -- include: calendar-slices.sql
+    -- include: calendar-slices.sql (copied from fragments/ by `npm run docs`: edit it there)
+    slices AS (
+        -- Each UTC day with each calendar day in tz it overlaps, and the quarter-hours
+        -- [first_quarter, end_quarter) of the UTC day that belong to that calendar day. Every offset
+        -- in use is a multiple of 15 minutes, so a calendar day (23, 24 or 25 hours) is whole quarters.
+        SELECT
+            utc_day,
+            local_day,
+            toUInt8(greatest(0, intDiv(dateDiff('minute', toDateTime(utc_day, 'UTC'), toDateTime(local_day, {tz:String})), 15))) AS first_quarter,
+            toUInt8(least(96, intDiv(dateDiff('minute', toDateTime(utc_day, 'UTC'), toDateTime(local_day + 1, {tz:String})), 15))) AS end_quarter,
+            -- When the calendar day began on the previous UTC day: its first quarter-hour there
+            -- (the day's quarters on that UTC day are [previous_first_quarter, 96)); else 96.
+            toUInt8(if(toDateTime(local_day, {tz:String}) < toDateTime(utc_day, 'UTC'),
+                intDiv(dateDiff('minute', toDateTime(utc_day - 1, 'UTC'), toDateTime(local_day, {tz:String})), 15),
+                96)) AS previous_first_quarter
+        FROM (
+            SELECT
+                utc_day,
+                toDate(toDateTime(utc_day, 'UTC'), {tz:String}) AS first_local_day,
+                first_local_day + arrayJoin(range(toUInt64(dateDiff('day', first_local_day,
+                    toDate(toDateTime(utc_day, 'UTC') + 86399, {tz:String})) + 1))) AS local_day
+            FROM utc_days
+        )
+        WHERE local_day >= calendar_from AND local_day <= calendar_to
+    ),
+    -- end include: calendar-slices.sql
     delivering_days AS (
         -- One row per agent and calendar day in tz on which it started a run that was delivered: a
         -- bit in [first_quarter, end_quarter) of one of the UTC days' `delivered` bitmaps. A calendar

@@ -5,7 +5,7 @@
  * answers exactly. Plus a check that each .sql header declares exactly the columns and types
  * ClickHouse returns, and that shared SQL fragments are expanded.
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import {
@@ -20,9 +20,11 @@ import {
   expandIncludes,
   listQueriesCommand,
   runQueryCommand,
+  SAVED_QUERIES_DIR,
   SavedQueryDefinitionError,
   SavedQueryRequestError,
   savedQueries,
+  savedQueryFiles,
 } from '../../collector/src/queries/index.js'
 import { EXPECTED } from './expected-metrics.js'
 import { GOLDEN_PROJECT, generateGoldenDataset, OTHER_PROJECT } from './golden-dataset.js'
@@ -363,14 +365,14 @@ describe('.sql headers', () => {
 })
 
 describe('shared SQL fragments', () => {
-  it('are expanded where a query includes them, so every consumer runs one text', () => {
+  it('are written out where a query includes them, so every consumer runs one text', () => {
     const daa = savedQueries().get('daa')!
-    expect(daa.sql).not.toContain('-- include:')
     expect(daa.sql).toContain('slices AS (')
     for (const name of ['daa', 'waa-maa', 'agent-lifecycle', 'agent-retention']) {
       const sql = savedQueries().get(name)!.sql
       expect(sql.match(/\bslices AS \(/g), name).toHaveLength(1)
-      expect(sql, name).not.toContain('-- include:')
+      // Each include line is followed by its fragment and closed.
+      expect(sql.match(/-- include: /g)?.length, name).toBe(sql.match(/-- end include: /g)?.length)
     }
     // delivering-days.sql includes calendar-slices.sql itself.
     for (const name of ['agent-lifecycle', 'agent-retention']) {
@@ -380,6 +382,26 @@ describe('shared SQL fragments', () => {
           .sql.match(/\bdelivering_days AS \(/g),
         name,
       ).toHaveLength(1)
+    }
+  })
+
+  it('are written out in the .sql files as the fragments are now (run `npm run docs` after changing one)', () => {
+    for (const file of savedQueryFiles()) {
+      const text = readFileSync(join(SAVED_QUERIES_DIR, file), 'utf8')
+      expect(text, file).toBe(expandIncludes(file, text))
+    }
+  })
+
+  it('let each .sql file run as it is, in any client, with the answers the collector gives', async () => {
+    // As the README shows a platform team: the file's text and its parameters, nothing expanded.
+    for (const file of savedQueryFiles()) {
+      const name = file.replace(/\.sql$/, '')
+      for (const tz of ['UTC', 'America/New_York']) {
+        const params = { project: GOLDEN_PROJECT, ...RANGE, tz, agent: '' }
+        const asFiled = await store.query(readFileSync(join(SAVED_QUERIES_DIR, file), 'utf8'), params)
+        expect(asFiled, `${file} in ${tz}`).toEqual(await store.query(savedQueries().get(name)!.sql, params))
+        if (name === 'daa') expect(asFiled.length).toBeGreaterThan(0)
+      }
     }
   })
 

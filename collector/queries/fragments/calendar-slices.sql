@@ -1,6 +1,7 @@
 -- The `slices` CTE of the calendar-day queries, included where a saved query says
--- `-- include: calendar-slices.sql` (saved-queries.ts expands it when the query is loaded; the API,
--- the CLI, Grafana and the page all run the expanded text).
+-- `-- include: calendar-slices.sql`: `npm run docs` writes it out there, so the .sql file runs as it
+-- is in any client, and the collector writes it out again when it loads the query, so the API, the
+-- CLI, Grafana and the page all run this text.
 --
 -- It splits each UTC day of a `utc_days` CTE (column utc_day) into the calendar days in {tz} it
 -- overlaps, as ranges of quarter-hours, so that per-UTC-day bitmaps (agent_days) answer per calendar

@@ -1,6 +1,6 @@
 -- The agents' delivering days over all history, included where a saved query says
 -- `-- include: delivering-days.sql` as the first members of its WITH clause (agent-lifecycle and
--- agent-retention; saved-queries.ts expands it when the query is loaded).
+-- agent-retention; written out there as calendar-slices.sql is).
 --
 -- `delivering_days` has one row per agent and calendar day in {tz}, up to {to}, on which the agent
 -- started a run that was delivered (optionally only {agent}). The CTE ends with a comma.

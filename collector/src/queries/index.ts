@@ -41,4 +41,6 @@ export {
   SavedQueryDefinitionError,
   type SavedQueryField,
   savedQueries,
+  savedQueryFiles,
+  writeExpandedQueries,
 } from './saved-queries.js'

@@ -14,10 +14,12 @@
  * Any field may continue on following lines that start with `--` and more spaces.
  *
  * SQL shared by several queries lives once, in collector/queries/fragments/: a line
- * `-- include: calendar-slices.sql` is replaced by that file of fragments/ (without its leading
- * comment) when the query is loaded, so every consumer runs the expanded text.
+ * `-- include: calendar-slices.sql` is followed by that file of fragments/ (without its leading
+ * comment), written out by `npm run docs` up to `-- end include: calendar-slices.sql`, so each
+ * .sql file runs as it is in any client; the collector writes the fragment out again when it loads
+ * the query (expandIncludes), so every consumer runs the fragment as it is now.
  */
-import { readdirSync, readFileSync } from 'node:fs'
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 
@@ -188,35 +190,79 @@ let cache: ReadonlyMap<string, SavedQuery> | undefined
 /** Where the shared SQL fragments live. */
 export const FRAGMENTS_DIR = join(SAVED_QUERIES_DIR, 'fragments')
 
-const INCLUDE = /^[ \t]*-- include: ([\w.-]+\.sql)[ \t]*$/gm
+/** An include line: `-- include: <fragment>.sql`, and any note after the name. */
+const INCLUDE = /^([ \t]*)-- include: ([\w.-]+\.sql)(?:[ \t].*)?$/
+/** The note a written-out include carries, so a reader knows where to edit. */
+const INCLUDE_NOTE = '(copied from fragments/ by `npm run docs`: edit it there)'
 
 /**
- * Replaces each `-- include: <fragment>.sql` line with the fragment's SQL (its comment header
- * dropped), fragments' own includes too.
+ * Writes out each `-- include: <fragment>.sql` line as the fragment's SQL (its comment header
+ * dropped; fragments' own includes too), between that line and `-- end include: <fragment>.sql`.
+ * A copy written out before is replaced by the fragment as it is now. The saved .sql files hold
+ * their includes written out (`npm run docs`, checked by a test), so that each runs as it is in
+ * any ClickHouse client; the collector expands them again when it loads them, so it always runs
+ * the fragment itself.
  */
 export function expandIncludes(file: string, sql: string, fragmentsDir = FRAGMENTS_DIR, depth = 0): string {
   if (depth > 8) throw new SavedQueryDefinitionError(`${file}: includes nest deeper than 8 (a cycle?)`)
-  return sql.replace(INCLUDE, (_line, fragment: string) => {
+  const lines = sql.split('\n')
+  const out: string[] = []
+  for (let at = 0; at < lines.length; at++) {
+    const include = INCLUDE.exec(lines[at]!)
+    if (!include) {
+      out.push(lines[at]!)
+      continue
+    }
+    const [, indent, fragment] = include as unknown as [string, string, string]
+    const endLine = `${indent}-- end include: ${fragment}`
+    const copyEnd = lines.indexOf(endLine, at + 1)
+    if (copyEnd !== -1) at = copyEnd
     let text: string
     try {
       text = readFileSync(join(fragmentsDir, fragment), 'utf8')
     } catch {
       throw new SavedQueryDefinitionError(`${file}: includes ${fragment}, which is not in ${fragmentsDir}`)
     }
-    const lines = text.split('\n')
-    const body = lines.findIndex((line) => !line.startsWith('--'))
-    return expandIncludes(file, lines.slice(body).join('\n').replace(/\n$/, ''), fragmentsDir, depth + 1)
-  })
+    const fragmentLines = text.split('\n')
+    const body = fragmentLines.findIndex((line) => !line.startsWith('--'))
+    out.push(
+      `${indent}-- include: ${fragment} ${INCLUDE_NOTE}`,
+      expandIncludes(file, fragmentLines.slice(body).join('\n').replace(/\n$/, ''), fragmentsDir, depth + 1),
+      endLine,
+    )
+  }
+  return out.join('\n')
+}
+
+/** The saved .sql files, by file name, sorted. */
+export function savedQueryFiles(): string[] {
+  return readdirSync(SAVED_QUERIES_DIR)
+    .filter((file) => file.endsWith('.sql'))
+    .sort()
+}
+
+/**
+ * Writes every saved .sql file's includes out as their fragments are now (`npm run docs`);
+ * returns the files it changed.
+ */
+export function writeExpandedQueries(): string[] {
+  const changed: string[] = []
+  for (const file of savedQueryFiles()) {
+    const path = join(SAVED_QUERIES_DIR, file)
+    const text = readFileSync(path, 'utf8')
+    const expanded = expandIncludes(file, text)
+    if (expanded === text) continue
+    writeFileSync(path, expanded)
+    changed.push(file)
+  }
+  return changed
 }
 
 /** Loads (once) every saved query, by name, sorted by name. */
 export function savedQueries(): ReadonlyMap<string, SavedQuery> {
   if (cache) return cache
-  const files = readdirSync(SAVED_QUERIES_DIR)
-    .filter((file) => file.endsWith('.sql'))
-    .sort()
   cache = new Map(
-    files.map((file) => {
+    savedQueryFiles().map((file) => {
       const query = parseSavedQuery(
         file,
         expandIncludes(file, readFileSync(join(SAVED_QUERIES_DIR, file), 'utf8')),
