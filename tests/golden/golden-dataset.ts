@@ -303,7 +303,10 @@ function generateRuns(project: string, seed: number): GoldenRun[] {
       if (dayIndex < agent.joins || agent.dormant(dayIndex) || random() > agent.activity) continue
       const runCount = int(random, 1, 4)
       for (let r = 0; r < runCount; r++) {
-        const run = generateRun(random, project, agent.id, random() < 0.1 ? '' : pick(random, people), day)
+        // Every 40th run names no agent: it counts toward runs, cost and people, but is no agent's
+        // (chosen by position, so the random stream, and every other run, stay as they were).
+        const agentId = runs.length % 40 === 39 ? '' : agent.id
+        const run = generateRun(random, project, agentId, random() < 0.1 ? '' : pick(random, people), day)
         runs.push(run)
         // Some runs call a sub-agent: a nested run of its own agent inside the parent's trace.
         if (random() < 0.15) {

@@ -178,11 +178,12 @@ export function describeIngestedGolden(
       )
     }
 
-    it('run_summary: a plain GROUP BY gives the API answer (DAA, cost, tokens, p95 latency per day)', async () => {
+    it('run_summary: a plain GROUP BY gives the API answer (DAA, working agents, cost, tokens, p95 latency per day)', async () => {
       await untilExact([{ name: 'cost-per-outcome', tz: 'Europe/Berlin' }])
       const rows = await target.store.query<Record<string, unknown>>(
         `SELECT toString(toDate(start_time, 'Europe/Berlin')) AS day,
-                uniqExactIf(agent_id, outcome = 'delivered') AS daa,
+                uniqExactIf(agent_id, outcome = 'delivered' AND agent_id != '') AS daa,
+                uniqExactIf(agent_id, agent_id != '') AS working_agents,
                 count() AS runs,
                 round(sum(cost_usd), 9) AS cost_usd,
                 sum(total_tokens) AS tokens,
@@ -200,6 +201,7 @@ export function describeIngestedGolden(
         daa.map((row, index) => ({
           day: row.day,
           daa: row.daa,
+          working_agents: row.working_agents,
           runs: row.runs,
           cost_usd: Number((cost[index]!.cost_usd as number).toFixed(9)),
           tokens: cost[index]!.total_tokens,

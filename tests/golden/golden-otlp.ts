@@ -60,14 +60,14 @@ export function runSpan(run: GoldenRun): ReadableSpan {
     run,
     spanId: run.runId,
     parentSpanId: run.parentRunId,
-    name: `invoke_agent ${run.agentId}`,
+    // A run without an agent id (an agent that does not name itself) carries no agent attributes.
+    name: run.agentId ? `invoke_agent ${run.agentId}` : 'invoke_agent',
     startNs: run.startNs,
     durationNs: run.durationNs,
     error: run.statusError,
     attributes: {
       'gen_ai.operation.name': 'invoke_agent',
-      'gen_ai.agent.id': run.agentId,
-      'gen_ai.agent.name': run.agentId,
+      ...(run.agentId ? { 'gen_ai.agent.id': run.agentId, 'gen_ai.agent.name': run.agentId } : {}),
       ...(run.userId ? { 'user.id': run.userId } : {}),
       ...(run.statusError ? { 'error.type': 'AgentError' } : {}),
       ...(run.ownCostUsd ? { 'daa.cost.usd': run.ownCostUsd } : {}),
