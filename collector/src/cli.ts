@@ -318,7 +318,9 @@ async function main(argv: string[]): Promise<number> {
       const report = await withAdmin(config, (admin) => importFiles(admin, flags.project!, files))
       out(
         `imported ${report.acceptedSpans} spans from ${report.files} file(s) in ${report.requests} request(s)` +
-          `${report.rejectedSpans ? `; ${report.rejectedSpans} spans rejected: ${report.reasons.join('; ')}` : ''}\n`,
+          `${report.rejectedSpans ? `; ${report.rejectedSpans} spans rejected` : ''}` +
+          // Each reason names its spans: "2 spans rejected: …", or "1 span kept: …" for a note.
+          `${report.reasons.length > 0 ? ` (${report.reasons.join('; ')})` : ''}\n`,
       )
       for (const failure of report.failures) process.stderr.write(`refused: ${failure}\n`)
       return report.failures.length > 0 ? 1 : 0

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { decodeRpcStatus } from '../../collector/src/otlp/rpc-status.js'
 import { recordAgentRun } from '../support/agent-spans.js'
 import { type RunningClickHouse, startClickHouseServer } from '../support/clickhouse-server.js'
-import { type CollectorUnderTest, startTestCollector } from '../support/collector-harness.js'
+import { type CollectorUnderTest, startTestCollector, UNTIL_STORED } from '../support/collector-harness.js'
 
 let clickhouse: RunningClickHouse
 let target: CollectorUnderTest
@@ -176,6 +176,49 @@ describe('OTLP/HTTP status conformance', () => {
     }
     expect(body.partialSuccess?.rejectedSpans).toBe(1)
     expect(body.partialSuccess?.errorMessage).toMatch(/trace/i)
+  })
+
+  it('keeps a span whose cost or outcome value is not a usable number, and says so in partial_success', async () => {
+    const request = JSON.parse(
+      new TextDecoder().decode(
+        JsonTraceSerializer.serializeRequest(
+          recordAgentRun({ agent: 'nan-value-bot', outcome: 'delivered', value: 5 }),
+        )!,
+      ),
+    )
+    const spans = request.resourceSpans[0].scopeSpans[0].spans as {
+      name: string
+      attributes: { key: string; value: Record<string, unknown> }[]
+    }[]
+    const run = spans.find((span) => span.name.startsWith('invoke_agent'))!
+    run.attributes.find((attribute) => attribute.key === 'daa.outcome.value')!.value = { stringValue: 'lots' }
+    spans
+      .find((span) => span.name.startsWith('chat'))!
+      .attributes.push({ key: 'daa.cost.usd', value: { doubleValue: -2 } })
+    const response = await post(JSON.stringify(request), { ...JSON_TYPE, ...auth() })
+    expect(response.status).toBe(200)
+    const body = (await response.json()) as {
+      partialSuccess?: { rejectedSpans?: number; errorMessage: string }
+    }
+    // A warning: nothing rejected, each unusable number named.
+    expect(body.partialSuccess?.rejectedSpans ?? 0).toBe(0)
+    expect(body.partialSuccess?.errorMessage).toContain(
+      '1 span kept: daa.outcome.value "lots" is not a finite number, so the outcome\'s value is 0',
+    )
+    expect(body.partialSuccess?.errorMessage).toContain(
+      '1 span kept: daa.cost.usd "-2" is not a number of 0 or more, so it was ignored',
+    )
+    // The run and its outcome are stored: delivered, with a value of 0 and no negative cost.
+    const leaderboard = async () => {
+      const answer = await fetch(`${target.collector.url}/api/v1/metrics/agent-leaderboard`, {
+        headers: auth(),
+      })
+      const rows = ((await answer.json()) as { rows: Record<string, unknown>[] }).rows
+      return rows.find((row) => row.agent_id === 'nan-value-bot')
+    }
+    await expect
+      .poll(leaderboard, UNTIL_STORED)
+      .toMatchObject({ runs: 1, delivered_runs: 1, value: 0, cost_usd: 0 })
   })
 
   it('answers a protobuf request in protobuf', async () => {

@@ -26,10 +26,10 @@ import { OtlpDecodeError } from './errors.js'
 import { isAllZeroHex, isHexDigits } from './hex.js'
 import {
   ATTRIBUTE_LIMITS,
+  admitSpan,
   attributesProblem,
   RejectionTally,
   type SpanCandidate,
-  validateSpan,
 } from './span-validation.js'
 
 function snakeCaseOf(camelCase: string): string {
@@ -310,9 +310,7 @@ export function decodeJsonRequest(text: string): DecodedRequest {
           resource,
           scope,
         }
-        const checked = validateSpan(candidate)
-        if (typeof checked === 'string') tally.reject(checked, span.name)
-        else spans.push(checked)
+        admitSpan(candidate, tally, spans)
       }
     }
   }

@@ -10,7 +10,7 @@ import {
   readLink,
   WIRE,
 } from './protobuf-reader.js'
-import { attributesProblem, RejectionTally, type SpanCandidate, validateSpan } from './span-validation.js'
+import { admitSpan, attributesProblem, RejectionTally, type SpanCandidate } from './span-validation.js'
 
 const LENGTH_DELIMITED = WIRE.lengthDelimited
 
@@ -215,9 +215,7 @@ export function decodeProtobufRequest(bytes: Uint8Array): DecodedRequest {
                 tally.reject(sharedProblem, candidate.name)
                 continue
               }
-              const checked = validateSpan(candidate)
-              if (typeof checked === 'string') tally.reject(checked, candidate.name)
-              else spans.push(checked)
+              admitSpan(candidate, tally, spans)
             }
           })
         }

@@ -20,9 +20,15 @@
  *   2^53 has already lost its exact value; a count that is not a number at all reads as absent;
  * - attributes (of the span, its events and links, and of its resource and scope) beyond
  *   ATTRIBUTE_LIMITS: too many, a key or a string value too long, values nested too deep.
+ * What is kept with a note in partial_success (rejected_spans unchanged, as the specification allows
+ * for warnings): a span whose `daa.cost.usd` is not a number of 0 or more, or whose
+ * `daa.outcome.value` is not a finite number. The value reads as absent (the cost falls back to the
+ * price table, the outcome's value is 0); the outcome and the rest of the span are stored.
  * What is accepted: an empty name (the specification: "equivalent to an unknown span name"), any span kind
  * (unknown kinds are kept as numbers, as protobuf enums are open), and an empty trace state.
  */
+import { DAA_COST_USD, DAA_OUTCOME_VALUE } from '@daa/sdk/attributes'
+import { readNumber } from '../mapping/attribute-readers.js'
 import { TOKEN_COUNT_ATTRIBUTES } from '../mapping/span-semantics.js'
 import type { Attributes, AttributeValue, DecodedSpan, StatusCode } from './decoded-span.js'
 import { isValidHexId } from './hex.js'
@@ -187,6 +193,38 @@ export function validateSpan(candidate: SpanCandidate): DecodedSpan | string {
   return candidate as DecodedSpan
 }
 
+function quoted(value: AttributeValue): string {
+  return JSON.stringify(String(value).slice(0, 32))
+}
+
+/** Why a data-contract number of a kept span cannot be used (and reads as absent), or undefined. */
+function contractNumberNote(attributes: Attributes): string | undefined {
+  const cost = attributes[DAA_COST_USD]
+  if (cost !== undefined && cost !== '' && !((readNumber(cost) ?? -1) >= 0)) {
+    return `${DAA_COST_USD} ${quoted(cost)} is not a number of 0 or more, so it was ignored`
+  }
+  const value = attributes[DAA_OUTCOME_VALUE]
+  if (value !== undefined && value !== '' && readNumber(value) === undefined) {
+    return `${DAA_OUTCOME_VALUE} ${quoted(value)} is not a finite number, so the outcome's value is 0`
+  }
+  return undefined
+}
+
+/**
+ * Validates a candidate span: a valid one joins `spans` (with a note in `tally` when a data-contract
+ * number in it cannot be used), an invalid one is counted in `tally` with its reason.
+ */
+export function admitSpan(candidate: SpanCandidate, tally: RejectionTally, spans: DecodedSpan[]): void {
+  const checked = validateSpan(candidate)
+  if (typeof checked === 'string') {
+    tally.reject(checked, candidate.name)
+    return
+  }
+  const note = contractNumberNote(checked.attributes)
+  if (note !== undefined) tally.note(note, checked.name)
+  spans.push(checked)
+}
+
 /** The most distinct rejection reasons reported back; more would only bloat the response. */
 const maxReportedReasons = 10
 
@@ -196,21 +234,41 @@ const maxReportedReasons = 10
  */
 export class RejectionTally {
   private readonly byReason = new Map<string, { count: number; firstSpanName: string }>()
+  private readonly byNote = new Map<string, { count: number; firstSpanName: string }>()
   rejectedSpans = 0
 
   reject(reason: string, spanName: string): void {
     this.rejectedSpans++
-    const entry = this.byReason.get(reason)
-    if (entry) entry.count++
-    else this.byReason.set(reason, { count: 1, firstSpanName: spanName })
+    RejectionTally.count(this.byReason, reason, spanName)
   }
 
+  /** A span kept, with something its sender should know (not counted as rejected). */
+  note(reason: string, spanName: string): void {
+    RejectionTally.count(this.byNote, reason, spanName)
+  }
+
+  private static count(
+    tally: Map<string, { count: number; firstSpanName: string }>,
+    reason: string,
+    spanName: string,
+  ): void {
+    const entry = tally.get(reason)
+    if (entry) entry.count++
+    else tally.set(reason, { count: 1, firstSpanName: spanName })
+  }
+
+  /** Rejections first, then notes: at most maxReportedReasons messages. */
   messages(): string[] {
     const messages: string[] = []
-    for (const [reason, { count, firstSpanName }] of this.byReason) {
-      if (messages.length === maxReportedReasons) break
-      const spans = count === 1 ? '1 span' : `${count} spans`
-      messages.push(`${spans} rejected: ${reason} (first: span ${JSON.stringify(firstSpanName)})`)
+    for (const [tally, verb] of [
+      [this.byReason, 'rejected'],
+      [this.byNote, 'kept'],
+    ] as const) {
+      for (const [reason, { count, firstSpanName }] of tally) {
+        if (messages.length === maxReportedReasons) return messages
+        const spans = count === 1 ? '1 span' : `${count} spans`
+        messages.push(`${spans} ${verb}: ${reason} (first: span ${JSON.stringify(firstSpanName)})`)
+      }
     }
     return messages
   }
