@@ -13,6 +13,8 @@ let target: CollectorUnderTest
 let otherProjectKey: string
 /** The UTC day the runs started on (taken from the spans, so a run at midnight cannot flake the test). */
 let today: string
+const FORMULA_AGENT = "=cmd|' /C calc'!A0"
+const FORMULA_REASON = '@SUM(1+1)'
 
 beforeAll(async () => {
   clickhouse = await startClickHouseServer()
@@ -22,6 +24,8 @@ beforeAll(async () => {
     ...recordAgentRun({ agent: 'alpha', outcome: 'delivered', value: 10 }),
     ...recordAgentRun({ agent: 'beta', outcome: 'delivered', value: 5 }),
     ...recordAgentRun({ agent: 'gamma', outcome: 'failed' }),
+    // Text a spreadsheet would run as a formula, as a sender may write it in any attribute.
+    ...recordAgentRun({ agent: FORMULA_AGENT, outcome: 'failed', reason: FORMULA_REASON }),
   ]
   const runStarts = spans
     .filter((span) => span.name.startsWith('invoke_agent'))
@@ -34,7 +38,7 @@ beforeAll(async () => {
   // the API is asked again until every agent sent is on the leaderboard.
   for (;;) {
     const answer = await getMetric('agent-leaderboard', target.apiKey)
-    if (((await answer.json()) as { rows: unknown[] }).rows.length === 3) break
+    if (((await answer.json()) as { rows: unknown[] }).rows.length === 4) break
     await new Promise((resolve) => setTimeout(resolve, 100))
   }
 }, 60_000)
@@ -56,7 +60,7 @@ describe('metrics API on a running collector', () => {
     const body = (await response.json()) as { columns: Array<{ name: string }>; rows: unknown[][] | object[] }
     const rows = body.rows as Array<Record<string, unknown>>
     expect(rows).toHaveLength(1)
-    expect(rows[0]).toMatchObject({ day: today, daa: 2, working_agents: 3 })
+    expect(rows[0]).toMatchObject({ day: today, daa: 2, working_agents: 4 })
   })
 
   it("says in Server-Timing how long the query itself took, as the body's elapsed_ms does", async () => {
@@ -89,6 +93,25 @@ describe('metrics API on a running collector', () => {
     const response = await getMetric('daa', target.apiKey, `from=${today}&to=${today}&format=csv`)
     expect(response.headers.get('content-type')).toContain('text/csv')
     expect((await response.text()).split('\n')[0]).toContain('daa')
+  })
+
+  it('writes text a spreadsheet would run as a formula as inert text in CSV, and exactly in JSON', async () => {
+    const csv = async (name: string) =>
+      (await (await getMetric(name, target.apiKey, `from=${today}&to=${today}&format=csv`)).text()).split(
+        '\r\n',
+      )
+    const leaderboard = await csv('agent-leaderboard')
+    const line = leaderboard.find((row) => row.includes('cmd|'))!
+    expect(line.split(',')[1]).toBe(`'${FORMULA_AGENT}`)
+    // Numbers stay numbers (a negative one would start with '-').
+    expect(line.split(',')[0]).toMatch(/^\d+$/)
+    expect(
+      (await csv('outcomes-by-reason')).some((row) => row.startsWith(`failed,'${FORMULA_REASON},`)),
+    ).toBe(true)
+    const json = (await (await getMetric('agent-leaderboard', target.apiKey)).json()) as {
+      rows: { agent_id: string }[]
+    }
+    expect(json.rows.map((row) => row.agent_id)).toContain(FORMULA_AGENT)
   })
 
   describe('several queries in one POST', () => {
@@ -127,7 +150,7 @@ describe('metrics API on a running collector', () => {
         expect(line.result?.rows).toEqual(get.rows)
       }
       const leaderboard = lines.find((line) => line.name === 'agent-leaderboard')!
-      expect(leaderboard.result?.rows).toHaveLength(3)
+      expect(leaderboard.result?.rows).toHaveLength(4)
     })
 
     it('compresses the lines for a client that takes gzip, and not for one that does not', async () => {
@@ -160,7 +183,7 @@ describe('metrics API on a running collector', () => {
       // fetch decompresses: the same lines either way.
       const [zipped, unzipped] = [await linesOf(gzipped), await linesOf(plain)]
       expect(zipped.map((line) => line.result?.rows)).toEqual(unzipped.map((line) => line.result?.rows))
-      expect(zipped[1]!.result!.rows).toHaveLength(3)
+      expect(zipped[1]!.result!.rows).toHaveLength(4)
     })
 
     it('gives a bad query its own error line and still answers the good ones beside it', async () => {

@@ -16,6 +16,10 @@ export interface AgentRunShape {
   user?: string
   outcome?: 'delivered' | 'partial' | 'failed' | 'abandoned'
   value?: number
+  /** The outcome's unit when a value is given; default USD. */
+  unit?: string
+  /** `daa.outcome.reason`. */
+  reason?: string
   failTool?: boolean
 }
 
@@ -77,8 +81,9 @@ export function recordAgentRun(shape: AgentRunShape = {}): ReadableSpan[] {
     run.setAttribute('daa.outcome', shape.outcome)
     if (shape.value !== undefined) {
       run.setAttribute('daa.outcome.value', shape.value)
-      run.setAttribute('daa.outcome.unit', 'USD')
+      run.setAttribute('daa.outcome.unit', shape.unit ?? 'USD')
     }
+    if (shape.reason !== undefined) run.setAttribute('daa.outcome.reason', shape.reason)
   }
   run.end()
   return exporter.getFinishedSpans()

@@ -11,15 +11,38 @@ function csvField(text: string): string {
   return /[",\r\n]/.test(text) ? `"${text.replaceAll('"', '""')}"` : text
 }
 
-/** CSV with a header row of column names; NULL is an empty field. Lines end with CRLF. */
-export function toCsv(result: SavedQueryResult): string {
-  const names = result.columns.map((column) => column.name)
-  const lines = [names.map(csvField).join(',')]
-  for (const row of result.rows) lines.push(names.map((name) => csvField(cellText(row[name]))).join(','))
-  return `${lines.join('\r\n')}\r\n`
+const NUMERIC_TYPE = /^(Nullable\()?(U?Int|Float|Decimal)/
+
+/**
+ * Text that a spreadsheet would run as a formula (OWASP's CSV injection: a cell opening with = + -
+ * @, a tab or a carriage return), prefixed with an apostrophe so it opens as text. Agent ids,
+ * reasons and units come from senders' spans, so a CSV opened in a spreadsheet must not run them.
+ */
+function inertText(text: string): string {
+  return /^[=+\-@\t\r]/.test(text) ? `'${text}` : text
 }
 
-const NUMERIC_TYPE = /^(Nullable\()?(U?Int|Float|Decimal)/
+/**
+ * CSV with a header row of column names; NULL is an empty field. Lines end with CRLF. Text columns
+ * that a spreadsheet would take for a formula start with an apostrophe (inertText); numbers are
+ * written as they are.
+ */
+export function toCsv(result: SavedQueryResult): string {
+  const names = result.columns.map((column) => column.name)
+  const text = result.columns.map((column) => !NUMERIC_TYPE.test(column.type))
+  const lines = [names.map(csvField).join(',')]
+  for (const row of result.rows) {
+    lines.push(
+      names
+        .map((name, index) => {
+          const cell = cellText(row[name])
+          return csvField(text[index] ? inertText(cell) : cell)
+        })
+        .join(','),
+    )
+  }
+  return `${lines.join('\r\n')}\r\n`
+}
 
 /** Rounds non-integers to 6 significant decimals for reading; integers print in full. */
 function readable(value: unknown): string {
