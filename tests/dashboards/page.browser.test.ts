@@ -250,6 +250,29 @@ describe('the built-in page in chromium', () => {
     }
   })
 
+  it('moves a rolling range on at midnight when it refreshes on its own, as a wall dashboard must', async () => {
+    const context = await browser.newContext({ timezoneId: 'UTC' })
+    const today = new Date().toISOString().slice(0, 10)
+    const tomorrow = new Date(Date.parse(today) + 86_400_000).toISOString().slice(0, 10)
+    // The page's clock only: two minutes to midnight, refreshing every minute.
+    await context.clock.install({ time: new Date(`${today}T23:58:00Z`) })
+    const wall = await context.newPage()
+    try {
+      await wall.goto(`${target.collector.url}/?range=7&tz=UTC&refresh=60#key=${target.apiKey}`)
+      await loaded(wall)
+      expect((await viewOf(wall)).to).toBe(today)
+      await wall.clock.fastForward('04:00')
+      await expect.poll(async () => (await viewOf(wall)).to, { timeout: 30_000 }).toBe(tomorrow)
+      await loaded(wall)
+      const view = await viewOf(wall)
+      expect((Date.parse(view.to) - Date.parse(view.from)) / 86_400_000).toBe(6)
+      // What it shows is the API's answer for the new days.
+      await expectApiFigures(wall)
+    } finally {
+      await context.close()
+    }
+  })
+
   it('drills down into one agent: its figures, days, outcomes, costs and recent runs', async () => {
     await expect.poll(() => page.locator('#drill').isVisible()).toBe(true)
     expect(await page.locator('#drill-title').innerText()).toContain('refund-bot')

@@ -738,7 +738,16 @@ function handleError(error: unknown): void {
 
 function scheduleRefresh(): void {
   if (refreshTimer !== undefined) clearInterval(refreshTimer)
-  refreshTimer = state.refresh ? window.setInterval(() => void load(), state.refresh * 1000) : undefined
+  refreshTimer = state.refresh ? window.setInterval(refreshNow, state.refresh * 1000) : undefined
+}
+
+/**
+ * One auto-refresh. A rolling range ("the last 7 days") moves on when the day changes in its zone,
+ * so a dashboard left on a wall shows today after midnight, not yesterday; a custom range stays.
+ */
+function refreshNow(): void {
+  if (state.range !== 'custom' && today(state.tz) !== state.to) update({ range: state.range }, false)
+  else void load()
 }
 
 /** Applies a change of view: URL, controls, data. */
@@ -768,7 +777,7 @@ function update(change: Partial<ViewState>, push: boolean): void {
   } else if ('theme' in change) renderAgainForTheme()
 }
 
-/** Charts read their colours when drawn: draw them again in the new theme, from the last data. */
+/** Charts read their colours when drawn: the view is read and drawn again in the new theme. */
 function renderAgainForTheme(): void {
   void load()
 }
