@@ -259,7 +259,7 @@ describe('GET /api/v1/metrics/:name', () => {
       'an unknown time zone',
       '/api/v1/metrics/daa?from=2026-03-01&to=2026-03-02&tz=Mars/Olympus',
       400,
-      'invalid_parameters',
+      'unknown_time_zone',
       /tz "Mars\/Olympus" is not an IANA time zone/,
     ],
     [

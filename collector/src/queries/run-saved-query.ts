@@ -15,7 +15,11 @@ export const MAX_RANGE_DAYS = 366
 export class SavedQueryRequestError extends Error {
   override readonly name = 'SavedQueryRequestError'
   constructor(
-    readonly code: 'unknown_query' | 'invalid_parameters',
+    /**
+     * unknown_time_zone: a tz ClickHouse's time zone database does not hold, which may be a real
+     * zone newer than it (a client can fall back to another zone on it).
+     */
+    readonly code: 'unknown_query' | 'invalid_parameters' | 'unknown_time_zone',
     message: string,
   ) {
     super(message)
@@ -149,7 +153,7 @@ export async function validateParams(store: Store, raw: Record<string, unknown>)
   }
   if (!(await timeZonesOf(store)).has(parsed.data.tz)) {
     throw new SavedQueryRequestError(
-      'invalid_parameters',
+      'unknown_time_zone',
       `Invalid parameters: tz "${parsed.data.tz}" is not an IANA time zone ClickHouse knows (e.g. UTC, America/Los_Angeles, Asia/Kolkata).`,
     )
   }

@@ -43,6 +43,9 @@ interface ApiResult {
 
 class UnauthorizedError extends Error {}
 
+/** The API's `unknown_time_zone`: a zone the browser knows but ClickHouse's time zone database does not. */
+class UnknownZoneError extends Error {}
+
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T
 
 const browserZone = (() => {
@@ -79,7 +82,11 @@ function daysBetween(from: string, to: string): string[] {
 
 const isDay = (text: string | null): text is string => !!text && /^\d{4}-\d{2}-\d{2}$/.test(text)
 
-/** Whether the browser knows this IANA zone (the API knows the same ones: both read the tz database). */
+/**
+ * Whether the browser knows this IANA zone. The collector's ClickHouse may know fewer (its time zone
+ * database can be older than the browser's): the API then answers unknown_time_zone, and the page
+ * reads the view in UTC and says so (load).
+ */
 function isTimeZone(zone: string): boolean {
   try {
     new Intl.DateTimeFormat('en', { timeZone: zone })
@@ -235,7 +242,12 @@ function runQueries(queries: { query: string; agent: string }[]): Promise<ApiRes
         if (!text) continue
         const line = JSON.parse(text) as QueryBatchLine
         if ('result' in line) settlers[line.index]?.resolve(line.result)
-        else settlers[line.index]?.reject(new Error(line.error.message))
+        else
+          settlers[line.index]?.reject(
+            line.error.code === 'unknown_time_zone'
+              ? new UnknownZoneError(line.error.message)
+              : new Error(line.error.message),
+          )
       }
     }
     rejectRest(new Error('The answer ended early'))
@@ -678,12 +690,18 @@ async function load(): Promise<void> {
   const answer = (query: string) => answers.get(query)!
   const errors: string[] = []
   let refused: unknown
+  // Only another zone helps: the view is read again in UTC (below), so no panel shows this error.
+  let zoneRefused = false
   const settle = <T>(pending: Promise<T>, use: (value: T | undefined, error?: string) => void) =>
     pending.then(
       (value) => {
         if (current()) use(value)
       },
       (error: unknown) => {
+        if (error instanceof UnknownZoneError && state.tz !== 'UTC') {
+          zoneRefused = true
+          return
+        }
         if (error instanceof UnauthorizedError) refused = error
         else errors.push((error as Error).message)
         if (current()) use(undefined, (error as Error).message)
@@ -709,6 +727,12 @@ async function load(): Promise<void> {
   if (!current()) return
   if (refused) {
     handleError(refused)
+    return
+  }
+  if (zoneRefused) {
+    const asked = state.tz
+    update({ tz: 'UTC' }, false)
+    zoneNotice = `The collector's ClickHouse does not know the time zone "${asked}" (newer than its time zone database): days are in UTC.`
     return
   }
   const updated = `Updated ${new Date().toLocaleTimeString()}${state.refresh ? ` · refreshes every ${state.refresh / 60} min` : ''}`
