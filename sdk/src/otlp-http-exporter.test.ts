@@ -4,7 +4,8 @@ import { gunzipSync } from 'node:zlib'
 import { SpanKind } from '@opentelemetry/api'
 import { resourceFromAttributes } from '@opentelemetry/resources'
 import { type ReadableSpan, TracerProvider } from '@opentelemetry/sdk-trace'
-import { afterEach, describe, expect, it } from 'vitest'
+import { afterEach, describe, expect, it, vi } from 'vitest'
+import { setDebug } from './diagnostics.js'
 import { OtlpHttpExporter, parseRetryAfter, tracesUrl } from './otlp-http-exporter.js'
 import { DaaSpanProcessor } from './span-processor.js'
 
@@ -264,9 +265,20 @@ describe('DaaSpanProcessor over HTTP', () => {
     for (const span of spans.slice(0, 5)) processor.onEnd(span)
     // Once the first batch has reached the collector it waits out the Retry-After; the queue has room for 5 more.
     await until(() => collector.received.length > 0)
-    // onEnd is synchronous: the agent's thread never waits on delivery; what does not fit is dropped and counted.
-    for (const span of spans.slice(5)) processor.onEnd(span)
+    // onEnd is synchronous: the agent's thread never waits on delivery; what does not fit is dropped
+    // and counted, and with debug on said once, not once per span.
+    const warn = vi.spyOn(console, 'warn').mockImplementation(() => {})
+    let said: string[]
+    setDebug(true)
+    try {
+      for (const span of spans.slice(5)) processor.onEnd(span)
+      said = warn.mock.calls.map(([line]) => String(line))
+    } finally {
+      setDebug(false)
+      warn.mockRestore()
+    }
     expect(processor.stats()).toMatchObject({ queued: 5, dropped: 2 })
+    expect(said).toEqual(['[daa] the queue is full (5 spans): dropping spans until it drains'])
     await processor.forceFlush()
     expect(processor.stats()).toMatchObject({ queued: 0, exported: 10, dropped: 2, failed: 0, retries: 1 })
     await processor.shutdown()

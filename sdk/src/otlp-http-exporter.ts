@@ -35,9 +35,32 @@ export interface BatchDelivery {
   /** Attempts after the first. */
   retries: number
   error?: string
+  /**
+   * Spans of a delivered batch that the collector refused (OTLP partial_success: a span over its
+   * limits, say). They are not stored and a retry would be refused alike.
+   */
+  rejectedSpans?: number
+  /** What the collector said about the batch's spans (partial_success's error_message). */
+  note?: string
 }
 
-type PostAnswer = { ok: true } | { ok: false; retryable: boolean; retryAfterMs?: number; error: string }
+type PostAnswer =
+  | { ok: true; rejectedSpans: number; note: string }
+  | { ok: false; retryable: boolean; retryAfterMs?: number; error: string }
+
+/** The most of an answer's body read for its partial_success; an OTLP answer is a few bytes. */
+const MAX_ANSWER_BYTES = 64 * 1024
+
+/** The partial_success of an ExportTraceServiceResponse body (empty for a full success or an unreadable body). */
+function partialSuccessOf(body: Uint8Array): { rejectedSpans: number; note: string } {
+  if (body.byteLength === 0) return { rejectedSpans: 0, note: '' }
+  try {
+    const partial = ProtobufTraceSerializer.deserializeResponse(body).partialSuccess
+    return { rejectedSpans: Number(partial?.rejectedSpans ?? 0) || 0, note: partial?.errorMessage ?? '' }
+  } catch {
+    return { rejectedSpans: 0, note: '' }
+  }
+}
 
 /** Retrying is pointless for other 4xx answers: the same bytes get the same answer. */
 const RETRYABLE_STATUS = new Set([408, 429, 500, 502, 503, 504])
@@ -114,7 +137,16 @@ export class OtlpHttpExporter implements SpanExporter {
       if (signal.aborted) break
       attemptsMade = attempt
       const answer = await this.#post(body, signal)
-      if (answer.ok) return { delivered: true, retries: attempt - 1 }
+      if (answer.ok) {
+        return {
+          delivered: true,
+          retries: attempt - 1,
+          ...(answer.rejectedSpans > 0
+            ? { rejectedSpans: Math.min(answer.rejectedSpans, spans.length) }
+            : {}),
+          ...(answer.note ? { note: answer.note } : {}),
+        }
+      }
       lastError = answer.error
       if (!answer.retryable || attempt === this.#maxAttempts) break
       const backoff = this.#backoffMs(attempt, answer.retryAfterMs)
@@ -148,11 +180,22 @@ export class OtlpHttpExporter implements SpanExporter {
         request.on('error', refused)
         request.on('response', (response) => {
           const status = response.statusCode ?? 0
-          // Reading the body to its end frees the connection for the next batch.
-          response.resume()
+          // Reading the body to its end frees the connection for the next batch; a success's body
+          // says which spans were refused (partial_success).
+          const chunks: Buffer[] = []
+          let bytes = 0
+          response.on('data', (chunk: Buffer) => {
+            bytes += chunk.byteLength
+            if (status >= 200 && status < 300 && bytes <= MAX_ANSWER_BYTES) chunks.push(chunk)
+          })
           response.on('error', refused)
           response.on('end', () => {
-            if (status >= 200 && status < 300) return resolve({ ok: true })
+            if (status >= 200 && status < 300) {
+              return resolve({
+                ok: true,
+                ...partialSuccessOf(bytes <= MAX_ANSWER_BYTES ? Buffer.concat(chunks) : new Uint8Array()),
+              })
+            }
             const retryAfter = response.headers['retry-after']
             resolve({
               ok: false,

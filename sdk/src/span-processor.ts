@@ -30,7 +30,10 @@ export interface TelemetryStats {
   exported: number
   /** Spans never sent: the queue was full, or shutdown's deadline passed first. */
   dropped: number
-  /** Spans sent but not acknowledged after all retries, or refused (e.g. a bad API key). */
+  /**
+   * Spans sent but not acknowledged after all retries, or refused: the whole batch (a bad API key),
+   * or spans the collector named in its answer (partial_success: a span over its limits).
+   */
   failed: number
   /** Extra attempts made for batches that failed at first. */
   retries: number
@@ -72,6 +75,8 @@ export class DaaSpanProcessor implements SpanProcessor {
   /** Set once shutdown's deadline has passed: nothing more is sent. */
   #stopped = false
   #stats = { exported: 0, dropped: 0, failed: 0, retries: 0, lastError: undefined as string | undefined }
+  /** Whether the last span was dropped for a full queue (debug says so once per run of drops). */
+  #dropping = false
 
   constructor(options: DaaSpanProcessorOptions = {}) {
     this.#exporter =
@@ -100,9 +105,14 @@ export class DaaSpanProcessor implements SpanProcessor {
       return
     }
     if (this.#queue.length >= this.#maxQueueSize) {
+      // Said once per run of drops (the queue filling up again is said again), not once per span.
+      if (!this.#dropping)
+        debugLog(`the queue is full (${this.#maxQueueSize} spans): dropping spans until it drains`)
+      this.#dropping = true
       this.#stats.dropped++
       return
     }
+    this.#dropping = false
     this.#queue.push(span)
     // Every queued span has a timer pending, which owes it when it fires: a span that does not end
     // up in a full batch still goes out within the flush interval.
@@ -252,7 +262,13 @@ export class DaaSpanProcessor implements SpanProcessor {
   #count(spans: number, delivery: BatchDelivery): void {
     this.#stats.retries += delivery.retries
     if (delivery.delivered) {
-      this.#stats.exported += spans
+      const rejected = delivery.rejectedSpans ?? 0
+      this.#stats.exported += spans - rejected
+      if (rejected > 0) {
+        this.#stats.failed += rejected
+        this.#stats.lastError = `the collector refused ${rejected} of ${spans} spans: ${delivery.note ?? ''}`
+        debugLog(this.#stats.lastError)
+      } else if (delivery.note) debugLog(`the collector kept every span, and said: ${delivery.note}`)
       return
     }
     this.#stats.failed += spans

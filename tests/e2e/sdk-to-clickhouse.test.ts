@@ -117,4 +117,18 @@ describe('@daa/sdk → collector → ClickHouse', () => {
     )
     expect(rows).toEqual([{ status: 'delivered', value: 40 }])
   })
+
+  it('counts the spans the collector refuses as failed, with its reason, not as exported', async () => {
+    const before = stats()
+    // An attribute key over the collector's 1,024 characters: that run span is refused alone
+    // (partial_success), its LLM call beside it is stored.
+    await run({ agent: 'refused-bot', attributes: { ['k'.repeat(1100)]: 'v' } }, async () => {
+      await llm({ model: 'gpt-5', provider: 'openai' }, async () => {})
+    })
+    await flush(5000)
+    const after = stats()
+    expect(after.failed - before.failed).toBe(1)
+    expect(after.exported - before.exported).toBe(1)
+    expect(after.lastError).toMatch(/the collector refused 1 of 2 spans: .*longer than 1024 characters/)
+  })
 })
