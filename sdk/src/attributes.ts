@@ -24,6 +24,12 @@ export const USER_ID = 'user.id'
 export const ERROR_TYPE = 'error.type'
 
 export const DAA_RUN_ID = 'daa.run.id'
+/**
+ * The agent id of the run in `daa.run.id`, stamped beside it on other libraries' spans inside a run:
+ * a framework's agent span of the same agent (LangChain's `createAgent` inside `run()`) is then
+ * merged into the run by the collector from the span alone, in whichever export request it comes.
+ */
+export const DAA_RUN_AGENT = 'daa.run.agent'
 /** The enclosing run of a run whose parent span is in another service (read by the collector). */
 export const DAA_PARENT_RUN_ID = 'daa.parent_run.id'
 export const DAA_OUTCOME = 'daa.outcome'

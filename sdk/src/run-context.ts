@@ -8,6 +8,8 @@ import { type Context, context, createContextKey } from '@opentelemetry/api'
 export interface ActiveRun {
   /** The run span's span id, hex: the value of `daa.run.id`. */
   readonly id: string
+  /** The run's agent id as the collector reads it (`gen_ai.agent.id`, else the name): `daa.run.agent`. */
+  readonly agent: string
 }
 
 const ACTIVE_RUN_KEY = createContextKey('daa.active-run')

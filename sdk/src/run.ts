@@ -55,12 +55,15 @@ export class Run implements ActiveRun, SpanOwner {
   readonly id: string
   /** The run's OpenTelemetry span, for attributes this API does not cover. */
   readonly span: Span
+  /** The run's agent id: `agentId` when given, else `agent` ('' for a run that is not recorded). */
+  readonly agent: string
   #outcome: Outcome | undefined
   #ended = false
 
-  constructor(span: Span) {
+  constructor(span: Span, agent = '') {
     this.span = span
     this.id = span.spanContext().spanId
+    this.agent = agent
   }
 
   /** A string another process can pass to `outcome()` to record this run's result later. */
@@ -148,7 +151,7 @@ export function run<T>(options: RunOptions, work: (run: Run) => T): T {
       { kind: SpanKind.INTERNAL, attributes },
       parent,
     )
-    handle = new Run(span)
+    handle = new Run(span, agentId ?? agent)
     // A run span belongs to itself: a nested sub-agent run is a run of its own.
     span.setAttribute(DAA_RUN_ID, handle.id)
     runContext = withActiveRun(trace.setSpan(parent, span), handle)

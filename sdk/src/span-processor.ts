@@ -1,7 +1,7 @@
 import { type Context, TraceFlags } from '@opentelemetry/api'
 import { ExportResultCode } from '@opentelemetry/core'
 import type { ReadableSpan, Span, SpanExporter, SpanProcessor } from '@opentelemetry/sdk-trace'
-import { DAA_RUN_ID } from './attributes.js'
+import { DAA_RUN_AGENT, DAA_RUN_ID } from './attributes.js'
 import { debugLog, describeError } from './diagnostics.js'
 import {
   type BatchDelivery,
@@ -94,7 +94,9 @@ export class DaaSpanProcessor implements SpanProcessor {
   onStart(span: Span, parentContext: Context): void {
     if (span.attributes[DAA_RUN_ID] !== undefined) return
     const run = activeRunIn(parentContext)
-    if (run) span.setAttribute(DAA_RUN_ID, run.id)
+    if (!run) return
+    span.setAttribute(DAA_RUN_ID, run.id)
+    if (run.agent) span.setAttribute(DAA_RUN_AGENT, run.agent)
   }
 
   onEnd(span: ReadableSpan): void {

@@ -3,6 +3,7 @@
  * server. The run row has the right agent, user, outcome, value, token totals and tool count.
  */
 import { flush, init, llm, outcome, type RunRef, run, shutdown, stats, tool } from '@daa/sdk'
+import { trace } from '@opentelemetry/api'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { type RunningClickHouse, startClickHouseServer } from '../support/clickhouse-server.js'
 import { type CollectorUnderTest, startTestCollector, UNTIL_STORED } from '../support/collector-harness.js'
@@ -116,6 +117,42 @@ describe('@daa/sdk → collector → ClickHouse', () => {
        FROM outcomes FINAL WHERE run_id IN (SELECT run_id FROM runs FINAL WHERE user_id = 'customer-17')`,
     )
     expect(rows).toEqual([{ status: 'delivered', value: 40 }])
+  })
+
+  it("counts a framework's agent span of the run's own agent once, though it is exported before the run", async () => {
+    let runId = ''
+    await run({ agent: 'planner-bot', user: 'u-9' }, async (current) => {
+      runId = current.id
+      // Another library's agent span for the same agent (as LangChain's createAgent inside run()).
+      trace
+        .getTracer('agent-framework')
+        .startSpan('invoke_agent planner-bot', {
+          attributes: { 'gen_ai.operation.name': 'invoke_agent', 'gen_ai.agent.name': 'planner-bot' },
+        })
+        .end()
+      // It goes out in a request of its own before the run ends, as a batch processor sends a run
+      // that outlasts its flush interval.
+      await flush(5000)
+      current.deliver()
+    })
+    await flush(5000)
+    const store = target.collector.store
+    const stored = () =>
+      store.query<{ span_name: string; operation: string; run_id: string }>(
+        `SELECT span_name, operation, run_id FROM spans FINAL WHERE trace_id IN
+           (SELECT trace_id FROM spans WHERE span_id = {runId:String}) ORDER BY operation`,
+        { runId },
+      )
+    await expect.poll(async () => (await stored()).length, UNTIL_STORED).toBe(2)
+    // The framework's span is a step of the run, not a run of its own.
+    expect(await stored()).toEqual([
+      { span_name: 'invoke_agent planner-bot', operation: '', run_id: runId },
+      { span_name: 'invoke_agent planner-bot', operation: 'invoke_agent', run_id: runId },
+    ])
+    const [runs] = await store.query<{ n: number }>(
+      "SELECT count() AS n FROM runs FINAL WHERE agent_id = 'planner-bot'",
+    )
+    expect(Number(runs!.n)).toBe(1)
   })
 
   it('counts the spans the collector refuses as failed, with its reason, not as exported', async () => {

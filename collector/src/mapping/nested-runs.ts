@@ -8,11 +8,14 @@
  *
  * Decided inside one batch, by walking parent ids: an OpenTelemetry batch processor sends a trace's
  * spans together when the run is shorter than its export delay (5 s by default); an enclosing run
- * that arrives in another request cannot merge what came before it.
+ * that arrives in another request cannot merge what came before it. Except inside a `@daa/sdk` run:
+ * its span processor stamps every other library's span with the run (`daa.run.id`) and the run's
+ * agent (`daa.run.agent`), so an agent span of the same agent is merged from the span alone, in
+ * whichever request it comes (LangChain's `createAgent` inside `run()`, exported before the run ends).
  */
-import { DAA_RUN_ID } from '@daa/sdk/attributes'
+import { DAA_RUN_AGENT, DAA_RUN_ID } from '@daa/sdk/attributes'
 import type { DecodedSpan } from '../otlp/decoded-span.js'
-import { readSpanId } from './attribute-readers.js'
+import { readSpanId, readText } from './attribute-readers.js'
 import { OPERATION_INVOKE_AGENT, type SpanSemantics } from './span-semantics.js'
 
 /**
@@ -28,7 +31,16 @@ export function mergeNestedSameAgentRuns(
   for (let index = 0; index < spans.length; index++) {
     if (semanticsBySpan[index]!.operation !== OPERATION_INVOKE_AGENT) continue
     const span = spans[index]!
-    if (span.parentSpanId === '' || readSpanId(span.attributes[DAA_RUN_ID]) === span.spanId) continue
+    const declaredRun = readSpanId(span.attributes[DAA_RUN_ID])
+    if (span.parentSpanId === '' || declaredRun === span.spanId) continue
+    if (
+      declaredRun !== undefined &&
+      span.attributes[DAA_RUN_AGENT] !== undefined &&
+      readText(span.attributes[DAA_RUN_AGENT]) === semanticsBySpan[index]!.agentId
+    ) {
+      merged.set(index, declaredRun)
+      continue
+    }
     // Built only for batches with a nested run candidate: most batches have none.
     if (indexBySpanKey === undefined) {
       indexBySpanKey = new Map()

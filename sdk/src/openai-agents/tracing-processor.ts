@@ -162,7 +162,7 @@ export class DaaAgentsTracingProcessor implements TracingProcessor {
         if (!insideRun) {
           const runId = span.spanContext().spanId
           span.setAttribute(DAA_RUN_ID, runId)
-          childContext = withActiveRun(childContext, { id: runId })
+          childContext = withActiveRun(childContext, { id: runId, agent: data.name })
         }
         mapped = { span, childContext, turn: undefined }
         break
