@@ -25,6 +25,11 @@ export const ERROR_TYPE = 'error.type'
 
 export const DAA_RUN_ID = 'daa.run.id'
 /**
+ * Attributes the collector stores per span (more reject the span). The SDK's own provider allows as
+ * many, where OpenTelemetry's default is 128, so a run's outcome, written last, is not dropped.
+ */
+export const MAX_SPAN_ATTRIBUTES = 1000
+/**
  * The agent id of the run in `daa.run.id`, stamped beside it on other libraries' spans inside a run:
  * a framework's agent span of the same agent (LangChain's `createAgent` inside `run()`) is then
  * merged into the run by the collector from the span alone, in whichever export request it comes.

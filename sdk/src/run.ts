@@ -14,6 +14,7 @@ import {
   GEN_AI_CONVERSATION_ID,
   GEN_AI_OPERATION_NAME,
   genAiSpanName,
+  MAX_SPAN_ATTRIBUTES,
   OPERATION_INVOKE_AGENT,
   USER_ID,
 } from './attributes.js'
@@ -145,7 +146,7 @@ export function run<T>(options: RunOptions, work: (run: Run) => T): T {
     if (user) attributes[USER_ID] = user
     const conversation = nonEmptyString(options?.conversation)
     if (conversation) attributes[GEN_AI_CONVERSATION_ID] = conversation
-    if (options?.attributes) Object.assign(attributes, options.attributes)
+    if (options?.attributes) addOwnAttributes(attributes, options.attributes)
     const span = daaTracer().startSpan(
       genAiSpanName(OPERATION_INVOKE_AGENT, agent),
       { kind: SpanKind.INTERNAL, attributes },
@@ -161,6 +162,25 @@ export function run<T>(options: RunOptions, work: (run: Run) => T): T {
     return work(detached)
   }
   return executeInSpan(handle, runContext, work, handle)
+}
+
+/** Room kept for what the SDK writes on a run span after the caller's attributes (the outcome). */
+const RESERVED_ATTRIBUTES = 16
+
+/**
+ * Adds the caller's extra attributes to a run span's, as many as leave room for the outcome: past
+ * the span's attribute limit OpenTelemetry drops new attributes silently, and the outcome is set
+ * last. Those left out are said with `debug: true`.
+ */
+function addOwnAttributes(attributes: Attributes, extra: Attributes): void {
+  const room = MAX_SPAN_ATTRIBUTES - RESERVED_ATTRIBUTES - Object.keys(attributes).length
+  const entries = Object.entries(extra)
+  for (const [key, value] of entries.slice(0, room)) attributes[key] = value
+  if (entries.length > room) {
+    debugLog(
+      `a run's attributes beyond ${room} were left out (${entries.length - room}), to keep room for its outcome`,
+    )
+  }
 }
 
 /** The run the calling code is part of, so deep code can record an outcome without a handle. */

@@ -3,6 +3,7 @@ import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-ho
 import { CompositePropagator, W3CBaggagePropagator, W3CTraceContextPropagator } from '@opentelemetry/core'
 import { resourceFromAttributes } from '@opentelemetry/resources'
 import { TracerProvider } from '@opentelemetry/sdk-trace'
+import { MAX_SPAN_ATTRIBUTES } from './attributes.js'
 import { debugLog, setDebug } from './diagnostics.js'
 import {
   DaaSpanProcessor,
@@ -62,7 +63,13 @@ export function init(options: InitOptions = {}): void {
       'telemetry.sdk.version': SDK_VERSION,
     })
     const processor = new DaaSpanProcessor(options)
-    const provider = new TracerProvider({ resource, spanProcessors: [processor] })
+    const provider = new TracerProvider({
+      resource,
+      spanProcessors: [processor],
+      // OpenTelemetry's default of 128 would drop a run's outcome (set last) behind a run's own
+      // attributes: allow what the collector stores.
+      spanLimits: { attributeCountLimit: MAX_SPAN_ATTRIBUTES },
+    })
     const registered = { tracerProvider: false, contextManager: false, propagator: false }
     if (options.registerGlobal !== false) {
       const contextManager = new AsyncLocalStorageContextManager()

@@ -155,6 +155,23 @@ describe('@daa/sdk → collector → ClickHouse', () => {
     expect(Number(runs!.n)).toBe(1)
   })
 
+  it("keeps a run's outcome behind 200 attributes of its own (OpenTelemetry's default keeps 128)", async () => {
+    const attributes = Object.fromEntries(
+      Array.from({ length: 200 }, (_, index) => [`app.field_${index}`, index]),
+    )
+    const runId = await run({ agent: 'wide-bot', attributes }, async (current) => {
+      current.deliver({ value: 7, unit: 'tickets' })
+      return current.id
+    })
+    await flush(5000)
+    const outcome = () =>
+      target.collector.store.query<{ status: string; value: number; unit: string }>(
+        'SELECT status, value, unit FROM outcomes FINAL WHERE run_id = {runId:String}',
+        { runId },
+      )
+    await expect.poll(outcome, UNTIL_STORED).toEqual([{ status: 'delivered', value: 7, unit: 'tickets' }])
+  })
+
   it('counts the spans the collector refuses as failed, with its reason, not as exported', async () => {
     const before = stats()
     // An attribute key over the collector's 1,024 characters: that run span is refused alone

@@ -27,7 +27,7 @@
  * What is accepted: an empty name (the specification: "equivalent to an unknown span name"), any span kind
  * (unknown kinds are kept as numbers, as protobuf enums are open), and an empty trace state.
  */
-import { DAA_COST_USD, DAA_OUTCOME_VALUE } from '@daa/sdk/attributes'
+import { DAA_COST_USD, DAA_OUTCOME_VALUE, MAX_SPAN_ATTRIBUTES } from '@daa/sdk/attributes'
 import { readNumber } from '../mapping/attribute-readers.js'
 import { TOKEN_COUNT_ATTRIBUTES } from '../mapping/span-semantics.js'
 import type { Attributes, AttributeValue, DecodedSpan, StatusCode } from './decoded-span.js'
@@ -47,7 +47,7 @@ const MAX_DAY = '2149-06-06, the last day ClickHouse stores'
  */
 export const ATTRIBUTE_LIMITS = {
   /** Attributes in one map (a span's, an event's, a link's, a resource's, a scope's, a kvlist's). */
-  maxAttributes: 1000,
+  maxAttributes: MAX_SPAN_ATTRIBUTES,
   /** Characters in one attribute key. */
   maxKeyLength: 1024,
   /** Characters in one string value (prompts and completions included). */
