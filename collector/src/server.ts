@@ -176,12 +176,18 @@ export async function startCollectorServer(config: CollectorConfig): Promise<Run
     throw error
   }
   const { port } = server.address() as AddressInfo
-  // The CLI's way in while this process holds the data directory (see cli/admin-file.ts).
+  // The CLI's way in while this process holds the data directory (see cli/admin-file.ts). Not
+  // needed to take spans: a disk too full for it (a log that filled it while ClickHouse was away)
+  // must not keep the collector from starting and draining that log.
   await writeAdminFile(config.dataDir, {
     url: localUrl(config.host, port, tls ? 'https' : 'http'),
     pid: process.pid,
     token: adminToken,
-  })
+  }).catch((error: NodeJS.ErrnoException) =>
+    process.stderr.write(
+      `daa: could not write ${join(config.dataDir, 'admin.json')} (${error.code ?? error.message}): the daa CLI will not reach this collector; spans are taken as usual\n`,
+    ),
+  )
   let closing: Promise<void> | undefined
   return {
     url: `${tls ? 'https' : 'http'}://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`,

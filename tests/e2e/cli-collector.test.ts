@@ -3,7 +3,7 @@
  * collector that flushes everything it acknowledged when it receives SIGTERM.
  */
 import { type ChildProcess, execFile, spawn } from 'node:child_process'
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { type AddressInfo, createServer as createNetServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -215,6 +215,41 @@ describe('daa CLI', () => {
     } finally {
       held.close()
       rmSync(embeddedDir, { recursive: true, force: true })
+    }
+  })
+
+  it("starts and takes spans when it cannot write the CLI's credential (a full disk, say)", async () => {
+    const database = freshDatabaseName()
+    const { stdout: key } = await run(CLI, ['keys', 'create', '--project', 'acme'], {
+      env: environment(database),
+    })
+    const ownDir = mkdtempSync(join(tmpdir(), 'daa-no-admin-'))
+    // admin.json cannot be written: a directory holds its name.
+    mkdirSync(join(ownDir, 'admin.json'))
+    const collector = spawn(CLI, ['collector'], {
+      env: { ...environment(database), DAA_DATA_DIR: ownDir },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    })
+    let stderr = ''
+    collector.stderr!.on('data', (chunk: Buffer) => {
+      stderr += chunk.toString()
+    })
+    const exited = new Promise<number | null>((resolve) => collector.once('exit', (code) => resolve(code)))
+    try {
+      const [, url] = await waitForLine(collector, /listening on (http:\/\/\S+)/)
+      const response = await fetch(`${url}/v1/traces`, {
+        method: 'POST',
+        body: ProtobufTraceSerializer.serializeRequest(
+          recordAgentRun({ agent: 'disk-bot', outcome: 'delivered' }),
+        )!,
+        headers: { 'content-type': 'application/x-protobuf', authorization: `Bearer ${key.trim()}` },
+      })
+      expect(response.status).toBe(200)
+      expect(stderr).toMatch(/could not write .*admin\.json .*the daa CLI will not reach this collector/)
+    } finally {
+      collector.kill('SIGTERM')
+      expect(await exited).toBe(0)
+      rmSync(ownDir, { recursive: true, force: true })
     }
   })
 

@@ -34,9 +34,15 @@ export async function writeAdminFile(dataDir: string, content: AdminFile): Promi
   const temporary = `${file}.${process.pid}.tmp`
   // Written under another name with mode 0600 and renamed: the credential is never readable by others,
   // not even for a moment, and a reader never sees half a file.
-  await writeFile(temporary, `${JSON.stringify(content)}\n`, { mode: 0o600 })
-  await chmod(temporary, 0o600)
-  await rename(temporary, file)
+  try {
+    await writeFile(temporary, `${JSON.stringify(content)}\n`, { mode: 0o600 })
+    await chmod(temporary, 0o600)
+    await rename(temporary, file)
+  } catch (error) {
+    // A full disk, say: no half-written credential is left behind.
+    await rm(temporary, { force: true }).catch(() => {})
+    throw error
+  }
 }
 
 export async function readAdminFile(dataDir: string): Promise<AdminFile | undefined> {
