@@ -15,6 +15,9 @@ import type { IngestMetrics } from './ingest-metrics.js'
 import { type EncodedBatch, INSERT_COLUMNS, TABLES, type TableName } from './prepare-request.js'
 import type { WalRecord, WriteAheadLog } from './write-ahead-log.js'
 
+/** The Retry-After of a request the log cannot take now (full, or failing to write). */
+const UNAVAILABLE_RETRY_AFTER_SECONDS = 5
+
 /** Batching and durability settings; every field has a default. */
 export interface IngestPipelineOptions {
   /** Longest rows wait in memory before their batch is written to ClickHouse. Default 1000 ms. */
@@ -297,9 +300,11 @@ export class IngestPipeline {
         retryAfterSeconds: 1,
       })
     }
+    // Retry hints stay under the 10 s that OpenTelemetry's JS exporters allow an export: a longer
+    // Retry-After makes them give up at once instead of trying again (seen with 10 and 30 s).
     if (this.log.size >= this.maxLogBytes) {
       throw new ExportRejectedError('unavailable', 'ClickHouse is unreachable and the local log is full.', {
-        retryAfterSeconds: 30,
+        retryAfterSeconds: UNAVAILABLE_RETRY_AFTER_SECONDS,
       })
     }
     if (isEmpty(encoded)) return
@@ -323,7 +328,7 @@ export class IngestPipeline {
       throw new ExportRejectedError(
         'unavailable',
         `The local write-ahead log cannot be written (${(error as NodeJS.ErrnoException).code ?? 'I/O error'}).`,
-        { retryAfterSeconds: 10, cause: error },
+        { retryAfterSeconds: UNAVAILABLE_RETRY_AFTER_SECONDS, cause: error },
       )
     }
     this.metrics.spansAccepted.inc(encoded.spans.count)
