@@ -282,6 +282,8 @@ export async function createCollector(options: CollectorOptions): Promise<Collec
       shuttingDown ??= (async () => {
         const deadlineMs = options.shutdownDeadlineMs ?? 10_000
         await pipeline.shutdown(deadlineMs)
+        // A key seen just now is remembered for a start during a ClickHouse outage.
+        await keys.saveCache()
         // After the pipeline: a replay under way may still be preparing records in them.
         await workers?.close()
         // The refresh is idempotent and redone by the next start: it gets the same deadline, no more.

@@ -11,7 +11,7 @@ import { type CollectorConfig, ConfigError } from './config.js'
 import { DEFAULT_PRICES, type PriceTable, parsePriceTable } from './mapping/prices.js'
 import { type OtlpGrpcServer, startOtlpGrpcServer } from './otlp/grpc-server.js'
 import { migrateConfigured, openStore } from './store/open-store.js'
-import type { Store } from './store/store.js'
+import { type Store, StoreUnavailableError } from './store/store.js'
 
 export interface RunningCollector {
   /** Base URL of the HTTP listener, e.g. http://127.0.0.1:4318 */
@@ -94,19 +94,49 @@ function listenError(error: NodeJS.ErrnoException, what: string, setting: string
   return new ConfigError(`Cannot listen for ${what}: ${reason}.${hint}`)
 }
 
+/** How often a collector that started while ClickHouse was unreachable checks the schema again. */
+const MIGRATE_RETRY_MS = 3000
+
 /** Opens the configured store, migrates it, and serves OTLP/HTTP, the API and OTLP/gRPC. */
 export async function startCollectorServer(config: CollectorConfig): Promise<RunningCollector> {
   const prices = await loadPrices(config.pricesFile)
   const tls = await readTls(config)
   await ensurePrivateDataDir(config.dataDir)
   const store = await openStore(config)
-  let localApiKey: { key: string | undefined; created: boolean }
+  let localApiKey: { key: string | undefined; created: boolean } = { key: undefined, created: false }
+  let migrating: NodeJS.Timeout | undefined
   try {
     await migrateConfigured(store, config)
     localApiKey = await ensureLocalApiKey(store, config.dataDir)
   } catch (error) {
-    await store.close()
-    throw error
+    // A ClickHouse server that does not answer now (an outage, a restart of both) must not stop
+    // ingestion: the collector starts, takes its known senders' spans into its log (their keys are
+    // remembered in the data directory) and answers /readyz 503, and the schema is checked again
+    // every few seconds; the log drains once ClickHouse is back and migrated.
+    if (!(error instanceof StoreUnavailableError) || store.kind === 'embedded') {
+      await store.close()
+      throw error
+    }
+    process.stderr.write(
+      `daa: ${error.message}. Taking spans into the write-ahead log meanwhile (senders whose key this collector has seen before); the schema is checked again every ${MIGRATE_RETRY_MS / 1000} s.\n`,
+    )
+    const retry = () => {
+      migrating = setTimeout(() => {
+        migrateConfigured(store, config).then(
+          () => {
+            migrating = undefined
+            process.stderr.write('daa: ClickHouse answers again; the schema is up to date.\n')
+          },
+          (retryError: unknown) => {
+            if (!(retryError instanceof StoreUnavailableError))
+              process.stderr.write(`daa: migrating failed: ${(retryError as Error).message}\n`)
+            retry()
+          },
+        )
+      }, MIGRATE_RETRY_MS)
+      migrating.unref()
+    }
+    retry()
   }
   const adminToken = newAdminToken()
   const collector = await createCollector({
@@ -123,6 +153,7 @@ export async function startCollectorServer(config: CollectorConfig): Promise<Run
     maxBufferedBytes: Math.floor(config.maxBufferMb * 1024 * 1024),
     ingestWorkers: config.ingestWorkers,
     keys: {
+      cacheFile: join(config.dataDir, 'known-keys.json'),
       refreshMs: config.keyRefreshMs,
       rateLimit: { requestsPerSecond: config.rateLimitRps, burst: config.rateLimitBurst },
     },
@@ -172,6 +203,7 @@ export async function startCollectorServer(config: CollectorConfig): Promise<Run
     // so the next start is not refused for a lock a dead start still holds.
     await new Promise<void>((resolve) => (server.listening ? server.close(() => resolve()) : resolve()))
     await collector.shutdown()
+    clearTimeout(migrating)
     await store.close()
     throw error
   }
@@ -224,6 +256,7 @@ export async function startCollectorServer(config: CollectorConfig): Promise<Run
         ])
         clearTimeout(timer)
         await removeAdminFile(config.dataDir, adminToken)
+        clearTimeout(migrating)
         await store.close()
       })()
       return closing

@@ -8,6 +8,7 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, expect, it } from 'vitest'
+import { freshDatabaseName } from '../contract/store-contract.js'
 import { pickFreePorts, type RunningClickHouse, startClickHouseServer } from '../support/clickhouse-server.js'
 import { startTestCollector } from '../support/collector-harness.js'
 import { expectedTotals, type FleetRequest, makeFleetRequests } from './fleet.js'
@@ -18,9 +19,11 @@ import {
   FULL,
   leaderboard,
   percentile,
+  prepareDatabase,
   report,
   sendUntilAcknowledged,
   sleep,
+  startCollectorProcess,
 } from './support.js'
 
 const OUTAGE_MS = FULL ? 95_000 : 4000
@@ -111,4 +114,48 @@ it(`acknowledges every export through a ${OUTAGE_MS / 1000} s ClickHouse outage 
     ackLatencyP50Ms: Math.round(percentile(latencies, 50)),
     ackLatencyP99Ms: Math.round(percentile(latencies, 99)),
   })
+})
+
+it('starts while ClickHouse is unreachable, takes known senders into its log, and catches up when it is back', {
+  timeout: 300_000,
+}, async () => {
+  const [clickhousePort, collectorPort] = await pickFreePorts(2)
+  const clickhouseDir = mkdtempSync(join(tmpdir(), 'daa-outage-start-ch-'))
+  const dataDir = mkdtempSync(join(tmpdir(), 'daa-outage-start-'))
+  cleanups.push(() => rmSync(clickhouseDir, { recursive: true, force: true }))
+  cleanups.push(() => rmSync(dataDir, { recursive: true, force: true }))
+  let clickhouse = await startClickHouseServer({ httpPort: clickhousePort, dataDir: clickhouseDir })
+  cleanups.push(() => clickhouse.stop())
+  const database = freshDatabaseName()
+  const { keys } = await prepareDatabase(clickhouse.url, database)
+  const key = keys.fleet!
+  const [first, ...later] = makeFleetRequests(6, { agents: 3, prefix: 'restart' })
+  const start = () =>
+    startCollectorProcess({ port: collectorPort!, dataDir, clickhouseUrl: clickhouse.url, database })
+  // A first start with ClickHouse up: the collector sees the sender's key.
+  let collector = await start()
+  cleanups.push(() => collector.kill('SIGKILL'))
+  expect((await sendUntilAcknowledged(() => collector.url, key, first!.body)).attempts.at(-1)).toBe(200)
+  await collector.kill('SIGTERM')
+  // ClickHouse goes away, and the collector is restarted meanwhile (a host reboot, a deploy).
+  await clickhouse.stop()
+  collector = await start()
+  expect(collector.output()).toMatch(/ClickHouse is unreachable.*Taking spans into the write-ahead log/s)
+  expect((await fetch(`${collector.url}/readyz`)).status).toBe(503)
+  for (const request of later) {
+    const response = await fetch(`${collector.url}/v1/traces`, {
+      method: 'POST',
+      body: request.body,
+      headers: { 'content-type': 'application/x-protobuf', authorization: `Bearer ${key}` },
+    })
+    expect(response.status).toBe(200)
+  }
+  clickhouse = await startClickHouseServer({ httpPort: clickhousePort, dataDir: clickhouseDir })
+  const expected = expectedTotals([first!, ...later])
+  await eventually(
+    async () => expect(await leaderboard(collector.url, key)).toEqual(expectedLeaderboard(expected)),
+    180_000,
+    500,
+  )
+  await collector.kill('SIGTERM')
 })

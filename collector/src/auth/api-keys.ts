@@ -1,4 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto'
+import { readFileSync } from 'node:fs'
+import { rename, rm, writeFile } from 'node:fs/promises'
 import type { Store } from '../store/store.js'
 import { KeyRateLimiter, type RateLimitOptions } from './rate-limit.js'
 
@@ -176,7 +178,17 @@ export interface ApiKeyResolverOptions {
   maxCachedKeys?: number
   /** Per-key request rate limit (see RateLimitOptions for its defaults: 1000 requests/s, burst 2000). */
   rateLimit?: RateLimitOptions
+  /**
+   * A file that keeps the valid keys' last answers (key hash → project, never a key; mode 0600),
+   * read at start, so that a collector restarted while ClickHouse is unreachable still takes its
+   * known senders' spans into its log. Default: none (`daa collector` keeps it in its data
+   * directory).
+   */
+  cacheFile?: string
 }
+
+/** How long after a change the key file is written: one write for a burst of new keys. */
+const CACHE_FILE_DELAY_MS = 1000
 
 interface CachedKey {
   /** The owning project, or undefined for a key ClickHouse says is unknown or revoked. */
@@ -204,6 +216,8 @@ export class ApiKeyResolver {
   private readonly limiter: KeyRateLimiter
   /** Until when look-ups are skipped after a failure (ms since the epoch). */
   private unavailableUntil = 0
+  private readonly cacheFile: string | undefined
+  private cacheFileTimer: NodeJS.Timeout | undefined
 
   constructor(
     private readonly store: Store,
@@ -213,6 +227,50 @@ export class ApiKeyResolver {
     this.retryLookupAfterMs = Math.max(0, options.retryLookupAfterMs ?? 1000)
     this.maxCachedKeys = Math.max(1, options.maxCachedKeys ?? 100_000)
     this.limiter = new KeyRateLimiter(options.rateLimit)
+    this.cacheFile = options.cacheFile
+    if (this.cacheFile) this.readCacheFile(this.cacheFile)
+  }
+
+  /**
+   * The last answers kept on disk, with the time ClickHouse gave them: each is looked up again on
+   * first use, as any cached answer past its refresh, and served only while ClickHouse cannot be asked.
+   */
+  private readCacheFile(file: string): void {
+    let saved: unknown
+    try {
+      saved = JSON.parse(readFileSync(file, 'utf8'))
+    } catch {
+      return // none yet, or unreadable: the keys are looked up as they come
+    }
+    if (typeof saved !== 'object' || saved === null) return
+    for (const [hash, entry] of Object.entries(saved as Record<string, unknown>)) {
+      const { projectId, checkedAt } = (entry ?? {}) as { projectId?: unknown; checkedAt?: unknown }
+      if (!/^[0-9a-f]{64}$/.test(hash) || typeof projectId !== 'string' || typeof checkedAt !== 'number')
+        continue
+      if (this.cache.size >= this.maxCachedKeys) break
+      this.cache.set(hash, { projectId, checkedAt })
+    }
+  }
+
+  /** Writes the valid keys' answers soon (one write for a burst of changes); a failed write is retried at the next change. */
+  private saveCacheSoon(): void {
+    if (!this.cacheFile || this.cacheFileTimer) return
+    this.cacheFileTimer = setTimeout(() => void this.saveCache(), CACHE_FILE_DELAY_MS)
+    this.cacheFileTimer.unref()
+  }
+
+  /** Writes a change still waiting for its write to the key file now (at shutdown). Never rejects. */
+  async saveCache(): Promise<void> {
+    const file = this.cacheFile
+    if (!file || !this.cacheFileTimer) return
+    clearTimeout(this.cacheFileTimer)
+    this.cacheFileTimer = undefined
+    const entries = Object.fromEntries([...this.cache].filter(([, entry]) => entry.projectId !== undefined))
+    const temporary = `${file}.${process.pid}.tmp`
+    // Written aside and renamed: a reader never sees half a file; a full disk leaves the old one.
+    await writeFile(temporary, JSON.stringify(entries), { mode: 0o600 })
+      .then(() => rename(temporary, file))
+      .catch(() => rm(temporary, { force: true }).catch(() => {}))
   }
 
   /** The per-key limit, for messages: requests per second (0: off) and burst. */
@@ -240,6 +298,7 @@ export class ApiKeyResolver {
   clear(): void {
     this.cache.clear()
     this.unknown.clear()
+    this.saveCacheSoon()
   }
 
   async projectFor(key: string): Promise<string | undefined> {
@@ -277,6 +336,8 @@ export class ApiKeyResolver {
     }
     const [row] = rows
     const projectId = row && row.revoked === 0 ? row.project_id : undefined
+    // The file changes when a key's answer does (a new key, a revoked one), not at every refresh.
+    if (this.cache.get(hash)?.projectId !== projectId) this.saveCacheSoon()
     this.cache.delete(hash)
     this.unknown.delete(hash)
     const into = projectId === undefined ? this.unknown : this.cache

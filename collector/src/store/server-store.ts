@@ -66,7 +66,10 @@ function toStoreError(error: unknown): Error {
   return clickHouseErrorFromMessage(message, error)
 }
 
-/** Connects to a ClickHouse server and makes sure the database exists. */
+/**
+ * Connects to a ClickHouse server and makes sure the database exists: at once, or, when the server
+ * does not answer yet, before the first statement that reaches it.
+ */
 export async function createServerStore(options: ServerStoreOptions): Promise<Store> {
   const database = options.database ?? 'daa'
   const common = {
@@ -80,13 +83,30 @@ export async function createServerStore(options: ServerStoreOptions): Promise<St
     log: { level: ClickHouseLogLevel.OFF },
   }
   // The database may not exist yet, and a client bound to a missing database fails every request.
-  const bootstrap = createClient(common)
+  const createDatabase = async () => {
+    const bootstrap = createClient(common)
+    try {
+      await bootstrap.command({ query: `CREATE DATABASE IF NOT EXISTS ${quoteIdentifier(database)}` })
+    } catch (error) {
+      throw toStoreError(error)
+    } finally {
+      await bootstrap.close()
+    }
+  }
+  // A server that does not answer now is not an error yet: the collector starts and logs what it
+  // takes (a restart during an outage), and the database is created before the first statement
+  // that reaches the server. Any other failure (a refused login) stops here.
+  let databaseReady = false
   try {
-    await bootstrap.command({ query: `CREATE DATABASE IF NOT EXISTS ${quoteIdentifier(database)}` })
+    await createDatabase()
+    databaseReady = true
   } catch (error) {
-    throw toStoreError(error)
-  } finally {
-    await bootstrap.close()
+    if (!(error instanceof StoreUnavailableError)) throw error
+  }
+  const ready = async () => {
+    if (databaseReady) return
+    await createDatabase()
+    databaseReady = true
   }
   const client: ClickHouseClient = createClient({ ...common, database })
   let closed = false
@@ -95,6 +115,7 @@ export async function createServerStore(options: ServerStoreOptions): Promise<St
     kind: 'server',
     database,
     async command(sql, params) {
+      await ready()
       try {
         await client.command({ query: sql, query_params: params })
       } catch (error) {
@@ -102,6 +123,7 @@ export async function createServerStore(options: ServerStoreOptions): Promise<St
       }
     },
     async query<Row>(sql: string, params?: QueryParams) {
+      await ready()
       try {
         const result = await client.query({ query: sql, query_params: params, format: 'JSONEachRow' })
         return await result.json<Row>()
@@ -114,6 +136,7 @@ export async function createServerStore(options: ServerStoreOptions): Promise<St
     },
     async insertEncoded(table, rows) {
       if (rows.count === 0) return
+      await ready()
       try {
         const result = await client.exec({
           query: insertStatement(table, rows.columns),
