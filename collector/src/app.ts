@@ -34,6 +34,11 @@ export interface CollectorOptions extends IngestPipelineOptions {
   walDir?: string
   /** Model prices for spans that carry no `daa.cost.usd`. Default: an empty table (cost 0). */
   prices?: PriceTable
+  /**
+   * The tables' retention (the schema's `retentionDays`): spans that started longer ago are rejected
+   * with a reason rather than acknowledged and deleted by the TTL. Default 0: none rejected.
+   */
+  retentionDays?: number
   /** Largest OTLP request accepted, after decompression. Default 64 MiB. */
   maxBodyBytes?: number
   /**
@@ -121,6 +126,7 @@ export async function createCollector(options: CollectorOptions): Promise<Collec
         ? await IngestWorkerPool.start({
             size: workerCount,
             prices,
+            retentionDays: options.retentionDays ?? 0,
             onWarning: options.onWarning,
             onWorkerExit: () => metrics.ingestWorkerExits.inc(),
             jobTimeoutMs: options.ingestWorkerTimeoutMs,
@@ -130,7 +136,7 @@ export async function createCollector(options: CollectorOptions): Promise<Collec
     await log.close()
     throw error
   }
-  const prepare = workers?.prepare ?? prepareInThread(prices)
+  const prepare = workers?.prepare ?? prepareInThread(prices, options.retentionDays ?? 0)
   const pipeline = new IngestPipeline(store, log, metrics, (record) => materializeRecord(prepare, record), {
     ...options,
     deadLetterDir: options.deadLetterDir ?? join(dirname(walDir), 'dead-letter'),

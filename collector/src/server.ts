@@ -143,6 +143,7 @@ export async function startCollectorServer(config: CollectorConfig): Promise<Run
     store,
     adminToken,
     prices,
+    retentionDays: config.retentionDays,
     walDir: join(config.dataDir, 'wal'),
     deadLetterDir: join(config.dataDir, 'dead-letter'),
     maxBodyBytes: Math.floor(config.maxBodyMb * 1024 * 1024),

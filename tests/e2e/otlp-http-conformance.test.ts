@@ -221,6 +221,48 @@ describe('OTLP/HTTP status conformance', () => {
       .toMatchObject({ runs: 1, delivered_runs: 1, value: 0, cost_usd: 0 })
   })
 
+  it('refuses spans older than the retention with a reason, instead of acknowledging what the TTL deletes', async () => {
+    const DAY_NS = 86_400_000_000_000n
+    /** One run's OTLP/JSON resourceSpans, every time moved `days` into the past. */
+    const runDaysAgo = (agent: string, days: number) => {
+      const request = JSON.parse(
+        new TextDecoder().decode(
+          JsonTraceSerializer.serializeRequest(recordAgentRun({ agent, outcome: 'delivered' }))!,
+        ),
+      )
+      for (const span of request.resourceSpans[0].scopeSpans[0].spans) {
+        for (const field of ['startTimeUnixNano', 'endTimeUnixNano'])
+          span[field] = String(BigInt(span[field]) - BigInt(days) * DAY_NS)
+      }
+      return request.resourceSpans[0]
+    }
+    const retention = target.config.retentionDays
+    const response = await post(
+      JSON.stringify({
+        resourceSpans: [runDaysAgo('ancient-bot', retention + 100), runDaysAgo('recent-bot', 10)],
+      }),
+      { ...JSON_TYPE, ...auth() },
+    )
+    expect(response.status).toBe(200)
+    const body = (await response.json()) as {
+      partialSuccess?: { rejectedSpans: number; errorMessage: string }
+    }
+    // The old run's four spans, each named; the recent run beside them is taken.
+    expect(body.partialSuccess?.rejectedSpans).toBe(4)
+    expect(body.partialSuccess?.errorMessage).toContain(
+      `4 spans rejected: started more than the retention of ${retention} days ago`,
+    )
+    const day = (daysAgo: number) => new Date(Date.now() - daysAgo * 86_400_000).toISOString().slice(0, 10)
+    const agents = async () => {
+      const answer = await fetch(
+        `${target.collector.url}/api/v1/metrics/agent-leaderboard?from=${day(12)}&to=${day(8)}`,
+        { headers: auth() },
+      )
+      return ((await answer.json()) as { rows: { agent_id: string }[] }).rows.map((row) => row.agent_id)
+    }
+    await expect.poll(agents, UNTIL_STORED).toContain('recent-bot')
+  })
+
   it('answers a protobuf request in protobuf', async () => {
     const response = await post(protobufBody(), { ...PROTOBUF, ...auth() })
     expect(response.headers.get('content-type')).toBe('application/x-protobuf')

@@ -9,12 +9,17 @@ import { prepareRequest } from './prepare-request.js'
 
 const port = parentPort
 if (!port) throw new Error('ingest-worker runs as a worker thread of IngestWorkerPool')
-const prices = createPriceTable((workerData as { prices: Array<[string, ModelPrice]> }).prices)
+const settings = workerData as { prices: Array<[string, ModelPrice]>; retentionDays: number }
+const prices = createPriceTable(settings.prices)
 
 port.on('message', (job: WorkerJob) => {
   let answer: WorkerMessage
   try {
-    answer = { id: job.id, body: job.body, prepared: preparedToWire(prepareRequest(job, prices)) }
+    answer = {
+      id: job.id,
+      body: job.body,
+      prepared: preparedToWire(prepareRequest(job, prices, settings.retentionDays)),
+    }
   } catch (error) {
     answer = { id: job.id, body: job.body, error: errorToWire(error) }
   }

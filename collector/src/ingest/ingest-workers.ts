@@ -32,6 +32,8 @@ export interface IngestWorkerPoolOptions {
   size: number
   /** The price table mapping applies; each worker rebuilds it from its entries. */
   prices: PriceTable
+  /** Spans older than this many days are rejected (prepareRequest); 0: none. Default 0. */
+  retentionDays?: number
   /** Receives what an operator should see (a worker that died and was replaced). Default: stderr. */
   onWarning?: (message: string) => void
   /** Called when a worker stops unexpectedly (before it is replaced). Default: nothing. */
@@ -204,6 +206,7 @@ export class IngestWorkerPool {
   private readonly slots = new Set<Slot>()
   private readonly entry = workerEntry()
   private readonly prices: Array<[string, ModelPrice]>
+  private readonly retentionDays: number
   private readonly warn: (message: string) => void
   private readonly jobTimeoutMs: number
   private nextId = 0
@@ -217,6 +220,7 @@ export class IngestWorkerPool {
   private constructor(options: IngestWorkerPoolOptions) {
     this.size = Math.max(1, Math.floor(options.size))
     this.prices = options.prices.entries()
+    this.retentionDays = options.retentionDays ?? 0
     this.warn = options.onWarning ?? writeWarning
     this.onWorkerExit = options.onWorkerExit ?? (() => {})
     this.jobTimeoutMs = options.jobTimeoutMs ?? JOB_TIMEOUT_MS
@@ -340,7 +344,7 @@ export class IngestWorkerPool {
   private spawn(): Promise<void> {
     const worker = new Worker(this.entry.script, {
       eval: this.entry.eval,
-      workerData: { prices: this.prices },
+      workerData: { prices: this.prices, retentionDays: this.retentionDays },
       // The event loop's stack size (V8's default, under 1 MiB) rather than a worker's 4 MiB: a body
       // nested too deep to decode is refused alike in a worker and on the event loop (decode-json.ts).
       // The heap bounds the process was started with (the bin's shebang sets them), read from its

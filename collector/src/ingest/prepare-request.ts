@@ -7,6 +7,7 @@
 import { mapSpans } from '../mapping/map-spans.js'
 import type { PriceTable } from '../mapping/prices.js'
 import { decodeExportBody } from '../otlp/decode-request.js'
+import type { DecodedRequest } from '../otlp/decoded-span.js'
 import type { OtlpEncoding } from '../otlp/export-response.js'
 import {
   INGESTED_AT_COLUMN,
@@ -64,9 +65,33 @@ export interface PreparedRequest {
   rejectionMessages: string[]
 }
 
-/** Decodes, maps and encodes one request. Throws OtlpDecodeError when the body is not an export request. */
-export function prepareRequest(job: PrepareJob, prices: PriceTable): PreparedRequest {
-  const request = decodeExportBody(job.encoding, job.body)
+/**
+ * Spans that start before the retention window (`retentionDays` before the request arrived) are
+ * rejected with a reason: the tables' TTL would delete them at once, after an acknowledgment.
+ */
+function withoutExpired(request: DecodedRequest, ingestedAt: number, retentionDays: number): DecodedRequest {
+  if (retentionDays <= 0) return request
+  const cutoffNs = BigInt(Math.floor(ingestedAt - retentionDays * 86_400_000)) * 1_000_000n
+  const kept = request.spans.filter((span) => span.startTimeUnixNano >= cutoffNs)
+  const expired = request.spans.length - kept.length
+  if (expired === 0) return request
+  const first = request.spans.find((span) => span.startTimeUnixNano < cutoffNs)!
+  return {
+    spans: kept,
+    rejectedSpans: request.rejectedSpans + expired,
+    rejectionMessages: [
+      ...request.rejectionMessages,
+      `${expired === 1 ? '1 span' : `${expired} spans`} rejected: started more than the retention of ${retentionDays} days ago, so it would be deleted at once (first: span ${JSON.stringify(first.name)})`,
+    ],
+  }
+}
+
+/**
+ * Decodes, maps and encodes one request. `retentionDays` (0: none) rejects spans older than the
+ * tables keep. Throws OtlpDecodeError when the body is not an export request.
+ */
+export function prepareRequest(job: PrepareJob, prices: PriceTable, retentionDays = 0): PreparedRequest {
+  const request = withoutExpired(decodeExportBody(job.encoding, job.body), job.ingestedAt, retentionDays)
   const rows = mapSpans(job.projectId, request.spans, prices)
   return {
     rows: encodeRequest(rows, job.ingestedAt),
@@ -83,6 +108,6 @@ export function prepareRequest(job: PrepareJob, prices: PriceTable): PreparedReq
 export type PrepareRequest = (job: PrepareJob) => Promise<{ prepared: PreparedRequest; body: Uint8Array }>
 
 /** The in-thread PrepareRequest: on the event loop, as without workers. */
-export function prepareInThread(prices: PriceTable): PrepareRequest {
-  return async (job) => ({ prepared: prepareRequest(job, prices), body: job.body })
+export function prepareInThread(prices: PriceTable, retentionDays = 0): PrepareRequest {
+  return async (job) => ({ prepared: prepareRequest(job, prices, retentionDays), body: job.body })
 }
