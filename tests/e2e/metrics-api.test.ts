@@ -92,6 +92,11 @@ describe('metrics API on a running collector', () => {
   it('serves CSV on request', async () => {
     const response = await getMetric('daa', target.apiKey, `from=${today}&to=${today}&format=csv`)
     expect(response.headers.get('content-type')).toContain('text/csv')
+    // A project's data, read with its key: kept by no cache, never sniffed into a page.
+    for (const answer of [response, await getMetric('daa', target.apiKey)]) {
+      expect(answer.headers.get('cache-control')).toBe('no-store')
+      expect(answer.headers.get('x-content-type-options')).toBe('nosniff')
+    }
     expect((await response.text()).split('\n')[0]).toContain('daa')
   })
 

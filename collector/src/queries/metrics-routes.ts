@@ -93,6 +93,16 @@ export function registerMetricsRoutes<E extends MetricsEnv>(
   const { store } = options
   const onUnexpected = options.onError ?? ((error: unknown) => console.error(error))
 
+  // Answers are a project's data, read with its key: no cache keeps them, and no browser takes a
+  // CSV for a page to render.
+  for (const path of ['/api/v1/metrics', '/api/v1/metrics/*']) {
+    app.use(path, async (c, next) => {
+      await next()
+      if (!c.res.headers.has('Cache-Control')) c.res.headers.set('Cache-Control', 'no-store')
+      c.res.headers.set('X-Content-Type-Options', 'nosniff')
+    })
+  }
+
   app.get('/api/v1/metrics', (c) =>
     c.json({ queries: describeSavedQueries(), standard_params: STANDARD_PARAMS.slice(1) }),
   )
