@@ -86,8 +86,11 @@ export class DaaSpanProcessor implements SpanProcessor {
         endpoint: options.endpoint ?? process.env.DAA_ENDPOINT ?? 'http://localhost:4318',
         apiKey: options.apiKey ?? process.env.DAA_API_KEY,
       })
-    this.#maxQueueSize = clampInteger(options.maxQueueSize, 2048, 1, 1_000_000)
-    this.#maxBatchSize = clampInteger(options.maxBatchSize, 512, 1, this.#maxQueueSize)
+    // A size under 1 is no size: it takes the default, where clamping it to 1 would drop nearly
+    // every span.
+    const size = (value: unknown) => (typeof value === 'number' && value >= 1 ? value : undefined)
+    this.#maxQueueSize = clampInteger(size(options.maxQueueSize), 2048, 1, 1_000_000)
+    this.#maxBatchSize = clampInteger(size(options.maxBatchSize), 512, 1, this.#maxQueueSize)
     this.#flushIntervalMs = clampInteger(options.flushIntervalMs, 2000, 1, 60_000)
   }
 
