@@ -263,6 +263,28 @@ describe('OTLP/HTTP status conformance', () => {
     await expect.poll(agents, UNTIL_STORED).toContain('recent-bot')
   })
 
+  it('rejects alone a protobuf span whose name is not UTF-8, and stores the run beside it', async () => {
+    const spans = recordAgentRun({ agent: 'utf8-bot', outcome: 'delivered' })
+    const tool = spans.find((span) => span.name.startsWith('execute_tool'))!
+    const body = Uint8Array.from(ProtobufTraceSerializer.serializeRequest(spans)!)
+    // The tool span's name, made invalid UTF-8 in place (same length, so the framing holds).
+    body[Buffer.from(body).indexOf(tool.name)] = 0xff
+    const response = await post(body, { ...PROTOBUF, ...auth() })
+    expect(response.status).toBe(200)
+    const answer = ProtobufTraceSerializer.deserializeResponse(new Uint8Array(await response.arrayBuffer()))
+    expect(Number(answer.partialSuccess?.rejectedSpans)).toBe(1)
+    expect(answer.partialSuccess?.errorMessage).toMatch(/not valid UTF-8/)
+    const leaderboard = async () => {
+      const reply = await fetch(`${target.collector.url}/api/v1/metrics/agent-leaderboard`, {
+        headers: auth(),
+      })
+      return ((await reply.json()) as { rows: Record<string, unknown>[] }).rows.find(
+        (row) => row.agent_id === 'utf8-bot',
+      )
+    }
+    await expect.poll(leaderboard, UNTIL_STORED).toMatchObject({ runs: 1, delivered_runs: 1 })
+  })
+
   it('answers a protobuf request in protobuf', async () => {
     const response = await post(protobufBody(), { ...PROTOBUF, ...auth() })
     expect(response.headers.get('content-type')).toBe('application/x-protobuf')

@@ -155,10 +155,13 @@ function within<T>(reader: ProtobufReader, slice: Slice, read: (reader: Protobuf
   const outerPosition = reader.position
   reader.position = slice.start
   reader.end = slice.end
-  const result = read(reader)
-  reader.position = outerPosition
-  reader.end = outerEnd
-  return result
+  try {
+    return read(reader)
+  } finally {
+    // Also after a malformed span, so that the spans after it are read from where they are.
+    reader.position = outerPosition
+    reader.end = outerEnd
+  }
 }
 
 /**
@@ -210,7 +213,16 @@ export function decodeProtobufRequest(bytes: Uint8Array): DecodedRequest {
             // Checked once per resource and scope: a bad one rejects each of its spans, with its reason.
             const sharedProblem = resourceProblem ?? attributesProblem(scope.attributes, 'scope attributes')
             for (const spanSlice of spanSlices) {
-              const candidate = within(reader, spanSlice, () => readSpan(reader, resource, scope))
+              let candidate: SpanCandidate
+              try {
+                candidate = within(reader, spanSlice, () => readSpan(reader, resource, scope))
+              } catch (error) {
+                // The span's own bytes are malformed (a string that is not UTF-8, a bad varint)
+                // while the message around it is whole: that span is rejected alone.
+                if (!(error instanceof ProtobufFormatError)) throw error
+                tally.reject(`the span is not a well-formed protobuf Span (${error.message})`, '')
+                continue
+              }
               if (sharedProblem !== undefined) {
                 tally.reject(sharedProblem, candidate.name)
                 continue

@@ -239,13 +239,40 @@ describe('decoding OTLP/protobuf', () => {
     })
   })
 
-  it('refuses a string that is not UTF-8, as proto3 requires', () => {
-    const body = encodeProtobuf({
-      resourceSpans: [{ scopeSpans: [{ spans: [{ name: 'MARK' }] }] }],
+  it('rejects alone a span with a string that is not UTF-8 (as proto3 requires), keeping the span beside it', () => {
+    const span = (name: string, spanId: string) => ({
+      name,
+      traceId: Buffer.from(validIds.traceId, 'hex'),
+      spanId: Buffer.from(spanId, 'hex'),
+      startTimeUnixNano: '1767225600000000000',
+      endTimeUnixNano: '1767225601000000000',
     })
-    const at = Buffer.from(body).indexOf('MARK')
+    const body = encodeProtobuf({
+      resourceSpans: [
+        { scopeSpans: [{ spans: [span('MARK', '00f067aa0ba902b7'), span('kept', '00f067aa0ba902b8')] }] },
+      ],
+    })
     const broken = Uint8Array.from(body)
-    broken[at] = 0xff
+    broken[Buffer.from(body).indexOf('MARK')] = 0xff
+    const decoded = decodeProtobufRequest(broken)
+    expect(decoded.spans.map((kept) => kept.name)).toEqual(['kept'])
+    expect(decoded.rejectedSpans).toBe(1)
+    expect(decoded.rejectionMessages.join()).toMatch(
+      /not a well-formed protobuf Span \(a string field is not valid UTF-8\)/,
+    )
+  })
+
+  it('refuses a request whose resource has a string that is not UTF-8 (every span shares it)', () => {
+    const body = encodeProtobuf({
+      resourceSpans: [
+        {
+          resource: { attributes: [{ key: 'service.name', value: { stringValue: 'MARK' } }] },
+          scopeSpans: [{ spans: [{ name: 'a' }] }],
+        },
+      ],
+    })
+    const broken = Uint8Array.from(body)
+    broken[Buffer.from(body).indexOf('MARK')] = 0xff
     expect(() => decodeProtobufRequest(broken)).toThrow(/not valid UTF-8/)
   })
 
