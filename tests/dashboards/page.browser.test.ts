@@ -12,9 +12,10 @@ import { createApiKey } from '@daa/collector'
 import { PANELS, RECENT_RUNS, STATS, type StatSpec } from '@daa/dashboards'
 import type { Browser, Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { recordAgentRun } from '../support/agent-spans.js'
 import { CHROMIUM, hasChromium, launchChromium } from '../support/chromium.js'
 import { type RunningClickHouse, startClickHouseServer } from '../support/clickhouse-server.js'
-import { type CollectorUnderTest, startTestCollector } from '../support/collector-harness.js'
+import { type CollectorUnderTest, postSpans, startTestCollector } from '../support/collector-harness.js'
 import { crowd, getMetric, type MetricResponse, makeFleet, sendFleet, waitForFleet } from './fleet.js'
 
 /**
@@ -460,6 +461,44 @@ describe('the built-in page in chromium', () => {
     expect(new URL(page.url()).searchParams.get('theme')).toBe('dark')
     for (const ratio of Object.values(await contrast())) expect(ratio).toBeGreaterThanOrEqual(4.5)
     await page.screenshot({ path: join(SCREENSHOTS, 'dark.png'), fullPage: true })
+  })
+
+  it('keeps its layout, and drills down, for an agent id and a unit 10,000 characters long', async () => {
+    // Agent ids and units are whatever senders write: a project of its own with such a run.
+    const { key } = await createApiKey(target.collector.store, 'long-names', 'page')
+    const agent = `agent-${'L'.repeat(10_000)}`
+    const spans = recordAgentRun({ agent, outcome: 'delivered', value: 3, unit: 'U'.repeat(10_000) })
+    expect((await postSpans(target, spans, key)).status).toBe(200)
+    const leaderboard = async () => {
+      const answer = await fetch(`${target.collector.url}/api/v1/metrics/agent-leaderboard`, {
+        headers: { authorization: `Bearer ${key}` },
+      })
+      return ((await answer.json()) as { rows: { agent_id: string }[] }).rows.map((row) => row.agent_id)
+    }
+    await expect.poll(leaderboard, { timeout: 30_000 }).toEqual([agent])
+    const context = await browser.newContext({ timezoneId: 'UTC' })
+    try {
+      const wide = await context.newPage()
+      for (const width of [1440, 390]) {
+        await wide.setViewportSize({ width, height: 900 })
+        await wide.goto(`${target.collector.url}/?tz=UTC#key=${key}`)
+        await loaded(wide)
+        expect(
+          await wide.evaluate(() => document.documentElement.scrollWidth),
+          `at ${width} px`,
+        ).toBeLessThanOrEqual(width)
+      }
+      // Its drill-down names it in every query of one request.
+      await wide.setViewportSize({ width: 1440, height: 900 })
+      await wide.locator('#panel-agent-leaderboard .agent-link').first().click()
+      await loaded(wide, await wide.evaluate(() => document.body.dataset.ready ?? ''))
+      expect(await wide.locator('#drill').isVisible()).toBe(true)
+      expect(await wide.locator('.empty.error').count()).toBe(0)
+      expect(await wide.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(1440)
+      await wide.screenshot({ path: join(SCREENSHOTS, 'long-names.png'), fullPage: true })
+    } finally {
+      await context.close()
+    }
   })
 
   it('fits a phone screen', async () => {

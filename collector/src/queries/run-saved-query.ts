@@ -43,6 +43,9 @@ const isoDate = z
   }, 'is not a calendar date')
   .refine((text) => text >= '2000-01-01' && text <= '2100-12-31', 'must be between 2000-01-01 and 2100-12-31')
 
+/** The longest agent id a query can be filtered by. */
+const AGENT_PARAM_MAX_CHARS = 16_384
+
 /** The parameters a request may set; anything else (`project` included) is refused. */
 const RequestParams = z
   .strictObject(
@@ -50,7 +53,13 @@ const RequestParams = z
       from: isoDate,
       to: isoDate,
       tz: z.string().min(1, 'must not be empty').max(64).default('UTC'),
-      agent: z.string().max(512, 'is longer than 512 characters').default(''),
+      // Agent ids are what senders wrote, so the page must be able to drill into a long one (the
+      // POST it sends holds the id a dozen times within its 1 MiB). 16,384 characters keeps the
+      // parameter, which travels to ClickHouse in its URL, well inside what ClickHouse reads.
+      agent: z
+        .string()
+        .max(AGENT_PARAM_MAX_CHARS, `is longer than ${AGENT_PARAM_MAX_CHARS} characters`)
+        .default(''),
     },
     {
       error: (issue) =>

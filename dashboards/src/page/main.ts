@@ -421,7 +421,15 @@ function tableRow(panel: TablePanel, row: Row, maxShare: number): HTMLTableRowEl
       bar.style.width = `${Math.round((Number(value) / maxShare) * 60)}px`
       content = element('span', {}, formatValue(value, column.unit), bar)
     }
-    tr.append(element('td', { class: cellClass(column) }, content))
+    const text = cellClass(column) === 'text' && typeof content === 'string'
+    // A text is cut short in its cell (styles.css: a table cell itself grows with its content), and
+    // shows in full on hover.
+    const cell = element(
+      'td',
+      { class: cellClass(column) },
+      text ? element('span', { class: 'cut', title: content as string }, content) : content,
+    )
+    tr.append(cell)
   }
   return tr
 }
