@@ -31,7 +31,8 @@ afterAll(async () => {
 })
 
 const now = BigInt(Date.now()) * 1_000_000n
-const today = new Date().toISOString().slice(0, 10)
+/** The UTC day the runs start on (a minute ago): from their start, so a run at midnight cannot flake the test. */
+const today = new Date(Number(now / 1_000_000n) - 60_000).toISOString().slice(0, 10)
 
 /** A run of `agent` for `user`, started a minute ago, with its outcome on the run span. */
 function run(id: number, agent: string, user: string, status: 'delivered' | 'failed'): GoldenRun {
