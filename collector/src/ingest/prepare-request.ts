@@ -72,10 +72,11 @@ export interface PreparedRequest {
 function withoutExpired(request: DecodedRequest, ingestedAt: number, retentionDays: number): DecodedRequest {
   if (retentionDays <= 0) return request
   const cutoffNs = BigInt(Math.floor(ingestedAt - retentionDays * 86_400_000)) * 1_000_000n
+  // Checked before anything is copied: nearly every request has no expired span.
+  const first = request.spans.find((span) => span.startTimeUnixNano < cutoffNs)
+  if (first === undefined) return request
   const kept = request.spans.filter((span) => span.startTimeUnixNano >= cutoffNs)
   const expired = request.spans.length - kept.length
-  if (expired === 0) return request
-  const first = request.spans.find((span) => span.startTimeUnixNano < cutoffNs)!
   return {
     spans: kept,
     rejectedSpans: request.rejectedSpans + expired,

@@ -29,6 +29,12 @@ export function readNumber(value: AttributeValue | undefined): number | undefine
   return undefined
 }
 
+/** A cost in USD: a finite number of 0 or more (`daa.cost.usd`); anything else reads as absent. */
+export function readCost(value: AttributeValue | undefined): number | undefined {
+  const cost = readNumber(value)
+  return cost !== undefined && cost >= 0 ? cost : undefined
+}
+
 /**
  * A token count for a UInt64 column: a non-negative integer (fractions are truncated); negative,
  * non-numeric and non-finite values read as absent. (Decoding already rejects spans whose token

@@ -9,7 +9,7 @@
 import { DAA_COST_USD, DAA_PARENT_RUN_ID, ERROR_TYPE } from '@daa/sdk/attributes'
 import type { Attributes, DecodedEvent, DecodedLink, DecodedSpan } from '../otlp/decoded-span.js'
 import type { AttributeMap, MappedRows, OutcomeRow, RunRow, SpanRow } from '../store/rows.js'
-import { readNumber, readSpanId, readText, renderAttributes } from './attribute-readers.js'
+import { readCost, readSpanId, readText, renderAttributes } from './attribute-readers.js'
 import { mergeNestedSameAgentRuns } from './nested-runs.js'
 import { outcomeOf } from './outcomes.js'
 import { costUsd, type PriceTable } from './prices.js'
@@ -88,8 +88,7 @@ function errorTypeOf(span: DecodedSpan): string {
 
 /** `daa.cost.usd` when the sender set a usable one (a finite number of 0 or more). */
 function declaredCostOf(span: DecodedSpan): number | undefined {
-  const cost = readNumber(span.attributes[DAA_COST_USD])
-  return cost !== undefined && cost >= 0 ? cost : undefined
+  return readCost(span.attributes[DAA_COST_USD])
 }
 
 /**

@@ -28,7 +28,7 @@
  * (unknown kinds are kept as numbers, as protobuf enums are open), and an empty trace state.
  */
 import { DAA_COST_USD, DAA_OUTCOME_VALUE, MAX_SPAN_ATTRIBUTES } from '@daa/sdk/attributes'
-import { readNumber } from '../mapping/attribute-readers.js'
+import { readCost, readNumber } from '../mapping/attribute-readers.js'
 import { TOKEN_COUNT_ATTRIBUTES } from '../mapping/span-semantics.js'
 import type { Attributes, AttributeValue, DecodedSpan, StatusCode } from './decoded-span.js'
 import { isValidHexId } from './hex.js'
@@ -200,7 +200,7 @@ function quoted(value: AttributeValue): string {
 /** Why a data-contract number of a kept span cannot be used (and reads as absent), or undefined. */
 function contractNumberNote(attributes: Attributes): string | undefined {
   const cost = attributes[DAA_COST_USD]
-  if (cost !== undefined && cost !== '' && !((readNumber(cost) ?? -1) >= 0)) {
+  if (cost !== undefined && cost !== '' && readCost(cost) === undefined) {
     return `${DAA_COST_USD} ${quoted(cost)} is not a number of 0 or more, so it was ignored`
   }
   const value = attributes[DAA_OUTCOME_VALUE]

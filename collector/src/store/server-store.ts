@@ -115,7 +115,7 @@ export async function createServerStore(options: ServerStoreOptions): Promise<St
     kind: 'server',
     database,
     async command(sql, params) {
-      await ready()
+      if (!databaseReady) await ready()
       try {
         await client.command({ query: sql, query_params: params })
       } catch (error) {
@@ -123,7 +123,7 @@ export async function createServerStore(options: ServerStoreOptions): Promise<St
       }
     },
     async query<Row>(sql: string, params?: QueryParams) {
-      await ready()
+      if (!databaseReady) await ready()
       try {
         const result = await client.query({ query: sql, query_params: params, format: 'JSONEachRow' })
         return await result.json<Row>()
@@ -136,7 +136,7 @@ export async function createServerStore(options: ServerStoreOptions): Promise<St
     },
     async insertEncoded(table, rows) {
       if (rows.count === 0) return
-      await ready()
+      if (!databaseReady) await ready()
       try {
         const result = await client.exec({
           query: insertStatement(table, rows.columns),
