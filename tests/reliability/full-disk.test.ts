@@ -192,6 +192,12 @@ it('answers 503 at a file-size limit (short writes), and a restart replays every
     await eventually(async () =>
       expect(await leaderboard(collector.url, apiKey)).toEqual(expectedLeaderboard(expected)),
     )
+    // The writes cut by the limit were refused, never acknowledged: replay says so, and calls
+    // nothing corrupt (an operator would otherwise look for lost data).
+    expect(collector.output()).toMatch(
+      /left out an incomplete record at its end \(a write that failed or was cut off, never acknowledged\)/,
+    )
+    expect(collector.output()).not.toMatch(/corrupt/)
     const store = await createServerStore({ url: ownClickhouse.url, database })
     try {
       expect(await countSpans(store, 'fleet')).toBe(expected.spans)

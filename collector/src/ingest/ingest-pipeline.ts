@@ -179,6 +179,9 @@ export class IngestPipeline {
   private closed = false
   private consecutiveFailures = 0
   private lastError: string | undefined
+  /** When ClickHouse stopped taking batches, until the log has caught up: said once each way on stderr. */
+  private outageSince: number | undefined
+  private readonly replayIntervalMs: number
 
   constructor(
     private readonly store: Store,
@@ -198,7 +201,8 @@ export class IngestPipeline {
     this.warn = options.onWarning ?? writeWarning
     // Segments left by an earlier process hold acknowledged data: ClickHouse gets them first.
     if (log.pending().length > 0) this.healthy = false
-    this.replayTimer = setInterval(() => void this.replay(), Math.max(10, options.replayIntervalMs ?? 2000))
+    this.replayIntervalMs = Math.max(10, options.replayIntervalMs ?? 2000)
+    this.replayTimer = setInterval(() => void this.replay(), this.replayIntervalMs)
     this.replayTimer.unref()
     this.updateGauges()
   }
@@ -409,6 +413,15 @@ export class IngestPipeline {
       this.metrics.insertFailures.inc()
       this.consecutiveFailures += 1
       this.lastError = error instanceof Error ? error.message.slice(0, 500) : String(error)
+      // Once per outage, not per attempt: an operator reading the log sees when it began and ended
+      // (/readyz and /metrics carry the running state).
+      if (this.outageSince === undefined) {
+        this.outageSince = Date.now()
+        this.warn(
+          `ClickHouse did not take a batch (${this.lastError}). Acknowledged spans wait in the write-ahead log ` +
+            `and are offered again every ${this.replayIntervalMs / 1000} s; /readyz reports the log meanwhile.`,
+        )
+      }
       throw error
     }
   }
@@ -494,19 +507,18 @@ export class IngestPipeline {
     if (this.replaying) return this.replaying
     const waiting = this.log.pending().filter((segment) => !this.inserting.has(segment))
     if (waiting.length === 0) {
-      if (this.inserting.size === 0) this.healthy = true
+      if (this.inserting.size === 0) this.caughtUp()
       return Promise.resolve()
     }
     this.replaying = (async () => {
       try {
         for (const segment of waiting) {
           await this.log.settled(segment)
-          const { records, skipped } = await this.log.read(segment)
+          const { records, skipped, tornTail } = await this.log.read(segment)
           if (skipped > 0) {
             this.metrics.walSkippedRecords.inc(skipped)
             this.warn(
-              `write-ahead log segment ${segment}: skipped ${skipped} torn or corrupt stretch(es); ` +
-                `replayed the ${records.length} intact record(s).`,
+              `write-ahead log segment ${segment}: ${describeSkipped(skipped, tornTail)}; replayed the ${records.length} intact record(s).`,
             )
           }
           const batch = emptyBatch()
@@ -538,7 +550,7 @@ export class IngestPipeline {
           this.metrics.batches.inc({ destination: 'replay' })
           this.updateGauges()
         }
-        this.healthy = true
+        this.caughtUp()
       } catch {
         // ClickHouse is still away; the next tick tries again. /readyz and /metrics show it.
         this.metrics.replayFailures.inc()
@@ -550,11 +562,33 @@ export class IngestPipeline {
     return this.replaying
   }
 
+  /** Every logged segment is in ClickHouse: new batches go straight to it again. */
+  private caughtUp(): void {
+    this.healthy = true
+    if (this.outageSince === undefined) return
+    const seconds = Math.round((Date.now() - this.outageSince) / 1000)
+    this.outageSince = undefined
+    this.warn(`ClickHouse takes batches again; the write-ahead log has caught up after ${seconds} s.`)
+  }
+
   private updateGauges(): void {
     this.metrics.bufferedBytes.set(this.current.bytes + this.inFlightBytes)
     this.metrics.walSegments.set(this.log.depth)
     this.metrics.walBytes.set(this.log.size)
   }
+}
+
+/**
+ * What replay left out, in an operator's terms: an incomplete last record is a write that failed
+ * (a full disk) or was cut off, never acknowledged, so nothing was lost; a stretch in the middle is
+ * damage to acknowledged data.
+ */
+function describeSkipped(skipped: number, tornTail: boolean): string {
+  const incomplete =
+    'left out an incomplete record at its end (a write that failed or was cut off, never acknowledged)'
+  if (tornTail && skipped === 1) return incomplete
+  const corrupt = `skipped ${skipped - (tornTail ? 1 : 0)} corrupt stretch(es) of acknowledged records`
+  return tornTail ? `${corrupt} and ${incomplete}` : corrupt
 }
 
 function countLines(chunks: readonly EncodedChunk[]): number {

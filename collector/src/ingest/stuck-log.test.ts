@@ -18,6 +18,7 @@ import { listDeadLetters } from './dead-letters.js'
 const directory = mkdtempSync(join(tmpdir(), 'daa-stuck-'))
 let store: Store
 let collector: Collector
+const warnings: string[] = []
 
 beforeAll(async () => {
   store = await createEmbeddedStore({ path: join(directory, 'data'), database: 'stuck' })
@@ -27,7 +28,7 @@ beforeAll(async () => {
     walDir: join(directory, 'wal'),
     rollupIntervalMs: 0,
     replayIntervalMs: 60_000,
-    onWarning: () => {},
+    onWarning: (message) => warnings.push(message),
   })
 })
 afterAll(async () => {
@@ -92,6 +93,10 @@ it('reports a stuck log on /readyz and /metrics, and drains it once ClickHouse t
   expect(metric(metrics, 'daa_wal_oldest_age_seconds')).toBeGreaterThanOrEqual(0)
   // Not the data's fault: nothing is set aside.
   expect(await listDeadLetters(join(directory, 'dead-letter'))).toEqual([])
+  // Said once, however many attempts failed: an operator's log shows when it began.
+  expect(warnings).toEqual([
+    expect.stringMatching(/^ClickHouse did not take a batch \(.*spans.*\)\. Acknowledged spans wait/),
+  ])
 
   // The table comes back; the next replay drains the log.
   await store.command('RENAME TABLE spans_away TO spans')
@@ -103,4 +108,9 @@ it('reports a stuck log on /readyz and /metrics, and drains it once ClickHouse t
     "SELECT count() AS n FROM spans FINAL WHERE project_id = 'acme'",
   )
   expect(row?.n).toBe(3)
+  expect(warnings.slice(1)).toEqual([
+    expect.stringMatching(
+      /^ClickHouse takes batches again; the write-ahead log has caught up after \d+ s\.$/,
+    ),
+  ])
 })

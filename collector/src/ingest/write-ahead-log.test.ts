@@ -41,6 +41,7 @@ describe('write-ahead log', () => {
     expect(await log.read(segment)).toEqual({
       records: [record('a', '{"one":1}'), record('b', 'two', 'protobuf')],
       skipped: 0,
+      tornTail: false,
     })
     expect(log.pending()).toEqual([segment])
     await log.close()
@@ -82,7 +83,11 @@ describe('write-ahead log', () => {
     await log.settled(segment)
     // A crash in the middle of a write leaves a header promising more bytes than follow.
     appendFileSync(join(directory, segment), Buffer.from([200, 0, 0, 0, 1, 2, 3, 4, 5]))
-    expect(await log.read(segment)).toEqual({ records: [record('p', 'intact')], skipped: 1 })
+    expect(await log.read(segment)).toEqual({
+      records: [record('p', 'intact')],
+      skipped: 1,
+      tornTail: true,
+    })
     await log.close()
   })
 
@@ -103,6 +108,7 @@ describe('write-ahead log', () => {
     expect(await log.read(segment)).toEqual({
       records: [record('p', 'first'), record('q', 'third')],
       skipped: 1,
+      tornTail: false,
     })
     await log.close()
   })
@@ -122,6 +128,7 @@ describe('write-ahead log', () => {
     expect(await log.read(segment)).toEqual({
       records: [record('p', 'kept'), record('p', 'after-the-tear')],
       skipped: 1,
+      tornTail: false,
     })
     await log.close()
   })

@@ -45,6 +45,12 @@ export interface SegmentContents {
   records: WalRecord[]
   /** Corrupt or torn stretches skipped (each counts once, however many bytes it spans). */
   skipped: number
+  /**
+   * Whether the last skipped stretch runs to the end of the file with no intact record after it:
+   * a write that failed (a full disk) or was cut off (a crash). Such a record was never
+   * acknowledged, since acknowledgment waits for its fsync; a stretch in the middle was.
+   */
+  tornTail: boolean
 }
 
 const ENCODING_CODES: Record<WalEncoding, number> = { protobuf: 1, json: 2 }
@@ -111,6 +117,7 @@ export function decodeRecords(data: Buffer): SegmentContents {
   if (!data.subarray(0, FILE_HEADER.length).equals(FILE_HEADER)) return decodeLegacyRecords(data)
   const records: WalRecord[] = []
   let skipped = 0
+  let tornTail = false
   let offset = FILE_HEADER.length
   while (offset < data.length) {
     const record = recordAt(data, offset)
@@ -123,10 +130,13 @@ export function decodeRecords(data: Buffer): SegmentContents {
     // Resynchronise: the next record starts at the next magic number whose record checks out.
     let next = data.indexOf(MAGIC_BYTES, offset + 1)
     while (next !== -1 && !recordAt(data, next)) next = data.indexOf(MAGIC_BYTES, next + 1)
-    if (next === -1) break
+    if (next === -1) {
+      tornTail = true
+      break
+    }
     offset = next
   }
-  return { records, skipped }
+  return { records, skipped, tornTail }
 }
 
 function recordAt(data: Buffer, offset: number): { record: WalRecord; next: number } | undefined {
@@ -161,7 +171,8 @@ function decodeLegacyRecords(data: Buffer): SegmentContents {
     })
     offset = start + length
   }
-  return { records, skipped: offset < data.length ? 1 : 0 }
+  const torn = offset < data.length
+  return { records, skipped: torn ? 1 : 0, tornTail: torn }
 }
 
 /** The log directory is in use by another live process. */
@@ -315,7 +326,8 @@ export class WriteAheadLog {
       return decodeRecords(await readFile(join(this.directory, name)))
     } catch (error) {
       // A segment whose file could not even be created (a full disk) holds nothing.
-      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return { records: [], skipped: 0 }
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT')
+        return { records: [], skipped: 0, tornTail: false }
       throw error
     }
   }
