@@ -136,7 +136,8 @@ describe('OTLP/HTTP status conformance', () => {
       const statusBody = type.includes('json')
         ? (JSON.parse(new TextDecoder().decode(bytes)) as { code?: number; message?: string })
         : decodeRpcStatus(bytes)
-      expect(statusBody.code).toBeGreaterThan(0)
+      // The code google.rpc's code.proto gives the HTTP status.
+      expect(statusBody.code).toBe(({ 400: 3, 401: 16, 413: 8, 415: 3 } as Record<number, number>)[status])
       const text = statusBody.message ?? ''
       expect(text.length).toBeGreaterThan(0)
       if (message) expect(text).toMatch(message)

@@ -16,14 +16,17 @@ const STATUS_OF_KIND: Record<ExportRejectionKind, ContentfulStatusCode> = {
   overloaded: 429,
 }
 
-// gRPC codes for the google.rpc.Status body that OTLP/HTTP error responses carry.
+// gRPC codes for the google.rpc.Status body that OTLP/HTTP error responses carry, as google.rpc's
+// code.proto maps HTTP statuses (and OpenTelemetry's Go collector does): 429 is RESOURCE_EXHAUSTED.
+// Over gRPC an overloaded collector answers UNAVAILABLE instead (grpc-server.ts); over HTTP the
+// status, not this code, tells a sender to retry.
 const RPC_CODE_OF_STATUS: Partial<Record<number, number>> = {
   400: 3, // INVALID_ARGUMENT
   401: 16, // UNAUTHENTICATED
   404: 5, // NOT_FOUND
   413: 8, // RESOURCE_EXHAUSTED
   415: 3, // INVALID_ARGUMENT
-  429: 14, // UNAVAILABLE
+  429: 8, // RESOURCE_EXHAUSTED
   503: 14, // UNAVAILABLE
 }
 

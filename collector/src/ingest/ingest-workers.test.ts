@@ -117,6 +117,12 @@ async function sendWithRetries(target: Collector, body: Uint8Array): Promise<num
     if (response.status === 200) return statuses
     expect([429, 503]).toContain(response.status)
     expect(response.headers.get('retry-after')).not.toBeNull()
+    // The body's google.rpc code follows the status: RESOURCE_EXHAUSTED for 429, UNAVAILABLE for 503.
+    const { code } = decodeRpcStatus(new Uint8Array(await response.arrayBuffer()))
+    expect({ status: response.status, code }).toEqual({
+      status: response.status,
+      code: response.status === 429 ? 8 : 14,
+    })
   }
 }
 
