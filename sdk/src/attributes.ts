@@ -38,6 +38,13 @@ export const DAA_RUN_AGENT = 'daa.run.agent'
 /** The enclosing run of a run whose parent span is in another service (read by the collector). */
 export const DAA_PARENT_RUN_ID = 'daa.parent_run.id'
 export const DAA_OUTCOME = 'daa.outcome'
+/** The values `daa.outcome` may take, exactly (case-sensitive); any other records no outcome. */
+export const OUTCOME_STATUSES = ['delivered', 'partial', 'failed', 'abandoned'] as const
+export type OutcomeStatus = (typeof OUTCOME_STATUSES)[number]
+/** Whether a `daa.outcome` value is one of OUTCOME_STATUSES. */
+export function isOutcomeStatus(value: unknown): value is OutcomeStatus {
+  return (OUTCOME_STATUSES as readonly unknown[]).includes(value)
+}
 export const DAA_OUTCOME_VALUE = 'daa.outcome.value'
 export const DAA_OUTCOME_UNIT = 'daa.outcome.unit'
 export const DAA_OUTCOME_REASON = 'daa.outcome.reason'

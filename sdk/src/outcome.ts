@@ -5,19 +5,14 @@ import {
   DAA_OUTCOME_UNIT,
   DAA_OUTCOME_VALUE,
   DAA_RUN_ID,
+  isOutcomeStatus,
   LATE_OUTCOME_SPAN_NAME,
+  type OutcomeStatus,
 } from './attributes.js'
 import { debugLog } from './diagnostics.js'
 import { daaTracer } from './tracer.js'
 
-export type OutcomeStatus = 'delivered' | 'partial' | 'failed' | 'abandoned'
-
-const OUTCOME_STATUSES: ReadonlySet<string> = new Set<OutcomeStatus>([
-  'delivered',
-  'partial',
-  'failed',
-  'abandoned',
-])
+export type { OutcomeStatus }
 
 /** What a run achieved. `value` with `unit` is what it was worth (e.g. 12.5 USD, 3 tickets). */
 export interface Outcome {
@@ -60,7 +55,7 @@ export function parseRunRef(ref: string): { traceId?: string; runId: string } | 
  * Bad parts are dropped rather than rejected: a wrong unit must not lose the status.
  */
 export function outcomeAttributes(outcome: Outcome): Attributes | undefined {
-  if (outcome === null || typeof outcome !== 'object' || !OUTCOME_STATUSES.has(outcome.status)) {
+  if (outcome === null || typeof outcome !== 'object' || !isOutcomeStatus(outcome.status)) {
     debugLog(`ignored an outcome with status ${String(outcome?.status)}`)
     return undefined
   }

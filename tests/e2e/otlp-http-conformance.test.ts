@@ -222,6 +222,42 @@ describe('OTLP/HTTP status conformance', () => {
       .toMatchObject({ runs: 1, delivered_runs: 1, value: 0, cost_usd: 0 })
   })
 
+  it('keeps a run whose daa.outcome is not a contract value, and says in partial_success why no outcome was counted', async () => {
+    const request = JSON.parse(
+      new TextDecoder().decode(
+        JsonTraceSerializer.serializeRequest(
+          recordAgentRun({ agent: 'capital-outcome-bot', outcome: 'delivered' }),
+        )!,
+      ),
+    )
+    const spans = request.resourceSpans[0].scopeSpans[0].spans as {
+      name: string
+      attributes: { key: string; value: Record<string, unknown> }[]
+    }[]
+    // A hand-written sender's spelling: the contract's values are lower case.
+    spans
+      .find((span) => span.name.startsWith('invoke_agent'))!
+      .attributes.find((attribute) => attribute.key === 'daa.outcome')!.value = { stringValue: 'Delivered' }
+    const response = await post(JSON.stringify(request), { ...JSON_TYPE, ...auth() })
+    expect(response.status).toBe(200)
+    const body = (await response.json()) as {
+      partialSuccess?: { rejectedSpans?: number; errorMessage: string }
+    }
+    expect(body.partialSuccess?.rejectedSpans ?? 0).toBe(0)
+    expect(body.partialSuccess?.errorMessage).toContain(
+      '1 span kept: daa.outcome "Delivered" is not one of delivered, partial, failed, abandoned (case-sensitive), so no outcome was recorded',
+    )
+    // The run counts, with no outcome.
+    const leaderboard = async () => {
+      const answer = await fetch(`${target.collector.url}/api/v1/metrics/agent-leaderboard`, {
+        headers: auth(),
+      })
+      const rows = ((await answer.json()) as { rows: Record<string, unknown>[] }).rows
+      return rows.find((row) => row.agent_id === 'capital-outcome-bot')
+    }
+    await expect.poll(leaderboard, UNTIL_STORED).toMatchObject({ runs: 1, delivered_runs: 0 })
+  })
+
   it('refuses spans older than the retention with a reason, instead of acknowledging what the TTL deletes', async () => {
     const DAY_NS = 86_400_000_000_000n
     /** One run's OTLP/JSON resourceSpans, every time moved `days` into the past. */

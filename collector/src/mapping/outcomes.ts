@@ -5,22 +5,12 @@ import {
   DAA_OUTCOME_UNIT,
   DAA_OUTCOME_VALUE,
   DAA_RUN_ID,
+  isOutcomeStatus,
 } from '@daa/sdk/attributes'
 import type { DecodedSpan } from '../otlp/decoded-span.js'
-import type { OutcomeRow, OutcomeStatus } from '../store/rows.js'
+import type { OutcomeRow } from '../store/rows.js'
 import { readNumber, readSpanId, readText } from './attribute-readers.js'
 import { LATE_OUTCOME_SPAN_NAME, OPERATION_INVOKE_AGENT } from './span-semantics.js'
-
-const OUTCOME_STATUSES: ReadonlySet<string> = new Set<OutcomeStatus>([
-  'delivered',
-  'partial',
-  'failed',
-  'abandoned',
-])
-
-function isOutcomeStatus(value: string | undefined): value is OutcomeStatus {
-  return value !== undefined && OUTCOME_STATUSES.has(value)
-}
 
 /**
  * The outcome a span records, if any:
@@ -28,7 +18,8 @@ function isOutcomeStatus(value: string | undefined): value is OutcomeStatus {
  * - a span named `daa.outcome` with a valid `daa.run.id` records a late outcome for that run.
  * An unknown `daa.outcome` value (the contract allows exactly delivered, partial, failed, abandoned,
  * case-sensitive) or a late outcome without a usable run id records nothing: the span is still
- * stored, so the sender's data is not lost, only not counted as an outcome.
+ * stored, so the sender's data is not lost, only not counted as an outcome; the export's
+ * partial_success says so (span-validation.ts).
  */
 export function outcomeOf(projectId: string, span: DecodedSpan, operation: string): OutcomeRow | undefined {
   const attributes = span.attributes

@@ -27,7 +27,14 @@
  * What is accepted: an empty name (the specification: "equivalent to an unknown span name"), any span kind
  * (unknown kinds are kept as numbers, as protobuf enums are open), and an empty trace state.
  */
-import { DAA_COST_USD, DAA_OUTCOME_VALUE, MAX_SPAN_ATTRIBUTES } from '@daa/sdk/attributes'
+import {
+  DAA_COST_USD,
+  DAA_OUTCOME,
+  DAA_OUTCOME_VALUE,
+  isOutcomeStatus,
+  MAX_SPAN_ATTRIBUTES,
+  OUTCOME_STATUSES,
+} from '@daa/sdk/attributes'
 import { readCost, readNumber } from '../mapping/attribute-readers.js'
 import { TOKEN_COUNT_ATTRIBUTES } from '../mapping/span-semantics.js'
 import type { Attributes, AttributeValue, DecodedSpan, StatusCode } from './decoded-span.js'
@@ -197,8 +204,12 @@ function quoted(value: AttributeValue): string {
   return JSON.stringify(String(value).slice(0, 32))
 }
 
-/** Why a data-contract number of a kept span cannot be used (and reads as absent), or undefined. */
-function contractNumberNote(attributes: Attributes): string | undefined {
+/** Why a data-contract value of a kept span cannot be used (and reads as absent), or undefined. */
+function contractValueNote(attributes: Attributes): string | undefined {
+  const outcome = attributes[DAA_OUTCOME]
+  if (outcome !== undefined && !isOutcomeStatus(outcome)) {
+    return `${DAA_OUTCOME} ${quoted(outcome)} is not one of ${OUTCOME_STATUSES.join(', ')} (case-sensitive), so no outcome was recorded`
+  }
   const cost = attributes[DAA_COST_USD]
   if (cost !== undefined && cost !== '' && readCost(cost) === undefined) {
     return `${DAA_COST_USD} ${quoted(cost)} is not a number of 0 or more, so it was ignored`
@@ -220,7 +231,7 @@ export function admitSpan(candidate: SpanCandidate, tally: RejectionTally, spans
     tally.reject(checked, candidate.name)
     return
   }
-  const note = contractNumberNote(checked.attributes)
+  const note = contractValueNote(checked.attributes)
   if (note !== undefined) tally.note(note, checked.name)
   spans.push(checked)
 }

@@ -4,6 +4,10 @@
  * parses into DateTime64(9)); maps hold attribute values rendered as strings.
  */
 
+import type { OutcomeStatus } from '@daa/sdk/attributes'
+
+export type { OutcomeStatus }
+
 export type AttributeMap = Record<string, string>
 
 export interface SpanRow {
@@ -83,8 +87,6 @@ export interface RunRow {
   /** The run span's own `daa.cost.usd`; child spans' costs are summed at query time. */
   cost_usd: number
 }
-
-export type OutcomeStatus = 'delivered' | 'partial' | 'failed' | 'abandoned'
 
 export interface OutcomeRow {
   project_id: string
