@@ -13,6 +13,7 @@ import {
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
+import { processStartOf } from '../process-alive.js'
 import { encodeRecord, type WalRecord, WriteAheadLog } from './write-ahead-log.js'
 
 const directories: string[] = []
@@ -151,10 +152,37 @@ describe('write-ahead log', () => {
     }
     // The holder died without cleaning up: its lock is stale, and taken over.
     const next = await WriteAheadLog.open(directory)
-    expect(readFileSync(join(directory, 'LOCK'), 'utf8').trim()).toBe(String(process.pid))
+    expect(readFileSync(join(directory, 'LOCK'), 'utf8').split('\n')[0]).toBe(String(process.pid))
     expect(statSync(join(directory, 'LOCK')).mode & 0o777).toBe(0o600)
     expect(statSync(directory).mode & 0o777).toBe(0o700)
     await next.close()
+  })
+
+  it('takes over a lock whose pid now names another process (a reboot or container restart reuses pids)', async () => {
+    const directory = freshDirectory()
+    const first = await WriteAheadLog.open(directory)
+    const recorded = readFileSync(join(directory, 'LOCK'), 'utf8').split('\n')
+    expect(recorded[1]).toBe(processStartOf(process.pid))
+    await first.close()
+    const other = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)'], { stdio: 'ignore' })
+    try {
+      await once(other, 'spawn')
+      const otherStart = processStartOf(other.pid!)!
+      // The lock names the live process's pid, as written by a collector that started at another
+      // time (here: the same boot, a tick earlier): not its holder, so the lock is stale.
+      const [bootId, ticks] = otherStart.split('/')
+      writeFileSync(join(directory, 'LOCK'), `${other.pid}\n${bootId}/${Number(ticks) - 1}\n`)
+      const taken = await WriteAheadLog.open(directory)
+      await taken.close()
+      // Written by that very process: held.
+      writeFileSync(join(directory, 'LOCK'), `${other.pid}\n${otherStart}\n`)
+      await expect(WriteAheadLog.open(directory)).rejects.toThrow(
+        new RegExp(`in use by process ${other.pid}`),
+      )
+    } finally {
+      other.kill('SIGKILL')
+      await once(other, 'exit')
+    }
   })
 
   it('under a file size limit, refuses the records a short write tore, rolls to a new segment, and keeps every acknowledged one', async () => {

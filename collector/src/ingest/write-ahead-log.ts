@@ -3,7 +3,7 @@ import type { FileHandle } from 'node:fs/promises'
 import { chmod, mkdir, open, readdir, readFile, rm, stat } from 'node:fs/promises'
 import { join, resolve } from 'node:path'
 import { crc32 } from 'node:zlib'
-import { isProcessAlive } from '../process-alive.js'
+import { isProcessAlive, processStartOf } from '../process-alive.js'
 
 /**
  * The collector's write-ahead log. An export is acknowledged once its request body is fsynced
@@ -184,7 +184,7 @@ export class WalLockedError extends Error {
 const heldLocks = new Set<string>()
 
 /**
- * Takes the directory's lock file (O_EXCL), replacing it when the pid it names is gone. Two
+ * Takes the directory's lock file (O_EXCL), replacing it when the process it names is gone. Two
  * collectors starting at the same moment over a stale lock both remove it, but only one of the
  * O_EXCL creates that follow succeeds.
  */
@@ -197,7 +197,9 @@ async function acquireLock(directory: string): Promise<string> {
     try {
       const handle = await open(path, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o600)
       try {
-        await handle.writeFile(`${process.pid}\n`)
+        // The pid, then when this process started: a later process given the same pid (after a
+        // reboot or a container restart) does not hold the lock.
+        await handle.writeFile(`${process.pid}\n${processStartOf(process.pid) ?? ''}\n`)
         await handle.sync()
       } finally {
         await handle.close()
@@ -207,8 +209,10 @@ async function acquireLock(directory: string): Promise<string> {
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error
     }
-    const pid = Number.parseInt((await readFile(path, 'utf8').catch(() => '')).trim(), 10)
-    if (Number.isInteger(pid) && pid > 0 && pid !== process.pid && isProcessAlive(pid)) {
+    const [pidLine = '', startLine = ''] = (await readFile(path, 'utf8').catch(() => '')).split('\n')
+    const pid = Number.parseInt(pidLine.trim(), 10)
+    const start = startLine.trim() || undefined
+    if (Number.isInteger(pid) && pid > 0 && pid !== process.pid && isProcessAlive(pid, start)) {
       throw new WalLockedError(
         `The write-ahead log in ${directory} is in use by process ${pid} (another collector). ` +
           'Give each collector its own data directory.',
