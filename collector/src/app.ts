@@ -152,6 +152,12 @@ export async function createCollector(options: CollectorOptions): Promise<Collec
   const gzipAnswers = compress()
   for (const path of ['/api/*', '/', '/assets/*', '/metrics']) app.use(path, gzipAnswers)
 
+  // While the collector stops, each answer closes its connection: keep-alive senders reconnect
+  // (to another collector, or this one restarted) instead of writing to a socket about to be cut.
+  app.use(async (c, next) => {
+    await next()
+    if (pipeline.stopping.aborted) c.header('connection', 'close')
+  })
   app.onError((error, c) => {
     const response = errorResponse(error, c, onError)
     const transport = c.get('transport')

@@ -3,6 +3,7 @@
  * running collector, and a collector is restarted over its write-ahead log.
  */
 
+import { connect } from 'node:net'
 import { createServerStore, migrate } from '@daa/collector'
 import { JsonTraceSerializer } from '@opentelemetry/otlp-transformer'
 import { afterEach, describe, expect, it } from 'vitest'
@@ -165,6 +166,43 @@ describe('collector durability', () => {
     await eventually(async () => expect(await runs('waited-for-room')).toBe(1))
     expect(await metricValue(target, 'daa_admission_waits_total{result="admitted"}')).toBe(1)
     expect(await metricValue(target, 'daa_admission_waiting')).toBe(0)
+  })
+
+  it('answers a request still uploading its body with 503 when the collector stops, instead of cutting it off', async () => {
+    const clickhouse = await clickhouseOn((await pickFreePorts(1))[0]!)
+    const target = await startTestCollector(clickhouse.url)
+    cleanups.push(() => target.close())
+    const { hostname, port } = new URL(target.collector.url)
+    const socket = connect(Number(port), hostname)
+    cleanups.push(async () => socket.destroy())
+    let answer = ''
+    socket.setEncoding('utf8')
+    socket.on('data', (text: string) => {
+      answer += text
+    })
+    // The collector may close the connection with the body's unread bytes pending, which TCP
+    // signals as a reset after the answer: the answer is what counts.
+    socket.on('error', () => {})
+    const closed = new Promise((resolve) => socket.once('close', resolve))
+    // The connection is the collector's (a first request on it is answered), then a slow sender's
+    // request follows on it: the headers and the first bytes of a 100 kB body, and no more for now.
+    socket.write('GET /healthz HTTP/1.1\r\nHost: collector\r\n\r\n')
+    await eventually(async () => expect(answer).toContain('"ok"'))
+    answer = ''
+    socket.write(
+      'POST /v1/traces HTTP/1.1\r\nHost: collector\r\nContent-Type: application/x-protobuf\r\n' +
+        `Authorization: Bearer ${target.apiKey}\r\nContent-Length: 100000\r\n\r\n` +
+        '\n\x00'.repeat(8),
+    )
+    // Once the collector is reading it, the collector is told to stop, as SIGTERM does.
+    await eventually(async () => expect(await metricValue(target, 'daa_exports_in_progress')).toBe(1))
+    await target.collector.close()
+    await closed
+    // Told to come back, with a reason and a hint, not cut off without an answer.
+    expect(answer).toMatch(/^HTTP\/1\.1 503 /)
+    expect(answer).toMatch(/\r\nretry-after: \d+\r\n/i)
+    expect(answer).toMatch(/\r\nconnection: close\r\n/i)
+    expect(answer).toContain('shutting down')
   })
 
   it('answers a request waiting for room with 503 when the collector stops, and stores what it acknowledged', async () => {

@@ -2,7 +2,7 @@ import { ApiKeyResolver } from '../auth/api-keys.js'
 import { ExportRejectedError } from '../otlp/errors.js'
 import { type ExportOutcome, exportOutcomeOf, type OtlpEncoding } from '../otlp/export-response.js'
 import type { IngestMetrics } from './ingest-metrics.js'
-import type { Admission, IngestPipeline } from './ingest-pipeline.js'
+import { type Admission, type IngestPipeline, shuttingDown } from './ingest-pipeline.js'
 import type { EncodedBatch, PreparedRequest, PrepareRequest } from './prepare-request.js'
 import type { WalRecord } from './write-ahead-log.js'
 
@@ -101,6 +101,20 @@ export async function acceptExport(
   encoding: OtlpEncoding,
   readBody: () => Promise<Uint8Array> | Uint8Array,
 ): Promise<ExportOutcome & { acceptedSpans: number }> {
+  dependencies.metrics.exportsInProgress.inc()
+  try {
+    return await acceptCounted(dependencies, projectId, encoding, readBody)
+  } finally {
+    dependencies.metrics.exportsInProgress.dec()
+  }
+}
+
+async function acceptCounted(
+  dependencies: ExportHandlerDependencies,
+  projectId: string,
+  encoding: OtlpEncoding,
+  readBody: () => Promise<Uint8Array> | Uint8Array,
+): Promise<ExportOutcome & { acceptedSpans: number }> {
   const { metrics } = dependencies
   const arrivedAt = Date.now()
   // The slot is held while the request waits for a worker, and for room in the buffer, too: it
@@ -110,7 +124,7 @@ export async function acceptExport(
   let durable: Promise<void>
   let admitted: Admission | undefined
   try {
-    const read = await readBody()
+    const read = await untilStopping(readBody(), dependencies.pipeline.stopping)
     // Waits here for room, and is refused here when none comes: a request under backpressure
     // costs no decoding.
     admitted = await dependencies.pipeline.admit(read.byteLength, arrivedAt)
@@ -134,6 +148,24 @@ export async function acceptExport(
   }
   await durable
   return { ...exportOutcomeOf(prepared), acceptedSpans: prepared.acceptedSpans }
+}
+
+/**
+ * A body still arriving when the collector begins to stop is not waited for: its sender is told at
+ * once to retry (another collector, or this one restarted), instead of being cut off without an
+ * answer when the shutdown's grace period ends (a slow upload). The read itself is left to end.
+ */
+function untilStopping(body: Promise<Uint8Array> | Uint8Array, stopping: AbortSignal): Promise<Uint8Array> {
+  const pending = Promise.resolve(body)
+  if (stopping.aborted) {
+    pending.catch(() => {})
+    return Promise.reject(shuttingDown())
+  }
+  return new Promise((resolve, reject) => {
+    const onStop = () => reject(shuttingDown())
+    stopping.addEventListener('abort', onStop, { once: true })
+    pending.then(resolve, reject).finally(() => stopping.removeEventListener('abort', onStop))
+  })
 }
 
 /** Prepares a logged request body again, exactly as when it arrived (for replay). */

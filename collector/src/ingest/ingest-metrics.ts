@@ -54,6 +54,11 @@ export function createIngestMetrics() {
       help: 'Time requests spent waiting for room in the buffer',
       registers: [registry],
     }),
+    exportsInProgress: new Gauge({
+      name: 'daa_exports_in_progress',
+      help: 'Export requests (HTTP and gRPC) being read, prepared or logged now; slow uploads stay here',
+      registers: [registry],
+    }),
     admissionWaiting: new Gauge({
       name: 'daa_admission_waiting',
       help: 'Requests waiting for room in the buffer now',

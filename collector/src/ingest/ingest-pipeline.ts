@@ -138,6 +138,11 @@ function overloaded(): ExportRejectedError {
   })
 }
 
+/** The refusal of a request that arrives, or is still arriving, while the collector stops. */
+export function shuttingDown(): ExportRejectedError {
+  return new ExportRejectedError('unavailable', 'The collector is shutting down.', { retryAfterSeconds: 1 })
+}
+
 function writeWarning(message: string): void {
   process.stderr.write(`daa collector: ${message}\n`)
 }
@@ -177,6 +182,7 @@ export class IngestPipeline {
   private healthy = true
   private replaying: Promise<void> | undefined
   private closed = false
+  private readonly stop = new AbortController()
   private consecutiveFailures = 0
   private lastError: string | undefined
   /** When ClickHouse stopped taking batches, until the log has caught up: said once each way on stderr. */
@@ -205,6 +211,11 @@ export class IngestPipeline {
     this.replayTimer = setInterval(() => void this.replay(), this.replayIntervalMs)
     this.replayTimer.unref()
     this.updateGauges()
+  }
+
+  /** Aborted when shutdown begins: requests still reading their bodies stop waiting (export-handler.ts). */
+  get stopping(): AbortSignal {
+    return this.stop.signal
   }
 
   /** The log's state, for /readyz and /metrics. */
@@ -299,11 +310,7 @@ export class IngestPipeline {
    * (overloaded or unavailable, with a retry hint) when the request cannot be taken now.
    */
   async accept(record: WalRecord, encoded: EncodedBatch): Promise<void> {
-    if (this.closed) {
-      throw new ExportRejectedError('unavailable', 'The collector is shutting down.', {
-        retryAfterSeconds: 1,
-      })
-    }
+    if (this.closed) throw shuttingDown()
     // Retry hints stay under the 10 s that OpenTelemetry's JS exporters allow an export: a longer
     // Retry-After makes them give up at once instead of trying again (seen with 10 and 30 s).
     if (this.log.size >= this.maxLogBytes) {
@@ -352,6 +359,7 @@ export class IngestPipeline {
    */
   async shutdown(deadlineMs = 10_000): Promise<void> {
     this.closed = true
+    this.stop.abort()
     // Requests waiting for room go on to accept(), which refuses them as the collector stops.
     this.wakeRoomWaiters()
     clearInterval(this.replayTimer)
