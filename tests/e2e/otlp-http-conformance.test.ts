@@ -179,83 +179,67 @@ describe('OTLP/HTTP status conformance', () => {
     expect(body.partialSuccess?.errorMessage).toMatch(/trace/i)
   })
 
-  it('keeps a span whose cost or outcome value is not a usable number, and says so in partial_success', async () => {
+  /** One recorded run as OTLP/JSON, with its spans laid open for a test to spoil. */
+  const runAsJson = (agent: string, value?: number) => {
     const request = JSON.parse(
       new TextDecoder().decode(
-        JsonTraceSerializer.serializeRequest(
-          recordAgentRun({ agent: 'nan-value-bot', outcome: 'delivered', value: 5 }),
-        )!,
+        JsonTraceSerializer.serializeRequest(recordAgentRun({ agent, outcome: 'delivered', value }))!,
       ),
     )
-    const spans = request.resourceSpans[0].scopeSpans[0].spans as {
-      name: string
-      attributes: { key: string; value: Record<string, unknown> }[]
-    }[]
-    const run = spans.find((span) => span.name.startsWith('invoke_agent'))!
-    run.attributes.find((attribute) => attribute.key === 'daa.outcome.value')!.value = { stringValue: 'lots' }
-    spans
-      .find((span) => span.name.startsWith('chat'))!
-      .attributes.push({ key: 'daa.cost.usd', value: { doubleValue: -2 } })
+    type JsonSpan = { name: string; attributes: { key: string; value: Record<string, unknown> }[] }
+    const spans = request.resourceSpans[0].scopeSpans[0].spans as JsonSpan[]
+    const spanNamed = (prefix: string) => spans.find((span) => span.name.startsWith(prefix))!
+    const attribute = (span: JsonSpan, key: string) => span.attributes.find((each) => each.key === key)!
+    return { request, spanNamed, attribute }
+  }
+  /** Posts it, expecting a 200 whose partial_success rejects nothing; returns its message. */
+  const postKept = async (request: unknown) => {
     const response = await post(JSON.stringify(request), { ...JSON_TYPE, ...auth() })
     expect(response.status).toBe(200)
     const body = (await response.json()) as {
       partialSuccess?: { rejectedSpans?: number; errorMessage: string }
     }
-    // A warning: nothing rejected, each unusable number named.
     expect(body.partialSuccess?.rejectedSpans ?? 0).toBe(0)
-    expect(body.partialSuccess?.errorMessage).toContain(
+    return body.partialSuccess?.errorMessage
+  }
+  /** The agent's leaderboard row, once stored (as the page reads it). */
+  const leaderboardRowOf = (agent: string) => async () => {
+    const answer = await fetch(`${target.collector.url}/api/v1/metrics/agent-leaderboard`, {
+      headers: auth(),
+    })
+    const rows = ((await answer.json()) as { rows: Record<string, unknown>[] }).rows
+    return rows.find((row) => row.agent_id === agent)
+  }
+
+  it('keeps a span whose cost or outcome value is not a usable number, and says so in partial_success', async () => {
+    const { request, spanNamed, attribute } = runAsJson('nan-value-bot', 5)
+    attribute(spanNamed('invoke_agent'), 'daa.outcome.value').value = { stringValue: 'lots' }
+    spanNamed('chat').attributes.push({ key: 'daa.cost.usd', value: { doubleValue: -2 } })
+    // A warning: nothing rejected, each unusable number named.
+    const message = await postKept(request)
+    expect(message).toContain(
       '1 span kept: daa.outcome.value "lots" is not a finite number, so the outcome\'s value is 0',
     )
-    expect(body.partialSuccess?.errorMessage).toContain(
+    expect(message).toContain(
       '1 span kept: daa.cost.usd "-2" is not a number of 0 or more, so it was ignored',
     )
     // The run and its outcome are stored: delivered, with a value of 0 and no negative cost.
-    const leaderboard = async () => {
-      const answer = await fetch(`${target.collector.url}/api/v1/metrics/agent-leaderboard`, {
-        headers: auth(),
-      })
-      const rows = ((await answer.json()) as { rows: Record<string, unknown>[] }).rows
-      return rows.find((row) => row.agent_id === 'nan-value-bot')
-    }
     await expect
-      .poll(leaderboard, UNTIL_STORED)
+      .poll(leaderboardRowOf('nan-value-bot'), UNTIL_STORED)
       .toMatchObject({ runs: 1, delivered_runs: 1, value: 0, cost_usd: 0 })
   })
 
   it('keeps a run whose daa.outcome is not a contract value, and says in partial_success why no outcome was counted', async () => {
-    const request = JSON.parse(
-      new TextDecoder().decode(
-        JsonTraceSerializer.serializeRequest(
-          recordAgentRun({ agent: 'capital-outcome-bot', outcome: 'delivered' }),
-        )!,
-      ),
-    )
-    const spans = request.resourceSpans[0].scopeSpans[0].spans as {
-      name: string
-      attributes: { key: string; value: Record<string, unknown> }[]
-    }[]
+    const { request, spanNamed, attribute } = runAsJson('capital-outcome-bot')
     // A hand-written sender's spelling: the contract's values are lower case.
-    spans
-      .find((span) => span.name.startsWith('invoke_agent'))!
-      .attributes.find((attribute) => attribute.key === 'daa.outcome')!.value = { stringValue: 'Delivered' }
-    const response = await post(JSON.stringify(request), { ...JSON_TYPE, ...auth() })
-    expect(response.status).toBe(200)
-    const body = (await response.json()) as {
-      partialSuccess?: { rejectedSpans?: number; errorMessage: string }
-    }
-    expect(body.partialSuccess?.rejectedSpans ?? 0).toBe(0)
-    expect(body.partialSuccess?.errorMessage).toContain(
+    attribute(spanNamed('invoke_agent'), 'daa.outcome').value = { stringValue: 'Delivered' }
+    expect(await postKept(request)).toContain(
       '1 span kept: daa.outcome "Delivered" is not one of delivered, partial, failed, abandoned (case-sensitive), so no outcome was recorded',
     )
     // The run counts, with no outcome.
-    const leaderboard = async () => {
-      const answer = await fetch(`${target.collector.url}/api/v1/metrics/agent-leaderboard`, {
-        headers: auth(),
-      })
-      const rows = ((await answer.json()) as { rows: Record<string, unknown>[] }).rows
-      return rows.find((row) => row.agent_id === 'capital-outcome-bot')
-    }
-    await expect.poll(leaderboard, UNTIL_STORED).toMatchObject({ runs: 1, delivered_runs: 0 })
+    await expect
+      .poll(leaderboardRowOf('capital-outcome-bot'), UNTIL_STORED)
+      .toMatchObject({ runs: 1, delivered_runs: 0 })
   })
 
   it('refuses spans older than the retention with a reason, instead of acknowledging what the TTL deletes', async () => {
