@@ -27,6 +27,7 @@ export const configSchema = z.object({
   flushIntervalMs: z.coerce.number().int().min(1).max(60_000).default(1000),
   maxBatchSpans: z.coerce.number().int().min(1).max(1_000_000).default(20_000),
   maxBufferMb: z.coerce.number().positive().max(16_384).default(32),
+  maxLogMb: z.coerce.number().positive().max(1_048_576).default(1024),
   ingestWorkers: z.coerce.number().int().min(0).max(64).default(DEFAULT_INGEST_WORKERS),
   replayIntervalMs: z.coerce.number().int().min(10).max(600_000).default(2000),
   rollupIntervalMs: z.coerce.number().int().min(0).max(86_400_000).default(1000),
@@ -115,6 +116,10 @@ export const SETTINGS: Record<keyof CollectorConfig, SettingDoc> = {
   maxBufferMb: {
     env: 'DAA_MAX_BUFFER_MB',
     help: 'MiB of encoded rows waiting for ClickHouse in memory; past it a request waits up to 2 s for room, then gets 429 (shared resource attributes count once)',
+  },
+  maxLogMb: {
+    env: 'DAA_MAX_LOG_MB',
+    help: "MiB the write-ahead log may hold while ClickHouse is away or behind; past it new requests get 503 (retry after 5 s) until it drains: size it to the outage to ride out, within the data directory's disk",
   },
   ingestWorkers: {
     env: 'DAA_INGEST_WORKERS',

@@ -152,6 +152,7 @@ export async function startCollectorServer(config: CollectorConfig): Promise<Run
     replayIntervalMs: config.replayIntervalMs,
     rollupIntervalMs: config.rollupIntervalMs,
     maxBufferedBytes: Math.floor(config.maxBufferMb * 1024 * 1024),
+    maxLogBytes: Math.floor(config.maxLogMb * 1024 * 1024),
     ingestWorkers: config.ingestWorkers,
     keys: {
       cacheFile: join(config.dataDir, 'known-keys.json'),

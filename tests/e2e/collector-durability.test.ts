@@ -3,8 +3,12 @@
  * running collector, and a collector is restarted over its write-ahead log.
  */
 
+import { mkdtempSync, rmSync } from 'node:fs'
 import { connect } from 'node:net'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { createServerStore, migrate } from '@daa/collector'
+import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-proto'
 import { JsonTraceSerializer } from '@opentelemetry/otlp-transformer'
 import { afterEach, describe, expect, it } from 'vitest'
 import { recordAgentRun } from '../support/agent-spans.js'
@@ -90,6 +94,44 @@ describe('collector durability', () => {
       expect(await runsOf(second.url, target.config.clickhouseDatabase, 'during-outage')).toBe(1),
     )
     await eventually(async () => expect(await metricValue(target, 'daa_wal_segments')).toBe(0))
+  })
+
+  it("rides out a full log with OpenTelemetry's own exporter: its Retry-After is one the exporter waits for", async () => {
+    const [port] = await pickFreePorts(1)
+    const dataDir = mkdtempSync(join(tmpdir(), 'daa-full-log-ch-'))
+    cleanups.push(async () => rmSync(dataDir, { recursive: true, force: true }))
+    let clickhouse = await startClickHouseServer({ httpPort: port, dataDir })
+    cleanups.push(() => clickhouse.stop())
+    // A log of one record at most: the second request during an outage finds it full.
+    const target = await startTestCollector(clickhouse.url, { replayIntervalMs: 100, maxLogMb: 1e-6 })
+    cleanups.push(() => target.close())
+    expect((await sendRun(target, 'warm-up')).status).toBe(200)
+    await eventually(async () => expect(await metricValue(target, 'daa_wal_segments')).toBe(0))
+
+    await clickhouse.stop()
+    expect((await sendRun(target, 'fills-the-log')).status).toBe(200)
+    // The exporter as an application configures it, with its defaults (10 s per export, retries).
+    const exporter = new OTLPTraceExporter({
+      url: `${target.collector.url}/v1/traces`,
+      headers: { authorization: `Bearer ${target.apiKey}` },
+    })
+    const exported = new Promise<{ code: number; error?: Error }>((resolve) =>
+      exporter.export(recordAgentRun({ agent: 'rides-out', outcome: 'delivered' }), resolve),
+    )
+    // Refused (503 with its Retry-After) while the log is full; ClickHouse comes back meanwhile.
+    await eventually(async () =>
+      expect(await metricValue(target, 'daa_export_requests_total{transport="http",status="503"}')).toBe(1),
+    )
+    clickhouse = await startClickHouseServer({ httpPort: port, dataDir })
+    // The exporter waited as told and tried again within its own deadline: delivered, not given up
+    // (a hint over its 10 s makes it give up at once: with 10 or 30 s this export failed).
+    expect(await exported).toEqual({ code: 0 }) // ExportResultCode.SUCCESS
+    await exporter.shutdown()
+    for (const agent of ['fills-the-log', 'rides-out']) {
+      await eventually(async () =>
+        expect(await runsOf(clickhouse.url, target.config.clickhouseDatabase, agent)).toBe(1),
+      )
+    }
   })
 
   it('replays the write-ahead log of a previous process after a restart', async () => {

@@ -58,6 +58,7 @@ async function direct(config: CollectorConfig): Promise<AdminClient> {
     flushIntervalMs: config.flushIntervalMs,
     maxBatchSpans: config.maxBatchSpans,
     maxBufferedBytes: Math.floor(config.maxBufferMb * 1024 * 1024),
+    maxLogBytes: Math.floor(config.maxLogMb * 1024 * 1024),
     rollupIntervalMs: 0,
   })
   return {
