@@ -237,6 +237,27 @@ describe('DaaSpanProcessor over HTTP', () => {
     await processor.shutdown()
   })
 
+  it('counts the batch in flight, so the counters always add up to the spans ended', async () => {
+    let release = () => {}
+    const held = new Promise<Answer>((resolve) => {
+      release = () => resolve([200])
+    })
+    const collector = await startCollector(() => held)
+    const processor = new DaaSpanProcessor({
+      endpoint: collector.endpoint,
+      maxBatchSize: 4,
+      flushIntervalMs: 60_000,
+    })
+    for (const span of makeSpans(6)) processor.onEnd(span)
+    await until(() => collector.received.length > 0)
+    // While the collector holds its answer, the first batch is neither queued nor exported.
+    expect(processor.stats()).toMatchObject({ queued: 2, inFlight: 4, exported: 0, dropped: 0, failed: 0 })
+    release()
+    await processor.forceFlush()
+    expect(processor.stats()).toMatchObject({ queued: 0, inFlight: 0, exported: 6 })
+    await processor.shutdown()
+  })
+
   it('sends a partial batch left behind when the flush interval passes', async () => {
     const collector = await startCollector(() => [200])
     const processor = new DaaSpanProcessor({

@@ -22,10 +22,16 @@ export interface DaaSpanProcessorOptions extends Partial<OtlpHttpExporterOptions
   flushIntervalMs?: number
 }
 
-/** Counters that say whether telemetry is getting through, without any logging. */
+/**
+ * Counters that say whether telemetry is getting through, without any logging. Every span that
+ * ended (and was sampled) is in exactly one of `queued`, `inFlight`, `exported`, `dropped` and
+ * `failed`, so at any moment they add up to the spans ended so far.
+ */
 export interface TelemetryStats {
   /** Spans waiting to be sent now. */
   queued: number
+  /** Spans in the request being sent now (one batch at most), retries included. */
+  inFlight: number
   /** Spans the collector acknowledged. */
   exported: number
   /** Spans never sent: the queue was full, or shutdown's deadline passed first. */
@@ -43,7 +49,14 @@ export interface TelemetryStats {
 
 const SETTLE_AFTER_ABORT_MS = 100
 
-const NO_STATS: TelemetryStats = Object.freeze({ queued: 0, exported: 0, dropped: 0, failed: 0, retries: 0 })
+const NO_STATS: TelemetryStats = Object.freeze({
+  queued: 0,
+  inFlight: 0,
+  exported: 0,
+  dropped: 0,
+  failed: 0,
+  retries: 0,
+})
 
 /**
  * The span processor daa needs in any OpenTelemetry setup. It does two things:
@@ -62,6 +75,8 @@ export class DaaSpanProcessor implements SpanProcessor {
   readonly #maxBatchSize: number
   readonly #flushIntervalMs: number
   #queue: ReadableSpan[] = []
+  /** Spans of the batch being exported: out of the queue, not yet counted as exported or lost. */
+  #inFlight = 0
   #timer: NodeJS.Timeout | undefined
   #exportQueuedSoon = false
   #exporting: Promise<void> | undefined
@@ -144,7 +159,7 @@ export class DaaSpanProcessor implements SpanProcessor {
 
   stats(): TelemetryStats {
     const { lastError, ...counts } = this.#stats
-    const stats: TelemetryStats = { queued: this.#queue.length, ...counts }
+    const stats: TelemetryStats = { queued: this.#queue.length, inFlight: this.#inFlight, ...counts }
     if (lastError !== undefined) stats.lastError = lastError
     return stats
   }
@@ -209,7 +224,10 @@ export class DaaSpanProcessor implements SpanProcessor {
       do {
         const batch = this.#queue.splice(0, this.#maxBatchSize)
         this.#owed = Math.max(0, this.#owed - batch.length)
-        this.#count(batch.length, await this.#exportBatch(batch))
+        this.#inFlight = batch.length
+        const delivery = await this.#exportBatch(batch)
+        this.#inFlight = 0
+        this.#count(batch.length, delivery)
       } while (this.#hasBatchToSend())
     } catch (error) {
       debugLog('span export loop failed', error)
