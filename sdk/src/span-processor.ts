@@ -34,11 +34,16 @@ export interface TelemetryStats {
   inFlight: number
   /** Spans the collector acknowledged. */
   exported: number
-  /** Spans never sent: the queue was full, or shutdown's deadline passed first. */
+  /**
+   * Spans the SDK gave up on for want of room or time: the queue was full, or shutdown's deadline
+   * passed before they were through, whether they were still queued or in the request being sent
+   * (the remedy is the same: a bigger queue, a longer deadline).
+   */
   dropped: number
   /**
-   * Spans sent but not acknowledged after all retries, or refused: the whole batch (a bad API key),
-   * or spans the collector named in its answer (partial_success: a span over its limits).
+   * Spans the exporter gave up on: not acknowledged after all its attempts, or refused, the whole
+   * batch (a bad API key) or spans the collector named in its answer (partial_success: a span over
+   * its limits). `lastError` says why.
    */
   failed: number
   /** Extra attempts made for batches that failed at first. */
@@ -170,8 +175,8 @@ export class DaaSpanProcessor implements SpanProcessor {
   }
 
   /**
-   * Stops accepting spans and sends what is queued, giving up at `timeoutMs`: whatever is still
-   * unsent then is counted as dropped. Never rejects.
+   * Stops accepting spans and sends what is queued, giving up at `timeoutMs`: whatever is not
+   * through then, queued or in flight, is counted as dropped. Never rejects.
    */
   async shutdown(timeoutMs = 5000): Promise<void> {
     if (this.#shutdown) return
@@ -294,8 +299,15 @@ export class DaaSpanProcessor implements SpanProcessor {
       } else if (delivery.note) debugLog(`the collector kept every span, and said: ${delivery.note}`)
       return
     }
-    this.#stats.failed += spans
-    this.#stats.lastError = delivery.error
+    if (this.#stopped) {
+      // Cut off by shutdown's deadline (its abort, or a late answer): dropped like the spans queued
+      // behind it, not failed, which would blame the collector for the deadline.
+      this.#stats.dropped += spans
+      this.#stats.lastError = `shutdown's deadline passed while ${spans} spans were being sent (${delivery.error})`
+    } else {
+      this.#stats.failed += spans
+      this.#stats.lastError = delivery.error
+    }
     debugLog(`dropped a batch of ${spans} spans: ${delivery.error}`)
   }
 }
