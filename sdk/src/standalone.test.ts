@@ -1,7 +1,9 @@
 import { createServer, type IncomingMessage, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { gunzipSync } from 'node:zlib'
-import { afterAll, describe, expect, it } from 'vitest'
+import { trace } from '@opentelemetry/api'
+import { InMemorySpanExporter, TracerProvider } from '@opentelemetry/sdk-trace'
+import { afterAll, describe, expect, it, vi } from 'vitest'
 import { init, llm, run, shutdown, stats, tool } from './index.js'
 
 const servers: Server[] = []
@@ -77,5 +79,29 @@ describe('standalone init()', () => {
       dropped: 1,
       lastError: expect.stringMatching(/HTTP 503|AbortError/),
     })
+  })
+
+  it('warns once, without debug, when another tracer provider is already registered', async () => {
+    const appProvider = new TracerProvider()
+    trace.setGlobalTracerProvider(appProvider)
+    const warn = vi.spyOn(console, 'warn').mockImplementation(() => {})
+    try {
+      init({ exporter: new InMemorySpanExporter(), registerGlobal: false })
+      await shutdown()
+      expect(warn).not.toHaveBeenCalled() // registerGlobal: false asks for no global registration
+      init({ exporter: new InMemorySpanExporter() })
+      await shutdown()
+      init({ exporter: new InMemorySpanExporter() })
+      await shutdown()
+      expect(warn.mock.calls.map(([line]) => String(line))).toEqual([
+        expect.stringMatching(
+          /^\[daa\] another OpenTelemetry tracer provider is registered.*DaaSpanProcessor/,
+        ),
+      ])
+    } finally {
+      warn.mockRestore()
+      trace.disable()
+      await appProvider.shutdown()
+    }
   })
 })

@@ -4,7 +4,7 @@ import { CompositePropagator, W3CBaggagePropagator, W3CTraceContextPropagator } 
 import { resourceFromAttributes } from '@opentelemetry/resources'
 import { TracerProvider } from '@opentelemetry/sdk-trace'
 import { MAX_SPAN_ATTRIBUTES } from './attributes.js'
-import { debugLog, setDebug } from './diagnostics.js'
+import { debugLog, setDebug, warnOnce } from './diagnostics.js'
 import {
   DaaSpanProcessor,
   type DaaSpanProcessorOptions,
@@ -24,7 +24,8 @@ export interface InitOptions extends DaaSpanProcessorOptions {
   /**
    * Also register the provider, an AsyncLocalStorage context manager and W3C propagation globally
    * (default true), so other libraries' spans (Vercel AI SDK, HTTP) join daa runs. Whatever the app
-   * registered first is left in place.
+   * registered first is left in place; a tracer provider registered first is warned about once,
+   * since other libraries' spans then go there and never reach daa.
    */
   registerGlobal?: boolean
   /** Print telemetry problems to stderr. Default false: problems are only counted in `stats()`. */
@@ -82,8 +83,10 @@ export function init(options: InitOptions = {}): void {
       )
       registered.tracerProvider = trace.setGlobalTracerProvider(provider)
       if (!registered.tracerProvider) {
-        debugLog(
-          'another tracer provider is registered; other libraries’ spans go there, daa spans still reach daa',
+        warnOnce(
+          'another OpenTelemetry tracer provider is registered globally, so init() could not register its own: ' +
+            'daa’s run, llm and tool spans still reach daa, but other libraries’ spans (Vercel AI SDK, HTTP clients, …) ' +
+            'go to that provider and never reach daa. Add a DaaSpanProcessor to that provider instead of calling init().',
         )
       }
     }
