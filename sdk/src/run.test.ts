@@ -321,6 +321,66 @@ describe('streams', () => {
     expect(chat.status.code).toBe(SpanStatusCode.ERROR)
   })
 
+  /** A stream that logs how it was stopped, and recovers once from an error thrown into it. */
+  async function* guarded(log: string[]) {
+    try {
+      yield 1
+      try {
+        yield 2
+      } catch (error) {
+        log.push(`caught ${(error as Error).message}`)
+        yield 3
+      }
+      yield 4
+    } finally {
+      log.push('finally')
+    }
+  }
+
+  it('returns the generator itself, so await using and Symbol.asyncDispose work as they would without the SDK', async () => {
+    const log: string[] = []
+    const original = guarded(log)
+    const stream = llm({ model: 'same-generator' }, () => original)
+    expect(stream).toBe(original)
+    expect(Object.prototype.toString.call(stream)).toBe('[object AsyncGenerator]')
+    {
+      // TypeScript's ES2023 lib does not know that async generators are AsyncDisposable; Node does.
+      await using disposable = run(
+        { agent: 'disposer' },
+        () => guarded(log) as AsyncGenerator<number> & AsyncDisposable,
+      )
+      expect(await disposable.next()).toEqual({ done: false, value: 1 })
+      expect(await capture.finishedSpans()).toEqual([])
+    }
+    expect(log).toEqual(['finally'])
+    const runSpan = spanNamed(await capture.finishedSpans(), 'invoke_agent disposer')
+    expect(runSpan.status.code).not.toBe(SpanStatusCode.ERROR)
+  })
+
+  it('follows return() and throw() as the generator answers them', async () => {
+    const log: string[] = []
+    const stream = llm({ model: 'recovering' }, () => guarded(log))
+    await stream.next()
+    await stream.next()
+    // The generator catches what is thrown into it and goes on: the stream, and its span, go on too.
+    expect(await stream.throw(new Error('hiccup'))).toEqual({ done: false, value: 3 })
+    expect(await capture.finishedSpans()).toEqual([])
+    expect(await stream.return(undefined)).toEqual({ done: true, value: undefined })
+    expect(log).toEqual(['caught hiccup', 'finally'])
+    expect(spanNamed(await capture.finishedSpans(), 'chat recovering').status.code).not.toBe(
+      SpanStatusCode.ERROR,
+    )
+
+    capture.exporter.reset()
+    const uncaught = new Error('cancelled')
+    const failing = llm({ model: 'thrown-into' }, () => guarded([]))
+    await failing.next()
+    await expect(failing.throw(uncaught)).rejects.toBe(uncaught)
+    expect(spanNamed(await capture.finishedSpans(), 'chat thrown-into').status.code).toBe(
+      SpanStatusCode.ERROR,
+    )
+  })
+
   it('does not wrap iterables that are not iterators, such as ReadableStream', async () => {
     const readable = new ReadableStream({ start: (controller) => controller.close() })
     expect(llm({ model: 'web-stream' }, () => readable)).toBe(readable)

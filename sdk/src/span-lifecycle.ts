@@ -10,9 +10,9 @@ export interface SpanOwner {
 
 /**
  * Runs `work` with `ctx` active and finishes `owner` when the work is really done: on return for
- * sync work, on settle for promises (returned as they are, not wrapped), on exhaustion, `return()` or error for async iterators (a
- * stream's span must cover the stream, not just its creation). The work's own result and
- * exceptions pass through unchanged.
+ * sync work, on settle for promises (returned as they are, not wrapped), on exhaustion, `return()`
+ * or error for async iterators (a stream's span must cover the stream, not just its creation). The
+ * work's own result and exceptions pass through unchanged.
  */
 export function executeInSpan<A, T>(owner: SpanOwner, ctx: Context, work: (arg: A) => T, arg: A): T {
   let result: T
@@ -31,8 +31,8 @@ export function executeInSpan<A, T>(owner: SpanOwner, ctx: Context, work: (arg: 
     )
     return result
   }
-  if (isAsyncIterator(result)) return iterateInSpan(result, owner, ctx) as T
-  owner.finish(undefined, false)
+  if (isAsyncIterator(result)) followIterator(result, { owner, ended: false }, ctx)
+  else owner.finish(undefined, false)
   return result
 }
 
@@ -56,8 +56,8 @@ function isPromiseLike(value: unknown): value is PromiseLike<unknown> {
 }
 
 /**
- * Only iterator objects (async generators and the like) are wrapped, never merely iterable values
- * such as a ReadableStream: replacing those would change what the caller gets back.
+ * Only iterator objects (async generators and the like) are followed, never merely iterable values
+ * such as a ReadableStream.
  */
 function isAsyncIterator(value: unknown): value is AsyncIterator<unknown> & AsyncIterable<unknown> {
   return (
@@ -68,55 +68,80 @@ function isAsyncIterator(value: unknown): value is AsyncIterator<unknown> & Asyn
   )
 }
 
-function iterateInSpan(
-  inner: AsyncIterator<unknown> & AsyncIterable<unknown>,
-  owner: SpanOwner,
-  ctx: Context,
-): AsyncGenerator<unknown> {
-  let finished = false
-  const settle = (error: unknown, failed: boolean) => {
-    if (finished) return
-    finished = true
-    owner.finish(error, failed)
-  }
-  // Each step runs with the span's context active, so spans started inside the generator's body
-  // nest under it even though the consumer drives the iteration from elsewhere.
-  const step = (
-    call: () => Promise<IteratorResult<unknown>> | undefined,
-  ): Promise<IteratorResult<unknown>> => {
-    let pending: Promise<IteratorResult<unknown>> | undefined
-    try {
-      pending = context.with(ctx, call)
-    } catch (error) {
-      settle(error, true)
-      return Promise.reject(error)
+/** A stream's span, followed until the stream ends. */
+interface Followed {
+  owner: SpanOwner
+  ended: boolean
+}
+
+function settle(followed: Followed, error: unknown, failed: boolean): void {
+  if (followed.ended) return
+  followed.ended = true
+  followed.owner.finish(error, failed)
+}
+
+type IteratorMethod = (...args: unknown[]) => unknown
+
+/**
+ * Follows a stream in place: its own `next`, `return` and `throw` are replaced by ones that call the
+ * originals with the span's context active (so spans started inside the generator's body nest under
+ * it, although the consumer drives it from elsewhere) and watch their answers. The caller keeps the
+ * very object the work returned, so everything else behaves as without the SDK: an async generator
+ * stays one (`Symbol.asyncDispose` and `await using`, `instanceof`, its queueing of calls), a class's
+ * other methods and private fields keep working, and each call answers with the original's own
+ * promise, at the original's time. A wrapper object could do none of that faithfully.
+ */
+function followIterator(iterator: AsyncIterator<unknown>, followed: Followed, ctx: Context): void {
+  try {
+    const { next, return: stop, throw: raise } = iterator as unknown as Record<string, IteratorMethod>
+    for (const [name, original] of [
+      ['next', next],
+      ['return', stop],
+      ['throw', raise],
+    ] as const) {
+      if (typeof original !== 'function') continue
+      // `this`, not the iterator: a closure over the iterator itself would keep it alive.
+      replaceMethod(iterator, name, function (this: unknown, ...args: unknown[]) {
+        return step(followed, ctx, () => original.apply(this, args))
+      })
     }
-    if (pending === undefined) {
-      settle(undefined, false)
-      return Promise.resolve({ done: true, value: undefined })
+    if (typeof stop !== 'function') {
+      // A consumer that stops early (break) calls return() when there is one: without it, the span
+      // would never hear that the stream was dropped.
+      replaceMethod(iterator, 'return', (value?: unknown) => {
+        settle(followed, undefined, false)
+        return Promise.resolve({ done: true, value })
+      })
     }
-    return Promise.resolve(pending).then(
-      (result) => {
-        if (result.done) settle(undefined, false)
-        return result
-      },
-      (error: unknown) => {
-        settle(error, true)
-        throw error
-      },
-    )
+  } catch (error) {
+    // A frozen iterator cannot be followed: its span covers its creation only.
+    debugLog('could not follow a stream; its span ends now', error)
+    settle(followed, undefined, false)
   }
-  const wrapper: AsyncGenerator<unknown> = {
-    next: (...args: [] | [unknown]) => step(() => inner.next(...args)),
-    return: (value?: unknown) =>
-      step(() => (inner.return ? inner.return(value) : Promise.resolve({ done: true, value }))).finally(() =>
-        // A consumer that stops early (break) ends the stream normally.
-        settle(undefined, false),
-      ),
-    throw: (error?: unknown) => step(() => (inner.throw ? inner.throw(error) : Promise.reject(error))),
-    [Symbol.asyncIterator]() {
-      return wrapper
-    },
+}
+
+function replaceMethod(target: object, name: PropertyKey, method: IteratorMethod): void {
+  Object.defineProperty(target, name, {
+    value: method,
+    writable: true,
+    configurable: true,
+    enumerable: false,
+  })
+}
+
+/** Calls one of the stream's methods with the span's context active and ends the span when the stream is over. */
+function step(followed: Followed, ctx: Context, call: () => unknown): unknown {
+  let answer: unknown
+  try {
+    answer = context.with(ctx, call)
+  } catch (error) {
+    settle(followed, error, true)
+    throw error
   }
-  return wrapper
+  const seen = (result: unknown) => {
+    if ((result as IteratorResult<unknown> | undefined)?.done) settle(followed, undefined, false)
+  }
+  if (isPromiseLike(answer)) answer.then(seen, (error: unknown) => settle(followed, error, true))
+  else seen(answer)
+  return answer
 }
