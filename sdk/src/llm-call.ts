@@ -108,8 +108,8 @@ export class LlmCall implements SpanOwner {
 
 /**
  * Runs `work` as one LLM call: a `chat {model}` span (or the operation given) that belongs to the
- * current run. Returns and throws what `work` does; a returned async iterator (a stream) keeps the
- * span open until it is consumed.
+ * current run. Returns and throws what `work` does; a stream it returns or resolves to (an async
+ * iterator or iterable) keeps the span open until it is consumed.
  */
 export function llm<T>(options: LlmOptions, work: (call: LlmCall) => T): T {
   let call: LlmCall

@@ -1,6 +1,6 @@
 import { SpanStatusCode, trace } from '@opentelemetry/api'
 import { afterAll, beforeEach, describe, expect, it } from 'vitest'
-import { currentRun, llm, outcome, type Run, run, tool } from './index.js'
+import { currentRun, type LlmCall, llm, outcome, type Run, run, tool } from './index.js'
 import { attributesOf, captureSpans, parentIdOf, spanNamed } from './test-in-memory-tracing.js'
 
 const capture = captureSpans()
@@ -381,9 +381,69 @@ describe('streams', () => {
     )
   })
 
-  it('does not wrap iterables that are not iterators, such as ReadableStream', async () => {
+  /**
+   * What OpenAI's and Anthropic's clients resolve to for `stream: true`: a class instance that is
+   * async iterable but not an iterator, keeping its state in private fields.
+   */
+  class ProviderStream {
+    readonly #chunks: { text: string; usage?: { input: number; output: number } }[]
+    constructor(chunks: ProviderStream['chunks']) {
+      this.#chunks = chunks
+    }
+    get chunks() {
+      return this.#chunks
+    }
+    async *[Symbol.asyncIterator]() {
+      for (const chunk of this.#chunks) {
+        await tick()
+        yield chunk
+      }
+    }
+  }
+
+  it('keeps the span open over an async iterable such as a provider’s stream, so the usage in its last chunk is recorded', async () => {
+    let call: LlmCall | undefined
+    const chunks = [{ text: 'Hi' }, { text: '!', usage: { input: 12, output: 2 } }]
+    // As with a provider's client: the function resolves to the stream, and the caller reads it.
+    const stream = await llm({ model: 'provider-stream' }, async (current) => {
+      call = current
+      await tick()
+      return new ProviderStream(chunks)
+    })
+    expect(stream).toBeInstanceOf(ProviderStream)
+    expect(stream.chunks).toBe(chunks) // the very object, private fields and all
+    let text = ''
+    for await (const chunk of stream) {
+      text += chunk.text
+      if (chunk.usage) call!.usage(chunk.usage)
+    }
+    expect(text).toBe('Hi!')
+    const chat = spanNamed(await capture.finishedSpans(), 'chat provider-stream')
+    expect(chat.attributes).toMatchObject({
+      'gen_ai.usage.input_tokens': 12,
+      'gen_ai.usage.output_tokens': 2,
+    })
+
+    capture.exporter.reset()
+    // Returned as it is, not through a promise: an object with its own Symbol.asyncIterator.
+    const iterable = llm({ model: 'plain-iterable' }, (current) => ({
+      async *[Symbol.asyncIterator]() {
+        await tick()
+        yield 'token'
+        current.usage({ input: 7, output: 1 })
+      },
+    }))
+    for await (const _token of iterable);
+    expect(attributesOf(await capture.finishedSpans(), 'chat plain-iterable')).toMatchObject({
+      'gen_ai.usage.input_tokens': 7,
+    })
+  })
+
+  it('does not follow streams that can be read without iterating them, such as ReadableStream', async () => {
     const readable = new ReadableStream({ start: (controller) => controller.close() })
     expect(llm({ model: 'web-stream' }, () => readable)).toBe(readable)
+    // getReader() and pipeTo() would go unseen: the span covers the function, and ends now.
+    expect((await capture.finishedSpans()).map((span) => span.name)).toEqual(['chat web-stream'])
   })
 })
 

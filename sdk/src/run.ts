@@ -125,7 +125,7 @@ export class Run implements ActiveRun, SpanOwner {
 /**
  * Runs `work` as one agent run: an `invoke_agent {agent}` span that every LLM call, tool call and
  * sub-agent run inside it (including other libraries' spans) belongs to. Returns what `work`
- * returns (sync value, promise or async iterator) and rethrows what it throws, unchanged; an
+ * returns (sync value, promise or stream) and rethrows what it throws, unchanged; an
  * exception marks the run failed.
  */
 export function run<T>(options: RunOptions, work: (run: Run) => T): T {

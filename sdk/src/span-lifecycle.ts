@@ -10,9 +10,10 @@ export interface SpanOwner {
 
 /**
  * Runs `work` with `ctx` active and finishes `owner` when the work is really done: on return for
- * sync work, on settle for promises (returned as they are, not wrapped), on exhaustion, `return()`
- * or error for async iterators (a stream's span must cover the stream, not just its creation). The
- * work's own result and exceptions pass through unchanged.
+ * sync work, on settle for promises (returned as they are, not wrapped), and, when either gives a
+ * stream (an async iterator, or an async iterable such as a provider's stream), on the stream's
+ * exhaustion, `return()` or error: a stream's span must cover the stream, not just its creation,
+ * or the usage in its last chunk is lost. The work's own result and exceptions pass through unchanged.
  */
 export function executeInSpan<A, T>(owner: SpanOwner, ctx: Context, work: (arg: A) => T, arg: A): T {
   let result: T
@@ -25,15 +26,28 @@ export function executeInSpan<A, T>(owner: SpanOwner, ctx: Context, work: (arg: 
   if (isPromiseLike(result)) {
     // The caller gets the very promise `work` returned (same identity, same rejection); the span
     // ends from a handler registered first, so it is closed before the caller's `await` resumes.
+    // A stream it resolves to is followed from that handler too, before the caller can read it.
     result.then(
-      () => owner.finish(undefined, false),
+      (value) => finishOrFollow(value, owner, ctx),
       (error: unknown) => owner.finish(error, true),
     )
     return result
   }
-  if (isAsyncIterator(result)) followIterator(result, { owner, ended: false }, ctx)
-  else owner.finish(undefined, false)
+  finishOrFollow(result, owner, ctx)
   return result
+}
+
+function finishOrFollow(value: unknown, owner: SpanOwner, ctx: Context): void {
+  const followed: Followed = { owner, ended: false }
+  try {
+    if (isAsyncIterator(value)) followIterator(value, followed, ctx)
+    else if (isFollowableIterable(value)) followIterable(value, followed, ctx)
+    else settle(followed, undefined, false)
+  } catch (error) {
+    // A getter that throws while the value is looked at: it is not followed.
+    debugLog('could not follow a stream; its span ends now', error)
+    settle(followed, undefined, false)
+  }
 }
 
 /** Marks a span as failed the way the GenAI conventions ask: status ERROR plus `error.type`. */
@@ -55,17 +69,35 @@ function isPromiseLike(value: unknown): value is PromiseLike<unknown> {
   )
 }
 
-/**
- * Only iterator objects (async generators and the like) are followed, never merely iterable values
- * such as a ReadableStream.
- */
 function isAsyncIterator(value: unknown): value is AsyncIterator<unknown> & AsyncIterable<unknown> {
+  return isIteratorObject(value) && isAsyncIterable(value)
+}
+
+function isIteratorObject(value: unknown): value is AsyncIterator<unknown> {
   return (
     value !== null &&
     typeof value === 'object' &&
-    typeof (value as AsyncIterator<unknown>).next === 'function' &&
+    typeof (value as AsyncIterator<unknown>).next === 'function'
+  )
+}
+
+function isAsyncIterable(value: unknown): value is AsyncIterable<unknown> {
+  return (
+    value !== null &&
+    typeof value === 'object' &&
     typeof (value as AsyncIterable<unknown>)[Symbol.asyncIterator] === 'function'
   )
+}
+
+/**
+ * An async iterable whose only way to be read is iterating it. A ReadableStream (getReader,
+ * pipeTo) or a Node stream (pipe) is read in ways the SDK cannot see: following it could keep its
+ * span open long after it was read, so its span covers the function only.
+ */
+function isFollowableIterable(value: unknown): value is AsyncIterable<unknown> {
+  if (!isAsyncIterable(value)) return false
+  const methods = value as { getReader?: unknown; pipe?: unknown }
+  return typeof methods.getReader !== 'function' && typeof methods.pipe !== 'function'
 }
 
 /** A stream's span, followed until the stream ends. */
@@ -120,13 +152,38 @@ function followIterator(iterator: AsyncIterator<unknown>, followed: Followed, ct
   }
 }
 
+/**
+ * Follows an async iterable in place, for the same reasons as an iterator: its own
+ * `Symbol.asyncIterator` follows the first iterator it makes (a `for await`, a provider's
+ * `toReadableStream()`). Later iterations are the caller's own, outside the span.
+ */
+function followIterable(iterable: AsyncIterable<unknown>, followed: Followed, ctx: Context): void {
+  const iterate = iterable[Symbol.asyncIterator] as IteratorMethod
+  let started = false
+  try {
+    replaceMethod(iterable, Symbol.asyncIterator, function (this: unknown, ...args: unknown[]) {
+      if (started) return iterate.apply(this, args)
+      started = true
+      let iterator: unknown
+      try {
+        iterator = context.with(ctx, () => iterate.apply(this, args))
+      } catch (error) {
+        settle(followed, error, true)
+        throw error
+      }
+      if (isIteratorObject(iterator)) followIterator(iterator, followed, ctx)
+      else settle(followed, undefined, false)
+      return iterator
+    })
+  } catch (error) {
+    debugLog('could not follow a stream; its span ends now', error)
+    settle(followed, undefined, false)
+  }
+}
+
 function replaceMethod(target: object, name: PropertyKey, method: IteratorMethod): void {
-  Object.defineProperty(target, name, {
-    value: method,
-    writable: true,
-    configurable: true,
-    enumerable: false,
-  })
+  const enumerable = Object.getOwnPropertyDescriptor(target, name)?.enumerable ?? false
+  Object.defineProperty(target, name, { value: method, writable: true, configurable: true, enumerable })
 }
 
 /** Calls one of the stream's methods with the span's context active and ends the span when the stream is over. */
@@ -139,7 +196,11 @@ function step(followed: Followed, ctx: Context, call: () => unknown): unknown {
     throw error
   }
   const seen = (result: unknown) => {
-    if ((result as IteratorResult<unknown> | undefined)?.done) settle(followed, undefined, false)
+    try {
+      if ((result as IteratorResult<unknown> | undefined)?.done) settle(followed, undefined, false)
+    } catch {
+      // An answer whose `done` throws fails the consumer's loop too; the stream is left to end otherwise.
+    }
   }
   if (isPromiseLike(answer)) answer.then(seen, (error: unknown) => settle(followed, error, true))
   else seen(answer)
