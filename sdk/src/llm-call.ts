@@ -95,11 +95,11 @@ export class LlmCall implements SpanOwner {
     if (typeof usd === 'number' && Number.isFinite(usd) && usd >= 0) this.span.setAttribute(DAA_COST_USD, usd)
   }
 
-  finish(error: unknown, failed: boolean): void {
+  finish(error: unknown, failed: boolean, droppedAt?: number): void {
     try {
       if (failed) recordError(this.span, error)
       if (!this.#responseModelSet) this.span.setAttribute(GEN_AI_RESPONSE_MODEL, this.#requestModel)
-      this.span.end()
+      this.span.end(droppedAt)
     } catch (telemetryError) {
       debugLog('could not end an LLM span', telemetryError)
     }

@@ -1,4 +1,7 @@
-import { SpanStatusCode, trace } from '@opentelemetry/api'
+import { execFile } from 'node:child_process'
+import { fileURLToPath } from 'node:url'
+import { promisify } from 'node:util'
+import { type Attributes, SpanStatusCode, trace } from '@opentelemetry/api'
 import { afterAll, beforeEach, describe, expect, it } from 'vitest'
 import { currentRun, type LlmCall, llm, outcome, type Run, run, tool } from './index.js'
 import { attributesOf, captureSpans, parentIdOf, spanNamed } from './test-in-memory-tracing.js'
@@ -444,6 +447,108 @@ describe('streams', () => {
     expect(llm({ model: 'web-stream' }, () => readable)).toBe(readable)
     // getReader() and pipeTo() would go unseen: the span covers the function, and ends now.
     expect((await capture.finishedSpans()).map((span) => span.name)).toEqual(['chat web-stream'])
+  })
+})
+
+describe('a stream dropped before its end', () => {
+  /**
+   * Runs in a child process: collecting garbage on demand needs `--expose-gc`. The child runs the
+   * SDK's sources through tsx, drops two streams (one never read, one read in part) while a third
+   * is still being read, collects garbage until the dropped ones' spans have ended, lets the third
+   * finish, and prints the spans.
+   */
+  const child = `
+    import { InMemorySpanExporter } from '@opentelemetry/sdk-trace'
+    import { flush, init, llm, run, shutdown } from './sdk/src/index.ts'
+    const exporter = new InMemorySpanExporter()
+    init({ serviceName: 'gc-test', exporter, flushIntervalMs: 1 })
+    async function* answer() {
+      yield { text: 'Hi', usage: { input: 9, output: 1 } }
+      yield { text: '!' }
+    }
+    let unread = run({ agent: 'never-read' }, () => answer())
+    let partly = llm({ model: 'read-in-part' }, async function* (call) {
+      for await (const chunk of answer()) {
+        if (chunk.usage) call.usage(chunk.usage)
+        yield chunk.text
+      }
+    })
+    await partly.next()
+    let release
+    const gate = new Promise((resolve) => {
+      release = resolve
+    })
+    // Only the for await below holds this stream (its iterator) while it waits for the gate.
+    const reading = (async () => {
+      const slow = llm({ model: 'read-slowly' }, (call) => ({
+        async *[Symbol.asyncIterator]() {
+          yield 1
+          await gate
+          yield 2
+          call.usage({ output: 2 }) // kept only if the span is still open when the stream ends
+        },
+      }))
+      for await (const _ of slow);
+    })()
+    await flush()
+    const whileHeld = exporter.getFinishedSpans().length
+    unread = partly = undefined
+    // A pause between the streams' last steps and the collection, to tell the two apart.
+    await new Promise((resolve) => setTimeout(resolve, 50))
+    const collectingFromMs = Date.now()
+    for (let round = 0; round < 50 && exporter.getFinishedSpans().length < 2; round++) {
+      globalThis.gc()
+      await new Promise((resolve) => setTimeout(resolve, 10))
+      await flush()
+    }
+    release()
+    await reading
+    await flush()
+    const spans = exporter.getFinishedSpans().map((span) => ({
+      name: span.name,
+      attributes: span.attributes,
+      error: span.status.code === 2,
+      endMs: span.endTime[0] * 1000 + span.endTime[1] / 1e6,
+    }))
+    console.log(JSON.stringify({ whileHeld, collectingFromMs, spans }))
+    await shutdown()
+  `
+
+  it('ends its span once the stream is garbage-collected, timed at its last step, the run abandoned', async () => {
+    const { stdout } = await promisify(execFile)(
+      process.execPath,
+      ['--expose-gc', '--import', 'tsx', '--input-type=module', '--eval', child],
+      { cwd: fileURLToPath(new URL('../..', import.meta.url)) },
+    )
+    const { whileHeld, collectingFromMs, spans } = JSON.parse(stdout) as {
+      whileHeld: number
+      collectingFromMs: number
+      spans: { name: string; attributes: Attributes; error: boolean; endMs: number }[]
+    }
+    // Open while the streams could still be read…
+    expect(whileHeld).toBe(0)
+    // …ended once they could not, at their last step, not at the collection; the stream still being
+    // read was not taken for dropped, and ended when it was read to its end.
+    expect(spans.map((span) => span.name).sort()).toEqual([
+      'chat read-in-part',
+      'chat read-slowly',
+      'invoke_agent never-read',
+    ])
+    for (const span of spans) {
+      expect(span.error).toBe(false)
+      if (span.name !== 'chat read-slowly') expect(span.endMs).toBeLessThan(collectingFromMs)
+    }
+    const slow = spans.find((span) => span.name === 'chat read-slowly')!
+    expect(slow.attributes['gen_ai.usage.output_tokens']).toBe(2)
+    const [chat, runSpan] = [
+      spans.find((span) => span.name.startsWith('chat'))!,
+      spans.find((span) => span.name.startsWith('invoke_agent'))!,
+    ]
+    expect(chat.attributes['gen_ai.usage.input_tokens']).toBe(9)
+    expect(runSpan.attributes).toMatchObject({
+      'daa.outcome': 'abandoned',
+      'daa.outcome.reason': 'stream_dropped',
+    })
   })
 })
 

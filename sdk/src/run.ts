@@ -46,6 +46,9 @@ export interface RunOptions {
   attributes?: Attributes
 }
 
+/** The outcome reason of a run whose stream was garbage-collected before its end. */
+const STREAM_DROPPED = 'stream_dropped'
+
 /**
  * One agent run, handed to the function given to `run()`. Record what it achieved with `deliver`,
  * `partial`, `fail` or `abandon`; the last call wins. Called after the run has ended, these record
@@ -102,7 +105,7 @@ export class Run implements ActiveRun, SpanOwner {
     this.#outcome = result
   }
 
-  finish(error: unknown, failed: boolean): void {
+  finish(error: unknown, failed: boolean, droppedAt?: number): void {
     if (this.#ended) return
     this.#ended = true
     try {
@@ -111,11 +114,13 @@ export class Run implements ActiveRun, SpanOwner {
         // An exception means the run failed, unless the agent already said what it achieved.
         this.#outcome ??= { status: 'failed', reason: errorTypeOf(error) }
       }
+      // Its stream was dropped before its end: whoever it was for never got all of it.
+      if (droppedAt !== undefined) this.#outcome ??= { status: 'abandoned', reason: STREAM_DROPPED }
       if (this.#outcome) {
         const attributes = outcomeAttributes(this.#outcome)
         if (attributes) this.span.setAttributes(attributes)
       }
-      this.span.end()
+      this.span.end(droppedAt)
     } catch (telemetryError) {
       debugLog('could not end a run span', telemetryError)
     }

@@ -4,8 +4,12 @@ import { debugLog, describeError, errorTypeOf } from './diagnostics.js'
 
 /** Something that owns a span and knows how to close it: a run, an LLM call, a tool call. */
 export interface SpanOwner {
-  /** Ends the span. Called exactly once; `error` is set when the work threw. Must never throw. */
-  finish(error: unknown, failed: boolean): void
+  /**
+   * Ends the span. Called exactly once; `error` is set when the work threw. `droppedAt` is set when
+   * the work's stream was garbage-collected before its end: the span then ends at that time (a
+   * `performance.now()` reading, the stream's last step). Must never throw.
+   */
+  finish(error: unknown, failed: boolean, droppedAt?: number): void
 }
 
 /**
@@ -38,7 +42,7 @@ export function executeInSpan<A, T>(owner: SpanOwner, ctx: Context, work: (arg: 
 }
 
 function finishOrFollow(value: unknown, owner: SpanOwner, ctx: Context): void {
-  const followed: Followed = { owner, ended: false }
+  const followed: Followed = { owner, ended: false, lastStep: performance.now() }
   try {
     if (isAsyncIterator(value)) followIterator(value, followed, ctx)
     else if (isFollowableIterable(value)) followIterable(value, followed, ctx)
@@ -100,16 +104,40 @@ function isFollowableIterable(value: unknown): value is AsyncIterable<unknown> {
   return typeof methods.getReader !== 'function' && typeof methods.pipe !== 'function'
 }
 
-/** A stream's span, followed until the stream ends. */
+/**
+ * A stream's span, followed until the stream ends. Kept apart from the stream, and never pointing
+ * to it, so that the stream can be collected while its span waits.
+ */
 interface Followed {
   owner: SpanOwner
   ended: boolean
+  /** When the stream was made or last answered a call (`performance.now()`). */
+  lastStep: number
 }
 
-function settle(followed: Followed, error: unknown, failed: boolean): void {
+function settle(followed: Followed, error: unknown, failed: boolean, droppedAt?: number): void {
   if (followed.ended) return
   followed.ended = true
-  followed.owner.finish(error, failed)
+  droppedStreams.unregister(followed)
+  followed.owner.finish(error, failed, droppedAt)
+}
+
+/**
+ * A stream nobody reads to its end would keep its span open for good, and a run whose span never
+ * ends is never counted. Once the stream has been garbage-collected nobody can read it any more,
+ * so that is when its span ends: marked as dropped (a run without an outcome is abandoned), and
+ * timed at the stream's last step, not at the collection, so its duration is the work it did. A
+ * stream still referenced stays open, as it may yet be read: an inactivity deadline would cut off
+ * a slow reader (a person between two turns), and any deadline would be a guess.
+ */
+const droppedStreams = new FinalizationRegistry<Followed>((followed) =>
+  settle(followed, undefined, false, followed.lastStep),
+)
+
+/** Watches `stream` (the object the caller holds now) for collection, in place of any before it. */
+function watchForDrop(stream: object, followed: Followed): void {
+  droppedStreams.unregister(followed)
+  droppedStreams.register(stream, followed, followed)
 }
 
 type IteratorMethod = (...args: unknown[]) => unknown
@@ -145,6 +173,7 @@ function followIterator(iterator: AsyncIterator<unknown>, followed: Followed, ct
         return Promise.resolve({ done: true, value })
       })
     }
+    watchForDrop(iterator, followed)
   } catch (error) {
     // A frozen iterator cannot be followed: its span covers its creation only.
     debugLog('could not follow a stream; its span ends now', error)
@@ -171,10 +200,12 @@ function followIterable(iterable: AsyncIterable<unknown>, followed: Followed, ct
         settle(followed, error, true)
         throw error
       }
+      // A `for await` keeps the iterator, not the iterable: from now on the iterator is watched.
       if (isIteratorObject(iterator)) followIterator(iterator, followed, ctx)
       else settle(followed, undefined, false)
       return iterator
     })
+    watchForDrop(iterable, followed)
   } catch (error) {
     debugLog('could not follow a stream; its span ends now', error)
     settle(followed, undefined, false)
@@ -196,6 +227,7 @@ function step(followed: Followed, ctx: Context, call: () => unknown): unknown {
     throw error
   }
   const seen = (result: unknown) => {
+    followed.lastStep = performance.now()
     try {
       if ((result as IteratorResult<unknown> | undefined)?.done) settle(followed, undefined, false)
     } catch {

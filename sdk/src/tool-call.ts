@@ -47,14 +47,14 @@ export class ToolCall implements SpanOwner {
     this.#failure = { type: nonEmptyString(errorType) ?? 'tool_error' }
   }
 
-  finish(error: unknown, failed: boolean): void {
+  finish(error: unknown, failed: boolean, droppedAt?: number): void {
     try {
       if (failed) recordError(this.span, error)
       else if (this.#failure) {
         this.span.setStatus({ code: SpanStatusCode.ERROR, message: this.#failure.type })
         this.span.setAttribute(ERROR_TYPE, this.#failure.type)
       }
-      this.span.end()
+      this.span.end(droppedAt)
     } catch (telemetryError) {
       debugLog('could not end a tool span', telemetryError)
     }
