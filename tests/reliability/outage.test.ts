@@ -4,7 +4,7 @@
  * test), then started again on the same data and port. Every export is acknowledged from the
  * write-ahead log throughout, and the counts are exact afterwards.
  */
-import { mkdtempSync, rmSync } from 'node:fs'
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, expect, it } from 'vitest'
@@ -142,6 +142,52 @@ it('starts while ClickHouse is unreachable, takes known senders into its log, an
   collector = await start()
   expect(collector.output()).toMatch(/ClickHouse is unreachable.*Taking spans into the write-ahead log/s)
   expect((await fetch(`${collector.url}/readyz`)).status).toBe(503)
+  for (const request of later) {
+    const response = await fetch(`${collector.url}/v1/traces`, {
+      method: 'POST',
+      body: request.body,
+      headers: { 'content-type': 'application/x-protobuf', authorization: `Bearer ${key}` },
+    })
+    expect(response.status).toBe(200)
+  }
+  clickhouse = await startClickHouseServer({ httpPort: clickhousePort, dataDir: clickhouseDir })
+  const expected = expectedTotals([first!, ...later])
+  await eventually(
+    async () => expect(await leaderboard(collector.url, key)).toEqual(expectedLeaderboard(expected)),
+    180_000,
+    500,
+  )
+  await collector.kill('SIGTERM')
+})
+
+it('knows its senders after a kill -9 and a restart during an outage: their keys were saved as they were seen', {
+  timeout: 300_000,
+}, async () => {
+  const [clickhousePort, collectorPort] = await pickFreePorts(2)
+  const clickhouseDir = mkdtempSync(join(tmpdir(), 'daa-outage-kill-ch-'))
+  const dataDir = mkdtempSync(join(tmpdir(), 'daa-outage-kill-'))
+  cleanups.push(() => rmSync(clickhouseDir, { recursive: true, force: true }))
+  cleanups.push(() => rmSync(dataDir, { recursive: true, force: true }))
+  let clickhouse = await startClickHouseServer({ httpPort: clickhousePort, dataDir: clickhouseDir })
+  cleanups.push(() => clickhouse.stop())
+  const database = freshDatabaseName()
+  const { keys } = await prepareDatabase(clickhouse.url, database)
+  const key = keys.fleet!
+  const [first, ...later] = makeFleetRequests(4, { agents: 2, prefix: 'killed' })
+  const start = () =>
+    startCollectorProcess({ port: collectorPort!, dataDir, clickhouseUrl: clickhouse.url, database })
+  let collector = await start()
+  cleanups.push(() => collector.kill('SIGKILL'))
+  expect((await sendUntilAcknowledged(() => collector.url, key, first!.body)).attempts.at(-1)).toBe(200)
+  // The key's answer reaches the data directory on its own, soon after it was first seen; then the
+  // process dies without a shutdown (the OOM killer, a power cut), and ClickHouse is away when it
+  // comes back.
+  await eventually(async () =>
+    expect(readFileSync(join(dataDir, 'known-keys.json'), 'utf8')).toContain('fleet'),
+  )
+  await collector.kill('SIGKILL')
+  await clickhouse.stop()
+  collector = await start()
   for (const request of later) {
     const response = await fetch(`${collector.url}/v1/traces`, {
       method: 'POST',
