@@ -80,6 +80,12 @@ export interface StatSpec {
   reduce: 'last' | 'sum' | 'mean' | { numerator: string; denominator: string }
 }
 
+/**
+ * The name of cost_per_delivered_usd wherever a face shows it (tile, chart, leaderboard, drill-down,
+ * Grafana): the README's glossary name for the metric, so that one metric is not read as several.
+ */
+export const COST_PER_DELIVERED = 'Cost per delivered outcome'
+
 export const STATS: StatSpec[] = [
   { id: 'daa', label: 'DAA (last day)', query: 'daa', column: 'daa', unit: 'count', reduce: 'last' },
   { id: 'waa', label: 'WAA', query: 'waa-maa', column: 'waa', unit: 'count', reduce: 'last' },
@@ -94,7 +100,7 @@ export const STATS: StatSpec[] = [
   },
   {
     id: 'cost-per-delivered',
-    label: 'Cost per delivery',
+    label: COST_PER_DELIVERED,
     query: 'cost-per-outcome',
     column: 'cost_per_delivered_usd',
     unit: 'usd',
@@ -163,8 +169,8 @@ export const PANELS: PanelSpec[] = [
     kind: 'timeseries',
     width: 12,
     series: [
-      { column: 'cost_per_delivered_usd', label: 'Cost per delivered', unit: 'usd' },
-      { column: 'tokens_per_delivered', label: 'Tokens per delivered', unit: 'tokens', right: true },
+      { column: 'cost_per_delivered_usd', label: COST_PER_DELIVERED, unit: 'usd' },
+      { column: 'tokens_per_delivered', label: 'Tokens per delivered outcome', unit: 'tokens', right: true },
       { column: 'cost_usd', label: 'Cost', unit: 'usd', hidden: true },
     ],
   },
@@ -237,7 +243,7 @@ export const PANELS: PanelSpec[] = [
       { column: 'delivered_runs', label: 'Delivered', unit: 'count' },
       { column: 'delivery_rate', label: 'Delivery rate', unit: 'percent' },
       { column: 'cost_usd', label: 'Cost', unit: 'usd' },
-      { column: 'cost_per_delivered_usd', label: 'Cost / delivered', unit: 'usd' },
+      { column: 'cost_per_delivered_usd', label: COST_PER_DELIVERED, unit: 'usd' },
       { column: 'value', label: 'Value', unit: 'value' },
       { column: 'value_unit', label: 'Unit', unit: 'text' },
       { column: 'people_served', label: 'People', unit: 'count' },

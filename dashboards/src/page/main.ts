@@ -7,6 +7,7 @@
 
 import type { QueryBatchLine } from '@daa/collector'
 import {
+  COST_PER_DELIVERED,
   type CohortPanel,
   type ColumnSpec,
   PANELS,
@@ -571,7 +572,7 @@ function renderDrill(leaderboard: Row[], recentRuns: ApiResult | undefined): voi
     ['Runs', row?.runs ?? 0, 'count'],
     ['Delivered', row?.delivered_runs ?? 0, 'count'],
     ['Delivery rate', row?.delivery_rate ?? 0, 'percent'],
-    ['Cost / delivered', row?.cost_per_delivered_usd ?? 0, 'usd'],
+    [COST_PER_DELIVERED, row?.cost_per_delivered_usd ?? 0, 'usd'],
     [`Value${row?.value_unit ? ` (${row.value_unit})` : ''}`, row?.value ?? 0, 'value'],
   ]
   const children: Node[] = [
