@@ -168,7 +168,13 @@ async function serve(config: ReturnType<typeof loadConfig>, demo: boolean): Prom
   })
   out(`Demo fleet writing to project "${DEMO_PROJECT}" (turn it off with --no-demo or DAA_DEMO=0).\n`)
   await fleet.ready
-  if (!stopping) out(`Demo dashboard: ${running.url}/#key=${fleet.apiKey}\n`)
+  // Like the default project's key: printed once, when made; later starts name its file.
+  if (!stopping)
+    out(
+      fleet.apiKeyCreated
+        ? `Demo dashboard: ${running.url}/#key=${fleet.apiKey}\n`
+        : `Demo dashboard: ${running.url}/ (its key is in ${config.dataDir}/demo-api-key)\n`,
+    )
 }
 
 async function main(argv: string[]): Promise<number> {

@@ -294,19 +294,21 @@ export interface DemoFleetOptions {
 export interface DemoFleet {
   /** The demo project's API key (kept in `<dataDir>/demo-api-key`, mode 0600). */
   apiKey: string
+  /** Whether this start made the key (a first start): only then is it printed. */
+  apiKeyCreated: boolean
   /** Resolves when the backfill has been sent and `onBackfilled` has run. */
   ready: Promise<void>
   /** Stops live runs and sends what is queued. */
   stop(): Promise<void>
 }
 
-async function demoApiKey(store: Store, dataDir: string): Promise<string> {
+async function demoApiKey(store: Store, dataDir: string): Promise<{ key: string; created: boolean }> {
   const file = join(dataDir, 'demo-api-key')
   const saved = (await readFile(file, 'utf8').catch(() => ''))?.trim()
-  if (saved) return saved
+  if (saved) return { key: saved, created: false }
   const { key } = await createApiKey(store, DEMO_PROJECT, 'demo fleet')
   await writeFile(file, `${key}\n`, { mode: 0o600 })
-  return key
+  return { key, created: true }
 }
 
 /** Days not yet backfilled: all of them on a first start, those since the last run after a restart. */
@@ -317,7 +319,7 @@ async function daysToBackfill(dataDir: string, backfillDays: number): Promise<nu
 }
 
 export async function startDemoFleet(options: DemoFleetOptions): Promise<DemoFleet> {
-  const apiKey = await demoApiKey(options.store, options.dataDir)
+  const { key: apiKey, created: apiKeyCreated } = await demoApiKey(options.store, options.dataDir)
   const sdk = await import('@daa/sdk')
   const exporter = new TimeShiftingExporter(new sdk.OtlpHttpExporter({ endpoint: options.url, apiKey }))
   sdk.init({ serviceName: 'daa-demo', exporter, maxQueueSize: 100_000, flushIntervalMs: 500 })
@@ -396,6 +398,7 @@ export async function startDemoFleet(options: DemoFleetOptions): Promise<DemoFle
   })
   return {
     apiKey,
+    apiKeyCreated,
     ready,
     async stop() {
       stopped = true
