@@ -108,6 +108,7 @@ export function drawTimeSeries(
     tzDate: (seconds) => uPlot.tzDate(new Date(seconds * 1000), 'Etc/UTC'),
     cursor: { points: { size: 6 }, drag: { x: false, y: false } },
     legend: { live: true },
+    hooks: { setSeries: [(u) => markLegend(u)] },
     scales: {
       x: { time: true },
       y: { range: (_u, min, max) => [Math.min(0, min), max > 0 ? max * 1.08 : 1] },
@@ -180,6 +181,7 @@ export function drawTimeSeries(
   }
   const data: uPlot.AlignedData = [days.map(daySeconds), ...series.map((entry) => entry.drawn)]
   const plot = new uPlot(options, data, host)
+  legendButtons(plot, panel.title)
   const observer = new ResizeObserver(() => {
     const next = Math.max(280, host.clientWidth)
     if (Math.abs(next - plot.width) > 2) plot.setSize({ width: next, height: 240 })
@@ -191,6 +193,45 @@ export function drawTimeSeries(
       plot.destroy()
     },
   }
+}
+
+/**
+ * uPlot's legend toggles a series on a click only: each item becomes a button named by its series,
+ * pressed while the series is shown, that Enter and Space toggle too. The plot itself stays hidden
+ * from screen readers, which read the figures in seriesTable.
+ */
+function legendButtons(plot: uPlot, title: string): void {
+  plot.root.querySelector('.u-wrap')?.setAttribute('aria-hidden', 'true')
+  const legend = plot.root.querySelector('.u-legend')
+  if (!legend) return
+  legend.setAttribute('role', 'group')
+  legend.setAttribute('aria-label', `${title}: series shown`)
+  legend.querySelector('tbody')?.setAttribute('role', 'none')
+  legend.querySelectorAll('tr').forEach((row, index) => {
+    row.setAttribute('role', 'none')
+    // The day under the cursor, and each series' value there, are in the figures table.
+    if (index === 0) row.setAttribute('aria-hidden', 'true')
+    for (const cell of row.querySelectorAll('td')) cell.setAttribute('aria-hidden', 'true')
+    const item = row.querySelector('th')
+    if (index === 0 || !item) return
+    item.setAttribute('role', 'button')
+    // Named by the series alone: uPlot's live legend adds a ":" after the label in CSS.
+    item.setAttribute('aria-label', String(plot.series[index]!.label))
+    item.tabIndex = 0
+    item.addEventListener('keydown', (event) => {
+      if (event.key !== 'Enter' && event.key !== ' ') return
+      // Space would scroll the page.
+      event.preventDefault()
+      plot.setSeries(index, { show: !plot.series[index]!.show })
+    })
+  })
+  markLegend(plot)
+}
+
+function markLegend(plot: uPlot): void {
+  plot.root.querySelectorAll('.u-legend th[role="button"]').forEach((item, position) => {
+    item.setAttribute('aria-pressed', String(plot.series[position + 1]!.show !== false))
+  })
 }
 
 /**

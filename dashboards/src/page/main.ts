@@ -643,7 +643,8 @@ function fillPanel(spec: PanelSpec, result: ApiResult | undefined, error: string
   }
   if (spec.kind === 'timeseries') {
     const days = daysBetween(state.from, state.to)
-    const chart = element('div', { class: 'chart', 'aria-hidden': 'true' })
+    // Not hidden as a whole: its legend's buttons are for everyone (drawTimeSeries).
+    const chart = element('div', { class: 'chart' })
     body.append(chart, seriesTable(spec, result.rows, days))
     panelCharts.set(spec.id, drawTimeSeries(chart, spec, result.rows, days, state.agent !== ''))
   } else if (spec.kind === 'table') renderTable(body, spec, result.rows)
