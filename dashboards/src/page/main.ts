@@ -151,13 +151,23 @@ function writeState(state: ViewState, push: boolean): void {
 
 // --- the key ---------------------------------------------------------------------------------
 
-/** A key in the fragment (`#key=daa_…`, from the collector's start link) is taken and removed. */
-function takeKeyFromFragment(): void {
-  const fragment = new URLSearchParams(location.hash.slice(1))
-  const key = fragment.get('key')
-  if (!key) return
-  localStorage.setItem(KEY_STORAGE, key)
+/**
+ * A key in the fragment (`#key=daa_…`, the collector's start link or a shared one) is taken and
+ * removed from the address. It replaces the key in use, which a key kept for this session would
+ * otherwise shadow (storedKey), and is kept the way that key was: for this session only when the
+ * user chose not to remember keys on this browser. Returns whether there was one.
+ */
+function takeKeyFromFragment(): boolean {
+  const key = new URLSearchParams(location.hash.slice(1)).get('key')
+  if (!key) return false
+  keepKey(key, sessionStorage.getItem(KEY_STORAGE) === null)
   history.replaceState(null, '', `${location.pathname}${location.search}`)
+  return true
+}
+
+function keepKey(key: string, remember: boolean): void {
+  forgetKey()
+  ;(remember ? localStorage : sessionStorage).setItem(KEY_STORAGE, key)
 }
 
 function storedKey(): string | null {
@@ -651,8 +661,10 @@ function fillPanel(spec: PanelSpec, result: ApiResult | undefined, error: string
   else renderCohorts(body, spec, result.rows)
 }
 
-/** The agents the filter suggests, until they are put in its datalist (suggestAgents). */
-let agentsToSuggest: string[] | undefined
+/** Every agent of the leaderboard: what the filter box suggests, and what it matches (agentFromBox). */
+let agentIds: string[] = []
+/** Whether agentIds are in the datalist yet (suggestAgents). */
+let agentsSuggested = true
 
 /**
  * The agent filter's suggestions: every agent of the leaderboard. A search box over a datalist, not
@@ -662,15 +674,22 @@ let agentsToSuggest: string[] | undefined
  * 205–234 ms more there, on a page whose panels were waiting to be drawn.
  */
 function fillAgents(leaderboard: Row[]): void {
-  agentsToSuggest = leaderboard.map((row) => String(row.agent_id))
+  agentIds = leaderboard.map((row) => String(row.agent_id))
+  agentsSuggested = false
   if (document.activeElement === $('agent')) suggestAgents()
 }
 
 function suggestAgents(): void {
-  if (!agentsToSuggest) return
-  const agents = agentsToSuggest.sort()
-  agentsToSuggest = undefined
-  $('agent-list').replaceChildren(...agents.map((agent) => new Option(agent, agent)))
+  if (agentsSuggested) return
+  agentsSuggested = true
+  $('agent-list').replaceChildren(...[...agentIds].sort().map((agent) => new Option(agent, agent)))
+}
+
+/** Another project's agents are no suggestion for this one (a key forgotten, or replaced by a link's). */
+function forgetAgents(): void {
+  agentIds = []
+  agentsSuggested = true
+  $('agent-list').replaceChildren()
 }
 
 /**
@@ -826,6 +845,7 @@ function showKeyForm(error = ''): void {
   $('stats').replaceChildren()
   $('drill').replaceChildren()
   $('drill').hidden = true
+  forgetAgents()
   $('controls').hidden = true
   $('dashboard').hidden = true
   $('key-card').hidden = false
@@ -871,15 +891,15 @@ function wireControls(): void {
   )
   $('forget-key').addEventListener('click', () => {
     forgetKey()
+    // The agent filter names one of the forgotten project's agents: the next key starts with all.
+    if (state.agent) update({ agent: '' }, false)
     showKeyForm()
   })
   $('key-form').addEventListener('submit', (event) => {
     event.preventDefault()
     const key = $<HTMLInputElement>('key-input').value.trim()
     if (!key) return
-    const remember = $<HTMLInputElement>('key-remember').checked
-    forgetKey()
-    ;(remember ? localStorage : sessionStorage).setItem(KEY_STORAGE, key)
+    keepKey(key, $<HTMLInputElement>('key-remember').checked)
     $<HTMLInputElement>('key-input').value = ''
     showDashboard()
   })
@@ -895,6 +915,12 @@ function wireControls(): void {
       )
     )
       void load()
+  })
+  // A link with a key opened in this tab for the view it shows changes only the fragment.
+  window.addEventListener('hashchange', () => {
+    if (!takeKeyFromFragment()) return
+    forgetAgents()
+    showDashboard()
   })
   matchMedia('(prefers-color-scheme: dark)').addEventListener('change', () => {
     if (state.theme === 'system') update({}, false)
