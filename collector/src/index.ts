@@ -16,6 +16,7 @@ export { type CollectorConfig, ConfigError, loadConfig } from './config.js'
 export { resolvePendingRuns } from './ingest/run-resolver.js'
 export {
   describeSavedQueries,
+  MAX_RANGE_DAYS,
   type QueryBatchLine,
   refreshRollups,
   registerMetricsRoutes,

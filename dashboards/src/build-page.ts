@@ -4,6 +4,7 @@
  */
 import { copyFileSync, mkdirSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
+import { MAX_RANGE_DAYS } from '@daa/collector'
 import { build } from 'esbuild'
 
 const root = (path: string) => fileURLToPath(new URL(`../${path}`, import.meta.url))
@@ -20,6 +21,8 @@ export async function buildPage(outDir = root('dist/page/')): Promise<void> {
     sourcemap: true,
     legalComments: 'linked',
     logLevel: 'warning',
+    // The API's longest range, so that the page refuses a longer one before asking (page/range.ts).
+    define: { DAA_MAX_RANGE_DAYS: String(MAX_RANGE_DAYS) },
   })
   copyFileSync(root('src/page/index.html'), `${outDir}index.html`)
 }

@@ -17,8 +17,10 @@ import {
   type StatSpec,
   type TablePanel,
 } from '../panels.js'
+import { agentFromBox } from './agent.js'
 import { type DrawnChart, drawTimeSeries, type Row, seriesTable } from './chart.js'
 import { formatValue } from './format.js'
+import { rangeProblem } from './range.js'
 // After chart.js, so the page's sheet follows uPlot's in the bundle.
 import './styles.css'
 
@@ -46,6 +48,16 @@ class UnauthorizedError extends Error {}
 
 /** The API's `unknown_time_zone`: a zone the browser knows but ClickHouse's time zone database does not. */
 class UnknownZoneError extends Error {}
+
+/** No answer at all: the collector is down or out of reach (fetch says only "Failed to fetch"). */
+class UnreachableError extends Error {
+  constructor() {
+    super(`Cannot reach the collector at ${location.host}`)
+  }
+}
+
+/** How often the page asks again while the collector cannot be reached. */
+const RETRY_MS = 5000
 
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T
 
@@ -81,8 +93,6 @@ function daysBetween(from: string, to: string): string[] {
   return days
 }
 
-const isDay = (text: string | null): text is string => !!text && /^\d{4}-\d{2}-\d{2}$/.test(text)
-
 /**
  * Whether the browser knows this IANA zone. The collector's ClickHouse may know fewer (its time zone
  * database can be older than the browser's): the API then answers unknown_time_zone, and the page
@@ -115,10 +125,10 @@ function readState(): ViewState {
   const end = today(tz)
   let from = addDays(end, -(Number(range === 'custom' ? 30 : range) - 1))
   let to = end
-  if (range === 'custom' && isDay(params.get('from')) && isDay(params.get('to'))) {
-    from = params.get('from')!
-    to = params.get('to')!
-    if (from > to) [from, to] = [to, from]
+  // A custom range as the link gives it: load says what is wrong with it, rather than guess.
+  if (range === 'custom' && (params.has('from') || params.has('to'))) {
+    from = params.get('from') ?? ''
+    to = params.get('to') ?? ''
   }
   return {
     range,
@@ -192,10 +202,16 @@ async function send(url: string, init: { accept: string; body?: string }): Promi
   if (!key) throw new UnauthorizedError('No API key')
   const headers: Record<string, string> = { authorization: `Bearer ${key}`, accept: init.accept }
   if (init.body !== undefined) headers['content-type'] = 'application/json'
-  const response = await fetch(url, {
-    headers,
-    ...(init.body === undefined ? {} : { method: 'POST', body: init.body }),
-  })
+  let response: Response
+  try {
+    response = await fetch(url, {
+      headers,
+      ...(init.body === undefined ? {} : { method: 'POST', body: init.body }),
+    })
+  } catch {
+    // fetch fails only when no answer came (the page never aborts one).
+    throw new UnreachableError()
+  }
   if (response.status === 401) throw new UnauthorizedError((await response.text()) || 'The key was refused')
   if (!response.ok) {
     let message = `${response.status} ${response.statusText}`
@@ -263,7 +279,10 @@ function runQueries(queries: { query: string; agent: string }[]): Promise<ApiRes
     }
     rejectRest(new Error('The answer ended early'))
   }
-  read().catch(rejectRest)
+  // A stream cut off mid-answer fails with a TypeError too: the collector went away.
+  read().catch((error: unknown) =>
+    rejectRest(error instanceof TypeError ? new UnreachableError() : (error as Error)),
+  )
   return settlers.map((settler) => settler.promise)
 }
 
@@ -282,6 +301,8 @@ function element<K extends keyof HTMLElementTagNameMap>(
 
 let state = readState()
 let refreshTimer: number | undefined
+/** The next attempt while the collector cannot be reached. */
+let retryTimer: number | undefined
 let generation = 0
 
 function applyTheme(): void {
@@ -337,6 +358,18 @@ function fillTimeZones(): void {
     if (seen.has(zone)) continue
     seen.add(zone)
     select.add(new Option(zone, zone))
+  }
+}
+
+/** The custom range's problem, at its inputs ('' when there is none). */
+function showRangeProblem(message: string, fields: ('from' | 'to')[]): void {
+  const note = $('range-error')
+  note.textContent = message
+  note.hidden = message === ''
+  for (const id of ['from', 'to'] as const) {
+    const input = $<HTMLInputElement>(id)
+    if (fields.includes(id)) input.setAttribute('aria-invalid', 'true')
+    else input.removeAttribute('aria-invalid')
   }
 }
 
@@ -538,8 +571,9 @@ function reduceStat(stat: StatSpec, rows: Row[]): number | null {
   if (stat.reduce === 'last') return Number(rows.at(-1)![stat.column] ?? 0)
   if (stat.reduce === 'sum') return sum(stat.column)
   if (stat.reduce === 'mean') return sum(stat.column) / rows.length
+  // A share of nothing is no figure (the API's 0 would read as "0%" or "$0.00" of real runs).
   const denominator = sum(stat.reduce.denominator)
-  return denominator === 0 ? 0 : sum(stat.reduce.numerator) / denominator
+  return denominator === 0 ? null : sum(stat.reduce.numerator) / denominator
 }
 
 function ensureStats(): void {
@@ -699,6 +733,20 @@ function forgetAgents(): void {
 async function load(): Promise<void> {
   const mine = ++generation
   const current = () => mine === generation
+  clearTimeout(retryTimer)
+  // A custom range is checked once, here: what is wrong is said at the range control, and no panel
+  // asks the API (each would show the API's refusal).
+  const problem =
+    state.range === 'custom' ? rangeProblem(state.from, state.to, DAA_MAX_RANGE_DAYS) : undefined
+  showRangeProblem(problem?.message ?? '', problem?.fields ?? [])
+  $('stats').hidden = $('panels').hidden = !!problem
+  if (problem) {
+    $('drill').hidden = true
+    $('empty-notice').hidden = true
+    setStatus('')
+    document.body.dataset.loading = 'false'
+    return
+  }
   // Every query the view needs, each once, in one request, sent before the panels are built (which
   // takes the browser only about 7 ms: bench:query measured no difference beyond that).
   const wanted = [
@@ -719,6 +767,7 @@ async function load(): Promise<void> {
   const answer = (query: string) => answers.get(query)!
   const errors: string[] = []
   let refused: unknown
+  let unreachable = false
   // Only another zone helps: the view is read again in UTC (below), so no panel shows this error.
   let zoneRefused = false
   const settle = <T>(pending: Promise<T>, use: (value: T | undefined, error?: string) => void) =>
@@ -731,6 +780,11 @@ async function load(): Promise<void> {
           zoneRefused = true
           return
         }
+        // What is shown stays, marked stale, until the collector answers again (below).
+        if (error instanceof UnreachableError) {
+          unreachable = true
+          return
+        }
         if (error instanceof UnauthorizedError) refused = error
         else errors.push((error as Error).message)
         if (current()) use(undefined, (error as Error).message)
@@ -741,6 +795,10 @@ async function load(): Promise<void> {
     ...[...new Set(STATS.map((stat) => stat.query))].map((query) =>
       settle(answer(query), (result) => fillStats(query, result?.rows)),
     ),
+    // No run in the range: say so, and how a new project gets its first (the tiles show counts of 0).
+    settle(answer('daa'), (result) => {
+      $('empty-notice').hidden = !result || result.rows.some((row) => Number(row.runs) > 0)
+    }),
     settle(
       Promise.all([
         answer('agent-leaderboard'),
@@ -758,13 +816,28 @@ async function load(): Promise<void> {
     handleError(refused)
     return
   }
+  if (unreachable) {
+    const last = $('dashboard').dataset.updated
+    setStatus(
+      `${new UnreachableError().message}: ${last ? `the figures are from ${last}, and may be stale` : 'nothing to show yet'}. Trying again every ${RETRY_MS / 1000} s…`,
+      true,
+    )
+    $('dashboard').dataset.stale = 'true'
+    document.body.dataset.stale = 'true'
+    document.body.dataset.loading = 'false'
+    retryTimer = window.setTimeout(() => void load(), RETRY_MS)
+    return
+  }
+  delete $('dashboard').dataset.stale
+  delete document.body.dataset.stale
   if (zoneRefused) {
     const asked = state.tz
     update({ tz: 'UTC' }, false)
     zoneNotice = `The collector's ClickHouse does not know the time zone "${asked}" (newer than its time zone database): days are in UTC.`
     return
   }
-  const updated = `Updated ${new Date().toLocaleTimeString()}${state.refresh ? ` · refreshes every ${state.refresh / 60} min` : ''}`
+  $('dashboard').dataset.updated = new Date().toLocaleTimeString()
+  const updated = `Updated ${$('dashboard').dataset.updated}${state.refresh ? ` · refreshes every ${state.refresh / 60} min` : ''}`
   setStatus(
     errors.length > 0
       ? `Some panels could not be loaded: ${errors[0]}`
@@ -815,7 +888,6 @@ function update(change: Partial<ViewState>, push: boolean): void {
     next.to = today(next.tz)
     next.from = addDays(next.to, -(Number(state.range) - 1))
   }
-  if (next.from > next.to) [next.from, next.to] = [next.to, next.from]
   const dataChanged = ['from', 'to', 'tz', 'agent'].some(
     (field) => next[field as keyof ViewState] !== state[field as keyof ViewState],
   )
@@ -846,6 +918,7 @@ function showKeyForm(error = ''): void {
   $('drill').replaceChildren()
   $('drill').hidden = true
   forgetAgents()
+  clearTimeout(retryTimer)
   $('controls').hidden = true
   $('dashboard').hidden = true
   $('key-card').hidden = false
@@ -867,8 +940,8 @@ function wireControls(): void {
   }
   for (const id of ['from', 'to'] as const) {
     $<HTMLInputElement>(id).addEventListener('change', (event) => {
-      const value = (event.target as HTMLInputElement).value
-      if (isDay(value)) update({ range: 'custom', [id]: value }, true)
+      // An incomplete date reads ''; load says what is missing.
+      update({ range: 'custom', [id]: (event.target as HTMLInputElement).value }, true)
     })
   }
   $<HTMLSelectElement>('tz').addEventListener('change', (event) =>
@@ -877,7 +950,7 @@ function wireControls(): void {
   // Committed with Enter, by picking a suggestion, or on leaving the box; an empty box is all agents.
   const agentBox = $<HTMLInputElement>('agent')
   const chooseAgent = () => {
-    const agent = agentBox.value.trim()
+    const agent = agentFromBox(agentBox.value, agentIds)
     if (agent !== state.agent) update({ agent }, true)
   }
   agentBox.addEventListener('change', chooseAgent)
@@ -929,6 +1002,7 @@ function wireControls(): void {
 
 function start(): void {
   takeKeyFromFragment()
+  $('otlp-endpoint').textContent = `${location.origin}/v1/traces`
   fillTimeZones()
   applyTheme()
   syncControls()
