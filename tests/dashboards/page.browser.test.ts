@@ -8,13 +8,13 @@
 import { mkdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { createApiKey } from '@daa/collector'
+import { createApiKey, startCollectorServer } from '@daa/collector'
 import { PANELS, RECENT_RUNS, STATS, type StatSpec } from '@daa/dashboards'
 import type { Browser, Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { recordAgentRun } from '../support/agent-spans.js'
 import { CHROMIUM, hasChromium, launchChromium } from '../support/chromium.js'
-import { type RunningClickHouse, startClickHouseServer } from '../support/clickhouse-server.js'
+import { pickFreePorts, type RunningClickHouse, startClickHouseServer } from '../support/clickhouse-server.js'
 import { type CollectorUnderTest, postSpans, startTestCollector } from '../support/collector-harness.js'
 import { crowd, getMetric, type MetricResponse, makeFleet, sendFleet, waitForFleet } from './fleet.js'
 
@@ -36,6 +36,7 @@ declare const document: {
 }
 declare const window: Record<string, unknown>
 declare const localStorage: { getItem(key: string): string | null }
+declare const sessionStorage: { getItem(key: string): string | null }
 declare const performance: { getEntriesByType(type: string): unknown[] }
 declare function getComputedStyle(element: unknown): {
   color: string
@@ -100,12 +101,12 @@ function reduce(stat: StatSpec, rows: Record<string, unknown>[]): number {
 }
 
 /** Every panel and headline figure shows what the API answers for the page's view. */
-async function expectApiFigures(page: Page): Promise<Map<string, MetricResponse>> {
+async function expectApiFigures(page: Page, from = target): Promise<Map<string, MetricResponse>> {
   const view = await viewOf(page)
   const answers = new Map<string, MetricResponse>()
   for (const query of new Set([...PANELS, ...STATS].map((item) => item.query))) {
     const agent = query === 'agent-leaderboard' ? '' : view.agent
-    answers.set(query, await getMetric(target, query, { ...view, agent }))
+    answers.set(query, await getMetric(from, query, { ...view, agent }))
   }
   for (const stat of STATS) {
     const shown = Number(await page.locator(`#stat-${stat.id}`).getAttribute('data-value'))
@@ -413,7 +414,7 @@ describe('the built-in page in chromium', () => {
     // Tab reaches an agent in the leaderboard; Enter drills down.
     const link = page.locator('#panel-agent-leaderboard .agent-link').first()
     let reached = false
-    for (let presses = 0; presses < 60 && !reached; presses++) {
+    for (let presses = 0; presses < 150 && !reached; presses++) {
       await page.keyboard.press('Tab')
       reached = await link.evaluate((element) => element === document.activeElement)
     }
@@ -512,5 +513,287 @@ describe('the built-in page in chromium', () => {
     const chart = await page.locator('#panel-daa .chart').boundingBox()
     expect(chart!.width).toBeLessThanOrEqual(390)
     await page.screenshot({ path: join(SCREENSHOTS, 'phone.png'), fullPage: true })
+  })
+})
+
+/** A project of its own with one delivered run for each of `agents` (ids as senders wrote them). */
+async function projectWith(name: string, agents: string[]): Promise<CollectorUnderTest> {
+  const { key } = await createApiKey(target.collector.store, name, 'page')
+  const project = { ...target, apiKey: key }
+  for (const agent of agents) {
+    const response = await postSpans(project, recordAgentRun({ agent, outcome: 'delivered', value: 1 }), key)
+    expect(response.status).toBe(200)
+  }
+  const ids = async () =>
+    (await getMetric(project, 'agent-leaderboard', { tz: 'UTC' })).rows.map((row) => String(row.agent_id))
+  await expect.poll(ids, { timeout: 30_000 }).toHaveLength(new Set(agents).size)
+  return project
+}
+
+const leaderboardAgents = (page: Page) =>
+  page
+    .locator('#panel-agent-leaderboard tbody tr')
+    .evaluateAll((rows) => rows.map((row) => row.getAttribute('data-agent')))
+
+describe('what the ops/security trial found', () => {
+  it("opens a shared #key= link with the link's key, over a key kept for this tab's session only", async () => {
+    const linked = await projectWith('linked', ['linked-bot'])
+    const context = await browser.newContext()
+    try {
+      const tab = await context.newPage()
+      // A key kept for this session only (Remember unticked).
+      await tab.goto(`${target.collector.url}/?tz=UTC`)
+      await tab.locator('#key-input').fill(target.apiKey)
+      await tab.locator('#key-remember').uncheck()
+      await tab.locator('#key-form button[type="submit"]').click()
+      const before = await loaded(tab)
+      expect(await tab.evaluate(() => sessionStorage.getItem('daa.apiKey'))).toBe(target.apiKey)
+      // A link opened in that tab: another view, so the page loads again.
+      await tab.goto(`${target.collector.url}/?range=7&tz=UTC#key=${linked.apiKey}`)
+      await loaded(tab)
+      expect(await leaderboardAgents(tab)).toEqual(['linked-bot'])
+      // Kept as the key it replaces was: for this session, not on the browser.
+      expect(await tab.evaluate(() => sessionStorage.getItem('daa.apiKey'))).toBe(linked.apiKey)
+      expect(await tab.evaluate(() => localStorage.getItem('daa.apiKey'))).toBeNull()
+      expect(tab.url()).not.toContain('key=')
+      // The same link for the view already open changes only the fragment: no new page.
+      const shown = (await tab.evaluate(() => document.body.dataset.ready)) ?? ''
+      await tab.goto(`${tab.url()}#key=${target.apiKey}`)
+      await loaded(tab, shown)
+      expect(await leaderboardAgents(tab)).toContain('refund-bot')
+      expect(await tab.evaluate(() => sessionStorage.getItem('daa.apiKey'))).toBe(target.apiKey)
+      expect(before).toBeTruthy()
+    } finally {
+      await context.close()
+    }
+  })
+
+  it("forgets the agent suggestions and the agent filter with the key, and shows none of the other project's", async () => {
+    const other = await projectWith('after-forget', ['next-bot'])
+    const context = await browser.newContext()
+    try {
+      const tab = await context.newPage()
+      await tab.goto(`${target.collector.url}/?tz=UTC&agent=refund-bot#key=${target.apiKey}`)
+      await loaded(tab)
+      await tab.locator('#agent').focus()
+      expect(await tab.locator('#agent-list option').count()).toBeGreaterThan(1)
+      await tab.locator('#forget-key').click()
+      await expect.poll(() => tab.locator('#key-card').isVisible()).toBe(true)
+      expect(await tab.locator('#agent-list option').count()).toBe(0)
+      expect(await tab.locator('#agent').inputValue()).toBe('')
+      expect(new URL(tab.url()).searchParams.get('agent')).toBeNull()
+      expect(await tab.locator('#subtitle').innerText()).not.toContain('refund-bot')
+      // The next project's key: its agents only, and no filter carried over.
+      await tab.locator('#key-input').fill(other.apiKey)
+      await tab.locator('#key-form button[type="submit"]').click()
+      await loaded(tab)
+      expect(new URL(tab.url()).searchParams.get('agent')).toBeNull()
+      expect(await tab.locator('#drill').isVisible()).toBe(false)
+      await tab.locator('#agent').focus()
+      expect(
+        await tab
+          .locator('#agent-list option')
+          .evaluateAll((options) => options.map((o) => o.getAttribute('value'))),
+      ).toEqual(['next-bot'])
+    } finally {
+      await context.close()
+    }
+  })
+
+  it('filters by the exact agent id, spaces and line breaks around it included', async () => {
+    // Two runs of " padded-bot ", one of "padded-bot", one of "line-bot\n": each a different agent.
+    const spaced = await projectWith('spaced', [' padded-bot ', ' padded-bot ', 'padded-bot', 'line-bot\n'])
+    const context = await browser.newContext({ timezoneId: 'UTC' })
+    try {
+      const tab = await context.newPage()
+      await tab.goto(`${target.collector.url}/?tz=UTC#key=${spaced.apiKey}`)
+      let shown = await loaded(tab)
+      const recentRuns = () => tab.locator('#drill tbody tr').count()
+      // A suggestion picked (or typed exactly): that very agent.
+      await tab.locator('#agent').fill(' padded-bot ')
+      await tab.locator('#agent').press('Enter')
+      shown = await loaded(tab, shown)
+      expect(new URL(tab.url()).searchParams.get('agent')).toBe(' padded-bot ')
+      expect(await recentRuns()).toBe(2)
+      // A text box drops line breaks from a suggestion: "line-bot" picked is "line-bot\n".
+      await tab.locator('#agent').fill('line-bot')
+      await tab.locator('#agent').press('Enter')
+      shown = await loaded(tab, shown)
+      expect(new URL(tab.url()).searchParams.get('agent')).toBe('line-bot\n')
+      expect(await recentRuns()).toBe(1)
+      // Spaces typed around a name that is an agent's are a slip: "padded-bot".
+      await tab.locator('#agent').fill('  padded-bot')
+      await tab.locator('#agent').press('Enter')
+      shown = await loaded(tab, shown)
+      expect(new URL(tab.url()).searchParams.get('agent')).toBe('padded-bot')
+      expect(await recentRuns()).toBe(1)
+      // A link keeps the exact id.
+      await tab.goto(`${target.collector.url}/?tz=UTC&agent=%20padded-bot%20`)
+      await loaded(tab)
+      expect(await tab.locator('#agent').inputValue()).toBe(' padded-bot ')
+      expect(await recentRuns()).toBe(2)
+      expect(await tab.locator('.empty.error').count()).toBe(0)
+    } finally {
+      await context.close()
+    }
+  })
+
+  it('checks a custom range once, says what is wrong at the range control, and asks the API nothing', async () => {
+    const context = await browser.newContext({ timezoneId: 'UTC' })
+    try {
+      const tab = await context.newPage()
+      const apiCalls: string[] = []
+      tab.on('request', (request) => {
+        if (new URL(request.url()).pathname.startsWith('/api/')) apiCalls.push(request.url())
+      })
+      const cases = [
+        ['from=2026-03-10&to=2026-03-01', /ends .* before it starts/],
+        ['from=2026-02-30&to=2026-03-01', /"2026-02-30" is not a date/],
+        ['from=2024-01-01&to=2026-01-01', /732 days: at most 366/],
+      ] as const
+      for (const [range, message] of cases) {
+        await tab.goto(`${target.collector.url}/?range=custom&${range}&tz=UTC#key=${target.apiKey}`)
+        await expect.poll(() => tab.locator('#range-error').innerText()).toMatch(message)
+        expect(await tab.locator('#range-error').isVisible()).toBe(true)
+        expect(await tab.locator('#from').getAttribute('aria-invalid')).toBe('true')
+        // One message, not one per panel, and no request.
+        expect(await tab.locator('.empty.error').count()).toBe(0)
+        expect(await tab.locator('#panels').isVisible()).toBe(false)
+        expect(apiCalls).toEqual([])
+      }
+      // Fixed at the control, the view loads.
+      await tab.locator('#from').fill('2025-12-01')
+      await loaded(tab)
+      expect(await tab.locator('#range-error').isVisible()).toBe(false)
+      expect(apiCalls.length).toBeGreaterThan(0)
+      await expectApiFigures(tab)
+      // An end moved before the start is the same message, from the control.
+      const calls = apiCalls.length
+      await tab.locator('#to').fill('2025-11-01')
+      await expect.poll(() => tab.locator('#range-error').innerText()).toMatch(/ends .* before it starts/)
+      expect(apiCalls.length).toBe(calls)
+    } finally {
+      await context.close()
+    }
+  })
+
+  it('shows an empty project as empty, with how to send its first run, not as 0% and $0.00', async () => {
+    const { key } = await createApiKey(target.collector.store, 'empty', 'page')
+    const context = await browser.newContext()
+    try {
+      const tab = await context.newPage()
+      await tab.goto(`${target.collector.url}/#key=${key}`)
+      await loaded(tab)
+      for (const id of ['delivery-rate', 'cost-per-delivered']) {
+        expect(await tab.locator(`#stat-${id} .value`).innerText(), id).toBe('—')
+      }
+      const notice = tab.locator('#empty-notice')
+      expect(await notice.isVisible()).toBe(true)
+      expect(await notice.innerText()).toMatch(/No runs/)
+      expect(await notice.innerText()).toContain(`${target.collector.url}/v1/traces`)
+      expect(await notice.innerText()).toContain('@daa/sdk')
+      // A project with runs shows no such notice.
+      await tab.goto(`${target.collector.url}/#key=${target.apiKey}`)
+      await loaded(tab)
+      expect(await notice.isVisible()).toBe(false)
+    } finally {
+      await context.close()
+    }
+  })
+
+  it('says the collector is unreachable, keeps the last figures marked stale, and recovers on its own', async () => {
+    const [port] = await pickFreePorts(1)
+    const own = await startTestCollector(clickhouse.url, { port, grpcPort: -1, rollupIntervalMs: 500 })
+    const run = await postSpans(own, recordAgentRun({ agent: 'steady-bot', outcome: 'delivered', value: 2 }))
+    expect(run.status).toBe(200)
+    await expect
+      .poll(async () => (await getMetric(own, 'agent-leaderboard', { tz: 'UTC' })).rows.length, {
+        timeout: 30_000,
+      })
+      .toBe(1)
+    const context = await browser.newContext({ timezoneId: 'UTC' })
+    let collector = own.collector
+    try {
+      const tab = await context.newPage()
+      await tab.goto(`${own.collector.url}/?tz=UTC#key=${own.apiKey}`)
+      const shown = await loaded(tab)
+      const delivered = await tab.locator('#stat-delivered-runs .value').innerText()
+      expect(delivered).toBe('1')
+      await collector.close()
+      // The next load (here a change of range) finds no collector.
+      await tab.locator('label:has(input[value="7"])').click()
+      await tab.waitForFunction(() => document.body.dataset.stale === 'true', undefined, { timeout: 60_000 })
+      expect(await tab.locator('#status').innerText()).toMatch(/Cannot reach the collector.*trying again/i)
+      expect(await tab.locator('#status').innerText()).not.toMatch(/Failed to fetch/)
+      expect(await tab.locator('.empty.error').count()).toBe(0)
+      // The last figures stay, marked as stale.
+      expect(await tab.locator('#stat-delivered-runs .value').innerText()).toBe(delivered)
+      expect(await tab.locator('#dashboard').getAttribute('data-stale')).toBe('true')
+      // Back on the same address, it is found again without a reload.
+      collector = await startCollectorServer(own.config)
+      await loaded(tab, shown)
+      expect(await tab.evaluate(() => document.body.dataset.stale)).not.toBe('true')
+      expect(await tab.locator('#dashboard').getAttribute('data-stale')).toBeNull()
+      expect(new URL(tab.url()).searchParams.get('range')).toBe('7')
+      await expectApiFigures(tab, { ...own, collector })
+    } finally {
+      await context.close()
+      // Closing is idempotent: the restarted collector, then the first one with its database.
+      await collector.close()
+      await own.close()
+    }
+  }, 120_000)
+
+  it('toggles chart series from the keyboard: legend items are named buttons with a visible focus', async () => {
+    const context = await browser.newContext({ timezoneId: 'UTC' })
+    try {
+      const tab = await context.newPage()
+      await tab.goto(`${target.collector.url}/?tz=UTC#key=${target.apiKey}`)
+      await loaded(tab)
+      const panel = tab.locator('#panel-daa')
+      // Tab from the panel's CSV button reaches its legend.
+      await panel.locator('.csv').focus()
+      await tab.keyboard.press('Tab')
+      const daa = panel.getByRole('button', { name: 'DAA', exact: true })
+      expect(await daa.evaluate((element) => element === document.activeElement)).toBe(true)
+      expect(await daa.evaluate((element) => getComputedStyle(element).outlineStyle)).not.toBe('none')
+      // "Runs" starts hidden; Enter shows it, Space hides it again.
+      const runs = panel.getByRole('button', { name: 'Runs', exact: true })
+      expect(await runs.getAttribute('aria-pressed')).toBe('false')
+      await runs.focus()
+      await tab.keyboard.press('Enter')
+      expect(await runs.getAttribute('aria-pressed')).toBe('true')
+      expect(await runs.evaluate((element) => element.closest('tr')!.classList.contains('u-off'))).toBe(false)
+      await tab.keyboard.press(' ')
+      expect(await runs.getAttribute('aria-pressed')).toBe('false')
+      expect(await runs.evaluate((element) => element.closest('tr')!.classList.contains('u-off'))).toBe(true)
+    } finally {
+      await context.close()
+    }
+  })
+
+  it('names cost per delivered outcome one way everywhere, as the README defines it', async () => {
+    const readme = readFileSync(fileURLToPath(new URL('../../README.md', import.meta.url)), 'utf8')
+    const [, name] = /^\| \*\*([^*]+)\*\* \|.*\| `cost-per-outcome` \|$/m.exec(readme)!
+    const context = await browser.newContext({ timezoneId: 'UTC' })
+    try {
+      const tab = await context.newPage()
+      await tab.goto(`${target.collector.url}/?tz=UTC&agent=refund-bot#key=${target.apiKey}`)
+      await loaded(tab)
+      const labels = [
+        await tab.locator('#stat-cost-per-delivered .label').innerText(),
+        // The chart's first series (the legend's first row is the day).
+        await tab
+          .locator('#panel-cost-per-outcome .u-legend .u-series')
+          .nth(1)
+          .locator('.u-label')
+          .innerText(),
+        await tab.locator('#panel-agent-leaderboard th', { hasText: /cost/i }).last().innerText(),
+        await tab.locator('#drill .fact .label', { hasText: /cost/i }).innerText(),
+      ]
+      expect(labels.map((label) => label.toLowerCase())).toEqual(labels.map(() => name!.toLowerCase()))
+    } finally {
+      await context.close()
+    }
   })
 })
