@@ -5,7 +5,8 @@
  * drills down into an agent, downloads CSV, works from the keyboard, in dark and on a phone.
  * Screenshots go to .tmp/screenshots/ (ignored by git).
  */
-import { mkdirSync, readFileSync } from 'node:fs'
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { createApiKey, startCollectorServer } from '@daa/collector'
@@ -701,9 +702,14 @@ describe('what the ops/security trial found', () => {
     }
   })
 
-  it('says the collector is unreachable, keeps the last figures marked stale, and recovers on its own', async () => {
-    const [port] = await pickFreePorts(1)
-    const own = await startTestCollector(clickhouse.url, { port, grpcPort: -1, rollupIntervalMs: 500 })
+  /**
+   * A page open on a wall when something under it goes away: it says what in words, keeps the last
+   * figures marked stale, and recovers on its own once `restart` has brought it back.
+   */
+  async function staysUpThrough(
+    own: CollectorUnderTest,
+    outage: { stop: () => Promise<unknown>; restart: () => Promise<CollectorUnderTest>; says: RegExp },
+  ) {
     const run = await postSpans(own, recordAgentRun({ agent: 'steady-bot', outcome: 'delivered', value: 2 }))
     expect(run.status).toBe(200)
     await expect
@@ -712,35 +718,72 @@ describe('what the ops/security trial found', () => {
       })
       .toBe(1)
     const context = await browser.newContext({ timezoneId: 'UTC' })
-    let collector = own.collector
     try {
       const tab = await context.newPage()
       await tab.goto(`${own.collector.url}/?tz=UTC#key=${own.apiKey}`)
       const shown = await loaded(tab)
       const delivered = await tab.locator('#stat-delivered-runs .value').innerText()
       expect(delivered).toBe('1')
-      await collector.close()
-      // The next load (here a change of range) finds no collector.
+      await outage.stop()
+      // The next load (here a change of range) gets no figures.
       await tab.locator('label:has(input[value="7"])').click()
       await tab.waitForFunction(() => document.body.dataset.stale === 'true', undefined, { timeout: 60_000 })
-      expect(await tab.locator('#status').innerText()).toMatch(/Cannot reach the collector.*trying again/i)
-      expect(await tab.locator('#status').innerText()).not.toMatch(/Failed to fetch/)
+      expect(await tab.locator('#status').innerText()).toMatch(outage.says)
+      expect(await tab.locator('#status').innerText()).not.toMatch(/Failed to fetch|retry later/)
       expect(await tab.locator('.empty.error').count()).toBe(0)
       // The last figures stay, marked as stale.
       expect(await tab.locator('#stat-delivered-runs .value').innerText()).toBe(delivered)
       expect(await tab.locator('#dashboard').getAttribute('data-stale')).toBe('true')
       // Back on the same address, it is found again without a reload.
-      collector = await startCollectorServer(own.config)
+      const back = await outage.restart()
       await loaded(tab, shown)
       expect(await tab.evaluate(() => document.body.dataset.stale)).not.toBe('true')
       expect(await tab.locator('#dashboard').getAttribute('data-stale')).toBeNull()
       expect(new URL(tab.url()).searchParams.get('range')).toBe('7')
-      await expectApiFigures(tab, { ...own, collector })
+      await expectApiFigures(tab, back)
     } finally {
       await context.close()
+    }
+  }
+
+  it('says the collector is unreachable, keeps the last figures marked stale, and recovers on its own', async () => {
+    const [port] = await pickFreePorts(1)
+    const own = await startTestCollector(clickhouse.url, { port, grpcPort: -1, rollupIntervalMs: 500 })
+    let collector = own.collector
+    try {
+      await staysUpThrough(own, {
+        stop: () => collector.close(),
+        restart: async () => {
+          collector = await startCollectorServer(own.config)
+          return { ...own, collector }
+        },
+        says: /Cannot reach the collector.*trying again/i,
+      })
+    } finally {
       // Closing is idempotent: the restarted collector, then the first one with its database.
       await collector.close()
       await own.close()
+    }
+  }, 120_000)
+
+  it('says the collector cannot reach its ClickHouse, keeps the last figures, and recovers on its own', async () => {
+    const [port] = await pickFreePorts(1)
+    const dataDir = mkdtempSync(join(tmpdir(), 'daa-page-ch-'))
+    let own: RunningClickHouse = await startClickHouseServer({ httpPort: port, dataDir })
+    const collector = await startTestCollector(own.url, { grpcPort: -1, rollupIntervalMs: 500 })
+    try {
+      await staysUpThrough(collector, {
+        stop: () => own.stop(),
+        restart: async () => {
+          own = await startClickHouseServer({ httpPort: port, dataDir })
+          return collector
+        },
+        says: /The collector cannot reach its ClickHouse.*trying again/i,
+      })
+    } finally {
+      await collector.close()
+      await own.stop()
+      rmSync(dataDir, { recursive: true, force: true })
     }
   }, 120_000)
 

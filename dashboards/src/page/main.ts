@@ -49,11 +49,24 @@ class UnauthorizedError extends Error {}
 /** The API's `unknown_time_zone`: a zone the browser knows but ClickHouse's time zone database does not. */
 class UnknownZoneError extends Error {}
 
-/** No answer at all: the collector is down or out of reach (fetch says only "Failed to fetch"). */
+/**
+ * No figures for now, through no fault of the view: the collector is down or out of reach (fetch
+ * says only "Failed to fetch"), or it answers that its ClickHouse is (the API's `unavailable`).
+ * What is shown stays, marked stale, and the page asks again.
+ */
 class UnreachableError extends Error {
-  constructor() {
-    super(`Cannot reach the collector at ${location.host}`)
+  constructor(message = `Cannot reach the collector at ${location.host}`) {
+    super(message)
   }
+}
+
+const CLICKHOUSE_UNREACHABLE = 'The collector cannot reach its ClickHouse'
+
+/** The error for an API refusal: `unavailable` (ClickHouse away) is retried like an unreachable collector. */
+function apiError(code: string | undefined, message: string): Error {
+  if (code === 'unknown_time_zone') return new UnknownZoneError(message)
+  if (code === 'unavailable') return new UnreachableError(CLICKHOUSE_UNREACHABLE)
+  return new Error(message)
 }
 
 /** How often the page asks again while the collector cannot be reached. */
@@ -215,10 +228,13 @@ async function send(url: string, init: { accept: string; body?: string }): Promi
   if (response.status === 401) throw new UnauthorizedError((await response.text()) || 'The key was refused')
   if (!response.ok) {
     let message = `${response.status} ${response.statusText}`
+    let code: string | undefined
     try {
-      message = ((await response.json()) as { error?: { message?: string } }).error?.message ?? message
+      const { error } = (await response.json()) as { error?: { code?: string; message?: string } }
+      message = error?.message ?? message
+      code = error?.code
     } catch {}
-    throw new Error(message)
+    throw apiError(code, message)
   }
   return response
 }
@@ -269,12 +285,7 @@ function runQueries(queries: { query: string; agent: string }[]): Promise<ApiRes
         if (!text) continue
         const line = JSON.parse(text) as QueryBatchLine
         if ('result' in line) settlers[line.index]?.resolve(line.result)
-        else
-          settlers[line.index]?.reject(
-            line.error.code === 'unknown_time_zone'
-              ? new UnknownZoneError(line.error.message)
-              : new Error(line.error.message),
-          )
+        else settlers[line.index]?.reject(apiError(line.error.code, line.error.message))
       }
     }
     rejectRest(new Error('The answer ended early'))
@@ -767,7 +778,7 @@ async function load(): Promise<void> {
   const answer = (query: string) => answers.get(query)!
   const errors: string[] = []
   let refused: unknown
-  let unreachable = false
+  let unreachable: UnreachableError | undefined
   // Only another zone helps: the view is read again in UTC (below), so no panel shows this error.
   let zoneRefused = false
   const settle = <T>(pending: Promise<T>, use: (value: T | undefined, error?: string) => void) =>
@@ -782,7 +793,7 @@ async function load(): Promise<void> {
         }
         // What is shown stays, marked stale, until the collector answers again (below).
         if (error instanceof UnreachableError) {
-          unreachable = true
+          unreachable = error
           return
         }
         if (error instanceof UnauthorizedError) refused = error
@@ -819,7 +830,7 @@ async function load(): Promise<void> {
   if (unreachable) {
     const last = $('dashboard').dataset.updated
     setStatus(
-      `${new UnreachableError().message}: ${last ? `the figures are from ${last}, and may be stale` : 'nothing to show yet'}. Trying again every ${RETRY_MS / 1000} s…`,
+      `${unreachable.message}: ${last ? `the figures are from ${last}, and may be stale` : 'nothing to show yet'}. Trying again every ${RETRY_MS / 1000} s…`,
       true,
     )
     $('dashboard').dataset.stale = 'true'
