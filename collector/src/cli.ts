@@ -25,7 +25,7 @@ import {
   type SavedQueryResult,
 } from './queries/run-saved-query.js'
 import { startCollectorServer } from './server.js'
-import { migrateConfigured, openStore } from './store/open-store.js'
+import { describeRetentionChange, migrateConfigured, openStore, retentionText } from './store/open-store.js'
 
 function settingsHelp(): string {
   return Object.entries(SETTINGS)
@@ -200,6 +200,8 @@ async function main(argv: string[]): Promise<number> {
             ? `applied migrations ${report.applied.join(', ')}\n`
             : 'schema is up to date\n',
         )
+        const change = describeRetentionChange(report)
+        out(`${change ?? `retention: ${retentionText(report.retentionDays)}`}\n`)
       } finally {
         await store.close()
       }

@@ -1,4 +1,5 @@
 import { z } from 'zod'
+import { DEFAULT_RETENTION_DAYS } from './store/schema.js'
 
 /**
  * Collector configuration: the one place that defines every setting. Each value comes from a
@@ -21,7 +22,7 @@ export const configSchema = z.object({
   port: z.coerce.number().int().min(0).max(65535).default(4318),
   grpcPort: z.coerce.number().int().min(-1).max(65535).default(4317),
   dataDir: z.string().min(1).default('./.daa'),
-  retentionDays: z.coerce.number().int().min(0).max(36500).default(400),
+  retentionDays: z.coerce.number().int().min(0).max(36500).optional(),
   demo: booleanFromText.optional(),
   maxBodyMb: z.coerce.number().positive().max(1024).default(64),
   flushIntervalMs: z.coerce.number().int().min(1).max(60_000).default(1000),
@@ -95,7 +96,8 @@ export const SETTINGS: Record<keyof CollectorConfig, SettingDoc> = {
   retentionDays: {
     env: 'DAA_RETENTION_DAYS',
     flag: true,
-    help: 'days of data kept (TTL); `0` keeps everything',
+    defaultText: `what the database keeps (\`${DEFAULT_RETENTION_DAYS}\` for a new one)`,
+    help: 'days of data kept (TTL on every table); `0` keeps everything. Given, it changes the TTL of every table; not given, a process (a collector, any `daa` command) never changes it',
   },
   demo: {
     env: 'DAA_DEMO',

@@ -34,7 +34,7 @@ export { type RunningCollector, startCollectorServer } from './server.js'
 export { createEmbeddedStore, type EmbeddedStoreOptions } from './store/embedded-store.js'
 export { MIGRATIONS, type MigrationReport, migrate, migrateEachNode } from './store/migrations.js'
 export { migrateConfigured, openStore } from './store/open-store.js'
-export type { ClusterLayout, SchemaOptions } from './store/schema.js'
+export { type ClusterLayout, DEFAULT_RETENTION_DAYS, type SchemaOptions } from './store/schema.js'
 export { createServerStore, type ServerStoreOptions } from './store/server-store.js'
 export {
   ClickHouseError,

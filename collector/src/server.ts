@@ -10,7 +10,7 @@ import { ensurePrivateDataDir } from './cli/data-dir.js'
 import { type CollectorConfig, ConfigError } from './config.js'
 import { DEFAULT_PRICES, type PriceTable, parsePriceTable } from './mapping/prices.js'
 import { type OtlpGrpcServer, startOtlpGrpcServer } from './otlp/grpc-server.js'
-import { migrateConfigured, openStore } from './store/open-store.js'
+import { describeRetentionChange, migrateConfigured, openStore } from './store/open-store.js'
 import { type Store, StoreUnavailableError } from './store/store.js'
 
 export interface RunningCollector {
@@ -35,7 +35,8 @@ export interface RunningCollector {
   close(): Promise<void>
 }
 
-async function loadPrices(file: string | undefined): Promise<PriceTable> {
+/** The price table `DAA_PRICES_FILE` names, or the built-in one. */
+export async function loadPrices(file: string | undefined): Promise<PriceTable> {
   if (!file) return DEFAULT_PRICES
   try {
     return parsePriceTable(JSON.parse(await readFile(file, 'utf8')))
@@ -105,8 +106,14 @@ export async function startCollectorServer(config: CollectorConfig): Promise<Run
   const store = await openStore(config)
   let localApiKey: { key: string | undefined; created: boolean } = { key: undefined, created: false }
   let migrating: NodeJS.Timeout | undefined
+  // Spans older than this are refused (they would expire at once). Until the database has said
+  // what it keeps (an outage at start), only a retention given to this process is applied.
+  let retentionDays = config.retentionDays ?? 0
   try {
-    await migrateConfigured(store, config)
+    const report = await migrateConfigured(store, config)
+    retentionDays = report.retentionDays
+    const change = describeRetentionChange(report)
+    if (change) process.stderr.write(`daa: ${change}.\n`)
     localApiKey = await ensureLocalApiKey(store, config.dataDir)
   } catch (error) {
     // A ClickHouse server that does not answer now (an outage, a restart of both) must not stop
@@ -143,7 +150,7 @@ export async function startCollectorServer(config: CollectorConfig): Promise<Run
     store,
     adminToken,
     prices,
-    retentionDays: config.retentionDays,
+    retentionDays,
     walDir: join(config.dataDir, 'wal'),
     deadLetterDir: join(config.dataDir, 'dead-letter'),
     maxBodyBytes: Math.floor(config.maxBodyMb * 1024 * 1024),

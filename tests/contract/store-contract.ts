@@ -3,14 +3,20 @@
  * Each backend's test file calls `describeStoreContract` with a factory for a fresh database.
  */
 import { randomUUID } from 'node:crypto'
-import { ClickHouseError, MIGRATIONS, type SchemaOptions, type Store } from '@daa/collector'
+import {
+  ClickHouseError,
+  MIGRATIONS,
+  type MigrationReport,
+  type SchemaOptions,
+  type Store,
+} from '@daa/collector'
 import { afterEach, describe, expect, it } from 'vitest'
 
 export interface StoreUnderTest {
   store: Store
   schema: SchemaOptions
   /** Migrates the fresh database the way this backend needs (e.g. node by node on a cluster). */
-  migrate(schema: SchemaOptions): Promise<{ applied: number[]; retentionChanged: string[] }>
+  migrate(schema: SchemaOptions): Promise<MigrationReport>
   dispose(): Promise<void>
 }
 
@@ -101,7 +107,12 @@ export function describeStoreContract(backend: string, open: () => Promise<Store
         expect.arrayContaining(['spans', 'runs', 'outcomes', 'api_keys']),
       )
       const second = await run(schema)
-      expect(second).toEqual({ applied: [], retentionChanged: [] })
+      expect(second).toEqual({
+        applied: [],
+        retentionDays: schema.retentionDays,
+        previousRetentionDays: schema.retentionDays,
+        retentionChanged: [],
+      })
       expect(await tables()).toEqual(before)
       const [recorded] = await store.query<{ n: number }>('SELECT count() AS n FROM daa_migrations FINAL')
       expect(recorded?.n).toBe(MIGRATIONS.length)
@@ -132,6 +143,27 @@ export function describeStoreContract(backend: string, open: () => Promise<Store
       )
       expect(spans?.engine_full).toContain('toIntervalDay(30)')
       expect((await run({ ...schema, retentionDays: 30 })).retentionChanged).toEqual([])
+    })
+
+    it('keeps the retention the database has when none is given (any daa command runs the migrations)', async () => {
+      const { store, schema, migrate: run } = await start()
+      const { retentionDays: _, ...unset } = schema
+      // A new database gets the default.
+      expect(await run(unset)).toMatchObject({ retentionDays: 400, previousRetentionDays: undefined })
+      await run({ ...schema, retentionDays: 30 })
+      // `daa keys list` without DAA_RETENTION_DAYS: nothing changes, and it says what is kept.
+      expect(await run(unset)).toEqual({
+        applied: [],
+        retentionDays: 30,
+        previousRetentionDays: 30,
+        retentionChanged: [],
+      })
+      await run({ ...schema, retentionDays: 0 })
+      expect(await run(unset)).toMatchObject({ retentionDays: 0, retentionChanged: [] })
+      const [spans] = await store.query<{ engine_full: string }>(
+        "SELECT engine_full FROM system.tables WHERE database = currentDatabase() AND name IN ('spans', 'spans_local') AND engine != 'Distributed'",
+      )
+      expect(spans?.engine_full).not.toContain('TTL')
     })
 
     it('round-trips every column of a span', async () => {

@@ -179,3 +179,57 @@ describe('daa CLI away from any data', () => {
     }
   })
 })
+
+describe('daa CLI straight to the engine (no collector running)', () => {
+  const direct = mkdtempSync(join(tmpdir(), 'daa-cli-direct-'))
+  const run = (args: string[], extra: Record<string, string> = {}) =>
+    exec(DAA, args, { env: { ...process.env, DAA_DATA_DIR: direct, ...extra } })
+  afterAll(() => rmSync(direct, { recursive: true, force: true }))
+  const DAY_MS = 86_400_000
+  /** One run as OTLP/JSON, every time moved `days` into the past. */
+  const runDaysAgo = (agent: string, days: number) => {
+    const request = JSON.parse(exportJson(agent))
+    for (const span of request.resourceSpans[0].scopeSpans[0].spans as Record<string, string>[]) {
+      for (const field of ['startTimeUnixNano', 'endTimeUnixNano'])
+        span[field] = String(BigInt(span[field]!) - BigInt(days * DAY_MS) * 1_000_000n)
+    }
+    return JSON.stringify(request)
+  }
+  /** `daa query agent-leaderboard` for one day, `daysAgo` days back. */
+  const leaderboard = async (project: string, daysAgo: number) => {
+    const day = new Date(Date.now() - daysAgo * DAY_MS).toISOString().slice(0, 10)
+    const args = ['query', 'agent-leaderboard', '--project', project, '--from', day, '--to', day]
+    const { rows } = JSON.parse((await run([...args, '--format', 'json'])).stdout) as {
+      rows: { agent_id: string; runs: number; cost_usd: number }[]
+    }
+    return rows.map((row) => ({ agent: row.agent_id, runs: Number(row.runs), cost: Number(row.cost_usd) }))
+  }
+
+  it('keeps the retention an operator set, whatever later commands are run without it', async () => {
+    // An archive that keeps everything, and a 500-day-old run imported into it.
+    expect((await run(['migrate'], { DAA_RETENTION_DAYS: '0' })).stdout).toMatch(/retention: everything kept/)
+    const file = join(direct, 'old.json')
+    writeFileSync(file, runDaysAgo('archived-bot', 500))
+    expect((await run(['import', '--project', 'archive', file])).stdout).toMatch(/imported 4 spans/)
+    // Another operator lists keys without the setting: it reads, and changes nothing.
+    const listed = await run(['keys', 'list'])
+    expect(listed.stderr).not.toMatch(/retention/)
+    expect(await leaderboard('archive', 500)).toEqual([{ agent: 'archived-bot', runs: 1, cost: 0 }])
+    expect((await run(['migrate'])).stdout).toMatch(/retention: everything kept/)
+    // Set on purpose, it changes, and says so.
+    expect((await run(['migrate'], { DAA_RETENTION_DAYS: '30' })).stdout).toMatch(
+      /retention set to 30 days \(was everything kept\) on \d+ tables/,
+    )
+  })
+
+  it('prices imported spans with the price table, as a collector does', async () => {
+    const prices = join(direct, 'prices.json')
+    // USD per million tokens; the run's two gpt-5 calls read 2,000 tokens and write 450.
+    writeFileSync(prices, JSON.stringify({ 'gpt-5': { input: 10, output: 20 } }))
+    const file = join(direct, 'priced.json')
+    writeFileSync(file, exportJson('priced-bot'))
+    await run(['import', '--project', 'priced', file], { DAA_PRICES_FILE: prices })
+    const [row] = await leaderboard('priced', 0)
+    expect(row?.cost).toBeCloseTo((2000 * 10 + 450 * 20) / 1e6, 9)
+  })
+})

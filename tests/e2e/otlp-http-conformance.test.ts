@@ -3,6 +3,7 @@
  * against a running collector and ClickHouse server.
  */
 import { gzipSync } from 'node:zlib'
+import { DEFAULT_RETENTION_DAYS } from '@daa/collector'
 import { JsonTraceSerializer, ProtobufTraceSerializer } from '@opentelemetry/otlp-transformer'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { decodeRpcStatus } from '../../collector/src/otlp/rpc-status.js'
@@ -257,7 +258,8 @@ describe('OTLP/HTTP status conformance', () => {
       }
       return request.resourceSpans[0]
     }
-    const retention = target.config.retentionDays
+    // A new database keeps the default, which the collector then applies.
+    const retention = target.config.retentionDays ?? DEFAULT_RETENTION_DAYS
     const response = await post(
       JSON.stringify({
         resourceSpans: [runDaysAgo('ancient-bot', retention + 100), runDaysAgo('recent-bot', 10)],

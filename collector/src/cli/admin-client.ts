@@ -9,7 +9,9 @@ import { join, resolve } from 'node:path'
 import { createCollector } from '../app.js'
 import { type CollectorConfig, ConfigError } from '../config.js'
 import { isProcessAlive } from '../process-alive.js'
-import { migrateConfigured, openStore } from '../store/open-store.js'
+import { loadPrices } from '../server.js'
+import type { MigrationReport } from '../store/migrations.js'
+import { describeRetentionChange, migrateConfigured, openStore } from '../store/open-store.js'
 import { newAdminToken, readAdminFile } from './admin-file.js'
 import { ensurePrivateDataDir } from './data-dir.js'
 
@@ -40,18 +42,27 @@ async function runningCollector(dataDir: string): Promise<AdminClient | undefine
 }
 
 async function direct(config: CollectorConfig): Promise<AdminClient> {
+  // Prices first: a bad price file stops the command before it touches ClickHouse.
+  const prices = await loadPrices(config.pricesFile)
   const store = await openStore(config)
+  let report: MigrationReport
   try {
-    await migrateConfigured(store, config)
+    report = await migrateConfigured(store, config)
   } catch (error) {
     await store.close()
     throw error
   }
+  const change = describeRetentionChange(report)
+  if (change) process.stderr.write(`daa: ${change}.\n`)
   const token = newAdminToken()
   // No collector holds this data directory (else we would have gone through it), so its
   // write-ahead log is ours: anything left in it is replayed first, and imports are logged there.
+  // What a collector on this database would do: `daa import` prices spans and refuses expired
+  // ones exactly as POST /v1/traces does.
   const collector = await createCollector({
     store,
+    prices,
+    retentionDays: report.retentionDays,
     adminToken: token,
     walDir: join(config.dataDir, 'wal'),
     maxBodyBytes: Math.floor(config.maxBodyMb * 1024 * 1024),

@@ -17,6 +17,7 @@ import {
 import {
   API_KEYS,
   type ClusterLayout,
+  DEFAULT_RETENTION_DAYS,
   OUTCOMES,
   RUNS,
   type SchemaOptions,
@@ -37,11 +38,17 @@ export interface Migration {
 
 export interface MigrationContext extends SchemaOptions {
   database: string
+  /** The retention the tables get (resolved: see SchemaOptions.retentionDays). */
+  retentionDays: number
 }
 
 export interface MigrationReport {
   /** Versions applied by this call, in order; empty when the schema was already current. */
   applied: number[]
+  /** The days the database keeps now (0: everything). */
+  retentionDays: number
+  /** The days it kept before this call; undefined for a new database. */
+  previousRetentionDays: number | undefined
   /** Tables whose retention TTL was changed to match `retentionDays`. */
   retentionChanged: string[]
 }
@@ -186,19 +193,25 @@ async function appliedVersions(store: Store): Promise<Set<number>> {
   return new Set(rows.map((row) => row.version))
 }
 
+/** A table's retention in days, read from its TTL (0 without one); undefined when there is no such table. */
+async function tableRetention(store: Store, name: string): Promise<number | undefined> {
+  const [row] = await store.query<{ engine_full: string }>(
+    'SELECT engine_full FROM system.tables WHERE database = currentDatabase() AND name = {name:String}',
+    { name },
+  )
+  if (!row) return undefined
+  return Number(/TTL .*? \+ toIntervalDay\((\d+)\)/.exec(row.engine_full)?.[1] ?? 0)
+}
+
 /** Brings retention TTLs in line with `retentionDays` when it changed since the tables were made. */
 async function applyRetention(store: Store, context: MigrationContext): Promise<string[]> {
   const changed: string[] = []
   for (const table of ttlTables()) {
     const name = storageTableName(table, context)
-    const [row] = await store.query<{ engine_full: string }>(
-      'SELECT engine_full FROM system.tables WHERE database = currentDatabase() AND name = {name:String}',
-      { name },
-    )
-    if (!row || !table.ttlColumn) continue
-    const current = /TTL .*? \+ toIntervalDay\((\d+)\)/.exec(row.engine_full)?.[1]
-    const wanted = context.retentionDays > 0 ? String(context.retentionDays) : undefined
-    if (current === wanted) continue
+    const current = await tableRetention(store, name)
+    if (current === undefined || !table.ttlColumn) continue
+    if (current === context.retentionDays) continue
+    const wanted = context.retentionDays > 0
     const alter = `ALTER TABLE ${quoteIdentifier(name)}${onCluster(context.cluster)}`
     await store.command(
       wanted
@@ -210,9 +223,19 @@ async function applyRetention(store: Store, context: MigrationContext): Promise<
   return changed
 }
 
-/** Runs the migrations this database has not seen yet, then aligns retention. */
+/**
+ * Runs the migrations this database has not seen yet, then aligns retention: to
+ * `options.retentionDays` when it is given, else to what the database's spans keep now, so that a
+ * command run without the setting (`daa keys list`) never changes what is kept.
+ */
 export async function migrate(store: Store, options: SchemaOptions): Promise<MigrationReport> {
-  const context: MigrationContext = { ...options, database: store.database }
+  const database = store.database
+  const previousRetentionDays = await tableRetention(
+    store,
+    storageTableName(SPANS, { ...options, database, retentionDays: 0 }),
+  )
+  const retentionDays = options.retentionDays ?? previousRetentionDays ?? DEFAULT_RETENTION_DAYS
+  const context: MigrationContext = { ...options, database, retentionDays }
   const done = await appliedVersions(store)
   const applied: number[] = []
   for (const migration of MIGRATIONS) {
@@ -221,7 +244,8 @@ export async function migrate(store: Store, options: SchemaOptions): Promise<Mig
     await store.insert(MIGRATIONS_TABLE, [{ version: migration.version, name: migration.name }])
     applied.push(migration.version)
   }
-  return { applied, retentionChanged: await applyRetention(store, context) }
+  const retentionChanged = await applyRetention(store, context)
+  return { applied, retentionDays, previousRetentionDays, retentionChanged }
 }
 
 /**

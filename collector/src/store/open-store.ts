@@ -57,9 +57,25 @@ export async function migrateConfigured(store: Store, config: StoreConfig): Prom
     const reports = await migrateEachNode(nodes, options)
     return {
       applied: [...new Set(reports.flatMap((report) => report.applied))],
+      // Every node gets the same retention: the one asked for, else the first node's.
+      retentionDays: reports[0]!.retentionDays,
+      previousRetentionDays: reports[0]!.previousRetentionDays,
       retentionChanged: [...new Set(reports.flatMap((report) => report.retentionChanged))],
     }
   } finally {
     await Promise.all(nodes.map((node) => node.close()))
   }
+}
+
+/** A retention in words: `400 days`, or `everything kept` for 0. */
+export function retentionText(days: number): string {
+  return days === 0 ? 'everything kept' : `${days} days`
+}
+
+/** What a migration did to retention, for an operator's log; undefined when it changed nothing. */
+export function describeRetentionChange(report: MigrationReport): string | undefined {
+  if (report.retentionChanged.length === 0) return undefined
+  const was =
+    report.previousRetentionDays === undefined ? '' : ` (was ${retentionText(report.previousRetentionDays)})`
+  return `retention set to ${retentionText(report.retentionDays)}${was} on ${report.retentionChanged.length} tables`
 }

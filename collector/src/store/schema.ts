@@ -8,10 +8,17 @@
  * queries read through `FINAL` or group by the key, so a retry is never counted twice.
  */
 
+/** The retention of a database daa creates when none is asked for, in days. */
+export const DEFAULT_RETENTION_DAYS = 400
+
 /** How the tables are laid out across ClickHouse nodes. */
 export interface SchemaOptions {
-  /** Days to keep spans, runs and outcomes; 0 keeps them forever. Default: 400. */
-  retentionDays: number
+  /**
+   * Days to keep spans, runs, outcomes and the rollups; 0 keeps them forever. Set, every table's
+   * TTL is changed to it. Default: what the database keeps now (DEFAULT_RETENTION_DAYS for a new
+   * one), so a process that was not told a retention never changes it.
+   */
+  retentionDays?: number
   /** Cluster layout; absent for a single node. */
   cluster?: ClusterLayout
 }
