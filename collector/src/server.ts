@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto'
 import { readFile, writeFile } from 'node:fs/promises'
 import { createServer as createHttpsServer } from 'node:https'
 import type { AddressInfo } from 'node:net'
@@ -65,6 +66,21 @@ async function ensureLocalApiKey(
   const { key } = await createApiKey(store, 'default', 'local')
   await writeFile(file, `${key}\n`, { mode: 0o600 })
   return { key, created: true }
+}
+
+/**
+ * This data directory's collector id, made on its first start (`collector-id`): one process holds
+ * the directory at a time (the write-ahead log's lock), so the id names one live collector, and a
+ * restart after a crash is the same collector to the others sharing the refresh.
+ */
+async function collectorId(dataDir: string): Promise<string> {
+  const file = join(dataDir, 'collector-id')
+  const saved = (await readFile(file, 'utf8').catch(() => ''))?.trim()
+  if (saved) return saved
+  const id = randomUUID()
+  // A failed write (a full disk) costs only the quick take-over after a crash.
+  await writeFile(file, `${id}\n`, { mode: 0o600 }).catch(() => {})
+  return id
 }
 
 async function readTls(config: CollectorConfig): Promise<{ cert: Buffer; key: Buffer } | undefined> {
@@ -151,6 +167,7 @@ export async function startCollectorServer(config: CollectorConfig): Promise<Run
     adminToken,
     prices,
     retentionDays,
+    refreshHolder: await collectorId(config.dataDir),
     walDir: join(config.dataDir, 'wal'),
     deadLetterDir: join(config.dataDir, 'dead-letter'),
     maxBodyBytes: Math.floor(config.maxBodyMb * 1024 * 1024),

@@ -4,15 +4,20 @@
  * test), then started again on the same data and port. Every export is acknowledged from the
  * write-ahead log throughout, and the counts are exact afterwards.
  */
+import { execFile } from 'node:child_process'
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { promisify } from 'node:util'
+import { createServerStore } from '@daa/collector'
 import { afterAll, expect, it } from 'vitest'
 import { freshDatabaseName } from '../contract/store-contract.js'
 import { pickFreePorts, type RunningClickHouse, startClickHouseServer } from '../support/clickhouse-server.js'
 import { startTestCollector } from '../support/collector-harness.js'
 import { expectedTotals, type FleetRequest, makeFleetRequests } from './fleet.js'
 import {
+  CLI_PATH,
+  type CollectorProcess,
   countSpans,
   eventually,
   expectedLeaderboard,
@@ -160,32 +165,32 @@ it('starts while ClickHouse is unreachable, takes known senders into its log, an
   await collector.kill('SIGTERM')
 })
 
-it('knows its senders after a kill -9 and a restart during an outage: their keys were saved as they were seen', {
-  timeout: 300_000,
-}, async () => {
+/**
+ * A collector that saw the `fleet` key is restarted while ClickHouse is away, after `meanwhile`
+ * (given the running collector, the key of project `other` and the data directory): the fleet's
+ * spans are still taken, and counted exactly once ClickHouse is back.
+ */
+async function knowsItsSendersThroughARestart(
+  prefix: string,
+  meanwhile: (running: { collector: CollectorProcess; otherKey: string; dataDir: string }) => Promise<void>,
+) {
   const [clickhousePort, collectorPort] = await pickFreePorts(2)
-  const clickhouseDir = mkdtempSync(join(tmpdir(), 'daa-outage-kill-ch-'))
-  const dataDir = mkdtempSync(join(tmpdir(), 'daa-outage-kill-'))
+  const clickhouseDir = mkdtempSync(join(tmpdir(), `daa-${prefix}-ch-`))
+  const dataDir = mkdtempSync(join(tmpdir(), `daa-${prefix}-`))
   cleanups.push(() => rmSync(clickhouseDir, { recursive: true, force: true }))
   cleanups.push(() => rmSync(dataDir, { recursive: true, force: true }))
   let clickhouse = await startClickHouseServer({ httpPort: clickhousePort, dataDir: clickhouseDir })
   cleanups.push(() => clickhouse.stop())
   const database = freshDatabaseName()
-  const { keys } = await prepareDatabase(clickhouse.url, database)
+  const { keys } = await prepareDatabase(clickhouse.url, database, ['fleet', 'other'])
   const key = keys.fleet!
-  const [first, ...later] = makeFleetRequests(4, { agents: 2, prefix: 'killed' })
+  const [first, ...later] = makeFleetRequests(4, { agents: 2, prefix })
   const start = () =>
     startCollectorProcess({ port: collectorPort!, dataDir, clickhouseUrl: clickhouse.url, database })
   let collector = await start()
   cleanups.push(() => collector.kill('SIGKILL'))
   expect((await sendUntilAcknowledged(() => collector.url, key, first!.body)).attempts.at(-1)).toBe(200)
-  // The key's answer reaches the data directory on its own, soon after it was first seen; then the
-  // process dies without a shutdown (the OOM killer, a power cut), and ClickHouse is away when it
-  // comes back.
-  await eventually(async () =>
-    expect(readFileSync(join(dataDir, 'known-keys.json'), 'utf8')).toContain('fleet'),
-  )
-  await collector.kill('SIGKILL')
+  await meanwhile({ collector, otherKey: keys.other!, dataDir })
   await clickhouse.stop()
   collector = await start()
   for (const request of later) {
@@ -204,4 +209,53 @@ it('knows its senders after a kill -9 and a restart during an outage: their keys
     500,
   )
   await collector.kill('SIGTERM')
+  return { clickhouseUrl: clickhouse.url, database }
+}
+
+it('knows its senders after a kill -9 and a restart during an outage: their keys were saved as they were seen', {
+  timeout: 300_000,
+}, async () => {
+  const { clickhouseUrl, database } = await knowsItsSendersThroughARestart(
+    'outage-kill',
+    async ({ collector, dataDir }) => {
+      // The key's answer reaches the data directory on its own, soon after it was first seen; then
+      // the process dies without a shutdown (the OOM killer, a power cut).
+      await eventually(async () =>
+        expect(readFileSync(join(dataDir, 'known-keys.json'), 'utf8')).toContain('fleet'),
+      )
+      await collector.kill('SIGKILL')
+    },
+  )
+  // The restarted process took back its predecessor's refresh claim as the same collector (its id
+  // is kept in the data directory), instead of waiting out the dead one's lease without refreshing.
+  const store = await createServerStore({ url: clickhouseUrl, database })
+  try {
+    const holders = await store.query<{ holder: string }>(
+      "SELECT DISTINCT holder FROM refresh_claims WHERE holder != ''",
+    )
+    expect(holders).toHaveLength(1)
+  } finally {
+    await store.close()
+  }
+})
+
+it("knows its senders after another project's key was revoked through it", { timeout: 300_000 }, async () => {
+  await knowsItsSendersThroughARestart('outage-revoke', async ({ collector, otherKey, dataDir }) => {
+    expect(
+      (await sendUntilAcknowledged(() => collector.url, otherKey, makeFleetRequests(1)[0]!.body)).attempts.at(
+        -1,
+      ),
+    ).toBe(200)
+    // An operator revokes the other project's key through the running collector (the CLI finds
+    // it by its data directory): refused at once there, and only that key is forgotten.
+    const revoked = await promisify(execFile)(CLI_PATH, ['keys', 'revoke', otherKey, '--data-dir', dataDir])
+    expect(revoked.stdout).toMatch(/revoked key \w+ of project "other"/)
+    const refused = await fetch(`${collector.url}/v1/traces`, {
+      method: 'POST',
+      body: makeFleetRequests(1)[0]!.body,
+      headers: { 'content-type': 'application/x-protobuf', authorization: `Bearer ${otherKey}` },
+    })
+    expect(refused.status).toBe(401)
+    await collector.kill('SIGTERM')
+  })
 })

@@ -108,7 +108,7 @@ export async function prepareDatabase(
  * the one users get. Through tsx from the sources, the event loop had V8's heap defaults, sized from
  * the machine's memory, and the soak measured a process users never run.
  */
-const cli = fileURLToPath(new URL('../../collector/dist/cli.js', import.meta.url))
+export const CLI_PATH = fileURLToPath(new URL('../../collector/dist/cli.js', import.meta.url))
 
 export interface CollectorProcess {
   child: ChildProcess
@@ -130,7 +130,7 @@ export async function startCollectorProcess(options: {
   /** A command that runs the collector, e.g. ['prlimit', '--fsize=65536']. Default: none. */
   wrapper?: string[]
 }): Promise<CollectorProcess> {
-  const [command, ...wrapperArgs] = [...(options.wrapper ?? []), cli]
+  const [command, ...wrapperArgs] = [...(options.wrapper ?? []), CLI_PATH]
   const child = spawn(
     command!,
     [

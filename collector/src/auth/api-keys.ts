@@ -294,11 +294,19 @@ export class ApiKeyResolver {
    * error only when ClickHouse cannot be asked and the key was never answered for.
    */
 
-  /** Forgets every cached look-up, so a revocation takes effect at once on this collector. */
-  clear(): void {
-    this.cache.clear()
-    this.unknown.clear()
-    this.saveCacheSoon()
+  /**
+   * Forgets the cached look-up of the key whose hash starts with `id` (a key id from
+   * listApiKeys), so its revocation takes effect at once on this collector. Only that key: every
+   * other key's answer is kept, for a ClickHouse outage (known-keys.json) as before.
+   */
+  forget(id: string): void {
+    let forgotten = false
+    for (const entries of [this.cache, this.unknown]) {
+      for (const hash of entries.keys()) {
+        if (hash.startsWith(id)) forgotten = entries.delete(hash) || forgotten
+      }
+    }
+    if (forgotten) this.saveCacheSoon()
   }
 
   async projectFor(key: string): Promise<string | undefined> {

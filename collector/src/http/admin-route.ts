@@ -87,7 +87,7 @@ export function registerAdminRoutes(app: Hono<CollectorEnv>, options: AdminRoute
     try {
       const revoked = await revokeApiKey(options.store, c.req.param('id'))
       // This collector stops accepting it now; the others on their next key refresh.
-      options.keys.clear()
+      options.keys.forget(revoked.id)
       return c.json({ revoked: [revoked] })
     } catch (error) {
       if (error instanceof ApiKeyNotFoundError) throw new HttpError(404, error.message, 'not_found')
