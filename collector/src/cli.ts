@@ -56,7 +56,8 @@ Usage:
                             run a saved query (a table by default; the last ${DEFAULT_RANGE_DAYS} days through
                             today unless --from/--to say otherwise)
   daa import --project NAME FILE...
-                            backfill OTLP JSON trace files, validated and deduplicated like exports
+                            backfill OTLP JSON trace files, validated and deduplicated like exports;
+                            exits 1 when a file, a line or a span was refused
 
 keys, query and import go through the collector running on the same data directory (using the
 admin credential it keeps there, readable by its owner only), else straight to ClickHouse.
@@ -331,7 +332,9 @@ async function main(argv: string[]): Promise<number> {
           `${report.reasons.length > 0 ? ` (${report.reasons.join('; ')})` : ''}\n`,
       )
       for (const failure of report.failures) process.stderr.write(`refused: ${failure}\n`)
-      return report.failures.length > 0 ? 1 : 0
+      // A backfill script must see that something was not stored: a refused line or file, or a
+      // rejected span (notes on kept spans do not count).
+      return report.failures.length > 0 || report.rejectedSpans > 0 ? 1 : 0
     }
     default:
       process.stderr.write(`unknown command "${command}"\n\n${USAGE}`)

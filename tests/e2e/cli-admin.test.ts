@@ -222,6 +222,24 @@ describe('daa CLI straight to the engine (no collector running)', () => {
     )
   })
 
+  it('refuses what it could not store, and exits 1: a project no key can have, spans older than the retention', async () => {
+    const file = join(direct, 'refused.json')
+    writeFileSync(file, exportJson('unnamed-bot'))
+    const badName = await run(['import', '--project', 'a b', file]).catch(
+      (error: { code: number; stdout: string; stderr: string }) => error,
+    )
+    expect(badName).toMatchObject({ code: 1 })
+    expect((badName as { stderr: string }).stderr).toMatch(/A project name is 1–128 letters/)
+    writeFileSync(file, runDaysAgo('expired-bot', 500))
+    const expired = await run(['import', '--project', 'recent', file], { DAA_RETENTION_DAYS: '30' }).catch(
+      (error: { code: number; stdout: string; stderr: string }) => error,
+    )
+    expect(expired).toMatchObject({ code: 1 })
+    expect((expired as { stdout: string }).stdout).toMatch(
+      /imported 0 spans .*; 4 spans rejected \(4 spans rejected: started more than the retention of 30 days ago/,
+    )
+  })
+
   it('prices imported spans with the price table, as a collector does', async () => {
     const prices = join(direct, 'prices.json')
     // USD per million tokens; the run's two gpt-5 calls read 2,000 tokens and write 450.

@@ -170,6 +170,31 @@ describe('ingest pipeline against a ClickHouse server', () => {
     await pipeline.shutdown()
   })
 
+  it("sets aside rows that break a CHECK constraint an operator added, and stores every other project's rows", async () => {
+    const directory = freshDirectory()
+    const deadLetterDir = join(directory, 'dead-letter')
+    const { accept, pipeline, log } = await openPipeline(join(directory, 'wal'), deadLetterDir)
+    await store.command("ALTER TABLE spans ADD CONSTRAINT no_forbidden CHECK span_name != 'forbidden'")
+    try {
+      const checked = accept('checked', [{ name: 'checked-1' }, { name: 'forbidden' }])
+      const other = accept('unchecked', [{ name: 'unchecked-1' }])
+      await Promise.all([checked.done, other.done])
+      await pipeline.flushAll()
+      // Not a stuck log: the refused row is a dead letter, the rest is stored.
+      expect(await spanNames('checked')).toEqual(['checked-1'])
+      expect(await spanNames('unchecked')).toEqual(['unchecked-1'])
+      expect(log.depth).toBe(0)
+      expect(pipeline.status().consecutiveFailures).toBe(0)
+      const [file] = await listDeadLetters(deadLetterDir)
+      expect(file).toMatchObject({ rows: 1, projects: { checked: 1 } })
+      const [letter] = await readDeadLetters(deadLetterDir, file!.file)
+      expect(letter!.error.code).toBe(469) // VIOLATED_CONSTRAINT
+    } finally {
+      await store.command('ALTER TABLE spans DROP CONSTRAINT no_forbidden')
+      await pipeline.shutdown()
+    }
+  })
+
   it('isolates poison found on replay too, and the log does not stall', async () => {
     const directory = freshDirectory()
     const walDir = join(directory, 'wal')
@@ -186,8 +211,8 @@ describe('ingest pipeline against a ClickHouse server', () => {
 
     const { pipeline, log } = await openPipeline(walDir, join(directory, 'dead-letter'))
     await pipeline.replay()
-    expect(await spanNames('gamma')).toEqual(['gamma-1'])
-    expect(await spanNames('delta')).toEqual(['delta-1'])
+    expect(await spanNames('checked')).toEqual(['checked-1'])
+    expect(await spanNames('unchecked')).toEqual(['unchecked-1'])
     expect(log.depth).toBe(0)
     await pipeline.shutdown()
   })

@@ -26,6 +26,16 @@ export interface CreatedApiKey {
 
 const PROJECT_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/
 
+/**
+ * Why `name` cannot name a project, or undefined when it can. Checked wherever a project is named
+ * (a key, an import): data stored under a name no key can have could never be read back.
+ */
+export function projectNameProblem(name: string): string | undefined {
+  return PROJECT_NAME.test(name)
+    ? undefined
+    : 'A project name is 1–128 letters, digits, dots, dashes or underscores, starting with a letter or digit.'
+}
+
 /** How many hex characters of the hash make a key's id in listings (48 bits: unique in practice). */
 const ID_LENGTH = 12
 
@@ -35,11 +45,8 @@ export async function createApiKey(
   projectId: string,
   name = 'default',
 ): Promise<CreatedApiKey> {
-  if (!PROJECT_NAME.test(projectId)) {
-    throw new Error(
-      'A project name is 1–128 letters, digits, dots, dashes or underscores, starting with a letter or digit.',
-    )
-  }
+  const problem = projectNameProblem(projectId)
+  if (problem) throw new Error(problem)
   const key = `${KEY_PREFIX}${randomBytes(24).toString('base64url')}`
   const keyHash = hashApiKey(key)
   await store.insert('api_keys', [

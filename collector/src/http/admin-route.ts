@@ -16,6 +16,7 @@ import {
   type ApiKeyResolver,
   createApiKey,
   listApiKeys,
+  projectNameProblem,
   revokeApiKey,
 } from '../auth/api-keys.js'
 import { acceptExport, type ExportHandlerDependencies } from '../ingest/export-handler.js'
@@ -45,6 +46,8 @@ const digest = (text: string) => createHash('sha256').update(text).digest()
 
 function requireProject(project: string | undefined): string {
   if (!project) throw new HttpError(400, 'The parameter "project" is required.', 'invalid_parameters')
+  const problem = projectNameProblem(project)
+  if (problem) throw new HttpError(400, problem, 'invalid_parameters')
   return project
 }
 
@@ -68,15 +71,9 @@ export function registerAdminRoutes(app: Hono<CollectorEnv>, options: AdminRoute
     const body = (await c.req.json().catch(() => ({}))) as { project?: unknown; name?: unknown }
     const project = requireProject(typeof body.project === 'string' ? body.project : undefined)
     const name = typeof body.name === 'string' && body.name ? body.name : undefined
-    try {
-      const created = await createApiKey(options.store, project, name)
-      return c.json({ key: created.key, project: created.projectId, name: created.name }, 201)
-    } catch (error) {
-      if (error instanceof Error && /project name/i.test(error.message)) {
-        throw new HttpError(400, error.message, 'invalid_parameters')
-      }
-      throw error
-    }
+    // The name was checked above (requireProject), as createApiKey checks it.
+    const created = await createApiKey(options.store, project, name)
+    return c.json({ key: created.key, project: created.projectId, name: created.name }, 201)
   })
 
   app.get('/admin/v1/keys', async (c) =>

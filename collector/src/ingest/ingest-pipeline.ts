@@ -104,6 +104,7 @@ const DATA_ERROR_CODES: ReadonlySet<number> = new Set([
   190, // SIZES_OF_ARRAYS_DONT_MATCH
   321, // VALUE_IS_OUT_OF_RANGE_OF_DATA_TYPE
   407, // DECIMAL_OVERFLOW
+  469, // VIOLATED_CONSTRAINT (a CHECK an operator added to a table)
 ])
 
 export function isDataError(error: unknown): error is ClickHouseError {
