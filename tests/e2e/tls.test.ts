@@ -3,11 +3,13 @@
  * certificate is self-signed, made here with openssl; the senders are the official exporters,
  * trusting exactly that certificate.
  */
-import { execFileSync } from 'node:child_process'
+import { execFile, execFileSync } from 'node:child_process'
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { request } from 'node:https'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { promisify } from 'node:util'
 import { credentials, Metadata } from '@grpc/grpc-js'
 import { OTLPTraceExporter as GrpcExporter } from '@opentelemetry/exporter-trace-otlp-grpc'
 import { OTLPTraceExporter as ProtoExporter } from '@opentelemetry/exporter-trace-otlp-proto'
@@ -136,5 +138,23 @@ describe('TLS', () => {
     await expect.poll(() => runsOf('over-grpc-tls'), UNTIL_STORED).toBeGreaterThan(0)
     expect(await runsOf('over-grpc-tls')).toBe(1)
     expect(await runsOf('plaintext-grpc')).toBe(0)
+  })
+})
+
+describe('the daa CLI beside a collector serving TLS', () => {
+  const DAA = fileURLToPath(new URL('../../collector/bin/daa.js', import.meta.url))
+  const daa = (env: Record<string, string> = {}) =>
+    promisify(execFile)(DAA, ['keys', 'list', '--data-dir', target.dataDir], {
+      env: { ...process.env, ...env },
+    })
+
+  it('says the certificate is not trusted and how to trust it, then works through the collector once it is', async () => {
+    const untrusted = await daa().catch((error: { code: number; stderr: string }) => error)
+    expect(untrusted).toMatchObject({ code: 1 })
+    expect((untrusted as { stderr: string }).stderr).toMatch(
+      /serves https:\/\/\S+ with a certificate this command does not trust .*set NODE_EXTRA_CA_CERTS/,
+    )
+    const trusted = await daa({ NODE_EXTRA_CA_CERTS: join(certDir, 'cert.pem') })
+    expect(trusted.stdout).toMatch(/acme\s+tests\s+/)
   })
 })

@@ -27,7 +27,18 @@ async function runningCollector(dataDir: string): Promise<AdminClient | undefine
   if (!admin || !isProcessAlive(admin.pid)) return undefined
   const healthy = await fetch(`${admin.url}/healthz`).then(
     (response) => response.ok,
-    () => false,
+    (error: unknown) => {
+      // A collector serving TLS with a certificate Node does not trust (a self-signed one): going
+      // straight to ClickHouse would only fail on the collector's lock, naming the wrong problem.
+      const code = String((error as { cause?: { code?: unknown } }).cause?.code ?? '')
+      if (/CERT|SELF_SIGNED|UNABLE_TO_VERIFY/.test(code)) {
+        throw new ConfigError(
+          `The collector running on ${dataDir} serves ${admin.url} with a certificate this command does not trust (${code}): ` +
+            'set NODE_EXTRA_CA_CERTS to its certificate file (the --tls-cert PEM, or the CA that signed it) and run the command again.',
+        )
+      }
+      return false
+    },
   )
   if (!healthy) return undefined
   return {
