@@ -21,11 +21,15 @@ describe('configuration', () => {
 
   it('names every bad value and where it came from', () => {
     const attempt = () =>
-      loadConfig({ port: 'eighty' }, { CLICKHOUSE_URL: 'ftp://nope', CLICKHOUSE_DATABASE: 'drop table;' })
+      loadConfig(
+        { port: 'eighty' },
+        { CLICKHOUSE_URL: 'ftp://nope', CLICKHOUSE_DATABASE: 'drop table;', DAA_DEMO: 'yes' },
+      )
     expect(attempt).toThrow(ConfigError)
     expect(attempt).toThrow(/port \(DAA_PORT\)/)
     expect(attempt).toThrow(/clickhouseUrl \(CLICKHOUSE_URL\): must be an http:\/\/ or https:\/\/ URL/)
     expect(attempt).toThrow(/clickhouseDatabase \(CLICKHOUSE_DATABASE\): must be a plain identifier/)
+    expect(attempt).toThrow(/demo \(DAA_DEMO\): must be true, false, 1 or 0/)
   })
 
   it('asks for the node list of a cluster without Keeper', () => {

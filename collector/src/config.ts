@@ -6,10 +6,10 @@ import { DEFAULT_RETENTION_DAYS } from './store/schema.js'
  * command-line argument, else an environment variable, else the default, and is validated once at
  * start-up. What each setting means is in SETTINGS below.
  */
-const booleanFromText = z.union([
-  z.boolean(),
-  z.enum(['true', 'false', '1', '0']).transform((v) => v === 'true' || v === '1'),
-])
+const booleanFromText = z.union(
+  [z.boolean(), z.enum(['true', 'false', '1', '0']).transform((v) => v === 'true' || v === '1')],
+  { error: 'must be true, false, 1 or 0' },
+)
 
 /**
  * Ingest worker threads by default (`DAA_INGEST_WORKERS`; `createCollector`'s `ingestWorkers`).

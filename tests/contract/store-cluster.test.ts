@@ -1,4 +1,11 @@
-import { createServerStore, migrateEachNode, type Store } from '@daa/collector'
+import {
+  createServerStore,
+  loadConfig,
+  migrateConfigured,
+  migrateEachNode,
+  openStore,
+  type Store,
+} from '@daa/collector'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { type RunningClickHouseCluster, startClickHouseCluster } from '../support/clickhouse-cluster.js'
 import { describeStoreContract, freshDatabaseName } from './store-contract.js'
@@ -34,6 +41,27 @@ describeStoreContract('two-shard cluster (Distributed tables, no Keeper)', async
 })
 
 describe('two-shard cluster layout', () => {
+  it('says what to set when a cluster without Keeper is configured as replicated', async () => {
+    const database = freshDatabaseName()
+    const config = loadConfig(
+      {},
+      {
+        CLICKHOUSE_URL: cluster.nodes[0]!.url,
+        CLICKHOUSE_DATABASE: database,
+        CLICKHOUSE_CLUSTER: cluster.clusterName,
+      },
+    )
+    const store = await openStore(config)
+    try {
+      await expect(migrateConfigured(store, config)).rejects.toThrow(
+        /cannot run ON CLUSTER DDL .*Set CLICKHOUSE_CLUSTER_REPLICATED=false and CLICKHOUSE_CLUSTER_NODES/,
+      )
+    } finally {
+      await store.command(`DROP DATABASE IF EXISTS ${database}`).catch(() => {})
+      await store.close()
+    }
+  })
+
   it('spreads spans over both shards and reads them all back through the Distributed table', async () => {
     const database = freshDatabaseName()
     const nodes = await openNodes(database)
