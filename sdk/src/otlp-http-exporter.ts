@@ -3,9 +3,9 @@ import https from 'node:https'
 import { promisify } from 'node:util'
 import { gzip } from 'node:zlib'
 import { type ExportResult, ExportResultCode } from '@opentelemetry/core'
-import { ProtobufTraceSerializer } from '@opentelemetry/otlp-transformer'
 import type { ReadableSpan, SpanExporter } from '@opentelemetry/sdk-trace'
 import { debugLog, describeError } from './diagnostics.js'
+import { decodePartialSuccess, encodeTraceRequest } from './otlp-protobuf.js'
 import { SDK_NAME, SDK_VERSION } from './version.js'
 
 const gzipAsync = promisify(gzip)
@@ -55,8 +55,8 @@ const MAX_ANSWER_BYTES = 64 * 1024
 function partialSuccessOf(body: Uint8Array): { rejectedSpans: number; note: string } {
   if (body.byteLength === 0) return { rejectedSpans: 0, note: '' }
   try {
-    const partial = ProtobufTraceSerializer.deserializeResponse(body).partialSuccess
-    return { rejectedSpans: Number(partial?.rejectedSpans ?? 0) || 0, note: partial?.errorMessage ?? '' }
+    const partial = decodePartialSuccess(body)
+    return { rejectedSpans: partial.rejectedSpans, note: partial.errorMessage }
   } catch {
     return { rejectedSpans: 0, note: '' }
   }
@@ -122,8 +122,7 @@ export class OtlpHttpExporter implements SpanExporter {
     if (!this.#target) return { delivered: false, retries: 0, error: `invalid endpoint ${this.url}` }
     let body: Uint8Array
     try {
-      const encoded = ProtobufTraceSerializer.serializeRequest(spans)
-      if (!encoded) return { delivered: false, retries: 0, error: 'spans could not be encoded' }
+      const encoded = encodeTraceRequest(spans)
       body = this.#gzip ? await gzipAsync(encoded) : encoded
     } catch (error) {
       return { delivered: false, retries: 0, error: `spans could not be encoded: ${describeError(error)}` }
