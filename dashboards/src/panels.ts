@@ -24,6 +24,11 @@ export interface SeriesSpec {
   hidden?: boolean
   /** In the built-in page's drill-down into one agent: shown, or hidden (e.g. DAA, always 0 or 1 there). */
   drill?: 'show' | 'hide'
+  /**
+   * A share, and the column it is a share of: on a day where that column is 0 the page draws a gap,
+   * not the 0 the query answers (a delivery rate of a day without runs is not 0%).
+   */
+  per?: string
 }
 
 export interface ColumnSpec {
@@ -142,7 +147,7 @@ export const PANELS: PanelSpec[] = [
       { column: 'daa', label: 'DAA', unit: 'count', hidden: true },
       { column: 'waa', label: 'WAA', unit: 'count' },
       { column: 'maa', label: 'MAA', unit: 'count' },
-      { column: 'stickiness', label: 'Stickiness', unit: 'percent', right: true },
+      { column: 'stickiness', label: 'Stickiness', unit: 'percent', right: true, per: 'maa' },
     ],
   },
   {
@@ -158,7 +163,13 @@ export const PANELS: PanelSpec[] = [
       { column: 'failed', label: 'Failed', unit: 'count', bars: true },
       { column: 'abandoned', label: 'Abandoned', unit: 'count', bars: true },
       { column: 'unknown', label: 'Unknown', unit: 'count', bars: true },
-      { column: 'delivery_rate', label: 'Delivery rate', unit: 'percent', right: true },
+      {
+        column: 'delivery_rate',
+        label: 'Delivery rate',
+        unit: 'percent',
+        right: true,
+        per: 'known_outcome_runs',
+      },
     ],
   },
   {
@@ -169,8 +180,14 @@ export const PANELS: PanelSpec[] = [
     kind: 'timeseries',
     width: 12,
     series: [
-      { column: 'cost_per_delivered_usd', label: COST_PER_DELIVERED, unit: 'usd' },
-      { column: 'tokens_per_delivered', label: 'Tokens per delivered outcome', unit: 'tokens', right: true },
+      { column: 'cost_per_delivered_usd', label: COST_PER_DELIVERED, unit: 'usd', per: 'delivered_runs' },
+      {
+        column: 'tokens_per_delivered',
+        label: 'Tokens per delivered outcome',
+        unit: 'tokens',
+        right: true,
+        per: 'delivered_runs',
+      },
       { column: 'cost_usd', label: 'Cost', unit: 'usd', hidden: true },
     ],
   },
@@ -184,7 +201,7 @@ export const PANELS: PanelSpec[] = [
     splitBy: 'unit',
     series: [
       { column: 'value', label: 'Value', unit: 'value' },
-      { column: 'roi', label: 'ROI', unit: 'ratio', right: true },
+      { column: 'roi', label: 'ROI', unit: 'ratio', right: true, per: 'cost_usd' },
     ],
   },
   {
@@ -221,12 +238,18 @@ export const PANELS: PanelSpec[] = [
     kind: 'timeseries',
     width: 12,
     series: [
-      { column: 'latency_p50_ms', label: 'p50 latency', unit: 'ms' },
-      { column: 'latency_p95_ms', label: 'p95 latency', unit: 'ms' },
-      { column: 'latency_p99_ms', label: 'p99 latency', unit: 'ms' },
-      { column: 'tool_error_rate', label: 'Tool error rate', unit: 'percent', right: true },
-      { column: 'llm_calls_per_run', label: 'LLM calls per run', unit: 'ratio', hidden: true },
-      { column: 'tool_calls_per_run', label: 'Tool calls per run', unit: 'ratio', hidden: true },
+      { column: 'latency_p50_ms', label: 'p50 latency', unit: 'ms', per: 'runs' },
+      { column: 'latency_p95_ms', label: 'p95 latency', unit: 'ms', per: 'runs' },
+      { column: 'latency_p99_ms', label: 'p99 latency', unit: 'ms', per: 'runs' },
+      {
+        column: 'tool_error_rate',
+        label: 'Tool error rate',
+        unit: 'percent',
+        right: true,
+        per: 'tool_calls',
+      },
+      { column: 'llm_calls_per_run', label: 'LLM calls per run', unit: 'ratio', hidden: true, per: 'runs' },
+      { column: 'tool_calls_per_run', label: 'Tool calls per run', unit: 'ratio', hidden: true, per: 'runs' },
     ],
   },
   {

@@ -678,7 +678,7 @@ describe('what the ops/security trial found', () => {
     }
   })
 
-  it('shows an empty project as empty, with how to send its first run, not as 0% and $0.00', async () => {
+  it('shows an empty project as empty, with how to send its first run, not as 0% and $0.00 (tiles and charts)', async () => {
     const { key } = await createApiKey(target.collector.store, 'empty', 'page')
     const context = await browser.newContext()
     try {
@@ -688,6 +688,24 @@ describe('what the ops/security trial found', () => {
       for (const id of ['delivery-rate', 'cost-per-delivered']) {
         expect(await tab.locator(`#stat-${id} .value`).innerText(), id).toBe('—')
       }
+      // In the charts too (their figures, in the tables under them): a share of a day without
+      // runs is a gap, not 0; the counts are real zeros.
+      const shares = PANELS.flatMap((panel) =>
+        panel.kind === 'timeseries'
+          ? panel.series.filter((series) => series.per).map((series) => series.column)
+          : [],
+      )
+      expect(shares).toContain('delivery_rate')
+      const cellsOf = (column: string) =>
+        tab
+          .locator(`.series-table td[data-column="${column}"]`)
+          .evaluateAll((tds) => tds.map((td) => td.getAttribute('data-value')))
+      // (A panel split by unit, such as ROI's, has no series at all without runs.)
+      expect((await cellsOf('delivery_rate')).length).toBeGreaterThan(0)
+      for (const column of shares) {
+        for (const cell of await cellsOf(column)) expect(cell, column).toBe('')
+      }
+      expect(new Set(await cellsOf('delivered'))).toEqual(new Set(['0']))
       const notice = tab.locator('#empty-notice')
       expect(await notice.isVisible()).toBe(true)
       expect(await notice.innerText()).toMatch(/No runs/)

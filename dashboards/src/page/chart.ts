@@ -51,7 +51,10 @@ function seriesOf(panel: TimeSeriesPanel, rows: Row[], days: string[]): DrawnSer
       for (const row of rows) {
         if (split !== undefined && String(row[panel.splitBy!]) !== split) continue
         const position = index.get(String(row.day))
-        if (position !== undefined) values[position] = toNumber(row[spec.column])
+        if (position === undefined) continue
+        // A share of nothing is no value (a gap), not the 0 the query answers for it.
+        values[position] =
+          spec.per !== undefined && !(Number(row[spec.per]) > 0) ? null : toNumber(row[spec.column])
       }
       if (split !== undefined && values.every((value) => value === null)) continue
       const named = NAMED[spec.column]
