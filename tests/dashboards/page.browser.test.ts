@@ -131,8 +131,10 @@ async function expectApiFigures(page: Page, from = target): Promise<Map<string, 
       for (const series of panel.series) {
         const label = panel.splitBy ? `${series.label} (${row[panel.splitBy]})` : series.label
         const cell = cells.find((candidate) => candidate.day === row.day && candidate.label === label)
-        // A series without a single value (ROI of a non-currency unit) is not drawn at all.
-        if (row[series.column] === null) expect(cell?.value ?? '').toBe('')
+        // A series without a single value (ROI of a non-currency unit) is not drawn at all; a share
+        // of nothing (its `per` column 0 that day) is a gap.
+        const shareOfNothing = series.per !== undefined && !(Number(row[series.per]) > 0)
+        if (row[series.column] === null || shareOfNothing) expect(cell?.value ?? '').toBe('')
         else
           expect(Number(cell!.value), `${panel.title}: ${label} on ${row.day}`).toBeCloseTo(
             Number(row[series.column]),
