@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto'
-import { readFile, writeFile } from 'node:fs/promises'
+import { existsSync } from 'node:fs'
+import { readFile, rm, writeFile } from 'node:fs/promises'
 import { createServer as createHttpsServer } from 'node:https'
 import type { AddressInfo } from 'node:net'
 import { join } from 'node:path'
@@ -23,7 +24,10 @@ export interface RunningCollector {
    * `<dataDir>/default-api-key`), so a local setup can send spans without another step.
    */
   localApiKey: string | undefined
-  /** True when this start created `localApiKey` (the only start that should print it). */
+  /**
+   * True when this start should print `localApiKey`: it created it, or the start that did failed
+   * before listening (its port taken), so no start has shown it yet.
+   */
   localApiKeyCreated: boolean
   /** The OTLP/gRPC port, or undefined when gRPC is disabled. */
   grpcPort: number | undefined
@@ -53,6 +57,9 @@ export async function loadPrices(file: string | undefined): Promise<PriceTable> 
  * at once. The plain key is kept beside the data (mode 0600); it is printed only the start that
  * creates it, so later logs never carry it.
  */
+/** Beside a key file until a start that shows the key is listening (see ensureLocalApiKey). */
+const NOT_SHOWN = '.not-shown'
+
 async function ensureLocalApiKey(
   store: Store,
   dataDir: string,
@@ -60,10 +67,12 @@ async function ensureLocalApiKey(
   if (store.kind !== 'embedded') return { key: undefined, created: false }
   const file = join(dataDir, 'default-api-key')
   const saved = await readFile(file, 'utf8').catch(() => undefined)
-  if (saved?.trim()) return { key: saved.trim(), created: false }
+  // A first start that failed before it could print the key (its port taken) left it unshown.
+  if (saved?.trim()) return { key: saved.trim(), created: existsSync(`${file}${NOT_SHOWN}`) }
   const [existing] = await store.query<{ n: number }>('SELECT count() AS n FROM api_keys')
   if ((existing?.n ?? 0) > 0) return { key: undefined, created: false }
   const { key } = await createApiKey(store, 'default', 'local')
+  await writeFile(`${file}${NOT_SHOWN}`, '', { mode: 0o600 })
   await writeFile(file, `${key}\n`, { mode: 0o600 })
   return { key, created: true }
 }
@@ -246,6 +255,8 @@ export async function startCollectorServer(config: CollectorConfig): Promise<Run
       `daa: could not write ${join(config.dataDir, 'admin.json')} (${error.code ?? error.message}): the daa CLI will not reach this collector; spans are taken as usual\n`,
     ),
   )
+  // Listening: this start's caller prints the key (`localApiKeyCreated`), so later starts need not.
+  if (localApiKey.created) await rm(join(config.dataDir, `default-api-key${NOT_SHOWN}`), { force: true })
   let closing: Promise<void> | undefined
   return {
     url: `${tls ? 'https' : 'http'}://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`,

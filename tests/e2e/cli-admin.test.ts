@@ -168,11 +168,15 @@ describe('daa CLI away from any data', () => {
         // Nothing was created: an empty store would have answered "no keys" and zeros.
         expect(existsSync(elsewhere)).toBe(false)
       }
-      // A command that writes makes the directory, private to its owner as the collector does.
+      // A command that writes makes the directory, private to its owner as the collector does,
+      // and says so: a key made where no collector runs is refused by the one the user meant.
       const created = await exec(DAA, ['keys', 'create', '--project', 'early'], {
         env: { ...process.env, DAA_DATA_DIR: elsewhere },
       })
       expect(created.stdout.trim()).toMatch(/^daa_/)
+      expect(created.stderr).toMatch(
+        /No collector is running on .*: making a new, empty one\. Run this where/,
+      )
       expect(statSync(elsewhere).mode & 0o777).toBe(0o700)
     } finally {
       rmSync(join(elsewhere, '..'), { recursive: true, force: true })

@@ -4,6 +4,7 @@
  * the same directory shows the same key.
  */
 import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs'
+import { type AddressInfo, createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { loadConfig, startCollectorServer } from '@daa/collector'
@@ -46,5 +47,27 @@ describe('embedded start', () => {
     const [keys] = await second.store.query<{ n: number }>('SELECT count() AS n FROM api_keys FINAL')
     expect(keys?.n).toBe(1)
     await second.close()
+  })
+
+  it('shows the key on the next start when the first failed before listening (its port taken)', async () => {
+    const fresh = mkdtempSync(join(tmpdir(), 'daa-embedded-taken-'))
+    const taken = createServer()
+    await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve))
+    try {
+      const { port } = taken.address() as AddressInfo
+      const on = (port: number) => loadConfig({ host: '127.0.0.1', port, grpcPort: -1, dataDir: fresh }, {})
+      await expect(startCollectorServer(on(port))).rejects.toThrow(/already in use/)
+      const retried = await startCollectorServer(on(0))
+      expect(retried.localApiKeyCreated).toBe(true)
+      const key = retried.localApiKey
+      await retried.close()
+      const later = await startCollectorServer(on(0))
+      expect(later.localApiKey).toBe(key)
+      expect(later.localApiKeyCreated).toBe(false)
+      await later.close()
+    } finally {
+      taken.close()
+      rmSync(fresh, { recursive: true, force: true })
+    }
   })
 })

@@ -116,10 +116,14 @@ export async function openAdminClient(
   const running = await runningCollector(config.dataDir)
   if (running) return running
   if (!config.clickhouseUrl) {
-    if (options.readsStoredData && !existsSync(config.dataDir)) {
-      throw new ConfigError(
-        `No collector is running on ${resolve(config.dataDir)}, and nothing is stored there. Run this where the collector keeps its data (npm start uses ./.daa in the directory it was started from), or point --data-dir (DAA_DATA_DIR) at it.`,
-      )
+    if (!existsSync(config.dataDir)) {
+      const where = `No collector is running on ${resolve(config.dataDir)}, and nothing is stored there`
+      const look =
+        'Run this where the collector keeps its data (npm start uses ./.daa in the directory it was started from), or point --data-dir (DAA_DATA_DIR) at it.'
+      if (options.readsStoredData) throw new ConfigError(`${where}. ${look}`)
+      // A command that writes (keys create, import) makes a new embedded database: said, since a
+      // key made in the wrong directory is refused by the collector the user meant.
+      process.stderr.write(`daa: ${where}: making a new, empty one. ${look}\n`)
     }
     await ensurePrivateDataDir(config.dataDir)
   }
