@@ -299,16 +299,18 @@ export class DaaSpanProcessor implements SpanProcessor {
       } else if (delivery.note) debugLog(`the collector kept every span, and said: ${delivery.note}`)
       return
     }
+    // The debug line names the counter the spans went to, as stats() will show them.
     if (this.#stopped) {
       // Cut off by shutdown's deadline (its abort, or a late answer): dropped like the spans queued
       // behind it, not failed, which would blame the collector for the deadline.
       this.#stats.dropped += spans
       this.#stats.lastError = `shutdown's deadline passed while ${spans} spans were being sent (${delivery.error})`
+      debugLog(`dropped a batch of ${spans} spans: ${this.#stats.lastError}`)
     } else {
       this.#stats.failed += spans
       this.#stats.lastError = delivery.error
+      debugLog(`a batch of ${spans} spans failed (counted in stats().failed): ${delivery.error}`)
     }
-    debugLog(`dropped a batch of ${spans} spans: ${delivery.error}`)
   }
 }
 

@@ -14,3 +14,20 @@ describe('axis ticks', () => {
     },
   )
 })
+
+describe('amounts', () => {
+  it('shows what a run cost under a cent with two significant digits, not rounded to a tenth of one', () => {
+    expect(['0.0005', '0.0021', '0.0013', '0.00001234'].map((usd) => formatValue(usd, 'usd'))).toEqual([
+      '$0.0005',
+      '$0.0021',
+      '$0.0013',
+      '$0.000012',
+    ])
+    expect([0, 0.026, 4.73, 1234].map((usd) => formatValue(usd, 'usd'))).toEqual([
+      '$0.00',
+      '$0.026',
+      '$4.73',
+      '$1.2K',
+    ])
+  })
+})

@@ -4,6 +4,8 @@ import type { ValueUnit } from '../panels.js'
 const compact = new Intl.NumberFormat('en', { notation: 'compact', maximumFractionDigits: 1 })
 const whole = new Intl.NumberFormat('en', { maximumFractionDigits: 0 })
 const decimal = new Intl.NumberFormat('en', { maximumFractionDigits: 2 })
+/** Two significant digits, for amounts under a cent: $0.0005 is not $0.001, nor $0.0021 $0.002. */
+const cents = new Intl.NumberFormat('en', { maximumSignificantDigits: 2 })
 
 export function formatValue(value: unknown, unit: ValueUnit | 'text' | 'date', short = false): string {
   if (value === null || value === undefined || value === '') return unit === 'text' ? '' : '—'
@@ -15,6 +17,7 @@ export function formatValue(value: unknown, unit: ValueUnit | 'text' | 'date', s
       return `${(number * 100).toFixed(short || number === 0 || number === 1 ? 0 : 1)}%`
     case 'usd':
       if (Math.abs(number) >= 1000) return `$${compact.format(number)}`
+      if (number !== 0 && Math.abs(number) < 0.01) return `$${cents.format(number)}`
       return `$${number.toFixed(Math.abs(number) < 1 && number !== 0 ? 3 : 2)}`
     case 'ms':
       return Math.abs(number) >= 1000 ? `${decimal.format(number / 1000)} s` : `${whole.format(number)} ms`
