@@ -14,19 +14,22 @@
 -- column: reason String — the outcome's reason; '' when none was given
 -- column: runs UInt64 — runs with this status and reason
 -- column: share_of_runs Float64 — runs / all runs in the range
--- column: value Float64 — sum of the outcome values of these runs
+-- column: value Nullable(Float64) — sum of the outcome values of these runs; NULL when they are in several units (USD and tickets do not add up)
+-- column: unit String — the unit of those values; several are listed (`USD, tickets`); '' when none was given
 SELECT
     status,
     reason,
     status_runs AS runs,
     runs / sum(runs) OVER () AS share_of_runs,
-    status_value AS value
+    if(length(units) > 1, NULL, status_value) AS value,
+    arrayStringConcat(arraySort(units), ', ') AS unit
 FROM (
     SELECT
         CAST(outcome AS String) AS status,
         outcome_reason AS reason,
         sum(runs) AS status_runs,
-        sum(value) AS status_value
+        sum(value) AS status_value,
+        groupUniqArrayIf(outcome_unit, outcome_unit != '') AS units
     FROM quarter_outcomes FINAL
     WHERE project_id = {project:String}
       -- A key whose runs all moved to another outcome keeps a row with 0 runs.

@@ -297,6 +297,7 @@ export const PANELS: PanelSpec[] = [
       { column: 'runs', label: 'Runs', unit: 'count' },
       { column: 'share_of_runs', label: 'Share', unit: 'percent' },
       { column: 'value', label: 'Value', unit: 'value' },
+      { column: 'unit', label: 'Unit', unit: 'text' },
     ],
   },
 ]

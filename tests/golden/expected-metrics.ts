@@ -365,12 +365,15 @@ function outcomesByReason(runs: readonly GoldenRun[], params: MetricParams): Row
   }
   const rows = [...groups].map(([key, group]) => {
     const [status, reason] = JSON.parse(key) as [string, string]
+    const units = [...new Set(group.map((run) => run.unit).filter((unit) => unit !== ''))].sort()
     return {
       status,
       reason,
       runs: group.length,
       share_of_runs: group.length / inRange.length,
-      value: sum(group.map((run) => run.value)),
+      // Values in several units do not add up.
+      value: units.length > 1 ? null : sum(group.map((run) => run.value)),
+      unit: units.join(', '),
     }
   })
   return rows.sort(

@@ -20,6 +20,17 @@ describe('golden dataset', () => {
     expect([...statuses].sort()).toEqual(['abandoned', 'delivered', 'failed', 'partial', 'unknown'])
   })
 
+  it('has outcome reasons whose values are in several units (which do not add up)', () => {
+    const unitsOf = new Map<string, Set<string>>()
+    for (const run of golden) {
+      const summary = summarize(run, 'UTC')
+      if (!summary.unit) continue
+      const key = `${summary.outcome}/${summary.reason}`
+      unitsOf.set(key, (unitsOf.get(key) ?? new Set()).add(summary.unit))
+    }
+    expect([...unitsOf.values()].some((units) => units.size > 1)).toBe(true)
+  })
+
   it('has late outcomes, some changing the status, some recorded twice', () => {
     const late = golden.filter((run) => run.outcomes.some((outcome) => outcome.late))
     expect(late.length).toBeGreaterThan(20)

@@ -332,7 +332,7 @@ describe('CLI commands', () => {
       { name: 'outcomes-by-reason', from: '2026-03-01', to: '2026-03-02', format: 'csv' },
       csv.out,
     )
-    expect(csv.text().split('\r\n')[0]).toBe('status,reason,runs,share_of_runs,value')
+    expect(csv.text().split('\r\n')[0]).toBe('status,reason,runs,share_of_runs,value,unit')
   })
 
   it('daa query reports bad input as a SavedQueryRequestError', async () => {
