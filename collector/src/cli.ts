@@ -46,11 +46,11 @@ Usage:
   daa migrate [options]     create or upgrade the ClickHouse schema, then exit
   daa keys create --project NAME [--name LABEL]
                             create an API key for a project (printed once)
-  daa dead-letter list | show FILE
-                            rows ClickHouse refused for their data (in <data dir>/dead-letter)
   daa keys list [--project NAME]
                             list keys (their ids, never the keys)
   daa keys revoke ID        revoke a key by its listed id (or by the key itself)
+  daa dead-letter list | show FILE
+                            rows ClickHouse refused for their data (in <data dir>/dead-letter)
   daa queries               list the saved metric queries
   ${QUERY_USAGE.replace(' [--format', '\n            [--format')}
                             run a saved query (a table by default; the last ${DEFAULT_RANGE_DAYS} days through
