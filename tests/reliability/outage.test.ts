@@ -121,50 +121,6 @@ it(`acknowledges every export through a ${OUTAGE_MS / 1000} s ClickHouse outage 
   })
 })
 
-it('starts while ClickHouse is unreachable, takes known senders into its log, and catches up when it is back', {
-  timeout: 300_000,
-}, async () => {
-  const [clickhousePort, collectorPort] = await pickFreePorts(2)
-  const clickhouseDir = mkdtempSync(join(tmpdir(), 'daa-outage-start-ch-'))
-  const dataDir = mkdtempSync(join(tmpdir(), 'daa-outage-start-'))
-  cleanups.push(() => rmSync(clickhouseDir, { recursive: true, force: true }))
-  cleanups.push(() => rmSync(dataDir, { recursive: true, force: true }))
-  let clickhouse = await startClickHouseServer({ httpPort: clickhousePort, dataDir: clickhouseDir })
-  cleanups.push(() => clickhouse.stop())
-  const database = freshDatabaseName()
-  const { keys } = await prepareDatabase(clickhouse.url, database)
-  const key = keys.fleet!
-  const [first, ...later] = makeFleetRequests(6, { agents: 3, prefix: 'restart' })
-  const start = () =>
-    startCollectorProcess({ port: collectorPort!, dataDir, clickhouseUrl: clickhouse.url, database })
-  // A first start with ClickHouse up: the collector sees the sender's key.
-  let collector = await start()
-  cleanups.push(() => collector.kill('SIGKILL'))
-  expect((await sendUntilAcknowledged(() => collector.url, key, first!.body)).attempts.at(-1)).toBe(200)
-  await collector.kill('SIGTERM')
-  // ClickHouse goes away, and the collector is restarted meanwhile (a host reboot, a deploy).
-  await clickhouse.stop()
-  collector = await start()
-  expect(collector.output()).toMatch(/ClickHouse is unreachable.*Taking spans into the write-ahead log/s)
-  expect((await fetch(`${collector.url}/readyz`)).status).toBe(503)
-  for (const request of later) {
-    const response = await fetch(`${collector.url}/v1/traces`, {
-      method: 'POST',
-      body: request.body,
-      headers: { 'content-type': 'application/x-protobuf', authorization: `Bearer ${key}` },
-    })
-    expect(response.status).toBe(200)
-  }
-  clickhouse = await startClickHouseServer({ httpPort: clickhousePort, dataDir: clickhouseDir })
-  const expected = expectedTotals([first!, ...later])
-  await eventually(
-    async () => expect(await leaderboard(collector.url, key)).toEqual(expectedLeaderboard(expected)),
-    180_000,
-    500,
-  )
-  await collector.kill('SIGTERM')
-})
-
 /**
  * A collector that saw the `fleet` key is restarted while ClickHouse is away, after `meanwhile`
  * (given the running collector, the key of project `other` and the data directory): the fleet's
@@ -173,6 +129,8 @@ it('starts while ClickHouse is unreachable, takes known senders into its log, an
 async function knowsItsSendersThroughARestart(
   prefix: string,
   meanwhile: (running: { collector: CollectorProcess; otherKey: string; dataDir: string }) => Promise<void>,
+  /** Checks on the restarted collector before the fleet sends to it. */
+  restarted: (collector: CollectorProcess) => Promise<void> = async () => {},
 ) {
   const [clickhousePort, collectorPort] = await pickFreePorts(2)
   const clickhouseDir = mkdtempSync(join(tmpdir(), `daa-${prefix}-ch-`))
@@ -193,6 +151,7 @@ async function knowsItsSendersThroughARestart(
   await meanwhile({ collector, otherKey: keys.other!, dataDir })
   await clickhouse.stop()
   collector = await start()
+  await restarted(collector)
   for (const request of later) {
     const response = await fetch(`${collector.url}/v1/traces`, {
       method: 'POST',
@@ -211,6 +170,21 @@ async function knowsItsSendersThroughARestart(
   await collector.kill('SIGTERM')
   return { clickhouseUrl: clickhouse.url, database }
 }
+
+it('starts while ClickHouse is unreachable, takes known senders into its log, and catches up when it is back', {
+  timeout: 300_000,
+}, async () => {
+  await knowsItsSendersThroughARestart(
+    'restart',
+    // A stop with ClickHouse up; it goes away, and the collector is restarted meanwhile (a host
+    // reboot, a deploy).
+    ({ collector }) => collector.kill('SIGTERM'),
+    async (collector) => {
+      expect(collector.output()).toMatch(/ClickHouse is unreachable.*Taking spans into the write-ahead log/s)
+      expect((await fetch(`${collector.url}/readyz`)).status).toBe(503)
+    },
+  )
+})
 
 it('knows its senders after a kill -9 and a restart during an outage: their keys were saved as they were seen', {
   timeout: 300_000,
