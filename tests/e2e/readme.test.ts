@@ -166,7 +166,7 @@ describe('the README on a fresh clone', () => {
     'npm test runs on the clone (here with one suite, the whole suite being this run)',
     async () => {
       const { stdout } = await sh('npm test -- tests/e2e/embedded-start.test.ts')
-      expect(stdout).toMatch(/Tests: 1 passed, 0 failed/)
+      expect(stdout).toMatch(/Tests: [1-9]\d* passed, 0 failed/)
     },
     15 * MINUTES,
   )
