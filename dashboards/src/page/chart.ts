@@ -104,6 +104,8 @@ export function drawTimeSeries(
   const leftUnit = series.find((entry) => !entry.spec.right)?.spec.unit ?? 'count'
   const rightUnit = series.find((entry) => entry.spec.right)?.spec.unit ?? 'percent'
   const bars = uPlot.paths.bars!({ size: [0.7, 28], gap: 1 })
+  // Bars are centred on their day: half a day more on each side keeps the first and last whole.
+  const hasBars = series.some((entry) => entry.spec.bars)
   const width = Math.max(280, host.clientWidth)
   const options: uPlot.Options = {
     width,
@@ -113,7 +115,17 @@ export function drawTimeSeries(
     legend: { live: true },
     hooks: { setSeries: [(u) => markLegend(u)] },
     scales: {
-      x: { time: true },
+      x: {
+        time: true,
+        ...(hasBars
+          ? {
+              range: (_u: uPlot, min: number, max: number): uPlot.Range.MinMax => [
+                min - 43_200,
+                max + 43_200,
+              ],
+            }
+          : {}),
+      },
       y: { range: (_u, min, max) => [Math.min(0, min), max > 0 ? max * 1.08 : 1] },
       right: {
         range: (_u, min, max) => [Math.min(0, min), Math.max(max, smallestTop(rightUnit))],
@@ -137,7 +149,7 @@ export function drawTimeSeries(
         stroke: axisColor,
         grid: { stroke: gridColor, width: 1 },
         ticks: { stroke: gridColor },
-        size: 56,
+        size: axisWidth,
         incrs: tickSteps(leftUnit),
         values: (_u, splits) => splits.map((value) => formatValue(Math.abs(value), leftUnit, true)),
       },
@@ -149,7 +161,7 @@ export function drawTimeSeries(
               stroke: axisColor,
               grid: { show: false },
               ticks: { stroke: gridColor },
-              size: 56,
+              size: axisWidth,
               incrs: tickSteps(rightUnit),
               values: (_u: uPlot, splits: number[]) =>
                 splits.map((value) => formatValue(value, rightUnit, true)),
@@ -196,6 +208,15 @@ export function drawTimeSeries(
       plot.destroy()
     },
   }
+}
+
+/**
+ * A value axis as wide as its longest label ("600 ms", "$0.0012"), at about 7 px a character of
+ * the axis font plus the ticks: a fixed width cut the longer ones off at the panel's edge.
+ */
+function axisWidth(_u: uPlot, values: string[] | null): number {
+  const longest = Math.max(0, ...(values ?? []).map((value) => value.length))
+  return Math.max(40, Math.ceil(longest * 7 + 18))
 }
 
 /**
