@@ -11,6 +11,7 @@ import { createServerStore, migrate } from '@daa/collector'
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-proto'
 import { JsonTraceSerializer } from '@opentelemetry/otlp-transformer'
 import { afterEach, describe, expect, it } from 'vitest'
+import { decodeRpcStatus } from '../../collector/src/otlp/rpc-status.js'
 import { recordAgentRun } from '../support/agent-spans.js'
 import { pickFreePorts, type RunningClickHouse, startClickHouseServer } from '../support/clickhouse-server.js'
 import {
@@ -185,6 +186,8 @@ describe('collector durability', () => {
     const second = await sendRun(target, 'pushed-back')
     expect(second.status).toBe(429)
     expect(Number(second.headers.get('retry-after'))).toBeGreaterThan(0)
+    // Its google.rpc.Status says RESOURCE_EXHAUSTED, as code.proto maps HTTP 429.
+    expect(decodeRpcStatus(new Uint8Array(await second.arrayBuffer())).code).toBe(8)
     expect((await first).status).toBe(200)
     // The first run reaches ClickHouse on its own once its flush interval is up: wait for it there, as a
     // user would. The refused request came before that write, so if it had been kept it would be in by now.

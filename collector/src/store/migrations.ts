@@ -180,7 +180,7 @@ export function createTable(table: TableDefinition, context: MigrationContext): 
 }
 
 /** The name of the table that holds rows: the local table on a cluster, else the table itself. */
-function storageTableName(table: TableDefinition, context: MigrationContext): string {
+function storageTableName(table: TableDefinition, context: Pick<SchemaOptions, 'cluster'>): string {
   return context.cluster && table.shardingKey ? `${table.name}_local` : table.name
 }
 
@@ -230,10 +230,7 @@ async function applyRetention(store: Store, context: MigrationContext): Promise<
  */
 export async function migrate(store: Store, options: SchemaOptions): Promise<MigrationReport> {
   const database = store.database
-  const previousRetentionDays = await tableRetention(
-    store,
-    storageTableName(SPANS, { ...options, database, retentionDays: 0 }),
-  )
+  const previousRetentionDays = await tableRetention(store, storageTableName(SPANS, options))
   const retentionDays = options.retentionDays ?? previousRetentionDays ?? DEFAULT_RETENTION_DAYS
   const context: MigrationContext = { ...options, database, retentionDays }
   const done = await appliedVersions(store)
